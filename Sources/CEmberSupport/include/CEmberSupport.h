@@ -1,0 +1,14 @@
+#ifndef EMBER_SUPPORT_H
+#define EMBER_SUPPORT_H
+#include <stdint.h>
+
+// Per-thread interpreter state. Kept in C because Swift has no cheap thread-local
+// storage, and these are read on every dispatched tensor operation.
+typedef struct {
+    int32_t gradDisabledDepth;   // > 0 inside noGrad { }
+    void *_Nullable tracer;      // unretained pointer to the active Tracer, if any
+} EmberThreadState;
+
+EmberThreadState *_Nonnull ember_thread_state(void);
+
+#endif

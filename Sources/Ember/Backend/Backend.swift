@@ -1,0 +1,21 @@
+/// Where tensors live and primitives run. Everything above this protocol is
+/// device-agnostic: it sees storages and layouts, never host pointers into them.
+public protocol Backend: AnyObject, Sendable {
+    var name: String { get }
+
+    /// Fresh memory for `byteCount` bytes (contents undefined).
+    func allocate(byteCount: Int) -> Storage
+
+    /// Runs a primitive. `outputs` are freshly allocated dense tensors shaped by the
+    /// primitive's shape rule; inputs may have any strides (views, broadcasts).
+    func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor])
+
+    /// Copies host bytes into a storage, at a byte offset.
+    func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage, at byteOffset: Int)
+
+    /// Copies a dense tensor's bytes to host memory.
+    func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer)
+
+    /// Sets every element of a dense tensor to `value`.
+    func fill(_ tensor: Tensor, with value: Double)
+}

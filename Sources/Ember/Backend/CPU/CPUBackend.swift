@@ -1,0 +1,114 @@
+import Foundation
+
+/// The CPU backend: oneDNN for matrix products, convolution, pooling and normalization in
+/// float32; vectorized Swift loops, split across cores, for everything else and for float64.
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public static let shared = CPUBackend()
+
+    public var name: String { "cpu" }
+
+    /// Host memory aligned for AVX-512 loads.
+    public func allocate(byteCount: Int) -> Storage {
+        var pointer: UnsafeMutableRawPointer?
+        let status = posix_memalign(&pointer, 64, max(byteCount, 64))
+        precondition(status == 0, "out of memory allocating \(byteCount) bytes")
+        return Storage(pointer: pointer!, byteCount: byteCount, backend: self, deallocate: { free($0) })
+    }
+
+    public func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage, at byteOffset: Int) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        (storage.pointer + byteOffset).copyMemory(from: base, byteCount: bytes.count)
+    }
+
+    public func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        base.copyMemory(from: tensor.baseAddress, byteCount: bytes.count)
+    }
+
+    public func fill(_ tensor: Tensor, with value: Double) {
+        ElementwiseKernels.fill(tensor, value)
+    }
+
+    /// A dense copy of `x`, or `x` itself when already dense. Kernel-internal: not recorded.
+    func contiguous(_ x: Tensor) -> Tensor {
+        if x.isContiguous { return x }
+        let out = Tensor(uninitializedShape: x.shape, dtype: x.dtype, on: self)
+        ElementwiseKernels.copy(x, out)
+        return out
+    }
+
+    /// `x` converted to `dtype` (kernel-internal, not recorded).
+    func converted(_ x: Tensor, to dtype: DType) -> Tensor {
+        if x.dtype == dtype { return x }
+        let out = Tensor(uninitializedShape: x.shape, dtype: dtype, on: self)
+        ElementwiseKernels.cast(x, out)
+        return out
+    }
+
+    public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor]) {
+        if primitive.computesInFloat32ForHalfTypes,
+           inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }) {
+            // Half types are stored natively and computed in float32, as PyTorch's CPU kernels do.
+            let wideInputs = inputs.map { $0.dtype.isHalf ? converted($0, to: .float32) : $0 }
+            let wideOutputs = outputs.map { $0.dtype.isHalf ? Tensor(uninitializedShape: $0.shape, dtype: .float32, on: self) : $0 }
+            run(primitive, wideInputs, wideOutputs)
+            for (output, wide) in zip(outputs, wideOutputs) where output !== wide {
+                ElementwiseKernels.cast(wide, output)
+            }
+            return
+        }
+        run(primitive, inputs, outputs)
+    }
+
+    private func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) {
+        let out = outputs[0]
+        switch primitive {
+        case .unary(let op): ElementwiseKernels.unary(op, inputs[0], out)
+        case .binary(let op): ElementwiseKernels.binary(op, inputs[0], inputs[1], out)
+        case .compare(let op): ElementwiseKernels.compare(op, inputs[0], inputs[1], out)
+        case .select: ElementwiseKernels.select(inputs[0], inputs[1], inputs[2], out)
+        case .cast: ElementwiseKernels.cast(inputs[0], out)
+        case .reduce(let op, let axes, _): ReduceKernels.reduce(op, inputs[0], axes: axes, out, backend: self)
+        case .argReduce(let op, let axis, _): ReduceKernels.argReduce(op, inputs[0], axis: axis, out, backend: self)
+        case .reshape:
+            // A reshape that cannot be a view: the elements in row-major order.
+            ElementwiseKernels.copy(inputs[0], out.sameLayout(shape: inputs[0].shape, strides: ShapeMath.contiguousStrides(inputs[0].shape)))
+        case .permute, .expand, .slice:
+            ElementwiseKernels.copy(Movement.view(primitive, inputs[0])!, out)
+        case .copy: ElementwiseKernels.copy(inputs[0], out)
+        case .pad(let padding, let value): MovementKernels.pad(inputs[0], padding, value, out)
+        case .concat(let axis): MovementKernels.concat(inputs, axis: axis, out)
+        case .flip(let axes): MovementKernels.flip(inputs[0], axes: axes, out)
+        case .gather(let axis): IndexingKernels.gather(inputs[0], inputs[1], axis: axis, out)
+        case .scatterAdd(let axis): IndexingKernels.scatterAdd(inputs[0], inputs[1], inputs[2], axis: axis, out, backend: self)
+        case .indexSelect(let axis): IndexingKernels.indexSelect(inputs[0], inputs[1], axis: axis, out, backend: self)
+        case .indexAdd(let axis): IndexingKernels.indexAdd(inputs[0], inputs[1], inputs[2], axis: axis, out, backend: self)
+        case .matmul: MatmulKernel.matmul(inputs[0], inputs[1], out, backend: self)
+        case .conv2d(let c): ConvolutionKernels.forward(c, inputs, out, backend: self)
+        case .conv2dBackwardInput(let c, _): ConvolutionKernels.backwardInput(c, inputs[0], inputs[1], out, backend: self)
+        case .conv2dBackwardWeight(let c, _): ConvolutionKernels.backwardWeight(c, inputs[0], inputs[1], out, backend: self)
+        case .maxPool2d(let c): PoolingKernels.maxForward(c, inputs[0], out, backend: self)
+        case .maxPool2dBackward(let c): PoolingKernels.maxBackward(c, inputs[0], inputs[1], out, backend: self)
+        case .avgPool2d(let c): PoolingKernels.avgForward(c, inputs[0], out, backend: self)
+        case .avgPool2dBackward(let c, _): PoolingKernels.avgBackward(c, inputs[0], out, backend: self)
+        case .batchNorm(let e): NormalizationKernels.batchNorm(e, inputs, outputs, backend: self)
+        case .batchNormBackward(let e): NormalizationKernels.batchNormBackward(e, inputs, outputs, backend: self)
+        case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
+        case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
+        }
+    }
+}
+
+extension Primitive {
+    /// Primitives that do arithmetic; the others move elements bit-exactly in any dtype.
+    var computesInFloat32ForHalfTypes: Bool {
+        switch self {
+        case .unary, .binary, .compare, .reduce, .argReduce, .scatterAdd, .indexAdd, .matmul,
+             .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
+             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward:
+            return true
+        case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect:
+            return false
+        }
+    }
+}

@@ -1,0 +1,275 @@
+/// Elementwise kernels: one tight loop per row, the operation chosen once per row,
+/// contiguous and broadcast-scalar rows special-cased so the compiler vectorizes them.
+enum ElementwiseKernels {
+    // MARK: Loops
+
+    @inline(__always)
+    static func map<A, O>(_ a: UnsafePointer<A>, _ sa: Int, _ o: UnsafeMutablePointer<O>, _ n: Int, _ f: (A) -> O) {
+        if sa == 1 {
+            for i in 0..<n { o[i] = f(a[i]) }
+        } else {
+            for i in 0..<n { o[i] = f(a[i &* sa]) }
+        }
+    }
+
+    @inline(__always)
+    static func zip<A, B, O>(_ a: UnsafePointer<A>, _ sa: Int, _ b: UnsafePointer<B>, _ sb: Int,
+                             _ o: UnsafeMutablePointer<O>, _ n: Int, _ f: (A, B) -> O) {
+        if sa == 1 && sb == 1 {
+            for i in 0..<n { o[i] = f(a[i], b[i]) }
+        } else if sa == 1 && sb == 0 {
+            let bv = b[0]
+            for i in 0..<n { o[i] = f(a[i], bv) }
+        } else if sa == 0 && sb == 1 {
+            let av = a[0]
+            for i in 0..<n { o[i] = f(av, b[i]) }
+        } else {
+            for i in 0..<n { o[i] = f(a[i &* sa], b[i &* sb]) }
+        }
+    }
+
+    /// Runs `body` over rows of the output and of the inputs broadcast to its shape. The
+    /// output is usually dense, but may be a view (pad and concat write into slices).
+    @inline(__always)
+    static func rows(_ output: Tensor, _ inputs: [Tensor], cost: Int = 1,
+                     _ body: (_ offsets: UnsafePointer<Int>, _ length: Int, _ loop: StridedLoop) -> Void) {
+        var strides = [output.strides]
+        for input in inputs { strides.append(StridedLoop.broadcastStrides(input, to: output.shape)) }
+        let loop = StridedLoop(shape: output.shape, strides: strides)
+        loop.run(cost: cost) { offsets, length in body(offsets, length, loop) }
+    }
+
+    // MARK: Unary
+
+    static func unary(_ op: UnaryOp, _ x: Tensor, _ out: Tensor) {
+        switch x.dtype {
+        case .float32: unaryFloat(op, x, out, Float.self)
+        case .float64: unaryFloat(op, x, out, Double.self)
+        case .int32: unaryInteger(op, x, out, Int32.self)
+        case .int64: unaryInteger(op, x, out, Int64.self)
+        case .bool:
+            precondition(op == .logicalNot, "\(op): not defined for bool")
+            rows(out, [x]) { off, n, loop in
+                map(x.pointer(Bool.self) + off[1], loop.rowStride(1), out.pointer(Bool.self) + off[0], n) { !$0 }
+            }
+        case .float16, .bfloat16: preconditionFailure("half types are computed in float32")
+        }
+    }
+
+    static func unaryFloat<T: KernelFloat>(_ op: UnaryOp, _ x: Tensor, _ out: Tensor, _: T.Type) {
+        let cost = (op == .neg || op == .abs || op == .relu) ? 1 : 8
+        rows(out, [x], cost: cost) { off, n, loop in
+            let a = UnsafePointer(x.pointer(T.self) + off[1])
+            let sa = loop.rowStride(1)
+            let o = out.pointer(T.self) + off[0]
+            switch op {
+            case .neg: map(a, sa, o, n) { -$0 }
+            case .abs: map(a, sa, o, n) { Swift.abs($0) }
+            case .sign: map(a, sa, o, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : $0) }
+            case .exp: map(a, sa, o, n) { T.exp($0) }
+            case .log: map(a, sa, o, n) { T.log($0) }
+            case .sqrt: map(a, sa, o, n) { T.sqrt($0) }
+            case .rsqrt: map(a, sa, o, n) { 1 / T.sqrt($0) }
+            case .sin: map(a, sa, o, n) { T.sin($0) }
+            case .cos: map(a, sa, o, n) { T.cos($0) }
+            case .tanh: map(a, sa, o, n) { T.tanh($0) }
+            // Both branches avoid overflow of exp for large |x|.
+            case .sigmoid: map(a, sa, o, n) { $0 >= 0 ? 1 / (1 + T.exp(-$0)) : T.exp($0) / (1 + T.exp($0)) }
+            case .relu: map(a, sa, o, n) { $0 > 0 ? $0 : 0 }
+            case .erf: map(a, sa, o, n) { T.erf($0) }
+            case .floor: map(a, sa, o, n) { $0.rounded(.down) }
+            case .ceil: map(a, sa, o, n) { $0.rounded(.up) }
+            case .round: map(a, sa, o, n) { $0.rounded(.toNearestOrEven) }
+            case .logicalNot: map(a, sa, out.pointer(Bool.self) + off[0], n) { $0 == 0 }
+            }
+        }
+    }
+
+    static func unaryInteger<T: FixedWidthInteger & SignedInteger>(_ op: UnaryOp, _ x: Tensor, _ out: Tensor, _: T.Type) {
+        rows(out, [x]) { off, n, loop in
+            let a = UnsafePointer(x.pointer(T.self) + off[1])
+            let sa = loop.rowStride(1)
+            let o = out.pointer(T.self) + off[0]
+            switch op {
+            case .neg: map(a, sa, o, n) { 0 &- $0 }
+            case .abs: map(a, sa, o, n) { $0 < 0 ? 0 &- $0 : $0 }
+            case .sign: map(a, sa, o, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+            case .relu: map(a, sa, o, n) { $0 > 0 ? $0 : 0 }
+            case .floor, .ceil, .round: map(a, sa, o, n) { $0 }
+            case .logicalNot: map(a, sa, out.pointer(Bool.self) + off[0], n) { $0 == 0 }
+            case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf:
+                preconditionFailure("\(op): not defined for integer tensors")
+            }
+        }
+    }
+
+    // MARK: Binary
+
+    static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ out: Tensor) {
+        switch a.dtype {
+        case .float32: binaryFloat(op, a, b, out, Float.self)
+        case .float64: binaryFloat(op, a, b, out, Double.self)
+        case .int32: binaryInteger(op, a, b, out, Int32.self)
+        case .int64: binaryInteger(op, a, b, out, Int64.self)
+        case .bool:
+            rows(out, [a, b]) { off, n, loop in
+                let pa = UnsafePointer(a.pointer(Bool.self) + off[1]), pb = UnsafePointer(b.pointer(Bool.self) + off[2])
+                let sa = loop.rowStride(1), sb = loop.rowStride(2)
+                let o = out.pointer(Bool.self) + off[0]
+                switch op {
+                case .logicalAnd, .mul, .minimum: zip(pa, sa, pb, sb, o, n) { $0 && $1 }
+                case .logicalOr, .add, .maximum: zip(pa, sa, pb, sb, o, n) { $0 || $1 }
+                case .logicalXor, .sub: zip(pa, sa, pb, sb, o, n) { $0 != $1 }
+                case .div, .pow: preconditionFailure("\(op): not defined for bool tensors")
+                }
+            }
+        case .float16, .bfloat16: preconditionFailure("half types are computed in float32")
+        }
+    }
+
+    static func binaryFloat<T: KernelFloat>(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ out: Tensor, _: T.Type) {
+        rows(out, [a, b], cost: op == .pow ? 8 : 1) { off, n, loop in
+            let pa = UnsafePointer(a.pointer(T.self) + off[1]), pb = UnsafePointer(b.pointer(T.self) + off[2])
+            let sa = loop.rowStride(1), sb = loop.rowStride(2)
+            let o = out.pointer(T.self) + off[0]
+            switch op {
+            case .add: zip(pa, sa, pb, sb, o, n) { $0 + $1 }
+            case .sub: zip(pa, sa, pb, sb, o, n) { $0 - $1 }
+            case .mul: zip(pa, sa, pb, sb, o, n) { $0 * $1 }
+            case .div: zip(pa, sa, pb, sb, o, n) { $0 / $1 }
+            case .pow: zip(pa, sa, pb, sb, o, n) { T.pow($0, $1) }
+            // NaN propagates, as in PyTorch.
+            case .maximum: zip(pa, sa, pb, sb, o, n) { $0.isNaN || $0 > $1 ? $0 : $1 }
+            case .minimum: zip(pa, sa, pb, sb, o, n) { $0.isNaN || $0 < $1 ? $0 : $1 }
+            case .logicalAnd: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { $0 != 0 && $1 != 0 }
+            case .logicalOr: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { $0 != 0 || $1 != 0 }
+            case .logicalXor: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { ($0 != 0) != ($1 != 0) }
+            }
+        }
+    }
+
+    static func binaryInteger<T: FixedWidthInteger & SignedInteger>(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ out: Tensor, _: T.Type) {
+        rows(out, [a, b]) { off, n, loop in
+            let pa = UnsafePointer(a.pointer(T.self) + off[1]), pb = UnsafePointer(b.pointer(T.self) + off[2])
+            let sa = loop.rowStride(1), sb = loop.rowStride(2)
+            let o = out.pointer(T.self) + off[0]
+            switch op {
+            case .add: zip(pa, sa, pb, sb, o, n) { $0 &+ $1 }
+            case .sub: zip(pa, sa, pb, sb, o, n) { $0 &- $1 }
+            case .mul: zip(pa, sa, pb, sb, o, n) { $0 &* $1 }
+            // Floor division, as Python's // and torch.div(rounding_mode="floor").
+            case .div: zip(pa, sa, pb, sb, o, n) { x, y in
+                precondition(y != 0, "div: integer division by zero")
+                let q = x / y
+                return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q
+            }
+            case .pow: zip(pa, sa, pb, sb, o, n) { x, y in
+                var result: T = 1, base = x, e = y
+                if e < 0 { return x == 1 ? 1 : (x == -1 ? (e & 1 == 0 ? 1 : -1) : 0) }
+                while e > 0 {
+                    if e & 1 == 1 { result = result &* base }
+                    base = base &* base
+                    e >>= 1
+                }
+                return result
+            }
+            case .maximum: zip(pa, sa, pb, sb, o, n) { Swift.max($0, $1) }
+            case .minimum: zip(pa, sa, pb, sb, o, n) { Swift.min($0, $1) }
+            case .logicalAnd: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { $0 != 0 && $1 != 0 }
+            case .logicalOr: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { $0 != 0 || $1 != 0 }
+            case .logicalXor: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { ($0 != 0) != ($1 != 0) }
+            }
+        }
+    }
+
+    // MARK: Compare and select
+
+    static func compare(_ op: CompareOp, _ a: Tensor, _ b: Tensor, _ out: Tensor) {
+        func run<T: Comparable>(_: T.Type) {
+            rows(out, [a, b]) { off, n, loop in
+                let pa = UnsafePointer(a.pointer(T.self) + off[1]), pb = UnsafePointer(b.pointer(T.self) + off[2])
+                let sa = loop.rowStride(1), sb = loop.rowStride(2)
+                let o = out.pointer(Bool.self) + off[0]
+                switch op {
+                case .equal: zip(pa, sa, pb, sb, o, n) { $0 == $1 }
+                case .notEqual: zip(pa, sa, pb, sb, o, n) { $0 != $1 }
+                case .less: zip(pa, sa, pb, sb, o, n) { $0 < $1 }
+                case .lessEqual: zip(pa, sa, pb, sb, o, n) { $0 <= $1 }
+                case .greater: zip(pa, sa, pb, sb, o, n) { $0 > $1 }
+                case .greaterEqual: zip(pa, sa, pb, sb, o, n) { $0 >= $1 }
+                }
+            }
+        }
+        switch a.dtype {
+        case .float32: run(Float.self)
+        case .float64: run(Double.self)
+        case .int32: run(Int32.self)
+        case .int64: run(Int64.self)
+        case .bool: run(UInt8.self)
+        case .float16, .bfloat16: preconditionFailure("half types are computed in float32")
+        }
+    }
+
+    static func select(_ condition: Tensor, _ a: Tensor, _ b: Tensor, _ out: Tensor) {
+        func run<T>(_: T.Type) {
+            rows(out, [condition, a, b]) { off, n, loop in
+                let c = condition.pointer(Bool.self) + off[1]
+                let pa = a.pointer(T.self) + off[2], pb = b.pointer(T.self) + off[3]
+                let sc = loop.rowStride(1), sa = loop.rowStride(2), sb = loop.rowStride(3)
+                let o = out.pointer(T.self) + off[0]
+                for i in 0..<n { o[i] = c[i &* sc] ? pa[i &* sa] : pb[i &* sb] }
+            }
+        }
+        switch a.dtype.byteSize {
+        case 1: run(UInt8.self)
+        case 2: run(UInt16.self)
+        case 4: run(UInt32.self)
+        default: run(UInt64.self)
+        }
+    }
+
+    // MARK: Cast, copy, fill
+
+    static func cast(_ x: Tensor, _ out: Tensor) {
+        if x.dtype == out.dtype { return copy(x, out) }
+        withElementType(x.dtype) { source in
+            withElementType(out.dtype) { target in
+                castTyped(x, out, source, target)
+            }
+        }
+    }
+
+    private static func castTyped<S: KernelElement, D: KernelElement>(_ x: Tensor, _ out: Tensor, _: S.Type, _: D.Type) {
+        rows(out, [x]) { off, n, loop in
+            map(UnsafePointer(x.pointer(S.self) + off[1]), loop.rowStride(1), out.pointer(D.self) + off[0], n) {
+                D(kernelDouble: $0.kernelDouble)
+            }
+        }
+    }
+
+    /// Copies the elements of `x` into `out` of the same shape, any layouts (bit-exact).
+    static func copy(_ x: Tensor, _ out: Tensor) {
+        func run<T>(_: T.Type) {
+            rows(out, [x]) { off, n, loop in
+                map(UnsafePointer(x.pointer(T.self) + off[1]), loop.rowStride(1), out.pointer(T.self) + off[0], n) { $0 }
+            }
+        }
+        switch x.dtype.byteSize {
+        case 1: run(UInt8.self)
+        case 2: run(UInt16.self)
+        case 4: run(UInt32.self)
+        default: run(UInt64.self)
+        }
+    }
+
+    static func fill(_ out: Tensor, _ value: Double) {
+        withElementType(out.dtype) { type in fillTyped(out, type.init(kernelDouble: value)) }
+    }
+
+    private static func fillTyped<T: KernelElement>(_ out: Tensor, _ value: T) {
+        let p = out.pointer(T.self)
+        Parallel.forRange(out.count) { range in
+            for i in range { p[i] = value }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import COneDNN
+
+/// Batched, broadcasting matrix products: oneDNN's matmul for float32, a blocked loop for
+/// float64 (oneDNN has no float64).
+enum MatmulKernel {
+    /// A matrix operand as oneDNN can read it: [batch, rows, columns] with explicit strides,
+    /// either rows or columns unit-strided (plain or transposed), batch stride uniform.
+    struct Operand {
+        var tensor: Tensor
+        var dims: [Int]
+        var strides: [Int]
+    }
+
+    static func matmul(_ a: Tensor, _ b: Tensor, _ out: Tensor, backend: CPUBackend) {
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        let batchShape = Array(out.shape.dropLast(2))
+        let batch = ShapeMath.count(batchShape)
+        let bHasBatch = ShapeMath.count(Array(b.shape.dropLast(2))) > 1
+
+        let left: Operand, right: Operand
+        if !bHasBatch, let folded = foldRows(a, m: m, k: k) {
+            // [batch..., m, k] @ [k, n] is one [batch*m, k] @ [k, n] product.
+            left = folded
+            right = matrixOperand(b, batchShape: [], backend: backend)
+        } else {
+            left = matrixOperand(a, batchShape: batchShape, backend: backend)
+            right = matrixOperand(b, batchShape: batchShape, backend: backend)
+        }
+        if a.dtype == .float64 {
+            reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Double.self)
+            return
+        }
+        let rows = left.dims[1]
+        let outDims = [left.dims[0], rows, n]
+        let key = "matmul \(left.dims) \(left.strides) \(right.dims) \(right.strides)"
+        let args = [Int32(DNNL_ARG_SRC), Int32(DNNL_ARG_WEIGHTS), Int32(DNNL_ARG_DST)]
+        let dnn = OneDNN.shared
+        let entry = dnn.entry(key, arguments: args) {
+            var src = OneDNN.memoryDesc(left.dims, left.strides)
+            var weights = OneDNN.memoryDesc(right.dims, right.strides)
+            var dst = OneDNN.denseDesc(outDims)
+            var desc = dnnl_matmul_desc_t()
+            OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul descriptor \(key)")
+            return dnn.primitiveDesc(&desc, "matmul \(key)")
+        }
+        dnn.execute(entry, [args[0]: left.tensor.baseAddress, args[1]: right.tensor.baseAddress, args[2]: out.baseAddress])
+    }
+
+    /// `a` as one [1, batch*m, k] matrix, when its batch and row axes merge into one stride.
+    static func foldRows(_ a: Tensor, m: Int, k: Int) -> Operand? {
+        let rowStrides = Array(a.strides.dropLast())
+        let rowShape = Array(a.shape.dropLast())
+        let merged = StridedLoop(shape: rowShape, strides: [rowStrides])
+        guard merged.shape.count == 1, a.strides.last! == 1 || k == 1 else { return nil }
+        let rows = merged.shape[0]
+        let rowStride = rows == 1 ? k : merged.strides[0][0]
+        guard rowStride >= k else { return nil }
+        return Operand(tensor: a, dims: [1, rows, k], strides: [rows * rowStride, rowStride, 1])
+    }
+
+    /// `x` broadcast to `batchShape` as [batch, rows, columns]; copied densely when its
+    /// layout is not one oneDNN reads directly.
+    static func matrixOperand(_ x: Tensor, batchShape: [Int], backend: CPUBackend) -> Operand {
+        let r = x.shape[x.rank - 2], c = x.shape[x.rank - 1]
+        let batch = ShapeMath.count(batchShape)
+        let batchStrides = StridedLoop.broadcastStrides(
+            x.sameLayout(shape: Array(x.shape.dropLast(2)), strides: Array(x.strides.dropLast(2))), to: batchShape)
+        let merged = StridedLoop(shape: batchShape.isEmpty ? [1] : batchShape, strides: [batchStrides.isEmpty ? [0] : batchStrides])
+        let rs = x.strides[x.rank - 2], cs = x.strides[x.rank - 1]
+        let plain = (cs == 1 || c == 1) && (rs >= c || r == 1)
+        let transposed = (rs == 1 || r == 1) && (cs >= r || c == 1)
+        let batchStride = merged.shape.count == 1 ? (batch == 1 ? r * c : merged.strides[0][0]) : -1
+        if batchStride >= 0 && batchStride != 0 && (plain || transposed) {
+            let rowStride = r == 1 ? c : rs, colStride = c == 1 ? 1 : cs
+            return Operand(tensor: x, dims: [batch, r, c], strides: [batchStride, plain ? max(rowStride, c) : rowStride, plain ? 1 : max(colStride, r)])
+        }
+        // Materialize the broadcast batch densely.
+        let expanded = x.sameLayout(shape: batchShape + [r, c], strides: batchStrides + [rs, cs])
+        let dense = backend.contiguous(expanded)
+        return Operand(tensor: dense, dims: [batch, r, c], strides: [r * c, c, 1])
+    }
+
+    static func reference<T: KernelFloat>(_ a: Operand, _ b: Operand, _ out: Tensor, batch: Int, m: Int, k: Int, n: Int, _: T.Type) {
+        let pa = a.tensor.pointer(T.self), pb = b.tensor.pointer(T.self), po = out.pointer(T.self)
+        let bBatchStride = b.dims[0] == 1 ? 0 : b.strides[0]
+        Parallel.forRange(batch * m, cost: k * n) { range in
+            for index in range {
+                let bi = index / m, i = index % m
+                let row = po + index * n
+                for j in 0..<n { row[j] = 0 }
+                let aRow = pa + bi * a.strides[0] + i * a.strides[1]
+                let bMat = pb + bi * bBatchStride
+                for p in 0..<k {
+                    let av = aRow[p * a.strides[2]]
+                    let bRow = bMat + p * b.strides[1]
+                    for j in 0..<n { row[j] += av * bRow[j * b.strides[2]] }
+                }
+            }
+        }
+    }
+}

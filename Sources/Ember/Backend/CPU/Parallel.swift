@@ -1,0 +1,28 @@
+import Foundation
+
+/// Splits work across the cores for large tensors; small work runs inline, since waking
+/// threads costs more than a few thousand elements of arithmetic.
+enum Parallel {
+    static let coreCount = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    /// Elements below which a kernel stays on the calling thread.
+    static let grain = 32_768
+
+    /// Calls `body` on disjoint subranges covering 0..<count, in parallel when `count * cost`
+    /// is large. `cost` is the relative work per item (1 for one element of arithmetic).
+    @inline(__always)
+    static func forRange(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(coreCount, max(1, (count * cost) / grain), count)
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                body(start..<end)
+            }
+        }
+    }
+}

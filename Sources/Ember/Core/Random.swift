@@ -1,0 +1,182 @@
+import Foundation
+
+/// Counter-based random numbers (Philox4x32-10, as used by JAX, PyTorch's CUDA generator
+/// and NumPy): the bits for element i depend only on the key and i, so results are the
+/// same on every run, thread count and machine.
+enum Philox {
+    @inline(__always)
+    static func block(key: (UInt32, UInt32), counter: (UInt32, UInt32, UInt32, UInt32)) -> (UInt32, UInt32, UInt32, UInt32) {
+        var (c0, c1, c2, c3) = counter
+        var (k0, k1) = key
+        for _ in 0..<10 {
+            let p0 = UInt64(0xD251_1F53) &* UInt64(c0)
+            let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
+            let n0 = UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0
+            let n2 = UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1
+            c1 = UInt32(truncatingIfNeeded: p1)
+            c3 = UInt32(truncatingIfNeeded: p0)
+            c0 = n0
+            c2 = n2
+            k0 &+= 0x9E37_79B9
+            k1 &+= 0xBB67_AE85
+        }
+        return (c0, c1, c2, c3)
+    }
+
+    /// `count` 32-bit words for `key`, starting at block `offset` of stream `stream`.
+    static func words(key: UInt64, stream: UInt32, offset: UInt64, count: Int) -> [UInt32] {
+        let k = (UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: key >> 32))
+        let blocks = (count + 3) / 4
+        var out = [UInt32](repeating: 0, count: blocks * 4)
+        out.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forRange(blocks, cost: 16) { range in
+                for b in range {
+                    let c = offset &+ UInt64(b)
+                    let r = block(key: k, counter: (UInt32(truncatingIfNeeded: c), UInt32(truncatingIfNeeded: c >> 32), stream, 0))
+                    buffer[4 * b] = r.0
+                    buffer[4 * b + 1] = r.1
+                    buffer[4 * b + 2] = r.2
+                    buffer[4 * b + 3] = r.3
+                }
+            }
+        }
+        return Array(out.prefix(count))
+    }
+}
+
+/// An explicit random key for the functional style (JAX's PRNGKey): split it to get
+/// independent keys; the same key always gives the same numbers.
+public struct Key: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+
+    public init(_ seed: UInt64) {
+        // Mix the seed so that nearby seeds give unrelated streams.
+        let r = Philox.block(key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)),
+                             counter: (0, 0, 0xFFFF_FFFF, 0))
+        rawValue = UInt64(r.0) | UInt64(r.1) << 32
+    }
+
+    init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `count` new independent keys.
+    public func split(into count: Int = 2) -> [Key] {
+        let words = Philox.words(key: rawValue, stream: 0xFFFF_FFFE, offset: 0, count: 2 * count)
+        return (0..<count).map { Key(rawValue: UInt64(words[2 * $0]) | UInt64(words[2 * $0 + 1]) << 32) }
+    }
+
+    /// A new key determined by this one and `data` (for per-step or per-layer keys).
+    public func fold(in data: Int) -> Key {
+        let d = UInt64(bitPattern: Int64(data))
+        let r = Philox.block(key: (UInt32(truncatingIfNeeded: rawValue), UInt32(truncatingIfNeeded: rawValue >> 32)),
+                             counter: (UInt32(truncatingIfNeeded: d), UInt32(truncatingIfNeeded: d >> 32), 0xFFFF_FFFD, 0))
+        return Key(rawValue: UInt64(r.0) | UInt64(r.1) << 32)
+    }
+
+    public var description: String { "Key(0x\(String(rawValue, radix: 16)))" }
+
+    /// Random 32-bit words for `count` elements.
+    func words(_ count: Int) -> [UInt32] { Philox.words(key: rawValue, stream: 0, offset: 0, count: count) }
+}
+
+/// A stateful generator for the PyTorch-style API: a key plus a position that advances
+/// with every draw, so a seeded program draws the same numbers on every run.
+public final class Generator: @unchecked Sendable {
+    private var key: Key
+    private var position: UInt64 = 0
+    private let lock = NSLock()
+
+    public init(seed: UInt64) { key = Key(seed) }
+
+    /// The global generator, seeded with 0 until `manualSeed` is called.
+    public static let global = Generator(seed: 0)
+
+    public func manualSeed(_ seed: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        key = Key(seed)
+        position = 0
+    }
+
+    /// The generator's state (for checkpoints) and its restoration.
+    public var state: (key: UInt64, position: UInt64) {
+        get { lock.withLock { (key.rawValue, position) } }
+        set { lock.withLock { key = Key(rawValue: newValue.key); position = newValue.position } }
+    }
+
+    func words(_ count: Int) -> [UInt32] {
+        lock.lock()
+        let (k, start) = (key, position)
+        position &+= UInt64((count + 3) / 4)
+        lock.unlock()
+        return Philox.words(key: k.rawValue, stream: 0, offset: start, count: count)
+    }
+}
+
+/// Seeds the global generator.
+public func manualSeed(_ seed: UInt64) { Generator.global.manualSeed(seed) }
+
+/// Where random bits come from: the global generator, a given one, or an explicit key.
+public enum RandomSource {
+    case generator(Generator)
+    case key(Key)
+
+    public static var global: RandomSource { .generator(.global) }
+
+    func words(_ count: Int) -> [UInt32] {
+        switch self {
+        case .generator(let g): return g.words(count)
+        case .key(let k): return k.words(count)
+        }
+    }
+
+    /// Uniform doubles in [0, 1) with 53 random bits each.
+    func unitDoubles(_ count: Int) -> [Double] {
+        let w = words(2 * count)
+        return (0..<count).map { i in
+            let bits = (UInt64(w[2 * i]) << 21) ^ UInt64(w[2 * i + 1] >> 11)
+            return Double(bits & ((1 << 53) - 1)) * 0x1p-53
+        }
+    }
+}
+
+extension Tensor {
+    /// Uniform values in [low, high).
+    public static func randomUniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
+                                     source: RandomSource = .global) -> Tensor {
+        let u = source.unitDoubles(ShapeMath.count(shape))
+        return Tensor(doubles: u.map { low + (high - low) * $0 }, shape: shape, dtype: dtype)
+    }
+
+    /// Normal values with the given mean and standard deviation (Box-Muller).
+    public static func randomNormal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
+                                    source: RandomSource = .global) -> Tensor {
+        let n = ShapeMath.count(shape)
+        let u = source.unitDoubles(2 * ((n + 1) / 2))
+        var values = [Double](repeating: 0, count: n)
+        for pair in 0..<((n + 1) / 2) {
+            // 1 - u avoids log(0).
+            let radius = (-2 * Foundation.log(1 - u[2 * pair])).squareRoot()
+            let angle = 2 * Double.pi * u[2 * pair + 1]
+            values[2 * pair] = mean + std * radius * Foundation.cos(angle)
+            if 2 * pair + 1 < n { values[2 * pair + 1] = mean + std * radius * Foundation.sin(angle) }
+        }
+        return Tensor(doubles: values, shape: shape, dtype: dtype)
+    }
+
+    /// Uniform integers in [low, high).
+    public static func randomIntegers(_ shape: [Int], low: Int = 0, high: Int, dtype: DType = .int64,
+                                      source: RandomSource = .global) -> Tensor {
+        precondition(high > low, "randomIntegers: high (\(high)) must exceed low (\(low))")
+        let u = source.unitDoubles(ShapeMath.count(shape))
+        let span = Double(high - low)
+        return Tensor(doubles: u.map { Double(low) + Swift.min((($0 * span).rounded(.down)), span - 1) }, shape: shape, dtype: dtype)
+    }
+
+    /// 1 with probability p, else 0.
+    public static func bernoulli(_ shape: [Int], probability p: Double, dtype: DType = .float32,
+                                 source: RandomSource = .global) -> Tensor {
+        precondition(p >= 0 && p <= 1, "bernoulli: probability \(p) is outside [0, 1]")
+        let u = source.unitDoubles(ShapeMath.count(shape))
+        return Tensor(doubles: u.map { $0 < p ? 1 : 0 }, shape: shape, dtype: dtype)
+    }
+}

@@ -1,0 +1,217 @@
+/// Elementwise operations with NumPy broadcasting: their public API, shape and dtype
+/// rules, and derivative rules.
+enum Elementwise {
+    // MARK: Shape and dtype rules
+
+    static let floatOnly: Set<UnaryOp> = [.exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf]
+
+    static func unarySpec(_ op: UnaryOp, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let x = inputs[0]
+        if floatOnly.contains(op) && !x.dtype.isFloatingPoint {
+            throw ShapeError("\(op)", "expected a floating-point tensor, got \(x.dtype); cast it first")
+        }
+        if x.dtype == .bool && op != .logicalNot {
+            throw ShapeError("\(op)", "not defined for bool tensors")
+        }
+        return TensorSpec(x.shape, op == .logicalNot ? .bool : x.dtype)
+    }
+
+    static func broadcastShape(_ op: String, _ inputs: [TensorSpec]) throws(ShapeError) -> [Int] {
+        var shape = inputs[0].shape
+        for input in inputs.dropFirst() {
+            guard let s = ShapeMath.broadcast(shape, input.shape) else {
+                throw ShapeError(op, "shapes \(inputs.map(\.shape).map { "\($0)" }.joined(separator: " and ")) cannot be broadcast together")
+            }
+            shape = s
+        }
+        return shape
+    }
+
+    static func sameDType(_ op: String, _ a: TensorSpec, _ b: TensorSpec) throws(ShapeError) {
+        if a.dtype != b.dtype {
+            throw ShapeError(op, "operands must have one dtype, got \(a.dtype) and \(b.dtype)")
+        }
+    }
+
+    static func binarySpec(_ op: BinaryOp, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        try sameDType("\(op)", inputs[0], inputs[1])
+        let shape = try broadcastShape("\(op)", inputs)
+        let logical = op == .logicalAnd || op == .logicalOr || op == .logicalXor
+        if inputs[0].dtype == .bool && (op == .div || op == .pow) {
+            throw ShapeError("\(op)", "not defined for bool tensors")
+        }
+        return TensorSpec(shape, logical ? .bool : inputs[0].dtype)
+    }
+
+    static func compareSpec(_ op: CompareOp, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        try sameDType("\(op)", inputs[0], inputs[1])
+        return TensorSpec(try broadcastShape("\(op)", inputs), .bool)
+    }
+
+    static func selectSpec(_ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        if inputs[0].dtype != .bool {
+            throw ShapeError("select", "the condition must be bool, got \(inputs[0].dtype)")
+        }
+        try sameDType("select", inputs[1], inputs[2])
+        return TensorSpec(try broadcastShape("select", inputs), inputs[1].dtype)
+    }
+
+    static func castSpec(_ dtype: DType, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        TensorSpec(inputs[0].shape, dtype)
+    }
+
+    // MARK: Derivative rules
+
+    static func unaryVJP(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor? {
+        switch op {
+        case .neg: return -g
+        case .abs: return g * x.sign()
+        case .sign, .floor, .ceil, .round: return Tensor.zeros(x.shape, dtype: x.dtype)
+        case .exp: return g * x.exp()
+        case .log: return g / x
+        case .sqrt: return g * 0.5 * x.rsqrt()
+        case .rsqrt: return g * -0.5 * x.rsqrt() / x
+        case .sin: return g * x.cos()
+        case .cos: return -(g * x.sin())
+        case .tanh:
+            let t = x.tanh()
+            return g * (1 - t * t)
+        case .sigmoid:
+            let s = x.sigmoid()
+            return g * s * (1 - s)
+        case .relu: return g * (x .> 0).cast(to: g.dtype)
+        // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+        case .erf: return g * 1.1283791670955126 * (-(x * x)).exp()
+        case .logicalNot: return nil
+        }
+    }
+
+    static func binaryVJP(_ op: BinaryOp, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
+        let a = inputs[0], b = inputs[1]
+        func toA(_ t: @autoclosure () -> Tensor) -> Tensor? { needed[0] ? t().sum(toShape: a.shape) : nil }
+        func toB(_ t: @autoclosure () -> Tensor) -> Tensor? { needed[1] ? t().sum(toShape: b.shape) : nil }
+        switch op {
+        case .add: return [toA(g), toB(g)]
+        case .sub: return [toA(g), toB(-g)]
+        case .mul: return [toA(g * b), toB(g * a)]
+        case .div: return [toA(g / b), toB(-(g * a) / (b * b))]
+        case .pow:
+            // d/db a^b = a^b log(a), taken as 0 where a == 0 (the limit for b > 0), as PyTorch does.
+            let zeroBase = a .== Tensor.scalar(0, dtype: a.dtype)
+            let safeLog = Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), a).log()
+            return [toA(g * b * pow(a, b - 1)), toB(Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), g * pow(a, b) * safeLog))]
+        case .maximum, .minimum:
+            // Ties share the gradient equally, as in PyTorch.
+            let wins = (op == .maximum ? a .> b : a .< b).cast(to: g.dtype)
+            let ties = (a .== b).cast(to: g.dtype) * 0.5
+            return [toA(g * (wins + ties)), toB(g * (1 - wins - ties))]
+        case .logicalAnd, .logicalOr, .logicalXor: return [nil, nil]
+        }
+    }
+
+    static func selectVJP(_ inputs: [Tensor], _ g: Tensor) -> [Tensor?] {
+        let zero = Tensor.scalar(0, dtype: g.dtype)
+        return [nil, Tensor.where(inputs[0], g, zero).sum(toShape: inputs[1].shape),
+                Tensor.where(inputs[0], zero, g).sum(toShape: inputs[2].shape)]
+    }
+
+    static func castVJP(_ x: Tensor, _ g: Tensor) -> Tensor? {
+        x.dtype.isFloatingPoint ? g.cast(to: x.dtype) : nil
+    }
+
+    // MARK: Dispatch helpers
+
+    @inline(__always)
+    static func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor {
+        Dispatch.run1(.unary(op), [x])
+    }
+
+    @inline(__always)
+    static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
+        if a.dtype == b.dtype { return Dispatch.run1(.binary(op), [a, b]) }
+        let t = DType.promoted(a.dtype, b.dtype)
+        return Dispatch.run1(.binary(op), [a.cast(to: t), b.cast(to: t)])
+    }
+
+    static func compare(_ op: CompareOp, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let t = DType.promoted(a.dtype, b.dtype)
+        return Dispatch.run1(.compare(op), [a.cast(to: t), b.cast(to: t)])
+    }
+
+    /// A Swift number as a tensor that adopts `like`'s dtype (PyTorch's weak scalar typing);
+    /// a fractional number with an integer tensor gives float32.
+    static func scalar(_ value: Double, like: Tensor) -> Tensor {
+        let dtype: DType = like.dtype.isFloatingPoint || value == value.rounded() ? (like.dtype == .bool ? .float32 : like.dtype) : .float32
+        return Tensor.scalar(value, dtype: dtype, on: like.backend)
+    }
+}
+
+// MARK: - Public API
+
+extension Tensor {
+    public func neg() -> Tensor { Elementwise.unary(.neg, self) }
+    public func abs() -> Tensor { Elementwise.unary(.abs, self) }
+    public func sign() -> Tensor { Elementwise.unary(.sign, self) }
+    public func exp() -> Tensor { Elementwise.unary(.exp, self) }
+    public func log() -> Tensor { Elementwise.unary(.log, self) }
+    public func sqrt() -> Tensor { Elementwise.unary(.sqrt, self) }
+    public func rsqrt() -> Tensor { Elementwise.unary(.rsqrt, self) }
+    public func sin() -> Tensor { Elementwise.unary(.sin, self) }
+    public func cos() -> Tensor { Elementwise.unary(.cos, self) }
+    public func tanh() -> Tensor { Elementwise.unary(.tanh, self) }
+    public func sigmoid() -> Tensor { Elementwise.unary(.sigmoid, self) }
+    public func relu() -> Tensor { Elementwise.unary(.relu, self) }
+    public func erf() -> Tensor { Elementwise.unary(.erf, self) }
+    public func floor() -> Tensor { Elementwise.unary(.floor, self) }
+    public func ceil() -> Tensor { Elementwise.unary(.ceil, self) }
+    /// Rounds half to even, as torch.round.
+    public func rounded() -> Tensor { Elementwise.unary(.round, self) }
+    public func logicalNot() -> Tensor { Elementwise.unary(.logicalNot, self) }
+    public func square() -> Tensor { self * self }
+    public func reciprocal() -> Tensor { 1 / self }
+
+    /// GELU: x * Phi(x) exactly (with erf), or its tanh approximation.
+    public func gelu(approximate: Bool = false) -> Tensor {
+        if approximate {
+            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+            let inner = (self + 0.044715 * self * self * self) * 0.7978845608028654
+            return 0.5 * self * (1 + inner.tanh())
+        }
+        return 0.5 * self * (1 + (self * 0.7071067811865476).erf())
+    }
+
+    /// x * sigmoid(x)
+    public func silu() -> Tensor { self * sigmoid() }
+
+    public func leakyRelu(negativeSlope: Double = 0.01) -> Tensor {
+        Tensor.where(self .> 0, self, self * negativeSlope)
+    }
+
+    /// Limits values to [min, max]; either bound may be omitted.
+    public func clamp(min lower: Double? = nil, max upper: Double? = nil) -> Tensor {
+        var result = self
+        if let lower { result = maximum(result, Elementwise.scalar(lower, like: self)) }
+        if let upper { result = minimum(result, Elementwise.scalar(upper, like: self)) }
+        return result
+    }
+
+    /// The same values in another dtype (the tensor itself when the dtype is unchanged).
+    public func cast(to dtype: DType) -> Tensor {
+        dtype == self.dtype ? self : Dispatch.run1(.cast(dtype), [self])
+    }
+
+    public func logicalAnd(_ other: Tensor) -> Tensor { Elementwise.binary(.logicalAnd, self, other) }
+    public func logicalOr(_ other: Tensor) -> Tensor { Elementwise.binary(.logicalOr, self, other) }
+    public func logicalXor(_ other: Tensor) -> Tensor { Elementwise.binary(.logicalXor, self, other) }
+
+    /// Elements of `a` where `condition` is true, of `b` elsewhere (broadcast together).
+    public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let t = DType.promoted(a.dtype, b.dtype)
+        return Dispatch.run1(.select, [condition.cast(to: .bool), a.cast(to: t), b.cast(to: t)])
+    }
+}
+
+public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.maximum, a, b) }
+public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.minimum, a, b) }
+public func pow(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.pow, a, b) }
+public func pow(_ a: Tensor, _ b: Double) -> Tensor { Elementwise.binary(.pow, a, Elementwise.scalar(b, like: a)) }

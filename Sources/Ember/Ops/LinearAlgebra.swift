@@ -1,0 +1,41 @@
+/// Matrix products, batched and broadcast over leading axes.
+enum LinearAlgebra {
+    static func matmulSpec(_ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let a = inputs[0], b = inputs[1]
+        try Elementwise.sameDType("matmul", a, b)
+        if !a.dtype.isFloatingPoint { throw ShapeError("matmul", "expected floating-point operands, got \(a.dtype)") }
+        if a.shape.count < 2 || b.shape.count < 2 {
+            throw ShapeError("matmul", "operands must have rank 2 or more, got \(a.shape) and \(b.shape)")
+        }
+        let k = a.shape[a.shape.count - 1]
+        if b.shape[b.shape.count - 2] != k {
+            throw ShapeError("matmul", "inner dimensions differ: \(a.shape) @ \(b.shape) (\(k) vs \(b.shape[b.shape.count - 2]))")
+        }
+        guard let batch = ShapeMath.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+            throw ShapeError("matmul", "batch shapes of \(a.shape) and \(b.shape) cannot be broadcast together")
+        }
+        return TensorSpec(batch + [a.shape[a.shape.count - 2], b.shape[b.shape.count - 1]], a.dtype)
+    }
+
+    static func matmulVJP(_ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
+        let a = inputs[0], b = inputs[1]
+        return [needed[0] ? matmul(g, b.transposed()).sum(toShape: a.shape) : nil,
+                needed[1] ? matmul(a.transposed(), g).sum(toShape: b.shape) : nil]
+    }
+}
+
+/// The matrix product with NumPy's rules: 1-D operands are promoted to a row (left) or a
+/// column (right) and the added axis removed; leading axes broadcast.
+public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let left = a.rank == 1 ? a.unsqueezed(axis: 0) : a
+    let right = b.rank == 1 ? b.unsqueezed(axis: 1) : b
+    let t = DType.promoted(left.dtype, right.dtype)
+    var result = Dispatch.run1(.matmul, [left.cast(to: t), right.cast(to: t)])
+    if b.rank == 1 { result = result.squeezed(axis: -1) }
+    if a.rank == 1 { result = result.squeezed(axis: a.rank == 1 && b.rank == 1 ? 0 : -2) }
+    return result
+}
+
+extension Tensor {
+    public func matmul(_ other: Tensor) -> Tensor { Ember.matmul(self, other) }
+}

@@ -1,0 +1,58 @@
+import CEmberSupport
+
+/// The one point every primitive goes through. The interpreter in force decides what
+/// happens: a tracer records the primitive into its graph; otherwise it runs eagerly on the
+/// inputs' backend. Either way, the autograd tape records it when an input requires grad.
+@usableFromInline
+enum Dispatch {
+    @usableFromInline
+    static func run(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {
+        let state = ember_thread_state()
+        let outputs: [Tensor]
+        if let tracer = state.pointee.tracer {
+            outputs = Unmanaged<Tracer>.fromOpaque(tracer).takeUnretainedValue().record(primitive, inputs)
+        } else {
+            outputs = evaluate(primitive, inputs)
+        }
+        if state.pointee.gradDisabledDepth == 0 {
+            Tape.recordIfNeeded(primitive, inputs, outputs)
+        }
+        return outputs
+    }
+
+    @inlinable
+    static func run1(_ primitive: Primitive, _ inputs: [Tensor]) -> Tensor {
+        run(primitive, inputs)[0]
+    }
+
+    /// Checks the shape rule, then runs the primitive on the inputs' backend: movement
+    /// operations whose result can share storage become views, everything else a kernel.
+    static func evaluate(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {
+        let specs = checkedSpecs(primitive, inputs)
+        let backend = inputs[0].storage.backend
+        for input in inputs {
+            precondition(!input.isAbstract,
+                         "\(primitive.name): a traced tensor was used outside of its trace; return it from the traced function instead")
+            precondition(input.storage.backend === backend,
+                         "\(primitive.name): inputs live on different backends (\(backend.name) and \(input.storage.backend.name))")
+        }
+        if let view = Movement.view(primitive, inputs[0]) { return [view] }
+        var outputs = [Tensor]()
+        outputs.reserveCapacity(specs.count)
+        for spec in specs {
+            outputs.append(Tensor(uninitializedShape: spec.shape, dtype: spec.dtype, on: backend))
+        }
+        backend.execute(primitive, inputs: inputs, outputs: outputs)
+        return outputs
+    }
+
+    /// The shape rule's result; a violation is a programming error, reported with the
+    /// rule's message (operation, shapes given, what was expected).
+    static func checkedSpecs(_ primitive: Primitive, _ inputs: [Tensor]) -> [TensorSpec] {
+        do {
+            return try primitive.outputSpecs(inputs.map(\.spec))
+        } catch {
+            fatalError(error.message)
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import Ember
+print(Ember.defaultBackend.name)

@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""The peers' side of Ember's benchmark suite: workloads W1-W9 in PyTorch and JAX.
+
+    python bench/peers.py --impl torch|jax [--reps N] [--json] [--peak] [W1 W9 ...]
+
+Prints one JSON object per line (with --json), shaped like `ember bench --json`:
+    {"workload":"W1","impl":"torch","median":..,"min":..,"max":..,"unit":"GFLOP/s"}
+or  {"workload":"W7","impl":"jax","error":"why"}.
+The workloads are defined in BENCHMARKS.md; each one does 2 warm-up calls, then
+N timed ones. `--peak` measures the machine's fp32 peak (best GFLOP/s on a
+4096^3 matmul) and prints it as workload "peak".
+
+peak_rss_mb is the process's maximum resident set so far, so it is only that
+workload's own figure when the workload runs alone in its process (compare.py
+runs one workload per process).
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+from typing import Callable, NamedTuple
+
+WORKLOADS = [f"W{i}" for i in range(1, 10)]
+RSS_WORKLOADS = {"W3", "W5", "W6"}
+WARMUPS = 2
+SEED = 0
+
+
+class Unavailable(Exception):
+    """A workload this peer cannot run here; its message becomes the error line."""
+
+
+class Case(NamedTuple):
+    """One timed thing: `step` runs one iteration and returns once its work is done."""
+
+    impl: str
+    step: Callable[[], None]
+    unit: str
+    # Work per step: FLOPs for GFLOP/s, items for the rates, ops for us/op.
+    amount: float = 1.0
+
+
+def figure(unit: str, amount: float, seconds: float) -> float:
+    if unit == "GFLOP/s":
+        return amount / seconds / 1e9
+    if unit in ("steps/s", "images/s", "sentences/s"):
+        return amount / seconds
+    if unit == "ms/iter":
+        return seconds * 1e3
+    if unit == "us/op":
+        return seconds * 1e6 / amount
+    raise ValueError(f"unknown unit {unit}")
+
+
+def measure(case: Case, reps: int) -> dict:
+    for _ in range(WARMUPS):
+        case.step()
+    figures = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        case.step()
+        figures.append(figure(case.unit, case.amount, time.perf_counter() - start))
+    return {
+        "median": statistics.median(figures),
+        "min": min(figures),
+        "max": max(figures),
+        "unit": case.unit,
+    }
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_flops(n: int) -> float:
+    return 2.0 * n**3
+
+
+# --------------------------------------------------------------------------- torch
+
+def torch_peer():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(SEED)
+
+    def randn(*shape):
+        return torch.randn(*shape)
+
+    def train_step(model, opt, x, y):
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        return step
+
+    class BasicBlock(nn.Module):
+        expansion = 1
+
+        def __init__(self, cin, width, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.downsample = shortcut(cin, width, stride)
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return F.relu(out + self.downsample(x))
+
+    class Bottleneck(nn.Module):
+        """ResNet v1.5 bottleneck: the stride sits on the 3x3 conv, as in torchvision."""
+
+        expansion = 4
+
+        def __init__(self, cin, width, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(width * 4)
+            self.downsample = shortcut(cin, width * 4, stride)
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = F.relu(self.bn2(self.conv2(out)))
+            out = self.bn3(self.conv3(out))
+            return F.relu(out + self.downsample(x))
+
+    def shortcut(cin, cout, stride):
+        if stride == 1 and cin == cout:
+            return nn.Identity()
+        return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    class ResNet(nn.Module):
+        """torchvision's layout; `cifar` swaps the 7x7/2 stem and max-pool for a 3x3/1 stem."""
+
+        def __init__(self, block, layers, num_classes, cifar):
+            super().__init__()
+            if cifar:
+                self.stem = nn.Sequential(
+                    nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+            else:
+                self.stem = nn.Sequential(
+                    nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                    nn.MaxPool2d(3, 2, 1))
+            blocks, cin = [], 64
+            for i, count in enumerate(layers):
+                width = 64 * 2**i
+                for j in range(count):
+                    blocks.append(block(cin, width, 2 if i > 0 and j == 0 else 1))
+                    cin = width * block.expansion
+            self.blocks = nn.Sequential(*blocks)
+            self.fc = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            x = self.blocks(self.stem(x))
+            return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+    def resnet50():
+        return ResNet(Bottleneck, [3, 4, 6, 3], 1000, cifar=False)
+
+    class PreLNBlock(nn.Module):
+        def __init__(self, d_model=512, heads=8, ffn=2048):
+            super().__init__()
+            self.heads = heads
+            self.ln1 = nn.LayerNorm(d_model)
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+            self.proj = nn.Linear(d_model, d_model)
+            self.ln2 = nn.LayerNorm(d_model)
+            self.ffn = nn.Sequential(nn.Linear(d_model, ffn), nn.GELU(), nn.Linear(ffn, d_model))
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d // self.heads).unbind(2)
+            attn = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+            x = x + self.proj(attn.transpose(1, 2).reshape(b, t, d))
+            return x + self.ffn(self.ln2(x))
+
+    def w1():
+        a, b = randn(1024, 1024), randn(1024, 1024)
+        return [Case("torch", lambda: a @ b, "GFLOP/s", matmul_flops(1024))]
+
+    def w2():
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                              nn.Linear(256, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        x, y = randn(128, 784), torch.randint(0, 10, (128,))
+        return [Case("torch", train_step(model, opt, x, y), "steps/s")]
+
+    def w3():
+        model = ResNet(BasicBlock, [2, 2, 2, 2], 10, cifar=True).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        x, y = randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+        return [Case("torch", train_step(model, opt, x, y), "images/s", 64)]
+
+    def w4():
+        model = resnet50().eval()
+        x = randn(8, 3, 224, 224)
+
+        def step():
+            with torch.inference_mode():
+                model(x)
+
+        return [Case("torch", step, "images/s", 8)]
+
+    def w5():
+        model = resnet50().train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        x, y = randn(8, 3, 224, 224), torch.randint(0, 1000, (8,))
+        return [Case("torch", train_step(model, opt, x, y), "images/s", 8)]
+
+    def w6():
+        block = PreLNBlock()
+        x = randn(8, 128, 512).requires_grad_()
+
+        def step_of(fn):
+            def step():
+                block.zero_grad(set_to_none=True)
+                x.grad = None
+                fn(x).mean().backward()
+
+            return step
+
+        return [Case("torch", step_of(block), "ms/iter"),
+                Case("torch-compiled", step_of(torch.compile(block)), "ms/iter")]
+
+    def w7(minilm):
+        folder = minilm or os.environ.get("EMBER_MINILM_DIR")
+        if not folder:
+            raise Unavailable("no MiniLM folder: pass --minilm DIR or set EMBER_MINILM_DIR")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise Unavailable("sentence-transformers is not installed")
+        model = SentenceTransformer(folder, device="cpu")
+        bert = model[0].auto_model.eval()
+        sentences = [f"Sentence number {i} for the embedding benchmark." for i in range(32)]
+        batch = model.tokenizer(sentences, padding="max_length", max_length=128,
+                                truncation=True, return_tensors="pt")
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+
+        def step():
+            with torch.inference_mode():
+                hidden = bert(**batch).last_hidden_state
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                F.normalize(pooled, dim=1)
+
+        return [Case("torch", step, "sentences/s", 32)]
+
+    def w8():
+        x, w, b = randn(4096, 1024), randn(1024), randn(1024)
+
+        def fused(x, w, b):
+            return F.layer_norm(F.gelu(x * w + b), (1024,))
+
+        compiled = torch.compile(fused)
+        return [Case("torch", lambda: fused(x, w, b), "ms/iter"),
+                Case("torch-compiled", lambda: compiled(x, w, b), "ms/iter")]
+
+    def w9():
+        x0, y = randn(16), randn(16)
+
+        def step():
+            x = x0
+            for _ in range(1000):
+                x = x + y
+
+        return [Case("torch", step, "us/op", 1000)]
+
+    def peak():
+        a, b, c = randn(4096, 4096), randn(4096, 4096), torch.empty(4096, 4096)
+        return Case("torch", lambda: torch.mm(a, b, out=c), "GFLOP/s", matmul_flops(4096))
+
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7,
+                 "W8": w8, "W9": w9}
+    return "torch", f"torch {torch.__version__}", workloads, peak
+
+
+# --------------------------------------------------------------------------- jax
+
+def jax_peer():
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    keys = iter(jax.random.split(jax.random.PRNGKey(SEED), 1024))
+
+    def randn(*shape):
+        return jax.random.normal(next(keys), shape, jnp.float32)
+
+    def cross_entropy(logits, labels):
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.take_along_axis(logp, labels[:, None], axis=1).mean()
+
+    def layer_norm(x, eps=1e-5):
+        mean = x.mean(-1, keepdims=True)
+        return (x - mean) * lax.rsqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps)
+
+    def train_case(loss_fn, params, state, x, y, momentum, unit, amount=1):
+        """A jitted SGD step; `loss_fn(params, state, x, y) -> (loss, new_state)`.
+
+        Momentum follows torch.optim.SGD: v = momentum * v + g; p -= lr * v.
+        """
+        lr = 0.01
+
+        @jax.jit
+        def update(params, velocity, state):
+            grads, state = jax.grad(loss_fn, has_aux=True)(params, state, x, y)
+            if momentum:
+                velocity = jax.tree.map(lambda v, g: momentum * v + g, velocity, grads)
+                grads = velocity
+            params = jax.tree.map(lambda p, g: p - lr * g, params, grads)
+            return params, velocity, state
+
+        velocity = jax.tree.map(jnp.zeros_like, params) if momentum else None
+        carry = [params, velocity, state]
+
+        def step():
+            carry[:] = update(*carry)
+            jax.block_until_ready(carry)
+
+        return Case("jax", step, unit, amount)
+
+    class ResNet:
+        """Functional ResNet in torchvision's layout (v1.5 bottleneck), NCHW like the torch peer.
+
+        `apply(params, stats, x, train)` returns (logits, new BatchNorm running stats).
+        """
+
+        def __init__(self, bottleneck, layers, num_classes, cifar):
+            self.bottleneck, self.cifar = bottleneck, cifar
+            self.params, self.stats, self.blocks = {}, {}, []
+            expansion = 4 if bottleneck else 1
+            self.conv_bn("stem", 3, 64, 3 if cifar else 7)
+            cin = 64
+            for i, count in enumerate(layers):
+                width = 64 * 2**i
+                for j in range(count):
+                    name, stride = f"layer{i + 1}.{j}", 2 if i > 0 and j == 0 else 1
+                    if bottleneck:
+                        self.conv_bn(f"{name}.1", cin, width, 1)
+                        self.conv_bn(f"{name}.2", width, width, 3)
+                        self.conv_bn(f"{name}.3", width, width * 4, 1)
+                    else:
+                        self.conv_bn(f"{name}.1", cin, width, 3)
+                        self.conv_bn(f"{name}.2", width, width, 3)
+                    down = stride != 1 or cin != width * expansion
+                    if down:
+                        self.conv_bn(f"{name}.down", cin, width * expansion, 1)
+                    self.blocks.append((name, stride, down))
+                    cin = width * expansion
+            self.params["fc"] = {"w": randn(cin, num_classes) / math.sqrt(cin),
+                                 "b": jnp.zeros(num_classes)}
+
+        def conv_bn(self, name, cin, cout, k):
+            self.params[name] = {"w": randn(cout, cin, k, k) * math.sqrt(2 / (cin * k * k)),
+                                 "gamma": jnp.ones(cout), "beta": jnp.zeros(cout)}
+            self.stats[name] = {"mean": jnp.zeros(cout), "var": jnp.ones(cout)}
+
+        def apply(self, params, stats, x, train):
+            new_stats = {}
+
+            def conv_bn(name, x, stride=1, relu=True):
+                p, s = params[name], stats[name]
+                k = p["w"].shape[-1]
+                x = lax.conv_general_dilated(x, p["w"], (stride, stride), [(k // 2, k // 2)] * 2,
+                                             dimension_numbers=("NCHW", "OIHW", "NCHW"))
+                if train:
+                    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+                    n = x.size / x.shape[1]
+                    # Running stats as torch keeps them: momentum 0.1, unbiased variance.
+                    new_stats[name] = {"mean": 0.9 * s["mean"] + 0.1 * mean,
+                                       "var": 0.9 * s["var"] + 0.1 * var * n / (n - 1)}
+                else:
+                    mean, var = s["mean"], s["var"]
+                scale = p["gamma"] * lax.rsqrt(var + 1e-5)
+                x = x * scale[:, None, None] + (p["beta"] - mean * scale)[:, None, None]
+                return jax.nn.relu(x) if relu else x
+
+            x = conv_bn("stem", x, 1 if self.cifar else 2)
+            if not self.cifar:
+                x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 3, 3), (1, 1, 2, 2),
+                                      [(0, 0), (0, 0), (1, 1), (1, 1)])
+            for name, stride, down in self.blocks:
+                skip = conv_bn(f"{name}.down", x, stride, relu=False) if down else x
+                if self.bottleneck:
+                    h = conv_bn(f"{name}.2", conv_bn(f"{name}.1", x), stride)
+                    h = conv_bn(f"{name}.3", h, relu=False)
+                else:
+                    h = conv_bn(f"{name}.2", conv_bn(f"{name}.1", x, stride), relu=False)
+                x = jax.nn.relu(h + skip)
+            logits = x.mean((2, 3)) @ params["fc"]["w"] + params["fc"]["b"]
+            return logits, new_stats
+
+    def resnet_train(net, batch, classes, momentum):
+        x, y = randn(batch, 3, *((32, 32) if net.cifar else (224, 224))), \
+            jax.random.randint(next(keys), (batch,), 0, classes)
+
+        def loss_fn(params, stats, x, y):
+            logits, stats = net.apply(params, stats, x, train=True)
+            return cross_entropy(logits, y), stats
+
+        return [train_case(loss_fn, net.params, net.stats, x, y, momentum, "images/s", batch)]
+
+    def w1():
+        a, b = randn(1024, 1024), randn(1024, 1024)
+        matmul = jax.jit(jnp.matmul)
+        return [Case("jax", lambda: matmul(a, b).block_until_ready(), "GFLOP/s",
+                     matmul_flops(1024))]
+
+    def w2():
+        sizes = [784, 512, 256, 10]
+        params = [{"w": randn(i, o) * math.sqrt(2 / i), "b": jnp.zeros(o)}
+                  for i, o in zip(sizes, sizes[1:])]
+        x, y = randn(128, 784), jax.random.randint(next(keys), (128,), 0, 10)
+
+        def loss_fn(params, state, x, y):
+            h = x
+            for layer in params[:-1]:
+                h = jax.nn.relu(h @ layer["w"] + layer["b"])
+            return cross_entropy(h @ params[-1]["w"] + params[-1]["b"], y), state
+
+        return [train_case(loss_fn, params, {}, x, y, 0.9, "steps/s")]
+
+    def w3():
+        return resnet_train(ResNet(False, [2, 2, 2, 2], 10, cifar=True), 64, 10, 0.9)
+
+    def w4():
+        net = ResNet(True, [3, 4, 6, 3], 1000, cifar=False)
+        x = randn(8, 3, 224, 224)
+        infer = jax.jit(lambda params, x: net.apply(params, net.stats, x, train=False)[0])
+        return [Case("jax", lambda: infer(net.params, x).block_until_ready(), "images/s", 8)]
+
+    def w5():
+        return resnet_train(ResNet(True, [3, 4, 6, 3], 1000, cifar=False), 8, 1000, 0.0)
+
+    def w6():
+        d, heads, ffn = 512, 8, 2048
+
+        def linear(i, o):
+            return {"w": randn(i, o) / math.sqrt(i), "b": jnp.zeros(o)}
+
+        params = {"ln1": {"g": jnp.ones(d), "b": jnp.zeros(d)}, "qkv": linear(d, 3 * d),
+                  "proj": linear(d, d), "ln2": {"g": jnp.ones(d), "b": jnp.zeros(d)},
+                  "ffn1": linear(d, ffn), "ffn2": linear(ffn, d)}
+        x = randn(8, 128, d)
+
+        def dense(p, x):
+            return x @ p["w"] + p["b"]
+
+        def block(x, p):
+            b, t, _ = x.shape
+            h = layer_norm(x) * p["ln1"]["g"] + p["ln1"]["b"]
+            q, k, v = jnp.split(dense(p["qkv"], h).reshape(b, t, 3 * heads, d // heads), 3, 2)
+            scores = jnp.einsum("bqnh,bknh->bnqk", q, k) / math.sqrt(d // heads)
+            attn = jnp.einsum("bnqk,bknh->bqnh", jax.nn.softmax(scores), v)
+            x = x + dense(p["proj"], attn.reshape(b, t, d))
+            h = layer_norm(x) * p["ln2"]["g"] + p["ln2"]["b"]
+            return x + dense(p["ffn2"], jax.nn.gelu(dense(p["ffn1"], h), approximate=False))
+
+        grads = jax.jit(jax.grad(lambda x, p: block(x, p).mean(), argnums=(0, 1)))
+        return [Case("jax", lambda: jax.block_until_ready(grads(x, params)), "ms/iter")]
+
+    def w7(minilm):
+        raise Unavailable("not implemented for jax")
+
+    def w8():
+        x, w, b = randn(4096, 1024), randn(1024), randn(1024)
+        fused = jax.jit(lambda x, w, b: layer_norm(jax.nn.gelu(x * w + b, approximate=False)))
+        return [Case("jax", lambda: fused(x, w, b).block_until_ready(), "ms/iter")]
+
+    def w9():
+        # Eager: every add is dispatched on its own, as a user's Python loop would do.
+        x0, y = randn(16), randn(16)
+
+        def step():
+            x = x0
+            for _ in range(1000):
+                x = x + y
+            x.block_until_ready()
+
+        return [Case("jax", step, "us/op", 1000)]
+
+    def peak():
+        a, b = randn(4096, 4096), randn(4096, 4096)
+        matmul = jax.jit(jnp.matmul)
+        return Case("jax", lambda: matmul(a, b).block_until_ready(), "GFLOP/s",
+                    matmul_flops(4096))
+
+    workloads = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7,
+                 "W8": w8, "W9": w9}
+    return "jax", f"jax {jax.__version__}", workloads, peak
+
+
+PEERS = {"torch": torch_peer, "jax": jax_peer}
+
+
+# --------------------------------------------------------------------------- driver
+
+def emit(record: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record), flush=True)
+    elif "error" in record:
+        print(f"{record['workload']:>4} {record['impl']:<15} error: {record['error']}", flush=True)
+    else:
+        rss = f"  peak RSS {record['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in record else ""
+        print(f"{record['workload']:>4} {record['impl']:<15} {record['median']:10.3f} "
+              f"{record['unit']:<12} (min {record['min']:.3f}, max {record['max']:.3f}){rss}",
+              flush=True)
+
+
+def describe(error: Exception) -> str:
+    if isinstance(error, Unavailable):
+        return str(error)
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("workloads", nargs="*", metavar="W", help="W1..W9 (default: all)")
+    parser.add_argument("--impl", required=True, choices=sorted(PEERS))
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions (default 5)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--peak", action="store_true",
+                        help="measure the fp32 peak on a 4096^3 matmul (workload 'peak')")
+    parser.add_argument("--minilm", help="all-MiniLM-L6-v2 folder for W7 "
+                                         "(default: $EMBER_MINILM_DIR)")
+    args = parser.parse_args()
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {WORKLOADS}")
+    workloads = args.workloads or ([] if args.peak else WORKLOADS)
+
+    impl, version, table, peak = PEERS[args.impl]()
+    if args.peak:
+        case = peak()
+        emit({"workload": "peak", "impl": impl, **measure(case, args.reps),
+              "version": version}, args.json)
+    for name in workloads:
+        try:
+            cases = table[name](args.minilm) if name == "W7" else table[name]()
+        except Exception as e:
+            emit({"workload": name, "impl": impl, "error": describe(e)}, args.json)
+            continue
+        for case in cases:
+            record = {"workload": name, "impl": case.impl}
+            try:
+                record.update(measure(case, args.reps))
+            except Exception as e:  # a peer failing one case must not hide the others
+                record["error"] = describe(e)
+            else:
+                if name in RSS_WORKLOADS:
+                    record["peak_rss_mb"] = round(peak_rss_mb(), 1)
+                record["version"] = version
+            emit(record, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
