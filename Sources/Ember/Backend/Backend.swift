@@ -16,6 +16,9 @@ public protocol Backend: AnyObject, Sendable {
     /// Copies a dense tensor's bytes to host memory.
     func download(_ tensor: Tensor, into bytes: UnsafeMutableRawBufferPointer)
 
+    /// Copies `source`'s elements into `target` (same shape; any layouts, one dtype).
+    func copy(_ source: Tensor, into target: Tensor)
+
     /// Sets every element of a dense tensor to `value`.
     func fill(_ tensor: Tensor, with value: Double)
 }

@@ -25,6 +25,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         base.copyMemory(from: tensor.baseAddress, byteCount: bytes.count)
     }
 
+    public func copy(_ source: Tensor, into target: Tensor) {
+        ElementwiseKernels.copy(source, target)
+    }
+
     public func fill(_ tensor: Tensor, with value: Double) {
         ElementwiseKernels.fill(tensor, value)
     }

@@ -28,8 +28,8 @@ enum ElementwiseKernels {
         }
     }
 
-    /// Runs `body` over rows of the output and of the inputs broadcast to its shape. The
-    /// output is usually dense, but may be a view (pad and concat write into slices).
+    /// Runs `body` over rows of the output and of the inputs broadcast to its shape. Only
+    /// `copy` accepts an output that is a view; the other kernels write dense rows.
     @inline(__always)
     static func rows(_ output: Tensor, _ inputs: [Tensor], cost: Int = 1,
                      _ body: (_ offsets: UnsafePointer<Int>, _ length: Int, _ loop: StridedLoop) -> Void) {
@@ -251,7 +251,14 @@ enum ElementwiseKernels {
     static func copy(_ x: Tensor, _ out: Tensor) {
         func run<T>(_: T.Type) {
             rows(out, [x]) { off, n, loop in
-                map(UnsafePointer(x.pointer(T.self) + off[1]), loop.rowStride(1), out.pointer(T.self) + off[0], n) { $0 }
+                let source = UnsafePointer(x.pointer(T.self) + off[1]), target = out.pointer(T.self) + off[0]
+                let so = loop.rowStride(0), sx = loop.rowStride(1)
+                if so == 1 {
+                    map(source, sx, target, n) { $0 }
+                } else {
+                    // The output is a view (pad and concat write into slices).
+                    for i in 0..<n { target[i &* so] = source[i &* sx] }
+                }
             }
         }
         switch x.dtype.byteSize {

@@ -116,3 +116,6 @@ final class OneDNN: @unchecked Sendable {
         return pd!
     }
 }
+
+/// The version of the oneDNN library the CPU backend runs on.
+public var oneDNNVersion: String { OneDNN.version }

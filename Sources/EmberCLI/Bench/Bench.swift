@@ -1,0 +1,65 @@
+import ArgumentParser
+import Ember
+import Foundation
+
+/// Runs the benchmark workloads of shared/BENCHMARKS.md on Ember's side. The peers' side
+/// and the side-by-side table are in bench/ (see bench/README.md).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run benchmark workloads (W1...W9); all when none is named.")
+
+    @Argument(help: "Workload ids, e.g. W1 W9.") var workloads: [String] = []
+    @Option(help: "Timed repetitions per workload (after 2 warm-ups).") var reps = 5
+    @Flag(help: "Print one JSON object per line.") var json = false
+    @Flag(help: "Measure the machine's fp32 peak on a 4096^3 matrix product instead.") var peak = false
+
+    func run() throws {
+        if peak {
+            report(measure(PeakMatmul()))
+            return
+        }
+        let ids = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }
+        for id in ids {
+            guard let workload = allWorkloads.first(where: { $0.id == id }) else {
+                throw ValidationError("unknown workload '\(id)'; known: \(allWorkloads.map(\.id).joined(separator: " "))")
+            }
+            if let reason = workload.unavailableReason {
+                report(["workload": id, "impl": "ember", "error": reason])
+                continue
+            }
+            report(measure(workload))
+        }
+    }
+
+    func measure(_ workload: Workload) -> [String: Any] {
+        workload.prepare()
+        for _ in 0..<2 { _ = workload.timedRun() }
+        let figures = (0..<Swift.max(reps, 1)).map { _ in workload.figure(seconds: workload.timedRun()) }.sorted()
+        var row: [String: Any] = [
+            "workload": workload.id, "impl": "ember", "unit": workload.unit,
+            "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
+            "peak_rss_mb": peakResidentMegabytes(),
+        ]
+        if !json { row["name"] = workload.name }
+        return row
+    }
+
+    func report(_ row: [String: Any]) {
+        if json {
+            let data = try! JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else if let error = row["error"] {
+            print("\(row["workload"]!): not run: \(error)")
+        } else {
+            let format = { (v: Any?) in String(format: "%.3f", (v as? Double) ?? 0) }
+            print("\(row["workload"]!) \(row["name"] ?? ""): median \(format(row["median"])) \(row["unit"]!) "
+                  + "(min \(format(row["min"])), max \(format(row["max"]))), peak RSS \(format(row["peak_rss_mb"])) MB")
+        }
+    }
+
+    func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

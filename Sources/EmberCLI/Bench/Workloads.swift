@@ -1,0 +1,92 @@
+import Ember
+import Foundation
+
+/// One benchmark workload: set up once, then timed runs converted to its figure.
+protocol Workload {
+    var id: String { get }
+    var name: String { get }
+    var unit: String { get }
+    /// Why the workload cannot run yet, if it cannot.
+    var unavailableReason: String? { get }
+    func prepare()
+    /// Runs the workload once and returns the elapsed seconds.
+    func timedRun() -> Double
+    func figure(seconds: Double) -> Double
+}
+
+extension Workload {
+    var unavailableReason: String? { nil }
+    func prepare() {}
+}
+
+func elapsed(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+let allWorkloads: [Workload] = [
+    MatmulWorkload(id: "W1", size: 1024),
+    Pending(id: "W2", name: "mlp-train", unit: "steps/s", reason: "needs the modules and optimizers (issue: modules, layers, losses and optimizers)"),
+    Pending(id: "W3", name: "cnn-train", unit: "images/s", reason: "needs the modules and optimizers (issue: modules, layers, losses and optimizers)"),
+    Pending(id: "W4", name: "resnet50-infer", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
+    Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
+    Pending(id: "W6", name: "transformer-block", unit: "ms/iter", reason: "needs the modules (issue: modules, layers, losses and optimizers)"),
+    Pending(id: "W7", name: "bert-embed", unit: "sentences/s", reason: "needs BERT and its tokenizer (issue: model zoo and pretrained models)"),
+    Pending(id: "W8", name: "fused-elementwise", unit: "ms/iter", reason: "needs compile (issue: JAX-style transforms)"),
+    SmallOpWorkload(),
+]
+
+/// A workload that a later issue brings; it reports why it cannot run.
+struct Pending: Workload {
+    let id: String
+    let name: String
+    let unit: String
+    let reason: String
+    var unavailableReason: String? { reason }
+    func timedRun() -> Double { 0 }
+    func figure(seconds: Double) -> Double { 0 }
+}
+
+/// W1: fp32 square matrix product.
+struct MatmulWorkload: Workload {
+    let id: String
+    let size: Int
+    var name: String { "matmul \(size)^3 fp32" }
+    var unit: String { "GFLOP/s" }
+    let a: Tensor
+    let b: Tensor
+
+    init(id: String, size: Int) {
+        self.id = id
+        self.size = size
+        let source = RandomSource.key(Key(1))
+        a = Tensor.randomNormal([size, size], source: source)
+        b = Tensor.randomNormal([size, size], source: .key(Key(2)))
+    }
+
+    func timedRun() -> Double { elapsed { _ = matmul(a, b) } }
+    func figure(seconds: Double) -> Double { 2 * pow(Double(size), 3) / seconds / 1e9 }
+}
+
+/// The machine's fp32 peak as Ember reaches it: a 4096^3 product.
+func PeakMatmul() -> Workload { MatmulWorkload(id: "peak", size: 4096) }
+
+/// W9: 1000 chained adds on a [16] tensor; the figure is microseconds per operation.
+struct SmallOpWorkload: Workload {
+    var id: String { "W9" }
+    var name: String { "small-op overhead (1000 chained adds, [16])" }
+    var unit: String { "us/op" }
+    let x = Tensor.randomNormal([16], source: .key(Key(9)))
+    let count = 1000
+
+    func timedRun() -> Double {
+        elapsed {
+            var y = x
+            for _ in 0..<count { y = y + x }
+            _ = y
+        }
+    }
+
+    func figure(seconds: Double) -> Double { seconds / Double(count) * 1e6 }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct EmberCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ember",
+        abstract: "Ember: a deep learning framework for Swift on Linux.",
+        version: emberVersion,
+        subcommands: [Info.self, Demo.self, Bench.self]
+    )
+}
+
+let emberVersion = "0.1.0"
