@@ -6,7 +6,7 @@
 Prints one JSON object per line (with --json), shaped like `ember bench --json`:
     {"workload":"W1","impl":"torch","median":..,"min":..,"max":..,"unit":"GFLOP/s"}
 or  {"workload":"W7","impl":"jax","error":"why"}.
-The workloads are defined in BENCHMARKS.md; each one does 2 warm-up calls, then
+The workloads are listed in bench/README.md; each one does 2 warm-up calls, then
 N timed ones. `--peak` measures the machine's fp32 peak (best GFLOP/s on a
 4096^3 matmul) and prints it as workload "peak".
 
@@ -85,15 +85,14 @@ def matmul_flops(n: int) -> float:
 # --------------------------------------------------------------------------- torch
 
 def torch_peer():
+    """Returns (impl, version, {workload: () -> [Case]}, () -> peak Case)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(SEED)
-
-    def randn(*shape):
-        return torch.randn(*shape)
+    randn = torch.randn
 
     def train_step(model, opt, x, y):
         def step():
@@ -239,8 +238,8 @@ def torch_peer():
         return [Case("torch", step_of(block), "ms/iter"),
                 Case("torch-compiled", step_of(torch.compile(block)), "ms/iter")]
 
-    def w7(minilm):
-        folder = minilm or os.environ.get("EMBER_MINILM_DIR")
+    def w7():
+        folder = os.environ.get("EMBER_MINILM_DIR")
         if not folder:
             raise Unavailable("no MiniLM folder: pass --minilm DIR or set EMBER_MINILM_DIR")
         try:
@@ -294,6 +293,7 @@ def torch_peer():
 # --------------------------------------------------------------------------- jax
 
 def jax_peer():
+    """Like torch_peer. XLA's CPU client uses all cores by default."""
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -476,7 +476,7 @@ def jax_peer():
         grads = jax.jit(jax.grad(lambda x, p: block(x, p).mean(), argnums=(0, 1)))
         return [Case("jax", lambda: jax.block_until_ready(grads(x, params)), "ms/iter")]
 
-    def w7(minilm):
+    def w7():
         raise Unavailable("not implemented for jax")
 
     def w8():
@@ -545,6 +545,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {WORKLOADS}")
     workloads = args.workloads or ([] if args.peak else WORKLOADS)
+    if args.minilm:
+        os.environ["EMBER_MINILM_DIR"] = args.minilm
 
     impl, version, table, peak = PEERS[args.impl]()
     if args.peak:
@@ -553,7 +555,7 @@ def main() -> int:
               "version": version}, args.json)
     for name in workloads:
         try:
-            cases = table[name](args.minilm) if name == "W7" else table[name]()
+            cases = table[name]()
         except Exception as e:
             emit({"workload": name, "impl": impl, "error": describe(e)}, args.json)
             continue

@@ -16,20 +16,20 @@ enum Elementwise {
         return TensorSpec(x.shape, op == .logicalNot ? .bool : x.dtype)
     }
 
-    static func broadcastShape(_ op: String, _ inputs: [TensorSpec]) throws(ShapeError) -> [Int] {
+    static func broadcastShape(_ op: @autoclosure () -> String, _ inputs: [TensorSpec]) throws(ShapeError) -> [Int] {
         var shape = inputs[0].shape
         for input in inputs.dropFirst() {
             guard let s = ShapeMath.broadcast(shape, input.shape) else {
-                throw ShapeError(op, "shapes \(inputs.map(\.shape).map { "\($0)" }.joined(separator: " and ")) cannot be broadcast together")
+                throw ShapeError(op(), "shapes \(inputs.map(\.shape).map { "\($0)" }.joined(separator: " and ")) cannot be broadcast together")
             }
             shape = s
         }
         return shape
     }
 
-    static func sameDType(_ op: String, _ a: TensorSpec, _ b: TensorSpec) throws(ShapeError) {
+    static func sameDType(_ op: @autoclosure () -> String, _ a: TensorSpec, _ b: TensorSpec) throws(ShapeError) {
         if a.dtype != b.dtype {
-            throw ShapeError(op, "operands must have one dtype, got \(a.dtype) and \(b.dtype)")
+            throw ShapeError(op(), "operands must have one dtype, got \(a.dtype) and \(b.dtype)")
         }
     }
 

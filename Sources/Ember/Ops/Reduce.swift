@@ -1,13 +1,13 @@
 /// Reductions over any set of axes: sum, prod, max, min, argmax, argmin, and the composite
 /// statistics built on them (mean, variance, logsumexp, softmax).
 enum Reduction {
-    static func normalizedAxes(_ op: String, _ axes: [Int], rank: Int) throws(ShapeError) -> [Int] {
+    static func normalizedAxes(_ op: @autoclosure () -> String, _ axes: [Int], rank: Int) throws(ShapeError) -> [Int] {
         var result = [Int]()
         for axis in axes {
             guard let a = ShapeMath.normalize(axis: axis, rank: rank) else {
-                throw ShapeError(op, "axis \(axis) is out of range for a tensor of rank \(rank)")
+                throw ShapeError(op(), "axis \(axis) is out of range for a tensor of rank \(rank)")
             }
-            if result.contains(a) { throw ShapeError(op, "axis \(axis) is repeated in \(axes)") }
+            if result.contains(a) { throw ShapeError(op(), "axis \(axis) is repeated in \(axes)") }
             result.append(a)
         }
         return result.sorted()
@@ -27,12 +27,12 @@ enum Reduction {
 
     static func reduceSpec(_ op: ReduceOp, _ axes: [Int], _ keepDims: Bool, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
         let x = inputs[0]
-        let name = "\(op)"
-        if x.dtype == .bool { throw ShapeError(name, "bool tensors are reduced as int64; cast first") }
-        let normalized = try normalizedAxes(name, axes, rank: x.shape.count)
-        if normalized != axes { throw ShapeError(name, "axes must be normalized and sorted, got \(axes)") }
+        let name = { "\(op)" }
+        if x.dtype == .bool { throw ShapeError(name(), "bool tensors are reduced as int64; cast first") }
+        let normalized = try normalizedAxes(name(), axes, rank: x.shape.count)
+        if normalized != axes { throw ShapeError(name(), "axes must be normalized and sorted, got \(axes)") }
         if (op == .max || op == .min) && axes.contains(where: { x.shape[$0] == 0 }) {
-            throw ShapeError(name, "cannot take the \(op) over an empty axis of shape \(x.shape)")
+            throw ShapeError(name(), "cannot take the \(op) over an empty axis of shape \(x.shape)")
         }
         return TensorSpec(reducedShape(x.shape, axes, keepDims: keepDims), x.dtype)
     }

@@ -7,13 +7,20 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public var name: String { "cpu" }
 
-    /// Host memory aligned for AVX-512 loads.
+    /// Host memory; large blocks aligned to cache lines for AVX-512 loads. Small ones come
+    /// from plain malloc (16-byte aligned), which is several times cheaper for tiny tensors.
     public func allocate(byteCount: Int) -> Storage {
         var pointer: UnsafeMutableRawPointer?
-        let status = posix_memalign(&pointer, 64, max(byteCount, 64))
-        precondition(status == 0, "out of memory allocating \(byteCount) bytes")
-        return Storage(pointer: pointer!, byteCount: byteCount, backend: self, deallocate: { free($0) })
+        if byteCount < 4096 {
+            pointer = malloc(Swift.max(byteCount, 16))
+        } else {
+            _ = posix_memalign(&pointer, 64, byteCount)
+        }
+        precondition(pointer != nil, "out of memory allocating \(byteCount) bytes")
+        return Storage(pointer: pointer!, byteCount: byteCount, backend: self, deallocate: CPUBackend.release)
     }
+
+    private static let release: (UnsafeMutableRawPointer) -> Void = { free($0) }
 
     public func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage, at byteOffset: Int) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }

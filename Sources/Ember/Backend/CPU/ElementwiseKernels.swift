@@ -28,15 +28,43 @@ enum ElementwiseKernels {
         }
     }
 
+    /// The element stride of each operand along the row being processed (0 for broadcast).
+    struct RowStrides {
+        let strides: UnsafePointer<Int>
+        @inline(__always) func rowStride(_ operand: Int) -> Int { strides[operand] }
+    }
+
     /// Runs `body` over rows of the output and of the inputs broadcast to its shape. Only
     /// `copy` accepts an output that is a view; the other kernels write dense rows.
     @inline(__always)
     static func rows(_ output: Tensor, _ inputs: [Tensor], cost: Int = 1,
-                     _ body: (_ offsets: UnsafePointer<Int>, _ length: Int, _ loop: StridedLoop) -> Void) {
+                     _ body: (_ offsets: UnsafePointer<Int>, _ length: Int, _ loop: RowStrides) -> Void) {
+        let operands = inputs.count + 1
+        // Fast path, and the common case: dense operands of the output's size, or single
+        // elements broadcast everywhere, make one flat row with no index arithmetic.
+        let n = output.count
+        if output.isContiguous && inputs.allSatisfy({ ($0.count == n && $0.isContiguous && $0.rank == output.rank) || $0.count == 1 }) {
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: operands) { strides in
+                strides[0] = 1
+                for (k, input) in inputs.enumerated() { strides[k + 1] = input.count == n ? 1 : 0 }
+                let rowStrides = RowStrides(strides: UnsafePointer(strides.baseAddress!))
+                Parallel.forRange(n, cost: cost) { range in
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: operands) { offsets in
+                        for k in 0..<operands { offsets[k] = range.lowerBound * strides[k] }
+                        body(UnsafePointer(offsets.baseAddress!), range.count, rowStrides)
+                    }
+                }
+            }
+            return
+        }
         var strides = [output.strides]
         for input in inputs { strides.append(StridedLoop.broadcastStrides(input, to: output.shape)) }
         let loop = StridedLoop(shape: output.shape, strides: strides)
-        loop.run(cost: cost) { offsets, length in body(offsets, length, loop) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: operands) { rowStrides in
+            for k in 0..<operands { rowStrides[k] = loop.rowStride(k) }
+            let info = RowStrides(strides: UnsafePointer(rowStrides.baseAddress!))
+            loop.run(cost: cost) { offsets, length in body(offsets, length, info) }
+        }
     }
 
     // MARK: Unary
