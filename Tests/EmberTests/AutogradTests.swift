@@ -9,3 +9,17 @@ final class AutogradTests: XCTestCase {
         assertClose(g2, [6, -12, 18])
     }
 }
+
+final class TracedGradientTests: XCTestCase {
+    func testTracingValueAndGradRecordsTheBackwardPass() {
+        let f = { (xs: [Tensor]) -> [Tensor] in
+            let (value, g) = valueAndGrad { (t: Tensor) in (t * t).sum() }(xs[0])
+            return [value, g]
+        }
+        let graph = trace([TensorSpec([3], .float64)], f)
+        let x = Tensor([1, 2, -3] as [Double])
+        let replayed = graph([x])
+        assertClose(replayed[0], [14])
+        assertClose(replayed[1], [2, 4, -6])
+    }
+}

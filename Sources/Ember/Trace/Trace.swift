@@ -83,6 +83,17 @@ final class Tracer {
         return id
     }
 
+    /// The tracer in force on this thread, if any.
+    static var current: Tracer? {
+        ember_thread_state().pointee.tracer.map { Unmanaged<Tracer>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Makes `copy` stand for the same value as `original` (a detached tensor is the same value).
+    func alias(_ copy: Tensor, of original: Tensor) {
+        valueIDs[ObjectIdentifier(copy)] = valueID(original)
+        seen.append(copy)
+    }
+
     func record(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {
         let specs = Dispatch.checkedSpecs(primitive, inputs)
         let inputIDs = inputs.map(valueID)
