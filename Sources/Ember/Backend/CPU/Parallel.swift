@@ -3,7 +3,11 @@ import Foundation
 /// Splits work across the cores for large tensors; small work runs inline, since waking
 /// threads costs more than a few thousand elements of arithmetic.
 enum Parallel {
-    static let coreCount = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Threads for Swift kernels: EMBER_NUM_THREADS when set, else the online cores.
+    static let coreCount: Int = {
+        if let value = ProcessInfo.processInfo.environment["EMBER_NUM_THREADS"], let n = Int(value), n > 0 { return n }
+        return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }()
 
     /// Elements below which a kernel stays on the calling thread.
     static let grain = 32_768
