@@ -3,8 +3,8 @@
 /// The primitives always take a weight and a bias (the public API passes ones and zeros
 /// when the caller gives none) and return the batch statistics beside the output: the mean
 /// and the biased variance, which the backward kernels read. As in PyTorch's
-/// native_batch_norm, the statistics carry no gradient of their own; the public API hands
-/// them out detached.
+/// native_batch_norm, the statistics carry no gradient of their own (their cotangents are
+/// ignored); the public API uses them only for the running statistics, without recording.
 enum Normalization {
     // MARK: Shape rules
 

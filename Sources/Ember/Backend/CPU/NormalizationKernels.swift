@@ -40,7 +40,7 @@ enum NormalizationKernels {
         let dnn = OneDNN.shared
         let hint = forwardEntry(kind, dims, epsilon).primitiveDesc
         let key = "\(kind) norm backward \(dims) \(epsilon)"
-        return dnn.entry(key, arguments: [src, mean, variance, diffDst, scale, diffSrc, diffScale, diffShift]) {
+        return dnn.entry(key, arguments: [src, mean, variance, diffDst, scale, shift, diffSrc, diffScale, diffShift]) {
             var data = OneDNN.denseDesc(dims), diff = OneDNN.denseDesc(dims)
             switch kind {
             case .batch:
@@ -67,11 +67,13 @@ enum NormalizationKernels {
     }
 
     /// Inputs (x, gradY, mean, variance, weight); outputs (gradX, gradWeight, gradBias).
+    /// oneDNN 2.6 counts the shift among the backward's inputs, though no gradient depends
+    /// on it: the weight's memory stands in.
     static func backward(_ kind: Kind, _ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let dense = inputs.map { backend.contiguous($0) }
         OneDNN.shared.execute(backwardEntry(kind, dims, epsilon), [
             src: dense[0].baseAddress, diffDst: dense[1].baseAddress, mean: dense[2].baseAddress,
-            variance: dense[3].baseAddress, scale: dense[4].baseAddress,
+            variance: dense[3].baseAddress, scale: dense[4].baseAddress, shift: dense[4].baseAddress,
             diffSrc: outputs[0].baseAddress, diffScale: outputs[1].baseAddress, diffShift: outputs[2].baseAddress,
         ])
     }
