@@ -34,7 +34,10 @@ enum Convolution {
         var shape = [x[0], w[0]]
         for axis in 0..<2 {
             let extent = c.dilation[axis] * (w[2 + axis] - 1) + 1
-            if w[2 + axis] < 1 || extent > x[2 + axis] + 2 * c.padding[axis] {
+            if w[2 + axis] < 1 {
+                throw ShapeError(op, "the weight \(w) has an empty kernel")
+            }
+            if extent > x[2 + axis] + 2 * c.padding[axis] {
                 throw ShapeError(op, "the kernel \(Array(w[2...])) (dilation \(c.dilation)) is larger than the padded input \(Array(x[2...])) (padding \(c.padding))")
             }
             shape.append(outputSize(x[2 + axis], kernel: w[2 + axis], stride: c.stride[axis], padding: c.padding[axis], dilation: c.dilation[axis]))
