@@ -1,9 +1,168 @@
-// PLACEHOLDER until the convolution family lands (being written now).
+/// 2-D convolution in NCHW layout with OIHW weights (1-D through a unit height): the
+/// public API, shape rules and derivative rules. The three primitives are closed under
+/// differentiation: each one's VJP is written with the other two, so gradients of
+/// gradients work to any order.
 enum Convolution {
-    static func conv2dSpec(_ c: ConvConfig, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec { throw ShapeError("conv2d", "unavailable") }
-    static func backwardInputSpec(_ c: ConvConfig, _ s: [Int], _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec { throw ShapeError("conv2d", "unavailable") }
-    static func backwardWeightSpec(_ c: ConvConfig, _ s: [Int], _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec { throw ShapeError("conv2d", "unavailable") }
-    static func conv2dVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] { [] }
-    static func backwardInputVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] { [] }
-    static func backwardWeightVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] { [] }
+    // MARK: Shape rules
+
+    static func checkConfig(_ op: String, _ c: ConvConfig) throws(ShapeError) {
+        if c.stride.count != 2 || c.padding.count != 2 || c.dilation.count != 2 {
+            throw ShapeError(op, "stride, padding and dilation need one entry per spatial axis (2), got \(c.stride), \(c.padding), \(c.dilation)")
+        }
+        if c.stride.contains(where: { $0 < 1 }) || c.dilation.contains(where: { $0 < 1 }) || c.padding.contains(where: { $0 < 0 }) {
+            throw ShapeError(op, "stride \(c.stride) and dilation \(c.dilation) must be at least 1 and padding \(c.padding) non-negative")
+        }
+        if c.groups < 1 { throw ShapeError(op, "groups must be at least 1, got \(c.groups)") }
+    }
+
+    /// The output's spatial size along one axis.
+    static func outputSize(_ input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> Int {
+        (input + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
+    }
+
+    /// The output shape of convolving an input of shape `x` with a weight of shape `w`.
+    static func outputShape(_ op: String, _ c: ConvConfig, x: [Int], w: [Int]) throws(ShapeError) -> [Int] {
+        try checkConfig(op, c)
+        if x.count != 4 { throw ShapeError(op, "expected an input of shape [N, C, H, W], got \(x)") }
+        if w.count != 4 { throw ShapeError(op, "expected a weight of shape [O, C/groups, kh, kw], got \(w)") }
+        if x[1] % c.groups != 0 || w[0] % c.groups != 0 {
+            throw ShapeError(op, "input channels (\(x[1])) and output channels (\(w[0])) must both divide by groups (\(c.groups))")
+        }
+        if w[1] != x[1] / c.groups {
+            throw ShapeError(op, "the input \(x) has \(x[1]) channels, so with groups \(c.groups) the weight needs \(x[1] / c.groups) input channels (axis 1), got weight \(w)")
+        }
+        var shape = [x[0], w[0]]
+        for axis in 0..<2 {
+            let extent = c.dilation[axis] * (w[2 + axis] - 1) + 1
+            if w[2 + axis] < 1 {
+                throw ShapeError(op, "the weight \(w) has an empty kernel")
+            }
+            if extent > x[2 + axis] + 2 * c.padding[axis] {
+                throw ShapeError(op, "the kernel \(Array(w[2...])) (dilation \(c.dilation)) is larger than the padded input \(Array(x[2...])) (padding \(c.padding))")
+            }
+            shape.append(outputSize(x[2 + axis], kernel: w[2 + axis], stride: c.stride[axis], padding: c.padding[axis], dilation: c.dilation[axis]))
+        }
+        return shape
+    }
+
+    static func checkFloat(_ op: String, _ a: TensorSpec, _ b: TensorSpec) throws(ShapeError) {
+        try Elementwise.sameDType(op, a, b)
+        if !a.dtype.isFloatingPoint { throw ShapeError(op, "expected floating-point tensors, got \(a.dtype)") }
+    }
+
+    static func conv2dSpec(_ c: ConvConfig, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let x = inputs[0], w = inputs[1]
+        try checkFloat("conv2d", x, w)
+        let shape = try outputShape("conv2d", c, x: x.shape, w: w.shape)
+        if inputs.count == 3 {
+            let bias = inputs[2]
+            try Elementwise.sameDType("conv2d", x, bias)
+            if bias.shape != [w.shape[0]] {
+                throw ShapeError("conv2d", "the bias must have shape [\(w.shape[0])] (one per output channel of weight \(w.shape)), got \(bias.shape)")
+            }
+        }
+        return TensorSpec(shape, x.dtype)
+    }
+
+    /// Inputs (gradY, w): the gradient of an input of `inputShape`.
+    static func backwardInputSpec(_ c: ConvConfig, _ inputShape: [Int], _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let op = "conv2d_backward_input"
+        let g = inputs[0], w = inputs[1]
+        try checkFloat(op, g, w)
+        let expected = try outputShape(op, c, x: inputShape, w: w.shape)
+        if g.shape != expected {
+            throw ShapeError(op, "the output gradient must have the convolution's output shape \(expected) for input \(inputShape) and weight \(w.shape), got \(g.shape)")
+        }
+        return TensorSpec(inputShape, g.dtype)
+    }
+
+    /// Inputs (x, gradY): the gradient of a weight of `weightShape`.
+    static func backwardWeightSpec(_ c: ConvConfig, _ weightShape: [Int], _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let op = "conv2d_backward_weight"
+        let x = inputs[0], g = inputs[1]
+        try checkFloat(op, x, g)
+        let expected = try outputShape(op, c, x: x.shape, w: weightShape)
+        if g.shape != expected {
+            throw ShapeError(op, "the output gradient must have the convolution's output shape \(expected) for input \(x.shape) and weight \(weightShape), got \(g.shape)")
+        }
+        return TensorSpec(weightShape, x.dtype)
+    }
+
+    // MARK: Derivative rules
+
+    static func backwardInput(_ c: ConvConfig, _ g: Tensor, _ w: Tensor, inputShape: [Int]) -> Tensor {
+        Dispatch.run1(.conv2dBackwardInput(c, inputShape: inputShape), [g, w])
+    }
+
+    static func backwardWeight(_ c: ConvConfig, _ x: Tensor, _ g: Tensor, weightShape: [Int]) -> Tensor {
+        Dispatch.run1(.conv2dBackwardWeight(c, weightShape: weightShape), [x, g])
+    }
+
+    /// Inputs (x, w, bias?).
+    static func conv2dVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
+        let x = inputs[0], w = inputs[1]
+        var result: [Tensor?] = [needed[0] ? backwardInput(c, g, w, inputShape: x.shape) : nil,
+                                 needed[1] ? backwardWeight(c, x, g, weightShape: w.shape) : nil]
+        if inputs.count == 3 { result.append(needed[2] ? g.sum(axes: [0, 2, 3]) : nil) }
+        return result
+    }
+
+    /// backwardInput(gy, w) is bilinear: <G, backwardInput(gy, w)> = <conv2d(G, w), gy>.
+    static func backwardInputVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
+        let gy = inputs[0], w = inputs[1]
+        return [needed[0] ? Dispatch.run1(.conv2d(c), [g, w]) : nil,
+                needed[1] ? backwardWeight(c, g, gy, weightShape: w.shape) : nil]
+    }
+
+    /// backwardWeight(x, gy) is bilinear: <G, backwardWeight(x, gy)> = <conv2d(x, G), gy>.
+    static func backwardWeightVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
+        let x = inputs[0], gy = inputs[1]
+        return [needed[0] ? backwardInput(c, gy, g, inputShape: x.shape) : nil,
+                needed[1] ? Dispatch.run1(.conv2d(c), [x, g]) : nil]
+    }
+}
+
+/// A size per spatial axis (height, width), written `3` for both or `[3, 1]` for each, as
+/// PyTorch's int-or-tuple arguments. Shared by convolution and pooling.
+public struct Size2D: Hashable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {
+    public var height: Int
+    public var width: Int
+
+    public init(_ height: Int, _ width: Int) {
+        self.height = height
+        self.width = width
+    }
+
+    public init(integerLiteral value: Int) { self.init(value, value) }
+
+    public init(arrayLiteral elements: Int...) {
+        precondition(elements.count == 2, "Size2D: expected [height, width], got \(elements)")
+        self.init(elements[0], elements[1])
+    }
+
+    var array: [Int] { [height, width] }
+}
+
+// MARK: - Public API
+
+/// 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) of an input
+/// [N, C, H, W] with a weight [O, C/groups, kh, kw] and an optional bias [O]; gives
+/// [N, O, H', W']. Padding is symmetric (zeros); operands are promoted to one dtype.
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
+                   dilation: Size2D = 1, groups: Int = 1) -> Tensor {
+    let config = ConvConfig(stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups)
+    let operands = [x, weight] + (bias.map { [$0] } ?? [])
+    let t = operands.dropFirst().reduce(x.dtype) { DType.promoted($0, $1.dtype) }
+    return Dispatch.run1(.conv2d(config), operands.map { $0.cast(to: t) })
+}
+
+/// 1-D convolution of an input [N, C, L] with a weight [O, C/groups, k] and an optional
+/// bias [O]; gives [N, O, L'] (a 2-D convolution over a unit height).
+public func conv1d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                   dilation: Int = 1, groups: Int = 1) -> Tensor {
+    precondition(x.rank == 3 && weight.rank == 3,
+                 "conv1d: expected an input [N, C, L] and a weight [O, C/groups, k], got \(x.shape) and \(weight.shape)")
+    let y = conv2d(x.unsqueezed(axis: 2), weight: weight.unsqueezed(axis: 2), bias: bias, stride: Size2D(1, stride),
+                   padding: Size2D(0, padding), dilation: Size2D(1, dilation), groups: groups)
+    return y.squeezed(axis: 2)
 }

@@ -1,10 +1,190 @@
-// PLACEHOLDER until the normalization family lands (being written now).
+/// Batch and layer normalization: the public API, shape rules and derivative rules.
+///
+/// The primitives always take a weight and a bias (the public API passes ones and zeros
+/// when the caller gives none) and return the batch statistics beside the output: the mean
+/// and the biased variance, which the backward kernels read. As in PyTorch's
+/// native_batch_norm, the statistics carry no gradient of their own (their cotangents are
+/// ignored); the public API uses them only for the running statistics, without recording.
 enum Normalization {
-    static func batchNormSpecs(_ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] { throw ShapeError("batch_norm", "unavailable") }
-    static func batchNormBackwardSpecs(_ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] { throw ShapeError("batch_norm", "unavailable") }
-    static func layerNormSpecs(_ axes: Int, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] { throw ShapeError("layer_norm", "unavailable") }
-    static func layerNormBackwardSpecs(_ axes: Int, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] { throw ShapeError("layer_norm", "unavailable") }
-    static func batchNormVJP(_ e: Double, _ inputs: [Tensor], _ saved: [Tensor], _ g: [Tensor?], _ needed: [Bool]) -> [Tensor?] { [] }
-    static func layerNormVJP(_ axes: Int, _ e: Double, _ inputs: [Tensor], _ saved: [Tensor], _ g: [Tensor?], _ needed: [Bool]) -> [Tensor?] { [] }
-    static func backwardOfBackward(_ name: String) -> [Tensor?] { fatalError(name) }
+    // MARK: Shape rules
+
+    /// Checks that the named operands have `shape` and x's floating-point dtype.
+    static func check(_ op: String, _ x: TensorSpec, _ operands: [(name: String, spec: TensorSpec)], shape: [Int]) throws(ShapeError) {
+        if !x.dtype.isFloatingPoint { throw ShapeError(op, "expected a floating-point input, got \(x.dtype)") }
+        for (name, spec) in operands {
+            try Elementwise.sameDType(op, x, spec)
+            if spec.shape != shape {
+                throw ShapeError(op, "the \(name) must have shape \(shape) for input \(x.shape), got \(spec.shape)")
+            }
+        }
+    }
+
+    static func batchNormChannels(_ op: String, _ x: TensorSpec) throws(ShapeError) -> Int {
+        if x.shape.count < 2 { throw ShapeError(op, "expected an input [N, C, ...] of rank 2 or more, got \(x.shape)") }
+        if ShapeMath.count(x.shape) == 0 && x.shape[1] > 0 {
+            throw ShapeError(op, "needs at least one value per channel, got input \(x.shape)")
+        }
+        return x.shape[1]
+    }
+
+    static func batchNormSpecs(_ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let x = inputs[0]
+        let channels = try batchNormChannels("batch_norm", x)
+        try check("batch_norm", x, [("weight", inputs[1]), ("bias", inputs[2])], shape: [channels])
+        return [x, TensorSpec([channels], x.dtype), TensorSpec([channels], x.dtype)]
+    }
+
+    /// Inputs (x, gradY, mean, variance, weight).
+    static func batchNormBackwardSpecs(_ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let op = "batch_norm_backward"
+        let x = inputs[0]
+        let channels = try batchNormChannels(op, x)
+        try checkGradient(op, x, inputs[1])
+        try check(op, x, [("mean", inputs[2]), ("variance", inputs[3]), ("weight", inputs[4])], shape: [channels])
+        return [x, TensorSpec([channels], x.dtype), TensorSpec([channels], x.dtype)]
+    }
+
+    /// The shapes of the normalized part and of the statistics (the leading axes).
+    static func layerNormShapes(_ op: String, _ axes: Int, _ x: TensorSpec) throws(ShapeError) -> (normalized: [Int], statistics: [Int]) {
+        if axes < 1 || axes > x.shape.count {
+            throw ShapeError(op, "cannot normalize over the last \(axes) axes of an input of shape \(x.shape)")
+        }
+        let split = x.shape.count - axes
+        return (Array(x.shape[split...]), Array(x.shape[..<split]))
+    }
+
+    static func layerNormSpecs(_ axes: Int, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let x = inputs[0]
+        let (normalized, statistics) = try layerNormShapes("layer_norm", axes, x)
+        try check("layer_norm", x, [("weight", inputs[1]), ("bias", inputs[2])], shape: normalized)
+        return [x, TensorSpec(statistics, x.dtype), TensorSpec(statistics, x.dtype)]
+    }
+
+    /// Inputs (x, gradY, mean, variance, weight).
+    static func layerNormBackwardSpecs(_ axes: Int, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let op = "layer_norm_backward"
+        let x = inputs[0]
+        let (normalized, statistics) = try layerNormShapes(op, axes, x)
+        try checkGradient(op, x, inputs[1])
+        try check(op, x, [("mean", inputs[2]), ("variance", inputs[3])], shape: statistics)
+        try check(op, x, [("weight", inputs[4])], shape: normalized)
+        return [x, TensorSpec(normalized, x.dtype), TensorSpec(normalized, x.dtype)]
+    }
+
+    static func checkGradient(_ op: String, _ x: TensorSpec, _ g: TensorSpec) throws(ShapeError) {
+        if g != x { throw ShapeError(op, "the output gradient must match the input \(x), got \(g)") }
+    }
+
+    // MARK: Derivative rules
+
+    /// Inputs (x, weight, bias); saved (y, mean, variance). Only y's cotangent is used.
+    static func batchNormVJP(_ epsilon: Double, _ inputs: [Tensor], _ saved: [Tensor], _ g: [Tensor?], _ needed: [Bool]) -> [Tensor?] {
+        let x = inputs[0], w = inputs[1]
+        let axes = [0] + Array(2..<x.rank)
+        if isGradEnabled {
+            var shape = [Int](repeating: 1, count: x.rank)
+            shape[1] = w.shape[0]
+            return differentiableVJP(x, w.reshaped(to: shape), g[0]!, axes: axes, parameterAxes: axes, epsilon, needed)
+        }
+        let grads = Dispatch.run(.batchNormBackward(epsilon: epsilon), [x, g[0]!, saved[1], saved[2], w])
+        return zip(grads, needed).map { $1 ? $0 : nil }
+    }
+
+    /// Inputs (x, weight, bias); saved (y, mean, variance). Only y's cotangent is used.
+    static func layerNormVJP(_ axes: Int, _ epsilon: Double, _ inputs: [Tensor], _ saved: [Tensor], _ g: [Tensor?], _ needed: [Bool]) -> [Tensor?] {
+        let x = inputs[0], w = inputs[1]
+        if isGradEnabled {
+            return differentiableVJP(x, w, g[0]!, axes: Array((x.rank - axes)..<x.rank),
+                                     parameterAxes: Array(0..<(x.rank - axes)), epsilon, needed)
+        }
+        let grads = Dispatch.run(.layerNormBackward(axes: axes, epsilon: epsilon), [x, g[0]!, saved[1], saved[2], w])
+        return zip(grads, needed).map { $1 ? $0 : nil }
+    }
+
+    /// The gradients of y = (x - mean) / sqrt(variance + epsilon) * w + b, with the
+    /// statistics over `axes`, written in tensor operations (statistics recomputed from x) so
+    /// that they can be differentiated again. Used while recording (createGraph, nested
+    /// transforms); a first-order backward pass runs the fused backward kernel instead.
+    /// `w` is broadcastable against x; its gradient is summed over `parameterAxes`.
+    static func differentiableVJP(_ x: Tensor, _ w: Tensor, _ gy: Tensor, axes: [Int], parameterAxes: [Int],
+                                  _ epsilon: Double, _ needed: [Bool]) -> [Tensor?] {
+        let centered = x - x.mean(axes: axes, keepDims: true)
+        let inverseStd = ((centered * centered).mean(axes: axes, keepDims: true) + epsilon).rsqrt()
+        let normalized = centered * inverseStd
+        var gx: Tensor?
+        if needed[0] {
+            let gNormalized = gy * w
+            gx = inverseStd * (gNormalized - gNormalized.mean(axes: axes, keepDims: true)
+                - normalized * (gNormalized * normalized).mean(axes: axes, keepDims: true))
+        }
+        let parameterShape = Array(x.shape.enumerated().filter { !parameterAxes.contains($0.offset) }.map(\.element))
+        return [gx,
+                needed[1] ? (gy * normalized).sum(axes: parameterAxes).reshaped(to: parameterShape) : nil,
+                needed[2] ? gy.sum(axes: parameterAxes).reshaped(to: parameterShape) : nil]
+    }
+
+    /// The fused backward primitives run only in first-order passes (see `differentiableVJP`),
+    /// so they are never recorded for differentiation.
+    static func backwardOfBackward(_ name: String) -> [Tensor?] {
+        fatalError("\(name): the fused normalization backward is not differentiable; differentiate with createGraph so that the differentiable formula is recorded instead")
+    }
+}
+
+// MARK: - Public API
+
+/// Batch normalization's output with the running statistics to keep.
+public struct BatchNormResult {
+    /// The normalized input.
+    public var output: Tensor
+    /// The running mean after this call: blended with the batch mean in training (by
+    /// `momentum`), as given in inference; nil when none was given.
+    public var runningMean: Tensor?
+    /// The running variance, updated likewise with the batch's unbiased variance (as PyTorch).
+    public var runningVariance: Tensor?
+}
+
+/// Batch normalization over every axis of [N, C, ...] but the channels C
+/// (torch.nn.functional.batch_norm). In training the batch statistics normalize the input
+/// and update the running ones (returned rather than changed in place; they may be nil);
+/// in inference the running statistics normalize it. Weight and bias default to ones and
+/// zeros and are cast to the input's dtype.
+public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor? = nil, bias: Tensor? = nil,
+                      training: Bool, momentum: Double = 0.1, epsilon: Double = 1e-5) -> BatchNormResult {
+    precondition(x.rank >= 2, "batchNorm: expected an input [N, C, ...] of rank 2 or more, got \(x.shape)")
+    let channels = x.shape[1]
+    let w = weight?.cast(to: x.dtype) ?? Tensor.ones([channels], dtype: x.dtype, on: x.backend)
+    let b = bias?.cast(to: x.dtype) ?? Tensor.zeros([channels], dtype: x.dtype, on: x.backend)
+    guard training else {
+        guard let runningMean, let runningVariance else {
+            preconditionFailure("batchNorm: inference (training: false) needs the running mean and variance")
+        }
+        var shape = [Int](repeating: 1, count: x.rank)
+        shape[1] = channels
+        let scale = (w * (runningVariance.cast(to: x.dtype) + epsilon).rsqrt()).reshaped(to: shape)
+        let output = (x - runningMean.cast(to: x.dtype).reshaped(to: shape)) * scale + b.reshaped(to: shape)
+        return BatchNormResult(output: output, runningMean: runningMean, runningVariance: runningVariance)
+    }
+    let perChannel = x.count / Swift.max(channels, 1)
+    precondition(perChannel > 1, "batchNorm: training needs more than one value per channel, got input \(x.shape)")
+    let results = Dispatch.run(.batchNorm(epsilon: epsilon), [x, w, b])
+    // Running statistics are buffers, not functions of the parameters: nothing is recorded.
+    func blend(_ running: Tensor?, _ batch: Tensor) -> Tensor? {
+        running.map { r in r * (1 - momentum) + batch.cast(to: r.dtype) * momentum }
+    }
+    return noGrad {
+        BatchNormResult(output: results[0], runningMean: blend(runningMean, results[1]),
+                        runningVariance: blend(runningVariance, results[2] * (Double(perChannel) / Double(perChannel - 1))))
+    }
+}
+
+/// Layer normalization over the trailing axes `normalizedShape` of x
+/// (torch.nn.functional.layer_norm), with the biased variance. Weight and bias have shape
+/// `normalizedShape`, default to ones and zeros and are cast to the input's dtype.
+public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil, bias: Tensor? = nil,
+                      epsilon: Double = 1e-5) -> Tensor {
+    precondition(normalizedShape.count >= 1 && x.shape.suffix(normalizedShape.count) == normalizedShape[...],
+                 "layerNorm: the input's trailing axes \(x.shape) must equal normalizedShape \(normalizedShape)")
+    let w = weight?.cast(to: x.dtype) ?? Tensor.ones(normalizedShape, dtype: x.dtype, on: x.backend)
+    let b = bias?.cast(to: x.dtype) ?? Tensor.zeros(normalizedShape, dtype: x.dtype, on: x.backend)
+    return Dispatch.run(.layerNorm(axes: normalizedShape.count, epsilon: epsilon), [x, w, b])[0]
 }

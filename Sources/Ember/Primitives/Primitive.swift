@@ -258,7 +258,7 @@ extension Primitive {
         case .maxPool2d(let c): return [Pooling.maxPoolVJP(c, inputs[0], cotangents[0]!)]
         case .maxPool2dBackward(let c): return Pooling.maxPoolBackwardVJP(c, inputs, cotangents[0]!)
         case .avgPool2d(let c): return [Pooling.avgPoolVJP(c, inputs[0], cotangents[0]!)]
-        case .avgPool2dBackward(let c, _): return [nil, Pooling.avgPoolBackwardVJP(c, cotangents[0]!)]
+        case .avgPool2dBackward(let c, _): return [Pooling.avgPoolBackwardVJP(c, cotangents[0]!)]
         case .batchNorm(let e): return Normalization.batchNormVJP(e, inputs, saved, cotangents, needed)
         case .batchNormBackward: return Normalization.backwardOfBackward(name)
         case .layerNorm(let axes, let e): return Normalization.layerNormVJP(axes, e, inputs, saved, cotangents, needed)

@@ -1,6 +1,191 @@
-// PLACEHOLDER until the convolution family lands (being written now).
+import COneDNN
+
+/// Convolution kernels: oneDNN in float32 on plain NCHW / OIHW memory (so no reorders),
+/// direct loops in float64, which oneDNN lacks and gradient checks need.
 enum ConvolutionKernels {
-    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, backend: CPUBackend) { fatalError() }
-    static func backwardInput(_ c: ConvConfig, _ g: Tensor, _ w: Tensor, _ out: Tensor, backend: CPUBackend) { fatalError() }
-    static func backwardWeight(_ c: ConvConfig, _ x: Tensor, _ g: Tensor, _ out: Tensor, backend: CPUBackend) { fatalError() }
+    /// The sizes of one convolution.
+    struct Geometry {
+        let input: [Int]
+        let weight: [Int]
+        let output: [Int]
+        let config: ConvConfig
+
+        init(_ c: ConvConfig, input: [Int], weight: [Int]) {
+            self.input = input
+            self.weight = weight
+            self.config = c
+            output = [input[0], weight[0]] + (0..<2).map {
+                Convolution.outputSize(input[2 + $0], kernel: weight[2 + $0], stride: c.stride[$0],
+                                       padding: c.padding[$0], dilation: c.dilation[$0])
+            }
+        }
+
+        var key: String { "\(input) \(weight) \(config)" }
+
+        var srcDesc: dnnl_memory_desc_t { OneDNN.denseDesc(input) }
+        var dstDesc: dnnl_memory_desc_t { OneDNN.denseDesc(output) }
+        /// OIHW; grouped weights are the same memory read as [groups, O/groups, C/groups, kh, kw].
+        var weightsDesc: dnnl_memory_desc_t {
+            let g = config.groups
+            return OneDNN.denseDesc(g == 1 ? weight : [g, weight[0] / g] + weight[1...])
+        }
+        var strides: [dnnl_dim_t] { config.stride.map { dnnl_dim_t($0) } }
+        /// oneDNN counts dilation from 0 (dense), PyTorch from 1.
+        var dilates: [dnnl_dim_t] { config.dilation.map { dnnl_dim_t($0 - 1) } }
+        var padding: [dnnl_dim_t] { config.padding.map { dnnl_dim_t($0) } }
+
+        /// Calls `body(x, w, y)` with the dense offsets of every input element, weight element
+        /// and output element that meet in the sum for sample `n` and output channel `o`.
+        @inline(__always)
+        func taps(n: Int, o: Int, _ body: (Int, Int, Int) -> Void) {
+            let (channels, height, width) = (input[1], input[2], input[3])
+            let (inPerGroup, kh, kw) = (weight[1], weight[2], weight[3])
+            let (outHeight, outWidth) = (output[2], output[3])
+            let firstChannel = o / (weight[0] / config.groups) * inPerGroup
+            for oh in 0..<outHeight {
+                for ow in 0..<outWidth {
+                    let y = ((n * output[1] + o) * outHeight + oh) * outWidth + ow
+                    for ci in 0..<inPerGroup {
+                        let xPlane = (n * channels + firstChannel + ci) * height
+                        let wPlane = (o * inPerGroup + ci) * kh
+                        for i in 0..<kh {
+                            let h = oh * config.stride[0] - config.padding[0] + i * config.dilation[0]
+                            if h < 0 || h >= height { continue }
+                            for j in 0..<kw {
+                                let w = ow * config.stride[1] - config.padding[1] + j * config.dilation[1]
+                                if w < 0 || w >= width { continue }
+                                body((xPlane + h) * width + w, (wPlane + i) * kw + j, y)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Multiply-adds per (sample, output channel) pair, to size parallel work.
+        var costPerPair: Int { weight[1] * weight[2] * weight[3] * output[2] * output[3] }
+    }
+
+    static let src = Int32(DNNL_ARG_SRC), weights = Int32(DNNL_ARG_WEIGHTS), bias = Int32(DNNL_ARG_BIAS),
+               dst = Int32(DNNL_ARG_DST), diffSrc = Int32(DNNL_ARG_DIFF_SRC),
+               diffWeights = Int32(DNNL_ARG_DIFF_WEIGHTS), diffDst = Int32(DNNL_ARG_DIFF_DST)
+
+    /// The cached forward primitive; also the hint that oneDNN's backward descriptors need.
+    static func forwardEntry(_ g: Geometry, hasBias: Bool) -> OneDNN.Entry {
+        let dnn = OneDNN.shared
+        let key = "conv2d forward \(g.key) bias: \(hasBias)"
+        return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : [])) {
+            var srcDesc = g.srcDesc, weightsDesc = g.weightsDesc, dstDesc = g.dstDesc
+            // A zero descriptor disables the bias term.
+            var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]]) : dnnl_memory_desc_t()
+            var desc = dnnl_convolution_desc_t()
+            OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
+                &desc, dnnl_forward_training, dnnl_convolution_direct, &srcDesc, &weightsDesc, &biasDesc, &dstDesc,
+                g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
+            return dnn.primitiveDesc(&desc, key)
+        }
+    }
+
+    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, backend: CPUBackend) {
+        let x = backend.contiguous(inputs[0]), w = backend.contiguous(inputs[1])
+        let b = inputs.count == 3 ? backend.contiguous(inputs[2]) : nil
+        let g = Geometry(c, input: x.shape, weight: w.shape)
+        if x.dtype == .float64 {
+            referenceForward(g, x, w, b, out, Double.self)
+            return
+        }
+        var data = [src: x.baseAddress, weights: w.baseAddress, dst: out.baseAddress]
+        if let b { data[bias] = b.baseAddress }
+        OneDNN.shared.execute(forwardEntry(g, hasBias: b != nil), data)
+    }
+
+    /// The gradient of the input (`out`) from the output's (`gradY`).
+    static func backwardInput(_ c: ConvConfig, _ gradY: Tensor, _ w: Tensor, _ out: Tensor, backend: CPUBackend) {
+        let gy = backend.contiguous(gradY), w = backend.contiguous(w)
+        let g = Geometry(c, input: out.shape, weight: w.shape)
+        if gy.dtype == .float64 {
+            referenceBackwardInput(g, gy, w, out, Double.self)
+            return
+        }
+        let dnn = OneDNN.shared
+        let hint = forwardEntry(g, hasBias: false).primitiveDesc
+        let key = "conv2d backward input \(g.key)"
+        let entry = dnn.entry(key, arguments: [diffDst, weights, diffSrc]) {
+            var diffSrcDesc = g.srcDesc, weightsDesc = g.weightsDesc, diffDstDesc = g.dstDesc
+            var desc = dnnl_convolution_desc_t()
+            OneDNN.check(dnnl_dilated_convolution_backward_data_desc_init(
+                &desc, dnnl_convolution_direct, &diffSrcDesc, &weightsDesc, &diffDstDesc,
+                g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
+            return dnn.primitiveDesc(&desc, hint: hint, key)
+        }
+        dnn.execute(entry, [diffDst: gy.baseAddress, weights: w.baseAddress, diffSrc: out.baseAddress])
+    }
+
+    /// The gradient of the weight (`out`) from the input and the output's gradient.
+    static func backwardWeight(_ c: ConvConfig, _ x: Tensor, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {
+        let x = backend.contiguous(x), gy = backend.contiguous(gradY)
+        let g = Geometry(c, input: x.shape, weight: out.shape)
+        if x.dtype == .float64 {
+            referenceBackwardWeight(g, x, gy, out, Double.self)
+            return
+        }
+        let dnn = OneDNN.shared
+        let hint = forwardEntry(g, hasBias: false).primitiveDesc
+        let key = "conv2d backward weight \(g.key)"
+        let entry = dnn.entry(key, arguments: [src, diffDst, diffWeights]) {
+            var srcDesc = g.srcDesc, diffWeightsDesc = g.weightsDesc, diffDstDesc = g.dstDesc
+            var desc = dnnl_convolution_desc_t()
+            OneDNN.check(dnnl_dilated_convolution_backward_weights_desc_init(
+                &desc, dnnl_convolution_direct, &srcDesc, &diffWeightsDesc, nil, &diffDstDesc,
+                g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
+            return dnn.primitiveDesc(&desc, hint: hint, key)
+        }
+        dnn.execute(entry, [src: x.baseAddress, diffDst: gy.baseAddress, diffWeights: out.baseAddress])
+    }
+
+    // MARK: Reference loops (float64)
+
+    /// One task per (sample, output channel): each writes its own output plane.
+    static func referenceForward<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ w: Tensor, _ b: Tensor?, _ out: Tensor, _: T.Type) {
+        let px = x.pointer(T.self), pw = w.pointer(T.self), py = out.pointer(T.self)
+        let pb = b?.pointer(T.self)
+        let outChannels = g.output[1], planeSize = g.output[2] * g.output[3]
+        Parallel.forRange(g.output[0] * outChannels, cost: g.costPerPair) { range in
+            for pair in range {
+                let o = pair % outChannels
+                for k in 0..<planeSize { py[pair * planeSize + k] = pb?[o] ?? 0 }
+                g.taps(n: pair / outChannels, o: o) { xi, wi, yi in py[yi] += px[xi] * pw[wi] }
+            }
+        }
+    }
+
+    /// One task per (sample, group): the output channels of a group write the same input channels.
+    static func referenceBackwardInput<T: KernelFloat>(_ g: Geometry, _ gy: Tensor, _ w: Tensor, _ out: Tensor, _: T.Type) {
+        let pgy = gy.pointer(T.self), pw = w.pointer(T.self), pgx = out.pointer(T.self)
+        let groups = g.config.groups, outPerGroup = g.output[1] / groups
+        let groupSize = g.weight[1] * g.input[2] * g.input[3]
+        Parallel.forRange(g.input[0] * groups, cost: g.costPerPair * outPerGroup) { range in
+            for item in range {
+                let n = item / groups, group = item % groups
+                for k in 0..<groupSize { pgx[item * groupSize + k] = 0 }
+                for o in group * outPerGroup..<(group + 1) * outPerGroup {
+                    g.taps(n: n, o: o) { xi, wi, yi in pgx[xi] += pgy[yi] * pw[wi] }
+                }
+            }
+        }
+    }
+
+    /// One task per output channel: each writes its own filter.
+    static func referenceBackwardWeight<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ gy: Tensor, _ out: Tensor, _: T.Type) {
+        let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgw = out.pointer(T.self)
+        let filterSize = g.weight[1] * g.weight[2] * g.weight[3]
+        Parallel.forRange(g.output[1], cost: g.costPerPair * g.input[0]) { range in
+            for o in range {
+                for k in 0..<filterSize { pgw[o * filterSize + k] = 0 }
+                for n in 0..<g.input[0] {
+                    g.taps(n: n, o: o) { xi, wi, yi in pgw[wi] += px[xi] * pgy[yi] }
+                }
+            }
+        }
+    }
 }
