@@ -94,8 +94,8 @@ enum ConvolutionKernels {
             referenceForward(g, x, w, b, out, Double.self)
             return
         }
-        var data = [src: x.baseAddress, weights: w.baseAddress, dst: out.baseAddress]
-        if let b { data[bias] = b.baseAddress }
+        var data = [src: x, weights: w, dst: out]
+        if let b { data[bias] = b }
         OneDNN.shared.execute(forwardEntry(g, hasBias: b != nil), data)
     }
 
@@ -118,7 +118,7 @@ enum ConvolutionKernels {
                 g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
             return dnn.primitiveDesc(&desc, hint: hint, key)
         }
-        dnn.execute(entry, [diffDst: gy.baseAddress, weights: w.baseAddress, diffSrc: out.baseAddress])
+        dnn.execute(entry, [diffDst: gy, weights: w, diffSrc: out])
     }
 
     /// The gradient of the weight (`out`) from the input and the output's gradient.
@@ -140,7 +140,7 @@ enum ConvolutionKernels {
                 g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
             return dnn.primitiveDesc(&desc, hint: hint, key)
         }
-        dnn.execute(entry, [src: x.baseAddress, diffDst: gy.baseAddress, diffWeights: out.baseAddress])
+        dnn.execute(entry, [src: x, diffDst: gy, diffWeights: out])
     }
 
     // MARK: Reference loops (float64)

@@ -43,7 +43,7 @@ enum MatmulKernel {
             OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul descriptor \(key)")
             return dnn.primitiveDesc(&desc, "matmul \(key)")
         }
-        dnn.execute(entry, [args[0]: left.tensor.baseAddress, args[1]: right.tensor.baseAddress, args[2]: out.baseAddress])
+        dnn.execute(entry, [args[0]: left.tensor, args[1]: right.tensor, args[2]: out])
     }
 
     /// `a` as one [1, batch*m, k] matrix, when its batch and row axes merge into one stride.

@@ -61,8 +61,8 @@ enum NormalizationKernels {
     static func forward(_ kind: Kind, _ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let (x, w, b) = (backend.contiguous(inputs[0]), backend.contiguous(inputs[1]), backend.contiguous(inputs[2]))
         OneDNN.shared.execute(forwardEntry(kind, dims, epsilon), [
-            src: x.baseAddress, scale: w.baseAddress, shift: b.baseAddress,
-            dst: outputs[0].baseAddress, mean: outputs[1].baseAddress, variance: outputs[2].baseAddress,
+            src: x, scale: w, shift: b,
+            dst: outputs[0], mean: outputs[1], variance: outputs[2],
         ])
     }
 
@@ -72,9 +72,9 @@ enum NormalizationKernels {
     static func backward(_ kind: Kind, _ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let dense = inputs.map { backend.contiguous($0) }
         OneDNN.shared.execute(backwardEntry(kind, dims, epsilon), [
-            src: dense[0].baseAddress, diffDst: dense[1].baseAddress, mean: dense[2].baseAddress,
-            variance: dense[3].baseAddress, scale: dense[4].baseAddress, shift: dense[4].baseAddress,
-            diffSrc: outputs[0].baseAddress, diffScale: outputs[1].baseAddress, diffShift: outputs[2].baseAddress,
+            src: dense[0], diffDst: dense[1], mean: dense[2],
+            variance: dense[3], scale: dense[4], shift: dense[4],
+            diffSrc: outputs[0], diffScale: outputs[1], diffShift: outputs[2],
         ])
     }
 

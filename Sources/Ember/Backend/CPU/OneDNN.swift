@@ -94,19 +94,21 @@ final class OneDNN: @unchecked Sendable {
         Int(dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(entry.primitiveDesc, dnnl_query_exec_arg_md, arg)))
     }
 
-    /// Runs a cached primitive on the given data pointers, one per argument, and waits.
+    /// Runs a cached primitive on the given buffers, one per argument, and waits.
     /// Executions are serialized: one stream, and oneDNN's own threads fill the cores.
-    func execute(_ entry: Entry, _ data: [Int32: UnsafeMutableRawPointer]) {
+    /// Buffers are passed as objects, not pointers, so they stay alive until oneDNN is done.
+    func execute(_ entry: Entry, _ data: [Int32: any OneDNNBuffer]) {
         lock.lock()
         defer { lock.unlock() }
         var args = [dnnl_exec_arg_t]()
-        for (arg, pointer) in data {
+        for (arg, buffer) in data {
             let memory = entry.memories[arg]!
-            OneDNN.check(dnnl_memory_set_data_handle(memory, pointer), "set data")
+            OneDNN.check(dnnl_memory_set_data_handle(memory, buffer.dataPointer), "set data")
             args.append(dnnl_exec_arg_t(arg: arg, memory: memory))
         }
         OneDNN.check(dnnl_primitive_execute(entry.primitive, stream, Int32(args.count), &args), "execute")
         OneDNN.check(dnnl_stream_wait(stream), "wait")
+        withExtendedLifetime(data) {}
     }
 
     /// Makes a primitive descriptor from an operation descriptor.
@@ -119,3 +121,16 @@ final class OneDNN: @unchecked Sendable {
 
 /// The version of the oneDNN library the CPU backend runs on.
 public var oneDNNVersion: String { OneDNN.version }
+
+/// Memory oneDNN reads or writes: a tensor's elements, or a whole storage (workspaces).
+protocol OneDNNBuffer: AnyObject {
+    var dataPointer: UnsafeMutableRawPointer { get }
+}
+
+extension Tensor: OneDNNBuffer {
+    var dataPointer: UnsafeMutableRawPointer { baseAddress }
+}
+
+extension Storage: OneDNNBuffer {
+    var dataPointer: UnsafeMutableRawPointer { pointer }
+}

@@ -83,7 +83,7 @@ enum PoolingKernels {
             referenceMaxForward(g, x, out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false), [src: x.baseAddress, dst: out.baseAddress])
+        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false), [src: x, dst: out])
     }
 
     /// oneDNN's max-pooling backward reads the forward's workspace, so the forward runs again here.
@@ -98,9 +98,9 @@ enum PoolingKernels {
         let forward = forwardEntry(g, dnnl_pooling_max, training: true)
         let pooled = Tensor(uninitializedShape: g.output, dtype: .float32, on: backend)
         let workspaceStorage = backend.allocate(byteCount: dnn.byteCount(forward, arg: workspace))
-        dnn.execute(forward, [src: x.baseAddress, dst: pooled.baseAddress, workspace: workspaceStorage.pointer])
+        dnn.execute(forward, [src: x, dst: pooled, workspace: workspaceStorage])
         dnn.execute(backwardEntry(g, dnnl_pooling_max),
-                    [diffDst: gy.baseAddress, diffSrc: out.baseAddress, workspace: workspaceStorage.pointer])
+                    [diffDst: gy, diffSrc: out, workspace: workspaceStorage])
     }
 
     static func avgForward(_ c: PoolConfig, _ x: Tensor, _ out: Tensor, backend: CPUBackend) {
@@ -110,7 +110,7 @@ enum PoolingKernels {
             referenceAvgForward(g, x, out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true), [src: x.baseAddress, dst: out.baseAddress])
+        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true), [src: x, dst: out])
     }
 
     static func avgBackward(_ c: PoolConfig, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {
@@ -120,7 +120,7 @@ enum PoolingKernels {
             referenceAvgBackward(g, gy, out, Double.self)
             return
         }
-        OneDNN.shared.execute(backwardEntry(g, g.algorithm), [diffDst: gy.baseAddress, diffSrc: out.baseAddress])
+        OneDNN.shared.execute(backwardEntry(g, g.algorithm), [diffDst: gy, diffSrc: out])
     }
 
     // MARK: Reference loops (float64), one task per (sample, channel) plane
