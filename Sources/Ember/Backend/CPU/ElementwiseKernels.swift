@@ -278,6 +278,7 @@ enum ElementwiseKernels {
     /// Copies the elements of `x` into `out` of the same shape, any layouts (bit-exact).
     static func copy(_ x: Tensor, _ out: Tensor) {
         func run<T>(_: T.Type) {
+            if transposedCopy(x, out, T.self) { return }
             rows(out, [x]) { off, n, loop in
                 let source = UnsafePointer(x.pointer(T.self) + off[1]), target = out.pointer(T.self) + off[0]
                 let so = loop.rowStride(0), sx = loop.rowStride(1)
@@ -295,6 +296,46 @@ enum ElementwiseKernels {
         case 4: run(UInt32.self)
         default: run(UInt64.self)
         }
+    }
+
+    /// A dense copy that reads the source across its unit-stride axis (a transpose).
+    /// Walking the output row by row would touch a new cache line per element, so the
+    /// copy goes in 32x32 tiles. Returns false when the layouts are not of that kind.
+    private static func transposedCopy<T>(_ x: Tensor, _ out: Tensor, _: T.Type) -> Bool {
+        guard out.isContiguous, x.count >= 4096 else { return false }
+        let loop = StridedLoop(shape: out.shape, strides: [out.strides, x.strides])
+        let rank = loop.shape.count
+        guard rank >= 2, loop.strides[1][rank - 1] != 1,
+              let axis = (0..<(rank - 1)).first(where: { loop.strides[1][$0] == 1 }) else { return false }
+        let tile = 32
+        let rows = loop.shape[axis], columns = loop.shape[rank - 1], rowTiles = (rows + tile - 1) / tile
+        let outerAxes = (0..<(rank - 1)).filter { $0 != axis }
+        let outerCount = outerAxes.reduce(1) { $0 * loop.shape[$1] }
+        let xs = loop.strides[1], os = loop.strides[0], columnStride = xs[rank - 1]
+        let src = UnsafePointer(x.pointer(T.self)), dst = out.pointer(T.self)
+        Parallel.forRange(outerCount * rowTiles, cost: tile * columns) { range in
+            for item in range {
+                var rest = item / rowTiles
+                var xOffset = 0, outOffset = 0
+                for a in outerAxes.reversed() {
+                    let index = rest % loop.shape[a]
+                    rest /= loop.shape[a]
+                    xOffset += index * xs[a]
+                    outOffset += index * os[a]
+                }
+                let i0 = (item % rowTiles) * tile, i1 = Swift.min(i0 + tile, rows)
+                var k0 = 0
+                while k0 < columns {
+                    let k1 = Swift.min(k0 + tile, columns)
+                    for i in i0..<i1 {
+                        let target = dst + outOffset + i * os[axis], source = src + xOffset + i
+                        for k in k0..<k1 { target[k] = source[k &* columnStride] }
+                    }
+                    k0 = k1
+                }
+            }
+        }
+        return true
     }
 
     static func fill(_ out: Tensor, _ value: Double) {
