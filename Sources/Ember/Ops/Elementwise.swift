@@ -96,10 +96,13 @@ enum Elementwise {
         case .mul: return [toA(g * b), toB(g * a)]
         case .div: return [toA(g / b), toB(-(g * a) / (b * b))]
         case .pow:
+            // d/da a^b = b a^(b-1), taken as 0 where b == 0 (not 0 * 0^-1 = nan at a == 0), and
             // d/db a^b = a^b log(a), taken as 0 where a == 0 (the limit for b > 0), as PyTorch does.
-            let zeroBase = a .== Tensor.scalar(0, dtype: a.dtype)
-            let safeLog = Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), a).log()
-            return [toA(g * b * pow(a, b - 1)), toB(Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), g * pow(a, b) * safeLog))]
+            let zero = Tensor.scalar(0, dtype: a.dtype)
+            let zeroBase = a .== zero
+            let safeLog = Tensor.where(zeroBase, zero, a).log()
+            return [toA(Tensor.where(b .== zero, zero, g * b * pow(a, b - 1))),
+                    toB(Tensor.where(zeroBase, zero, g * pow(a, b) * safeLog))]
         case .maximum, .minimum:
             // Ties share the gradient equally, as in PyTorch.
             let wins = (op == .maximum ? a .> b : a .< b).cast(to: g.dtype)
