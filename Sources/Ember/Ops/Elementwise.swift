@@ -190,11 +190,18 @@ extension Tensor {
         Tensor.where(self .> 0, self, self * negativeSlope)
     }
 
-    /// Limits values to [min, max]; either bound may be omitted.
+    /// Limits values to [min, max]; either bound may be omitted. The gradient is 0 on a bound,
+    /// as PyTorch's (so clamp(min: 0) has relu's gradient), not maximum's half for ties.
     public func clamp(min lower: Double? = nil, max upper: Double? = nil) -> Tensor {
         var result = self
-        if let lower { result = maximum(result, Elementwise.scalar(lower, like: self)) }
-        if let upper { result = minimum(result, Elementwise.scalar(upper, like: self)) }
+        if let lower {
+            let bound = Elementwise.scalar(lower, like: self)
+            result = Tensor.where(result .<= bound, bound, result)
+        }
+        if let upper {
+            let bound = Elementwise.scalar(upper, like: self)
+            result = Tensor.where(result .>= bound, bound, result)
+        }
         return result
     }
 
