@@ -251,7 +251,15 @@ enum ElementwiseKernels {
     static func copy(_ x: Tensor, _ out: Tensor) {
         func run<T>(_: T.Type) {
             rows(out, [x]) { off, n, loop in
-                map(UnsafePointer(x.pointer(T.self) + off[1]), loop.rowStride(1), out.pointer(T.self) + off[0], n) { $0 }
+                let source = UnsafePointer(x.pointer(T.self) + off[1]), target = out.pointer(T.self) + off[0]
+                let sx = loop.rowStride(1), so = loop.rowStride(0)
+                // The output is a slice of a larger tensor for pad and concat; its rows are
+                // strided when its last axes have size 1 (a column of [n, 2], say).
+                if so == 1 {
+                    map(source, sx, target, n) { $0 }
+                } else {
+                    for i in 0..<n { target[i &* so] = source[i &* sx] }
+                }
             }
         }
         switch x.dtype.byteSize {
