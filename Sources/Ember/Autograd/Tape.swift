@@ -75,7 +75,10 @@ extension Tensor {
 
     /// The same values without history: a new leaf sharing storage.
     public func detached() -> Tensor {
-        Tensor(storage: storage, shape: shape, strides: strides, offset: offset, dtype: dtype)
+        let result = Tensor(storage: storage, shape: shape, strides: strides, offset: offset, dtype: dtype)
+        // Under a trace the new handle is the same recorded value (valueAndGrad detaches its arguments).
+        if isAbstract { Tracer.current?.alias(result, of: self) }
+        return result
     }
 
     var gradientEdge: (node: Node, output: Int)? {
