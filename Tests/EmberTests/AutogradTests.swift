@@ -210,6 +210,13 @@ final class AutogradTests: XCTestCase {
         assertClose(pullbackOne(v), [2, 0, -6], atol: 0, rtol: 0)
     }
 
+    /// A function that does not depend on its argument has a zero gradient.
+    func testGradOfAConstantFunctionIsZero() {
+        let (value, gradient) = valueAndGrad { (_: Tensor) in Tensor.scalar(3, dtype: .float64) }(Tensor([1, 2] as [Double]))
+        XCTAssertEqual(value.item(), 3)
+        XCTAssertEqual(gradient.doubles, [0, 0])
+    }
+
     /// gradients(of:withRespectTo:) leaves every grad untouched (torch.autograd.grad).
     func testGradientsDoesNotTouchGrad() {
         let x = Tensor([1, 2] as [Double]).requiringGrad()

@@ -46,6 +46,11 @@ final class ElementwiseTests: XCTestCase {
         checkAgainstTorch("unary_floor", finiteDifferences: false) { $0[0].floor() }
         checkAgainstTorch("unary_ceil", finiteDifferences: false) { $0[0].ceil() }
         checkAgainstTorch("unary_sign", finiteDifferences: false) { $0[0].sign() }
+        // Away from the jumps, central differences agree that the gradient is zero.
+        let smooth = Tensor([-2.3, -0.7, 0.2, 1.4, 2.8, -1.1] as [Double])
+        for f in [{ (t: Tensor) in t.rounded() }, { $0.floor() }, { $0.ceil() }, { $0.sign() }] {
+            checkGradients({ (f($0[0]) * $0[0]).sum() }, [smooth])
+        }
     }
 
     /// Kinks at the case's zero: PyTorch takes relu'(0) = 0 and abs'(0) = 0, and clamp's
@@ -237,6 +242,18 @@ final class ElementwiseTests: XCTestCase {
                 assertClose(result, f.tensor("cast", "\(from)_to_\(to)"), atol: 0, rtol: 0, "\(from) to \(to)")
             }
         }
+    }
+
+    /// A cast's gradient is cast back to the input's dtype; integer casts stop gradients.
+    /// Central differences through float32 need a step far above its rounding (2^-24).
+    func testCastGradient() {
+        let x = Tensor([0.5, -1.25, 3] as [Double])
+        let g = grad { ($0.cast(to: .float32) * Tensor([1, 2, 3] as [Float])).cast(to: .float64).sum() }(x)
+        XCTAssertEqual(g.dtype, .float64)
+        assertClose(g, [1, 2, 3], atol: 0, rtol: 0)
+        checkGradients({ ($0[0].cast(to: .float32).exp() * Tensor([1, 2, 3] as [Float])).cast(to: .float64).sum() }, [x],
+                       eps: 1e-3, atol: 1e-4, rtol: 1e-4)
+        XCTAssertEqual(grad { ($0.cast(to: .int64).cast(to: .float64) * $0).sum() }(x).doubles, [0, -1, 3])
     }
 
     /// float32 to bfloat16 and float16 round to nearest, ties to even, against torch:

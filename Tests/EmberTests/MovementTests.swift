@@ -218,6 +218,9 @@ final class MovementTests: XCTestCase {
         XCTAssertEqual(dense.doubles, t.doubles)
         // Size-1 axes may have any stride and still be contiguous.
         XCTAssertTrue(x.unsqueezed(axis: 0).permuted(1, 0, 2, 3).isContiguous)
+        // The copy primitive passes gradients through unchanged.
+        let w = Tensor.randomNormal([4, 3, 2], dtype: .float64, source: .key(Key(3)))
+        checkGradients({ ($0[0].transposed(0, 2).contiguous() * w).sum() }, [x.cast(to: .float64)])
     }
 
     /// Moving elements is bit-exact in every dtype (half types are not converted).
