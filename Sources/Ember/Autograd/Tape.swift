@@ -18,6 +18,8 @@ final class Node {
     let outputCount: Int
     /// Gradient hooks per output; a hook may replace the gradient it is given.
     var hooks: [[(Tensor) -> Tensor?]]
+    /// Outputs whose gradient is kept in their tensor's `grad` (retainGrad).
+    var retained = Set<Int>()
     /// The leaf an accumulator writes into.
     weak var leaf: Tensor?
 
@@ -103,7 +105,8 @@ extension Tensor {
 
     /// Keeps the gradient of a non-leaf tensor in `grad` after backward (leaves always do).
     public func retainGrad() {
-        guard !isLeaf else { return }
+        // A second call keeps the gradient once, not twice.
+        guard let fn = gradFn, fn.retained.insert(outputIndex).inserted else { return }
         registerHook { [weak self] g in
             guard let self else { return nil }
             self.grad = self.grad.map { $0 + g } ?? g.detached()
