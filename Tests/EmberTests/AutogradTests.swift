@@ -149,8 +149,9 @@ final class AutogradTests: XCTestCase {
         let y = x * 3
         let z = y * y
         y.retainGrad()
+        y.retainGrad()
         z.sum().backward()
-        assertClose(y.grad!, [6, 12], atol: 0, rtol: 0, "2y")
+        assertClose(y.grad!, [6, 12], atol: 0, rtol: 0, "2y, once however often retainGrad is called")
         XCTAssertNil(z.grad)
         assertClose(x.grad!, [18, 36], atol: 0, rtol: 0)
     }
