@@ -85,6 +85,9 @@ struct Fixtures {
             return Tensor.zeros([0])
         }
         let values = data.map { value -> Double in
+            // JSONSerialization gives long numbers as NSDecimalNumber, whose doubleValue is not
+            // correctly rounded (100.30000305175781 becomes ...778); its decimal string is exact.
+            if let decimal = value as? NSDecimalNumber, let exact = Double(decimal.stringValue) { return exact }
             if let number = value as? NSNumber { return number.doubleValue }
             switch value as? String {
             case "nan": return .nan

@@ -18,6 +18,8 @@ final class Node {
     let outputCount: Int
     /// Gradient hooks per output; a hook may replace the gradient it is given.
     var hooks: [[(Tensor) -> Tensor?]]
+    /// Outputs whose gradient is kept in their tensor's `grad` (retainGrad).
+    var retained = Set<Int>()
     /// The leaf an accumulator writes into.
     weak var leaf: Tensor?
 
@@ -76,6 +78,7 @@ extension Tensor {
     /// The same values without history: a new leaf sharing storage.
     public func detached() -> Tensor {
         let result = Tensor(storage: storage, shape: shape, strides: strides, offset: offset, dtype: dtype)
+        // Under a trace the new handle is the same recorded value (valueAndGrad detaches its arguments).
         if isAbstract { Tracer.current?.alias(result, of: self) }
         return result
     }
@@ -102,7 +105,8 @@ extension Tensor {
 
     /// Keeps the gradient of a non-leaf tensor in `grad` after backward (leaves always do).
     public func retainGrad() {
-        guard !isLeaf else { return }
+        // A second call keeps the gradient once, not twice.
+        guard let fn = gradFn, fn.retained.insert(outputIndex).inserted else { return }
         registerHook { [weak self] g in
             guard let self else { return nil }
             self.grad = self.grad.map { $0 + g } ?? g.detached()

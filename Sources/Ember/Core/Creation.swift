@@ -74,8 +74,8 @@ extension Tensor {
                                 on backend: any Backend = defaultBackend) -> Tensor {
         precondition(count >= 0, "linspace: count must be non-negative, got \(count)")
         let step = count > 1 ? (end - start) / Double(count - 1) : 0
-        // The last value is exactly `end`, as in torch.linspace.
-        return Tensor(doubles: (0..<count).map { $0 == count - 1 ? end : start + Double($0) * step }, dtype: dtype, on: backend)
+        // The last of two or more values is exactly `end`, as in torch.linspace; one value is `start`.
+        return Tensor(doubles: (0..<count).map { $0 == count - 1 && count > 1 ? end : start + Double($0) * step }, dtype: dtype, on: backend)
     }
 
     /// The identity matrix (rows x columns, square by default).

@@ -96,10 +96,13 @@ enum Elementwise {
         case .mul: return [toA(g * b), toB(g * a)]
         case .div: return [toA(g / b), toB(-(g * a) / (b * b))]
         case .pow:
+            // d/da a^b = b a^(b-1), taken as 0 where b == 0 (not 0 * 0^-1 = nan at a == 0), and
             // d/db a^b = a^b log(a), taken as 0 where a == 0 (the limit for b > 0), as PyTorch does.
-            let zeroBase = a .== Tensor.scalar(0, dtype: a.dtype)
-            let safeLog = Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), a).log()
-            return [toA(g * b * pow(a, b - 1)), toB(Tensor.where(zeroBase, Tensor.scalar(0, dtype: a.dtype), g * pow(a, b) * safeLog))]
+            let zero = Tensor.scalar(0, dtype: a.dtype)
+            let zeroBase = a .== zero
+            let safeLog = Tensor.where(zeroBase, zero, a).log()
+            return [toA(Tensor.where(b .== zero, zero, g * b * pow(a, b - 1))),
+                    toB(Tensor.where(zeroBase, zero, g * pow(a, b) * safeLog))]
         case .maximum, .minimum:
             // Ties share the gradient equally, as in PyTorch.
             let wins = (op == .maximum ? a .> b : a .< b).cast(to: g.dtype)
@@ -187,11 +190,18 @@ extension Tensor {
         Tensor.where(self .> 0, self, self * negativeSlope)
     }
 
-    /// Limits values to [min, max]; either bound may be omitted.
+    /// Limits values to [min, max]; either bound may be omitted. The gradient is 0 on a bound,
+    /// as PyTorch's (so clamp(min: 0) has relu's gradient), not maximum's half for ties.
     public func clamp(min lower: Double? = nil, max upper: Double? = nil) -> Tensor {
         var result = self
-        if let lower { result = maximum(result, Elementwise.scalar(lower, like: self)) }
-        if let upper { result = minimum(result, Elementwise.scalar(upper, like: self)) }
+        if let lower {
+            let bound = Elementwise.scalar(lower, like: self)
+            result = Tensor.where(result .<= bound, bound, result)
+        }
+        if let upper {
+            let bound = Elementwise.scalar(upper, like: self)
+            result = Tensor.where(result .>= bound, bound, result)
+        }
         return result
     }
 

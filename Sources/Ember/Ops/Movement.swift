@@ -94,7 +94,8 @@ enum Movement {
         let x = inputs[0]
         if padding.count != x.shape.count { throw ShapeError("pad", "expected \(x.shape.count) paddings for shape \(x.shape), got \(padding.count)") }
         let shape = zip(x.shape, padding).map { $0 + $1.before + $1.after }
-        if shape.contains(where: { $0 < 0 }) || zip(x.shape, padding).contains(where: { -$1.before - $1.after > $0 && ($1.before < 0 || $1.after < 0) }) {
+        // The crops at the two ends may not overlap, even when one end pads.
+        if shape.contains(where: { $0 < 0 }) || zip(x.shape, padding).contains(where: { max(0, -$1.before) + max(0, -$1.after) > $0 }) {
             throw ShapeError("pad", "padding \(padding.map { ($0.before, $0.after) }) crops more than the shape \(x.shape) holds")
         }
         return TensorSpec(shape, x.dtype)

@@ -71,6 +71,17 @@ final class Tracer {
         return (tensor, id)
     }
 
+    /// The tracer recording on this thread, if any.
+    static var current: Tracer? {
+        ember_thread_state().pointee.tracer.map { Unmanaged<Tracer>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Makes `alias`, a new handle on a traced value (a detached copy), stand for that value.
+    func alias(_ alias: Tensor, of tensor: Tensor) {
+        valueIDs[ObjectIdentifier(alias)] = valueID(tensor)
+        seen.append(alias)
+    }
+
     /// The value number of `tensor`; a concrete tensor from outside becomes a constant.
     func valueID(_ tensor: Tensor) -> Int {
         if let id = valueIDs[ObjectIdentifier(tensor)] { return id }
@@ -81,17 +92,6 @@ final class Tracer {
         valueIDs[ObjectIdentifier(tensor)] = id
         seen.append(tensor)
         return id
-    }
-
-    /// The tracer in force on this thread, if any.
-    static var current: Tracer? {
-        ember_thread_state().pointee.tracer.map { Unmanaged<Tracer>.fromOpaque($0).takeUnretainedValue() }
-    }
-
-    /// Makes `copy` stand for the same value as `original` (a detached tensor is the same value).
-    func alias(_ copy: Tensor, of original: Tensor) {
-        valueIDs[ObjectIdentifier(copy)] = valueID(original)
-        seen.append(copy)
     }
 
     func record(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {

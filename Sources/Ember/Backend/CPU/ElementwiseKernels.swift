@@ -281,11 +281,12 @@ enum ElementwiseKernels {
             if transposedCopy(x, out, T.self) { return }
             rows(out, [x]) { off, n, loop in
                 let source = UnsafePointer(x.pointer(T.self) + off[1]), target = out.pointer(T.self) + off[0]
-                let so = loop.rowStride(0), sx = loop.rowStride(1)
+                let sx = loop.rowStride(1), so = loop.rowStride(0)
+                // The output is a slice of a larger tensor for pad and concat; its rows are
+                // strided when its last axes have size 1 (a column of [n, 2], say).
                 if so == 1 {
                     map(source, sx, target, n) { $0 }
                 } else {
-                    // The output is a view (pad and concat write into slices).
                     for i in 0..<n { target[i &* so] = source[i &* sx] }
                 }
             }

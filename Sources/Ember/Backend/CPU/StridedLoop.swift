@@ -40,7 +40,8 @@ struct StridedLoop {
     }
 
     var rowLength: Int { shape[shape.count - 1] }
-    var rowCount: Int { ShapeMath.count(shape) / rowLength }
+    /// Zero for an empty tensor, whose row may have length 0.
+    var rowCount: Int { rowLength == 0 ? 0 : ShapeMath.count(shape) / rowLength }
     func rowStride(_ operand: Int) -> Int { strides[operand][shape.count - 1] }
 
     /// Calls `body(offsets, start, length)` for each row piece: `offsets[k]` is operand k's
