@@ -90,6 +90,11 @@ enum ElementwiseKernels {
             let a = UnsafePointer(x.pointer(T.self) + off[1])
             let sa = loop.rowStride(1)
             let o = out.pointer(T.self) + off[0]
+            if T.self == Float.self && sa == 1, let vectorized = vectorFunction(op) {
+                VectorMath.map(UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                               UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self), n, vectorized)
+                return
+            }
             switch op {
             case .neg: map(a, sa, o, n) { -$0 }
             case .abs: map(a, sa, o, n) { Swift.abs($0) }
@@ -110,6 +115,18 @@ enum ElementwiseKernels {
             case .round: map(a, sa, o, n) { $0.rounded(.toNearestOrEven) }
             case .logicalNot: map(a, sa, out.pointer(Bool.self) + off[0], n) { $0 == 0 }
             }
+        }
+    }
+
+    /// The SIMD form of a float32 function, where one exists.
+    @inline(__always)
+    static func vectorFunction(_ op: UnaryOp) -> ((VectorMath.V) -> VectorMath.V)? {
+        switch op {
+        case .exp: return VectorMath.exp
+        case .tanh: return VectorMath.tanh
+        case .sigmoid: return VectorMath.sigmoid
+        case .erf: return VectorMath.erf
+        default: return nil
         }
     }
 
