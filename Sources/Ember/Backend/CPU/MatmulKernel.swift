@@ -1,7 +1,8 @@
 import COneDNN
 
-/// Batched, broadcasting matrix products: oneDNN's matmul for float32, a blocked loop for
-/// float64 (oneDNN has no float64).
+/// Batched, broadcasting matrix products: oneDNN's matmul for float32, a Swift loop for
+/// float64 (oneDNN has no float64) and for products too small to repay oneDNN's call and
+/// thread start-up (a few microseconds; small models are dominated by it).
 enum MatmulKernel {
     /// A matrix operand as oneDNN can read it: [batch, rows, columns] with explicit strides,
     /// either rows or columns unit-strided (plain or transposed), batch stride uniform.
@@ -28,6 +29,10 @@ enum MatmulKernel {
         }
         if a.dtype == .float64 {
             reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Double.self)
+            return
+        }
+        if left.dims[0] * left.dims[1] * k * n <= smallProductLimit {
+            reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Float.self)
             return
         }
         let rows = left.dims[1]
@@ -80,6 +85,9 @@ enum MatmulKernel {
         return Operand(tensor: dense, dims: [batch, r, c], strides: [r * c, c, 1])
     }
 
+    /// Multiply-adds below which the Swift loop beats a oneDNN call (measured on AVX-512).
+    static let smallProductLimit = 32_768
+
     static func reference<T: KernelFloat>(_ a: Operand, _ b: Operand, _ out: Tensor, batch: Int, m: Int, k: Int, n: Int, _: T.Type) {
         let pa = a.tensor.pointer(T.self), pb = b.tensor.pointer(T.self), po = out.pointer(T.self)
         let bBatchStride = b.dims[0] == 1 ? 0 : b.strides[0]
@@ -90,10 +98,15 @@ enum MatmulKernel {
                 for j in 0..<n { row[j] = 0 }
                 let aRow = pa + bi * a.strides[0] + i * a.strides[1]
                 let bMat = pb + bi * bBatchStride
+                let columnStride = b.strides[2]
                 for p in 0..<k {
                     let av = aRow[p * a.strides[2]]
                     let bRow = bMat + p * b.strides[1]
-                    for j in 0..<n { row[j] += av * bRow[j * b.strides[2]] }
+                    if columnStride == 1 {
+                        for j in 0..<n { row[j] += av * bRow[j] }
+                    } else {
+                        for j in 0..<n { row[j] += av * bRow[j * columnStride] }
+                    }
                 }
             }
         }
