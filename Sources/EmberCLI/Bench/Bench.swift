@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if peak {
-            report(measure(PeakMatmul()))
+            report(measure(peakMatmulWorkload()))
             return
         }
         let ids = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }

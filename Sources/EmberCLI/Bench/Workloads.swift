@@ -70,7 +70,7 @@ struct MatmulWorkload: Workload {
 }
 
 /// The machine's fp32 peak as Ember reaches it: a 4096^3 product.
-func PeakMatmul() -> Workload { MatmulWorkload(id: "peak", size: 4096) }
+func peakMatmulWorkload() -> Workload { MatmulWorkload(id: "peak", size: 4096) }
 
 /// W9: 1000 chained adds on a [16] tensor; the figure is microseconds per operation.
 struct SmallOpWorkload: Workload {
