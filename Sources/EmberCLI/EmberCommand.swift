@@ -11,3 +11,9 @@ struct EmberCommand: ParsableCommand {
 }
 
 let emberVersion = "0.1.0"
+
+/// A user's mistake, reported as one line and a non-zero exit (no usage text).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
         let ids = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }
         for id in ids {
             guard let workload = allWorkloads.first(where: { $0.id == id }) else {
-                throw ValidationError("unknown workload '\(id)'; known: \(allWorkloads.map(\.id).joined(separator: " "))")
+                throw CommandError("unknown workload '\(id)'; known: \(allWorkloads.map(\.id).joined(separator: " "))")
             }
             if let reason = workload.unavailableReason {
                 report(["workload": id, "impl": "ember", "error": reason])
@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
 
     func report(_ row: [String: Any]) {
         if json {
-            let data = try! JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            let data = try! JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else if let error = row["error"] {
             print("\(row["workload"]!): not run: \(error)")
