@@ -11,7 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // Debian's libdnnl-dev: matmul, convolution, pooling and normalization kernels.
+        // Debian's libdnnl-dev: matmul, convolution, pooling and layer normalization kernels.
         .systemLibrary(name: "COneDNN", path: "Sources/COneDNN"),
         // Thread-local interpreter state, read on every dispatched operation.
         .target(name: "CEmberSupport"),

@@ -82,6 +82,30 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// Each layout the float32 kernels choose: oneDNN's blocked layouts behind reorders (a 3x3
+    /// convolution, channels not a multiple of the block of 16), the dense tensors themselves
+    /// (a pointwise convolution over a 16x16 plane), and both in one layer (an RGB stem, whose
+    /// input gradient stays dense). Sums of at most 180 products of order one.
+    func testOneDNNLayoutsMatchFloat64Reference() {
+        let cases: [(x: [Int], w: [Int], stride: Size2D, padding: Size2D)] = [
+            ([2, 20, 9, 10], [24, 20, 3, 3], 1, 1),
+            ([2, 24, 16, 16], [20, 24, 1, 1], 1, 0),
+            ([2, 3, 17, 16], [16, 3, 7, 7], 2, 3),
+        ]
+        for (index, c) in cases.enumerated() {
+            let seed = UInt64(20 + 3 * index)
+            let f = { (t: [Tensor]) in conv2d(t[0], weight: t[1], stride: c.stride, padding: c.padding) }
+            let inputs = [randomDoubles(c.x, seed: seed), randomDoubles(c.w, seed: seed + 1)]
+            let (y, pullback) = vjp(f, inputs)
+            let gy = randomDoubles(y.shape, seed: seed + 2)
+            let (y32, pullback32) = vjp(f, inputs.map { $0.cast(to: .float32) })
+            assertClose(y32, y, atol: 1e-4, rtol: 1e-4)
+            for (g32, g) in zip(pullback32(gy.cast(to: .float32)), pullback(gy)) {
+                assertClose(g32, g, atol: 1e-4, rtol: 1e-4)
+            }
+        }
+    }
+
     func testHalfPrecisionComputesInFloat32() {
         let x = randomDoubles([1, 3, 6, 6], seed: 17), w = randomDoubles([2, 3, 3, 3], seed: 18)
         let y = conv2d(x.cast(to: .bfloat16), weight: w.cast(to: .bfloat16), padding: 1)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The CPU backend: oneDNN for matrix products, convolution, pooling and normalization in
-/// float32; vectorized Swift loops, split across cores, for everything else and for float64.
+/// The CPU backend: oneDNN for matrix products, convolution, pooling and layer normalization
+/// in float32; vectorized Swift loops, split across cores, for everything else (batch
+/// normalization included, see NormalizationKernels) and for float64.
 public final class CPUBackend: Backend, @unchecked Sendable {
     public static let shared = CPUBackend()
 

@@ -1,8 +1,15 @@
 import COneDNN
 
-/// Batch and layer normalization kernels: oneDNN in float32, loops in float64 (which
-/// oneDNN lacks). Both compute the biased variance. Batch normalization views its input
-/// as [N, C, S, 1] (S the spatial size), layer normalization as [M, D] (D the normalized size).
+/// Batch and layer normalization kernels; both compute the biased variance.
+///
+/// Batch normalization views its input as [N, C, S] (S the spatial size) and runs Swift
+/// loops in both float32 and float64: one task per channel, whose N planes of S stay in
+/// cache between the passes over them. oneDNN 2.6 runs NCHW batch normalization with a
+/// slow generic kernel (ncsp_bnorm: 3-4x these loops on ResNet shapes) and its fast one
+/// only on blocked layouts, whose reorders cost more than the loops.
+///
+/// Layer normalization views its input as [M, D] (D the normalized size): oneDNN in float32,
+/// loops in float64 (which oneDNN lacks).
 enum NormalizationKernels {
     static let src = Int32(DNNL_ARG_SRC), dst = Int32(DNNL_ARG_DST), mean = Int32(DNNL_ARG_MEAN),
                variance = Int32(DNNL_ARG_VARIANCE), scale = Int32(DNNL_ARG_SCALE), shift = Int32(DNNL_ARG_SHIFT),
@@ -10,77 +17,149 @@ enum NormalizationKernels {
                diffScale = Int32(DNNL_ARG_DIFF_SCALE), diffShift = Int32(DNNL_ARG_DIFF_SHIFT)
     static let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 
-    enum Kind: String {
-        case batch, layer
-    }
+    // MARK: Batch normalization
 
-    /// The cached training-mode forward primitive, which computes the statistics; also the
-    /// hint oneDNN's backward descriptor needs.
-    static func forwardEntry(_ kind: Kind, _ dims: [Int], _ epsilon: Double) -> OneDNN.Entry {
-        let dnn = OneDNN.shared
-        let key = "\(kind) norm forward \(dims) \(epsilon)"
-        return dnn.entry(key, arguments: [src, dst, mean, variance, scale, shift]) {
-            var data = OneDNN.denseDesc(dims)
-            switch kind {
-            case .batch:
-                var desc = dnnl_batch_normalization_desc_t()
-                OneDNN.check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, Float(epsilon), flags),
-                             "normalization descriptor \(key)")
-                return dnn.primitiveDesc(&desc, key)
-            case .layer:
-                var desc = dnnl_layer_normalization_desc_t()
-                OneDNN.check(dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, nil, Float(epsilon), flags),
-                             "normalization descriptor \(key)")
-                return dnn.primitiveDesc(&desc, key)
-            }
-        }
-    }
-
-    static func backwardEntry(_ kind: Kind, _ dims: [Int], _ epsilon: Double) -> OneDNN.Entry {
-        let dnn = OneDNN.shared
-        let hint = forwardEntry(kind, dims, epsilon).primitiveDesc
-        let key = "\(kind) norm backward \(dims) \(epsilon)"
-        return dnn.entry(key, arguments: [src, mean, variance, diffDst, scale, shift, diffSrc, diffScale, diffShift]) {
-            var data = OneDNN.denseDesc(dims), diff = OneDNN.denseDesc(dims)
-            switch kind {
-            case .batch:
-                var desc = dnnl_batch_normalization_desc_t()
-                OneDNN.check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, Float(epsilon), flags),
-                             "normalization descriptor \(key)")
-                return dnn.primitiveDesc(&desc, hint: hint, key)
-            case .layer:
-                var desc = dnnl_layer_normalization_desc_t()
-                OneDNN.check(dnnl_layer_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, nil, Float(epsilon), flags),
-                             "normalization descriptor \(key)")
-                return dnn.primitiveDesc(&desc, hint: hint, key)
-            }
-        }
+    /// [N, C, S]
+    static func batchDims(_ x: Tensor) -> (n: Int, c: Int, s: Int) {
+        (x.shape[0], x.shape[1], x.count / Swift.max(x.shape[0] * x.shape[1], 1))
     }
 
     /// Inputs (x, weight, bias); outputs (y, mean, variance).
-    static func forward(_ kind: Kind, _ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
-        let (x, w, b) = (backend.contiguous(inputs[0]), backend.contiguous(inputs[1]), backend.contiguous(inputs[2]))
-        OneDNN.shared.execute(forwardEntry(kind, dims, epsilon), [
-            src: x, scale: w, shift: b,
-            dst: outputs[0], mean: outputs[1], variance: outputs[2],
-        ])
+    static func batchNorm(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
+        let dense = inputs.map { backend.contiguous($0) }
+        if dense[0].dtype == .float64 {
+            batchForward(epsilon, dense, outputs, Double.self)
+        } else {
+            batchForward(epsilon, dense, outputs, Float.self)
+        }
     }
 
     /// Inputs (x, gradY, mean, variance, weight); outputs (gradX, gradWeight, gradBias).
-    /// oneDNN 2.6 counts the shift among the backward's inputs, though no gradient depends
-    /// on it: the weight's memory stands in.
-    static func backward(_ kind: Kind, _ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
+    static func batchNormBackward(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let dense = inputs.map { backend.contiguous($0) }
-        OneDNN.shared.execute(backwardEntry(kind, dims, epsilon), [
-            src: dense[0], diffDst: dense[1], mean: dense[2],
-            variance: dense[3], scale: dense[4], shift: dense[4],
-            diffSrc: outputs[0], diffScale: outputs[1], diffShift: outputs[2],
-        ])
+        if dense[0].dtype == .float64 {
+            batchBackward(epsilon, dense, outputs, Double.self)
+        } else {
+            batchBackward(epsilon, dense, outputs, Float.self)
+        }
     }
 
-    /// [N, C, S, 1]
-    static func batchDims(_ x: Tensor) -> [Int] {
-        [x.shape[0], x.shape[1], x.count / Swift.max(x.shape[0] * x.shape[1], 1), 1]
+    /// The sums of `first(k)` and `second(k)` over 0..<count, with independent accumulators
+    /// the compiler vectorizes.
+    @inline(__always)
+    static func sums<T: KernelFloat>(_ count: Int, _ first: (Int) -> T, _ second: (Int) -> T) -> (T, T) {
+        var a = (T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)), b = a
+        var k = 0
+        while k + 8 <= count {
+            a.0 += first(k); a.1 += first(k + 1); a.2 += first(k + 2); a.3 += first(k + 3)
+            a.4 += first(k + 4); a.5 += first(k + 5); a.6 += first(k + 6); a.7 += first(k + 7)
+            b.0 += second(k); b.1 += second(k + 1); b.2 += second(k + 2); b.3 += second(k + 3)
+            b.4 += second(k + 4); b.5 += second(k + 5); b.6 += second(k + 6); b.7 += second(k + 7)
+            k += 8
+        }
+        while k < count {
+            a.0 += first(k)
+            b.0 += second(k)
+            k += 1
+        }
+        return (((a.0 + a.1) + (a.2 + a.3)) + ((a.4 + a.5) + (a.6 + a.7)), ((b.0 + b.1) + (b.2 + b.3)) + ((b.4 + b.5) + (b.6 + b.7)))
+    }
+
+    /// One sum: the unused second one is dropped as dead code once inlined.
+    @inline(__always)
+    static func sum<T: KernelFloat>(_ count: Int, _ term: (Int) -> T) -> T {
+        sums(count, term, { _ in 0 }).0
+    }
+
+    /// Calls `body` with the offset of each of channel `ch`'s N planes.
+    @inline(__always)
+    static func planes(_ n: Int, _ c: Int, _ s: Int, channel ch: Int, _ body: (Int) -> Void) {
+        for i in 0..<n { body((i * c + ch) * s) }
+    }
+
+    /// Mean first, then squared deviations (two passes, for accuracy); each plane's sum in
+    /// T, the channel's in Double.
+    static func batchForward<T: KernelFloat>(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
+        let (n, c, s) = batchDims(inputs[0])
+        let px = inputs[0].pointer(T.self), pw = inputs[1].pointer(T.self), pb = inputs[2].pointer(T.self)
+        let py = outputs[0].pointer(T.self), pm = outputs[1].pointer(T.self), pv = outputs[2].pointer(T.self)
+        let count = Double(n * s)
+        Parallel.forRange(c, cost: n * s * 4) { range in
+            for ch in range {
+                var total = 0.0
+                planes(n, c, s, channel: ch) { at in total += sum(s) { px[at + $0] }.kernelDouble }
+                let mean = T(kernelDouble: total / count)
+                var squares = 0.0
+                planes(n, c, s, channel: ch) { at in squares += sum(s) { (px[at + $0] - mean) * (px[at + $0] - mean) }.kernelDouble }
+                let variance = squares / count
+                let scale = T(kernelDouble: pw[ch].kernelDouble / (variance + epsilon).squareRoot()), bias = pb[ch]
+                planes(n, c, s, channel: ch) { at in
+                    for k in at..<(at + s) { py[k] = (px[k] - mean) * scale + bias }
+                }
+                pm[ch] = mean
+                pv[ch] = T(kernelDouble: variance)
+            }
+        }
+    }
+
+    /// One pass for the parameters' gradients, one for the input's.
+    static func batchBackward<T: KernelFloat>(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
+        let (n, c, s) = batchDims(inputs[0])
+        let px = inputs[0].pointer(T.self), pgy = inputs[1].pointer(T.self), pm = inputs[2].pointer(T.self)
+        let pv = inputs[3].pointer(T.self), pw = inputs[4].pointer(T.self)
+        let pgx = outputs[0].pointer(T.self), pgw = outputs[1].pointer(T.self), pgb = outputs[2].pointer(T.self)
+        let count = Double(n * s)
+        Parallel.forRange(c, cost: n * s * 4) { range in
+            for ch in range {
+                let mean = pm[ch]
+                var gradBias = 0.0, gradCentered = 0.0
+                planes(n, c, s, channel: ch) { at in
+                    let (bias, centered) = sums(s, { pgy[at + $0] }, { pgy[at + $0] * (px[at + $0] - mean) })
+                    gradBias += bias.kernelDouble
+                    gradCentered += centered.kernelDouble
+                }
+                let inverseStd = 1 / (pv[ch].kernelDouble + epsilon).squareRoot()
+                let gradWeight = gradCentered * inverseStd
+                // dx = w / std * (gy - mean(gy) - x̂ mean(gy x̂)) = a gy + b (x - mean) + d
+                let a = pw[ch].kernelDouble * inverseStd
+                let (ta, tb, td) = (T(kernelDouble: a), T(kernelDouble: -a * inverseStd * gradWeight / count),
+                                    T(kernelDouble: -a * gradBias / count))
+                planes(n, c, s, channel: ch) { at in
+                    for k in at..<(at + s) { pgx[k] = ta * pgy[k] + tb * (px[k] - mean) + td }
+                }
+                pgw[ch] = T(kernelDouble: gradWeight)
+                pgb[ch] = T(kernelDouble: gradBias)
+            }
+        }
+    }
+
+    // MARK: Layer normalization
+
+    /// The cached training-mode forward primitive, which computes the statistics; also the
+    /// hint oneDNN's backward descriptor needs.
+    static func forwardEntry(_ dims: [Int], _ epsilon: Double) -> OneDNN.Entry {
+        let dnn = OneDNN.shared
+        let key = "layer norm forward \(dims) \(epsilon)"
+        return dnn.entry(key, arguments: [src, dst, mean, variance, scale, shift]) {
+            var data = OneDNN.denseDesc(dims)
+            var desc = dnnl_layer_normalization_desc_t()
+            OneDNN.check(dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, nil, Float(epsilon), flags),
+                         "normalization descriptor \(key)")
+            return dnn.primitiveDesc(&desc, key)
+        }
+    }
+
+    static func backwardEntry(_ dims: [Int], _ epsilon: Double) -> OneDNN.Entry {
+        let dnn = OneDNN.shared
+        let hint = forwardEntry(dims, epsilon).primitiveDesc
+        let key = "layer norm backward \(dims) \(epsilon)"
+        return dnn.entry(key, arguments: [src, mean, variance, diffDst, scale, shift, diffSrc, diffScale, diffShift]) {
+            var data = OneDNN.denseDesc(dims), diff = OneDNN.denseDesc(dims)
+            var desc = dnnl_layer_normalization_desc_t()
+            OneDNN.check(dnnl_layer_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, nil, Float(epsilon), flags),
+                         "normalization descriptor \(key)")
+            return dnn.primitiveDesc(&desc, hint: hint, key)
+        }
     }
 
     /// [M, D]
@@ -89,47 +168,38 @@ enum NormalizationKernels {
         return [x.count / Swift.max(normalized, 1), normalized]
     }
 
-    static func batchNorm(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
-        let dims = batchDims(inputs[0])
-        if inputs[0].dtype == .float64 {
-            let dense = inputs.map { backend.contiguous($0) }
-            referenceBatchForward(dims, epsilon, dense, outputs, Double.self)
-            return
-        }
-        forward(.batch, dims, epsilon, inputs, outputs, backend: backend)
-    }
-
-    static func batchNormBackward(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
-        let dims = batchDims(inputs[0])
-        if inputs[0].dtype == .float64 {
-            let dense = inputs.map { backend.contiguous($0) }
-            referenceBatchBackward(dims, epsilon, dense, outputs, Double.self)
-            return
-        }
-        backward(.batch, dims, epsilon, inputs, outputs, backend: backend)
-    }
-
+    /// Inputs (x, weight, bias); outputs (y, mean, variance).
     static func layerNorm(_ axes: Int, _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let dims = layerDims(inputs[0], axes: axes)
+        let dense = inputs.map { backend.contiguous($0) }
         if inputs[0].dtype == .float64 {
-            let dense = inputs.map { backend.contiguous($0) }
             referenceLayerForward(dims, epsilon, dense, outputs, Double.self)
             return
         }
-        forward(.layer, dims, epsilon, inputs, outputs, backend: backend)
+        OneDNN.shared.execute(forwardEntry(dims, epsilon), [
+            src: dense[0], scale: dense[1], shift: dense[2],
+            dst: outputs[0], mean: outputs[1], variance: outputs[2],
+        ])
     }
 
+    /// Inputs (x, gradY, mean, variance, weight); outputs (gradX, gradWeight, gradBias).
+    /// oneDNN 2.6 counts the shift among the backward's inputs, though no gradient depends
+    /// on it: the weight's memory stands in.
     static func layerNormBackward(_ axes: Int, _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
         let dims = layerDims(inputs[0], axes: axes)
+        let dense = inputs.map { backend.contiguous($0) }
         if inputs[0].dtype == .float64 {
-            let dense = inputs.map { backend.contiguous($0) }
             referenceLayerBackward(dims, epsilon, dense, outputs, Double.self)
             return
         }
-        backward(.layer, dims, epsilon, inputs, outputs, backend: backend)
+        OneDNN.shared.execute(backwardEntry(dims, epsilon), [
+            src: dense[0], diffDst: dense[1], mean: dense[2],
+            variance: dense[3], scale: dense[4], shift: dense[4],
+            diffSrc: outputs[0], diffScale: outputs[1], diffShift: outputs[2],
+        ])
     }
 
-    // MARK: Reference loops (float64)
+    // MARK: Layer normalization loops (float64)
 
     /// The mean and biased variance of `count` elements read by `value(k)` (two passes, for accuracy).
     @inline(__always)
@@ -143,49 +213,6 @@ enum NormalizationKernels {
             squares += d * d
         }
         return (mean, squares / T(count))
-    }
-
-    /// One task per channel; channel c's elements are N blocks of S, C * S apart.
-    static func referenceBatchForward<T: KernelFloat>(_ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
-        let (n, c, s) = (dims[0], dims[1], dims[2])
-        let px = inputs[0].pointer(T.self), pw = inputs[1].pointer(T.self), pb = inputs[2].pointer(T.self)
-        let py = outputs[0].pointer(T.self), pm = outputs[1].pointer(T.self), pv = outputs[2].pointer(T.self)
-        Parallel.forRange(c, cost: n * s * 4) { range in
-            for ch in range {
-                let at = { (k: Int) in (k / s * c + ch) * s + k % s }
-                let (mean, variance) = moments(n * s) { px[at($0)] }
-                let inverseStd = 1 / T.sqrt(variance + T(epsilon))
-                for k in 0..<(n * s) { py[at(k)] = (px[at(k)] - mean) * inverseStd * pw[ch] + pb[ch] }
-                pm[ch] = mean
-                pv[ch] = variance
-            }
-        }
-    }
-
-    static func referenceBatchBackward<T: KernelFloat>(_ dims: [Int], _ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
-        let (n, c, s) = (dims[0], dims[1], dims[2])
-        let px = inputs[0].pointer(T.self), pgy = inputs[1].pointer(T.self), pm = inputs[2].pointer(T.self)
-        let pv = inputs[3].pointer(T.self), pw = inputs[4].pointer(T.self)
-        let pgx = outputs[0].pointer(T.self), pgw = outputs[1].pointer(T.self), pgb = outputs[2].pointer(T.self)
-        Parallel.forRange(c, cost: n * s * 4) { range in
-            for ch in range {
-                let at = { (k: Int) in (k / s * c + ch) * s + k % s }
-                let count = n * s
-                let inverseStd = 1 / T.sqrt(pv[ch] + T(epsilon))
-                var gradBias: T = 0, gradWeight: T = 0
-                for k in 0..<count {
-                    gradBias += pgy[at(k)]
-                    gradWeight += pgy[at(k)] * (px[at(k)] - pm[ch]) * inverseStd
-                }
-                // dx = w / std * (gy - mean(gy) - x̂ mean(gy x̂))
-                for k in 0..<count {
-                    let normalized = (px[at(k)] - pm[ch]) * inverseStd
-                    pgx[at(k)] = pw[ch] * inverseStd * (pgy[at(k)] - gradBias / T(count) - normalized * gradWeight / T(count))
-                }
-                pgw[ch] = gradWeight
-                pgb[ch] = gradBias
-            }
-        }
     }
 
     /// One task per row for the input and statistics.

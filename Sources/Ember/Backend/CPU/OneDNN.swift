@@ -15,11 +15,25 @@ final class OneDNN: @unchecked Sendable {
         let primitive: dnnl_primitive_t
         let primitiveDesc: dnnl_primitive_desc_t
         var memories: [Int32: dnnl_memory_t]
-        init(primitive: dnnl_primitive_t, primitiveDesc: dnnl_primitive_desc_t, memories: [Int32: dnnl_memory_t]) {
+        /// Arguments the primitive holds in a layout of its own, by argument.
+        let conversions: [Int32: Conversion]
+        init(primitive: dnnl_primitive_t, primitiveDesc: dnnl_primitive_desc_t, memories: [Int32: dnnl_memory_t],
+             conversions: [Int32: Conversion]) {
             self.primitive = primitive
             self.primitiveDesc = primitiveDesc
             self.memories = memories
+            self.conversions = conversions
         }
+    }
+
+    /// The reorder between a caller's dense tensor and the layout a primitive chose for one
+    /// of its arguments (it reads from the tensor for an input, writes into it for an output).
+    struct Conversion {
+        let reorder: dnnl_primitive_t
+        /// Memory over the caller's tensor; the primitive's own memory object is the other end.
+        let dense: dnnl_memory_t
+        let byteCount: Int
+        let isOutput: Bool
     }
 
     private var cache: [String: Entry] = [:]
@@ -66,10 +80,21 @@ final class OneDNN: @unchecked Sendable {
         memoryDesc(dims, ShapeMath.contiguousStrides(dims), dtype)
     }
 
+    /// A descriptor that lets the primitive choose the layout (`dnnl_format_tag_any`).
+    static func anyDesc(_ dims: [Int], _ dtype: DType = .float32) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = dims.map { dnnl_dim_t($0) }
+        check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), &d, dataType(dtype), dnnl_format_tag_any), "memory descriptor \(dims)")
+        return md
+    }
+
     /// The cached primitive for `key`, created by `make` on first use. `make` returns the
     /// primitive descriptor; memory objects are created for `arguments` from the
     /// descriptor's own memory descriptors (queried with `dnnl_query_exec_arg_md`).
-    func entry(_ key: String, arguments: [Int32], make: () -> dnnl_primitive_desc_t) -> Entry {
+    /// `dense` gives the caller's layout of arguments that `make` described with
+    /// `dnnl_format_tag_any`: where the primitive chose another, `execute` reorders.
+    func entry(_ key: String, arguments: [Int32], dense: [Int32: dnnl_memory_desc_t] = [:],
+               make: () -> dnnl_primitive_desc_t) -> Entry {
         lock.lock()
         defer { lock.unlock() }
         if let hit = cache[key] { return hit }
@@ -77,16 +102,41 @@ final class OneDNN: @unchecked Sendable {
         var primitive: dnnl_primitive_t?
         OneDNN.check(dnnl_primitive_create(&primitive, pd), "create \(key)")
         var memories = [Int32: dnnl_memory_t]()
+        var conversions = [Int32: Conversion]()
         for arg in arguments {
-            let md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg)
-            var memory: dnnl_memory_t?
-            // DNNL_MEMORY_NONE: the data pointer is set before each execution.
-            OneDNN.check(dnnl_memory_create(&memory, md, engine, nil), "memory for \(key)")
-            memories[arg] = memory!
+            let md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg)!
+            memories[arg] = memory(md, key)
+            if var denseDesc = dense[arg], dnnl_memory_desc_equal(md, &denseDesc) == 0 {
+                let isOutput = OneDNN.outputs.contains(arg)
+                conversions[arg] = Conversion(
+                    reorder: isOutput ? reorder(from: md, to: &denseDesc, key) : reorder(from: &denseDesc, to: md, key),
+                    dense: memory(&denseDesc, key), byteCount: Int(dnnl_memory_desc_get_size(md)), isOutput: isOutput)
+            }
         }
-        let entry = Entry(primitive: primitive!, primitiveDesc: pd, memories: memories)
+        let entry = Entry(primitive: primitive!, primitiveDesc: pd, memories: memories, conversions: conversions)
         cache[key] = entry
         return entry
+    }
+
+    /// The arguments a primitive writes, among those that may need a conversion.
+    static let outputs = Set([DNNL_ARG_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_WEIGHTS].map { Int32($0) })
+    private static let from = Int32(DNNL_ARG_FROM), to = Int32(DNNL_ARG_TO)
+
+    /// A memory object whose data pointer is set before each execution (DNNL_MEMORY_NONE).
+    private func memory(_ md: UnsafePointer<dnnl_memory_desc_t>, _ key: String) -> dnnl_memory_t {
+        var memory: dnnl_memory_t?
+        OneDNN.check(dnnl_memory_create(&memory, md, engine, nil), "memory for \(key)")
+        return memory!
+    }
+
+    private func reorder(from source: UnsafePointer<dnnl_memory_desc_t>, to target: UnsafePointer<dnnl_memory_desc_t>,
+                         _ key: String) -> dnnl_primitive_t {
+        var pd: dnnl_primitive_desc_t?
+        OneDNN.check(dnnl_reorder_primitive_desc_create(&pd, source, engine, target, engine, nil), "reorder for \(key)")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var primitive: dnnl_primitive_t?
+        OneDNN.check(dnnl_primitive_create(&primitive, pd), "create reorder for \(key)")
+        return primitive!
     }
 
     /// Bytes of the scratch or workspace memory a primitive asks for at `arg`.
@@ -94,21 +144,37 @@ final class OneDNN: @unchecked Sendable {
         Int(dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(entry.primitiveDesc, dnnl_query_exec_arg_md, arg)))
     }
 
-    /// Runs a cached primitive on the given buffers, one per argument, and waits.
+    /// Runs a cached primitive on the given buffers, one per argument, and waits. Arguments
+    /// the primitive holds in its own layout go through a scratch copy, reordered from the
+    /// caller's tensor before (inputs) or into it after (outputs).
     /// Executions are serialized: one stream, and oneDNN's own threads fill the cores.
     /// Buffers are passed as objects, not pointers, so they stay alive until oneDNN is done.
     func execute(_ entry: Entry, _ data: [Int32: any OneDNNBuffer]) {
         lock.lock()
         defer { lock.unlock() }
-        var args = [dnnl_exec_arg_t]()
-        for (arg, buffer) in data {
-            let memory = entry.memories[arg]!
-            OneDNN.check(dnnl_memory_set_data_handle(memory, buffer.dataPointer), "set data")
-            args.append(dnnl_exec_arg_t(arg: arg, memory: memory))
+        var buffers = data
+        for (arg, conversion) in entry.conversions {
+            let scratch = CPUBackend.shared.allocate(byteCount: conversion.byteCount)
+            if !conversion.isOutput {
+                run(conversion.reorder, [(OneDNN.from, conversion.dense, data[arg]!), (OneDNN.to, entry.memories[arg]!, scratch)])
+            }
+            buffers[arg] = scratch
         }
-        OneDNN.check(dnnl_primitive_execute(entry.primitive, stream, Int32(args.count), &args), "execute")
+        run(entry.primitive, buffers.map { arg, buffer in (arg, entry.memories[arg]!, buffer) })
+        for (arg, conversion) in entry.conversions where conversion.isOutput {
+            run(conversion.reorder, [(OneDNN.from, entry.memories[arg]!, buffers[arg]!), (OneDNN.to, conversion.dense, data[arg]!)])
+        }
         OneDNN.check(dnnl_stream_wait(stream), "wait")
-        withExtendedLifetime(data) {}
+        withExtendedLifetime((data, buffers)) {}
+    }
+
+    /// Submits one primitive to the stream with each memory object pointed at its buffer.
+    private func run(_ primitive: dnnl_primitive_t, _ arguments: [(arg: Int32, memory: dnnl_memory_t, buffer: any OneDNNBuffer)]) {
+        var args = arguments.map { argument in
+            OneDNN.check(dnnl_memory_set_data_handle(argument.memory, argument.buffer.dataPointer), "set data")
+            return dnnl_exec_arg_t(arg: argument.arg, memory: argument.memory)
+        }
+        OneDNN.check(dnnl_primitive_execute(primitive, stream, Int32(args.count), &args), "execute")
     }
 
     /// Makes a primitive descriptor from an operation descriptor.
