@@ -142,71 +142,58 @@ enum PoolingKernels {
         return index
     }
 
-    static func referenceMaxForward<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ out: Tensor, _: T.Type) {
-        let px = x.pointer(T.self), py = out.pointer(T.self)
+    /// Calls `body(plane, output, rows, columns)` for every output position with its
+    /// clipped window, planes split across threads; `startPlane` runs before a plane's windows.
+    @inline(__always)
+    static func forEachWindow(_ g: Geometry, startPlane: (Int) -> Void = { _ in },
+                              _ body: (_ plane: Int, _ output: Int, _ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
         Parallel.forRange(g.planes, cost: g.costPerPlane) { range in
             for p in range {
-                let plane = px + p * g.inputPlane
+                startPlane(p)
                 for oh in 0..<g.output[2] {
                     for ow in 0..<g.output[3] {
                         let (rows, columns) = g.window(oh, ow)
-                        py[(p * g.output[2] + oh) * g.output[3] + ow] = plane[argmax(plane, rows, columns, width: g.input[3])]
+                        body(p, (p * g.output[2] + oh) * g.output[3] + ow, rows, columns)
                     }
                 }
             }
+        }
+    }
+
+    static func referenceMaxForward<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ out: Tensor, _: T.Type) {
+        let px = x.pointer(T.self), py = out.pointer(T.self)
+        forEachWindow(g) { p, o, rows, columns in
+            let plane = px + p * g.inputPlane
+            py[o] = plane[argmax(plane, rows, columns, width: g.input[3])]
         }
     }
 
     static func referenceMaxBackward<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ gy: Tensor, _ out: Tensor, _: T.Type) {
         let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgx = out.pointer(T.self)
-        Parallel.forRange(g.planes, cost: g.costPerPlane) { range in
-            for p in range {
-                let plane = px + p * g.inputPlane, gradPlane = pgx + p * g.inputPlane
-                for k in 0..<g.inputPlane { gradPlane[k] = 0 }
-                for oh in 0..<g.output[2] {
-                    for ow in 0..<g.output[3] {
-                        let (rows, columns) = g.window(oh, ow)
-                        gradPlane[argmax(plane, rows, columns, width: g.input[3])] += pgy[(p * g.output[2] + oh) * g.output[3] + ow]
-                    }
-                }
-            }
+        forEachWindow(g, startPlane: { p in (pgx + p * g.inputPlane).initialize(repeating: 0, count: g.inputPlane) }) { p, o, rows, columns in
+            pgx[p * g.inputPlane + argmax(px + p * g.inputPlane, rows, columns, width: g.input[3])] += pgy[o]
         }
     }
 
     static func referenceAvgForward<T: KernelFloat>(_ g: Geometry, _ x: Tensor, _ out: Tensor, _: T.Type) {
         let px = x.pointer(T.self), py = out.pointer(T.self)
-        Parallel.forRange(g.planes, cost: g.costPerPlane) { range in
-            for p in range {
-                let plane = px + p * g.inputPlane
-                for oh in 0..<g.output[2] {
-                    for ow in 0..<g.output[3] {
-                        let (rows, columns) = g.window(oh, ow)
-                        var sum: T = 0
-                        for h in rows {
-                            for w in columns { sum += plane[h * g.input[3] + w] }
-                        }
-                        py[(p * g.output[2] + oh) * g.output[3] + ow] = sum / T(g.divisor(rows, columns))
-                    }
-                }
+        forEachWindow(g) { p, o, rows, columns in
+            let plane = px + p * g.inputPlane
+            var sum: T = 0
+            for h in rows {
+                for w in columns { sum += plane[h * g.input[3] + w] }
             }
+            py[o] = sum / T(g.divisor(rows, columns))
         }
     }
 
     static func referenceAvgBackward<T: KernelFloat>(_ g: Geometry, _ gy: Tensor, _ out: Tensor, _: T.Type) {
         let pgy = gy.pointer(T.self), pgx = out.pointer(T.self)
-        Parallel.forRange(g.planes, cost: g.costPerPlane) { range in
-            for p in range {
-                let gradPlane = pgx + p * g.inputPlane
-                for k in 0..<g.inputPlane { gradPlane[k] = 0 }
-                for oh in 0..<g.output[2] {
-                    for ow in 0..<g.output[3] {
-                        let (rows, columns) = g.window(oh, ow)
-                        let share = pgy[(p * g.output[2] + oh) * g.output[3] + ow] / T(g.divisor(rows, columns))
-                        for h in rows {
-                            for w in columns { gradPlane[h * g.input[3] + w] += share }
-                        }
-                    }
-                }
+        forEachWindow(g, startPlane: { p in (pgx + p * g.inputPlane).initialize(repeating: 0, count: g.inputPlane) }) { p, o, rows, columns in
+            let gradPlane = pgx + p * g.inputPlane
+            let share = pgy[o] / T(g.divisor(rows, columns))
+            for h in rows {
+                for w in columns { gradPlane[h * g.input[3] + w] += share }
             }
         }
     }
