@@ -3,11 +3,16 @@
 enum Elementwise {
     // MARK: Shape and dtype rules
 
-    static let floatOnly: Set<UnaryOp> = [.exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf]
+    static func needsFloatingPoint(_ op: UnaryOp) -> Bool {
+        switch op {
+        case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf: return true
+        case .neg, .abs, .sign, .relu, .floor, .ceil, .round, .logicalNot: return false
+        }
+    }
 
     static func unarySpec(_ op: UnaryOp, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
         let x = inputs[0]
-        if floatOnly.contains(op) && !x.dtype.isFloatingPoint {
+        if needsFloatingPoint(op) && !x.dtype.isFloatingPoint {
             throw ShapeError("\(op)", "expected a floating-point tensor, got \(x.dtype); cast it first")
         }
         if x.dtype == .bool && op != .logicalNot {

@@ -75,9 +75,12 @@ enum MatmulKernel {
         let plain = (cs == 1 || c == 1) && (rs >= c || r == 1)
         let transposed = (rs == 1 || r == 1) && (cs >= r || c == 1)
         let batchStride = merged.shape.count == 1 ? (batch == 1 ? r * c : merged.strides[0][0]) : -1
-        if batchStride >= 0 && batchStride != 0 && (plain || transposed) {
-            let rowStride = r == 1 ? c : rs, colStride = c == 1 ? 1 : cs
-            return Operand(tensor: x, dims: [batch, r, c], strides: [batchStride, plain ? max(rowStride, c) : rowStride, plain ? 1 : max(colStride, r)])
+        // The stride of a size-1 axis is free: it is set to what the plain layout expects.
+        if batchStride > 0 && plain {
+            return Operand(tensor: x, dims: [batch, r, c], strides: [batchStride, r == 1 ? c : rs, 1])
+        }
+        if batchStride > 0 && transposed {
+            return Operand(tensor: x, dims: [batch, r, c], strides: [batchStride, 1, cs])
         }
         // Materialize the broadcast batch densely.
         let expanded = x.sameLayout(shape: batchShape + [r, c], strides: batchStrides + [rs, cs])
