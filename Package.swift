@@ -5,6 +5,9 @@ let package = Package(
     name: "Ember",
     products: [
         .library(name: "Ember", targets: ["Ember"]),
+        .library(name: "EmberNN", targets: ["EmberNN"]),
+        .library(name: "EmberOptim", targets: ["EmberOptim"]),
+        .library(name: "EmberIO", targets: ["EmberIO"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -20,10 +23,16 @@ let package = Package(
             dependencies: ["COneDNN", "CEmberSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Modules, layers, initializers, losses and metrics.
+        .target(name: "EmberNN", dependencies: ["Ember"]),
+        // Optimizers, learning-rate schedules and gradient clipping.
+        .target(name: "EmberOptim", dependencies: ["Ember", "EmberNN"]),
+        // File formats: safetensors.
+        .target(name: "EmberIO", dependencies: ["Ember"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "EmberTests", dependencies: ["Ember"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,0 +1,1 @@
+// Modules: see Module.swift.
