@@ -24,7 +24,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Modules, layers, initializers, losses and metrics.
-        .target(name: "EmberNN", dependencies: ["Ember"]),
+        .target(name: "EmberNN", dependencies: ["Ember", "EmberIO"]),
         // Optimizers, learning-rate schedules and gradient clipping.
         .target(name: "EmberOptim", dependencies: ["Ember", "EmberNN"]),
         // File formats: safetensors.

@@ -1,1 +1,242 @@
-// Modules: see Module.swift.
+import Ember
+
+/// The base of every layer and model, PyTorch's `nn.Module`.
+///
+/// Parameters (`@Parameter`), buffers (`@Buffer`) and submodules (stored properties whose
+/// value is a `Module`, an optional `Module` or an array of modules) are found by reflection
+/// over stored properties, in declaration order. Their state keys are the property names in
+/// snake case (`runningMean` → `running_mean`), joined with dots (`layer1.0.conv1.weight`),
+/// so state written by PyTorch loads by name; `@Parameter(key:)`, `@Buffer(key:)` and
+/// `@Child(key:)` name a slot explicitly (`LayerNorm` in Hugging Face's BERT), and
+/// `registerParameter(_:as:)` adds slots whose number is known only at run time.
+open class Module {
+    /// Whether the module is in training mode (dropout active, batch statistics updated).
+    public private(set) var isTraining = true
+    private var registered: [(key: String, slot: TensorSlot)] = []
+
+    public init() {}
+
+    /// The name shown in summaries and error messages.
+    open var typeName: String { String(describing: type(of: self)) }
+
+    // MARK: Mode
+
+    /// Sets training mode on this module and every submodule.
+    @discardableResult
+    public func train(_ on: Bool = true) -> Self {
+        for (_, module) in namedModules() { module.isTraining = on }
+        return self
+    }
+
+    /// Sets evaluation mode (dropout off, batch norm uses running statistics).
+    @discardableResult
+    public func eval() -> Self { train(false) }
+
+    // MARK: Registration
+
+    /// Adds a parameter under `key`; for layers whose number of weights is a constructor
+    /// argument (LSTM's `weight_ih_l0`, `weight_ih_l1`, ...). Returns the slot holding it.
+    @discardableResult
+    public func registerParameter(_ tensor: Tensor, as key: String) -> Parameter<Tensor> {
+        let slot = Parameter(wrappedValue: tensor, key: key)
+        registered.append((key, slot))
+        return slot
+    }
+
+    // MARK: Traversal
+
+    /// Direct tensor slots and submodules, with their keys, in declaration order.
+    fileprivate func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+        var slots = [(String, TensorSlot)]()
+        var children = [(String, Module)]()
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var levels = [Mirror]()
+        while let m = mirror {
+            levels.append(m)
+            mirror = m.superclassMirror
+        }
+        // Superclass properties come first, as PyTorch registers them in the base initializer.
+        for level in levels.reversed() {
+            for child in level.children {
+                guard let label = child.label else { continue }
+                let name = label.hasPrefix("_") ? String(label.dropFirst()) : label
+                switch child.value {
+                case let slot as TensorSlot:
+                    slots.append((slot.key ?? snakeCase(name), slot))
+                case let named as ChildSlot:
+                    if let module = named.module { children.append((named.key ?? snakeCase(name), module)) }
+                case let module as Module:
+                    children.append((snakeCase(name), module))
+                case let list as [Module]:
+                    children.append((snakeCase(name), ModuleList(list)))
+                default:
+                    break
+                }
+            }
+        }
+        slots += registered.map { ($0.key, $0.slot) }
+        return (slots, children)
+    }
+
+    /// Direct submodules with their keys.
+    public func namedChildren() -> [(String, Module)] { members().children }
+
+    /// This module and every module below it, with dotted names ("" for this one).
+    public func namedModules(prefix: String = "") -> [(String, Module)] {
+        var result = [(prefix, self)]
+        for (key, child) in namedChildren() {
+            result += child.namedModules(prefix: join(prefix, key))
+        }
+        return result
+    }
+
+    fileprivate func namedSlots(prefix: String = "") -> [(String, TensorSlot)] {
+        let (slots, children) = members()
+        var result = slots.map { (join(prefix, $0.0), $0.1) }
+        for (key, child) in children {
+            result += child.namedSlots(prefix: join(prefix, key))
+        }
+        return result
+    }
+
+    /// Every parameter below this module with its dotted name, in PyTorch's order. Optional
+    /// parameters that are absent (a layer without bias) are left out.
+    public func namedParameters() -> [(String, Tensor)] {
+        namedSlots().compactMap { name, slot in
+            slot.kind == .parameter ? slot.tensor.map { (name, $0) } : nil
+        }
+    }
+
+    public func parameters() -> [Tensor] { namedParameters().map(\.1) }
+
+    /// Parameters that are not frozen.
+    public func trainableParameters() -> [Tensor] { parameters().filter(\.requiresGrad) }
+
+    /// Buffers (running statistics and the like) with their dotted names.
+    public func namedBuffers() -> [(String, Tensor)] {
+        namedSlots().compactMap { name, slot in
+            if case .buffer = slot.kind { return slot.tensor.map { (name, $0) } }
+            return nil
+        }
+    }
+
+    public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
+    public var trainableParameterCount: Int { trainableParameters().reduce(0) { $0 + $1.count } }
+
+    // MARK: Freezing
+
+    /// Stops gradients to every parameter below this module (fine-tuning a head only).
+    public func freeze() { for p in parameters() { p.requiresGrad = false } }
+    public func unfreeze() { for p in parameters() { p.requiresGrad = true } }
+
+    /// Clears the gradient of every parameter.
+    public func zeroGrad() { for p in parameters() { p.grad = nil } }
+
+    // MARK: State
+
+    /// Parameters and persistent buffers by dotted name: what a checkpoint stores.
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(stateEntries().map { ($0.0, $0.1.tensor!) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Names of the state in PyTorch's order.
+    public func stateKeys() -> [String] { stateEntries().map(\.0) }
+
+    fileprivate func stateEntries() -> [(String, TensorSlot)] {
+        namedSlots().filter { $0.1.tensor != nil && $0.1.kind != .buffer(persistent: false) }
+    }
+
+    /// Copies `state` into this module's parameters and buffers by name (values are cast to
+    /// each slot's dtype). A shape mismatch always throws and loads nothing; with `strict`,
+    /// so do missing or unexpected keys. Returns the keys that were missing and unexpected.
+    @discardableResult
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws -> StateDictReport {
+        let entries = stateEntries()
+        let known = Set(entries.map(\.0))
+        let report = StateDictReport(missingKeys: entries.map(\.0).filter { state[$0] == nil },
+                                     unexpectedKeys: state.keys.filter { !known.contains($0) }.sorted())
+        let mismatches = entries.compactMap { key, slot -> String? in
+            guard let value = state[key], let current = slot.tensor, value.shape != current.shape else { return nil }
+            return "\(key): expected shape \(current.shape), found \(value.shape)"
+        }
+        if !mismatches.isEmpty {
+            throw StateDictError(problems: mismatches.map { "shape mismatch for \($0)" })
+        }
+        if strict && !(report.missingKeys.isEmpty && report.unexpectedKeys.isEmpty) {
+            throw StateDictError(problems: report.problems)
+        }
+        noGrad {
+            for (key, slot) in entries {
+                guard let value = state[key], let current = slot.tensor else { continue }
+                current.assign(value.cast(to: current.dtype))
+            }
+        }
+        return report
+    }
+
+    // MARK: Functional use
+
+    /// Runs `body` with some parameters or buffers replaced by other tensors (by dotted
+    /// name), then restores them: `grad` can then differentiate a forward pass with respect
+    /// to a parameter tree, as torch.func.functional_call does.
+    public func withState<R>(_ replacements: [String: Tensor], _ body: () throws -> R) rethrows -> R {
+        let slots = Dictionary(namedSlots(), uniquingKeysWith: { first, _ in first })
+        var saved = [(TensorSlot, Tensor?)]()
+        for (key, tensor) in replacements {
+            guard let slot = slots[key] else {
+                preconditionFailure("withState: \(typeName) has no parameter or buffer named \(key)")
+            }
+            saved.append((slot, slot.tensor))
+            slot.tensor = tensor
+        }
+        defer { for (slot, original) in saved { slot.tensor = original } }
+        return try body()
+    }
+}
+
+/// Missing and unexpected keys of a non-strict state load.
+public struct StateDictReport: Equatable, Sendable {
+    public var missingKeys: [String]
+    public var unexpectedKeys: [String]
+
+    var problems: [String] {
+        (missingKeys.isEmpty ? [] : ["missing keys: " + missingKeys.joined(separator: ", ")])
+            + (unexpectedKeys.isEmpty ? [] : ["unexpected keys: " + unexpectedKeys.joined(separator: ", ")])
+    }
+}
+
+/// A state dict that does not fit the module.
+public struct StateDictError: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { "cannot load state dict: " + problems.joined(separator: "; ") }
+}
+
+/// A module holding an array of modules under the keys "0", "1", ... (an array-valued
+/// property of a module is wrapped in one during traversal).
+public final class ModuleList: Module {
+    public let modules: [Module]
+
+    public init(_ modules: [Module]) {
+        self.modules = modules
+    }
+
+    override fileprivate func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+        ([], modules.enumerated().map { (String($0.offset), $0.element) })
+    }
+}
+
+func join(_ prefix: String, _ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+
+/// `runningMean` → `running_mean`, `numBatchesTracked` → `num_batches_tracked`.
+func snakeCase(_ name: String) -> String {
+    var result = ""
+    for character in name {
+        if character.isUppercase {
+            if !result.isEmpty { result.append("_") }
+            result += character.lowercased()
+        } else {
+            result.append(character)
+        }
+    }
+    return result
+}
