@@ -13,6 +13,9 @@ open class Module {
     /// Whether the module is in training mode (dropout active, batch statistics updated).
     public private(set) var isTraining = true
     private var registered: [(key: String, slot: TensorSlot)] = []
+    /// The `ModuleList` standing for each array-valued property, kept so that it has one
+    /// identity (and one training flag) across traversals.
+    private var listWrappers: [String: ModuleList] = [:]
 
     public init() {}
 
@@ -46,7 +49,7 @@ open class Module {
     // MARK: Traversal
 
     /// Direct tensor slots and submodules, with their keys, in declaration order.
-    fileprivate func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         var slots = [(String, TensorSlot)]()
         var children = [(String, Module)]()
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -55,8 +58,9 @@ open class Module {
             levels.append(m)
             mirror = m.superclassMirror
         }
-        // Superclass properties come first, as PyTorch registers them in the base initializer.
-        for level in levels.reversed() {
+        // Superclass properties come first, as PyTorch registers them in the base initializer;
+        // Module's own bookkeeping is not state.
+        for level in levels.reversed() where level.subjectType != Module.self {
             for child in level.children {
                 guard let label = child.label else { continue }
                 let name = label.hasPrefix("_") ? String(label.dropFirst()) : label
@@ -67,8 +71,8 @@ open class Module {
                     if let module = named.module { children.append((named.key ?? snakeCase(name), module)) }
                 case let module as Module:
                     children.append((snakeCase(name), module))
-                case let list as [Module]:
-                    children.append((snakeCase(name), ModuleList(list)))
+                case let list as [Any] where !list.isEmpty && list.allSatisfy({ $0 is Module }):
+                    children.append((snakeCase(name), listWrapper(name, list.map { $0 as! Module })))
                 default:
                     break
                 }
@@ -76,6 +80,14 @@ open class Module {
         }
         slots += registered.map { ($0.key, $0.slot) }
         return (slots, children)
+    }
+
+    private func listWrapper(_ name: String, _ modules: [Module]) -> ModuleList {
+        if let wrapper = listWrappers[name], wrapper.modules.elementsEqual(modules, by: ===) { return wrapper }
+        let wrapper = ModuleList(modules)
+        wrapper.train(isTraining)
+        listWrappers[name] = wrapper
+        return wrapper
     }
 
     /// Direct submodules with their keys.
@@ -90,9 +102,12 @@ open class Module {
         return result
     }
 
+    /// Every tensor slot below this module, in PyTorch's order: a module's parameters, then
+    /// its buffers, then its children's slots.
     fileprivate func namedSlots(prefix: String = "") -> [(String, TensorSlot)] {
         let (slots, children) = members()
-        var result = slots.map { (join(prefix, $0.0), $0.1) }
+        let ordered = slots.filter { $0.1.kind == .parameter } + slots.filter { $0.1.kind != .parameter }
+        var result = ordered.map { (join(prefix, $0.0), $0.1) }
         for (key, child) in children {
             result += child.namedSlots(prefix: join(prefix, key))
         }
@@ -220,7 +235,7 @@ public final class ModuleList: Module {
         self.modules = modules
     }
 
-    override fileprivate func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    override func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         ([], modules.enumerated().map { (String($0.offset), $0.element) })
     }
 }

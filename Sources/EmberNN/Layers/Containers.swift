@@ -15,6 +15,10 @@ public final class Sequential: Module, Layer {
     public func forward(_ x: Tensor) -> Tensor {
         layers.reduce(x) { $1($0) }
     }
+
+    override func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+        ([], layers.enumerated().map { (String($0.offset), $0.element) })
+    }
 }
 
 /// Flattens axes `startAxis...endAxis` into one (by default all but the batch axis).

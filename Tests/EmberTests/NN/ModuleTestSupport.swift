@@ -26,9 +26,12 @@ extension Fixtures {
             return
         }
         module.zeroGrad()
+        // Floating-point inputs take the module's dtype, so float64 modules are checked tightly.
+        let dtype = module.parameters().first?.dtype ?? .float64
         let inputs = (0..<count).map { i -> Tensor in
             let x = tensor(name, "x\(i)")
-            return x.dtype.isFloatingPoint && gradientsOfInputs ? x.requiringGrad() : x
+            guard x.dtype.isFloatingPoint else { return x }
+            return gradientsOfInputs ? x.cast(to: dtype).requiringGrad() : x.cast(to: dtype)
         }
         let y = forward(inputs)
         assertClose(y, tensor(name, "y"), atol: atol, rtol: rtol, "\(name) output", file: file, line: line)
