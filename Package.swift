@@ -16,8 +16,9 @@ let package = Package(
     targets: [
         // Debian's libdnnl-dev: matmul, convolution, pooling and layer normalization kernels.
         .systemLibrary(name: "COneDNN", path: "Sources/COneDNN"),
-        // Thread-local interpreter state, read on every dispatched operation.
-        .target(name: "CEmberSupport"),
+        // Thread-local interpreter state, read on every dispatched operation, and parallel
+        // loops on oneDNN's OpenMP thread pool (GNU libgomp).
+        .target(name: "CEmberSupport", linkerSettings: [.linkedLibrary("gomp")]),
         .target(
             name: "Ember",
             dependencies: ["COneDNN", "CEmberSupport"],

@@ -11,4 +11,10 @@ typedef struct {
 
 EmberThreadState *_Nonnull ember_thread_state(void);
 
+typedef void (*_Nonnull EmberChunkFunction)(void *_Nullable context, long chunk);
+
+// Calls function(context, chunk) for chunk in 0..<chunks on up to `chunks` threads of the
+// OpenMP pool that oneDNN uses, and returns when all have finished.
+void ember_parallel_for(long chunks, EmberChunkFunction function, void *_Nullable context);
+
 #endif

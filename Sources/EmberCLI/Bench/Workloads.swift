@@ -27,7 +27,7 @@ func elapsed(_ body: () -> Void) -> Double {
 
 let allWorkloads: [Workload] = [
     MatmulWorkload(id: "W1", size: 1024),
-    Pending(id: "W2", name: "mlp-train", unit: "steps/s", reason: "needs the modules and optimizers (issue: modules, layers, losses and optimizers)"),
+    MLPTrainWorkload(),
     Pending(id: "W3", name: "cnn-train", unit: "images/s", reason: "needs the modules and optimizers (issue: modules, layers, losses and optimizers)"),
     Pending(id: "W4", name: "resnet50-infer", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
     Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),

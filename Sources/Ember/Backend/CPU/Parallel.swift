@@ -1,3 +1,4 @@
+import CEmberSupport
 import Foundation
 
 /// Splits work across the cores for large tensors; small work runs inline, since waking
@@ -12,6 +13,12 @@ enum Parallel {
     /// Elements below which a kernel stays on the calling thread.
     static let grain = 32_768
 
+    private struct Job {
+        let count: Int
+        let chunks: Int
+        let body: (Range<Int>) -> Void
+    }
+
     /// Calls `body` on disjoint subranges covering 0..<count, in parallel when `count * cost`
     /// is large. `cost` is the relative work per item (1 for one element of arithmetic).
     @inline(__always)
@@ -22,10 +29,14 @@ enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                body(start..<end)
+            var job = Job(count: count, chunks: chunks, body: body)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                ember_parallel_for(chunks, { context, chunk in
+                    let job = context!.assumingMemoryBound(to: Job.self).pointee
+                    let start = job.count * chunk / job.chunks
+                    let end = job.count * (chunk + 1) / job.chunks
+                    job.body(start..<end)
+                }, pointer)
             }
         }
     }
