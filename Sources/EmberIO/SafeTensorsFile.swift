@@ -13,7 +13,10 @@ import Foundation
 /// BOOL byte reads as true); U8, I8, I16 and U16 widen to int32 and U32 to int64, exactly.
 /// U64, complex and the 4-, 6- and 8-bit float types have no Ember dtype: asking for such a
 /// tensor throws, while the file's other tensors still load.
-public final class SafeTensorsFile {
+///
+/// As with any memory-mapped file, the file must not be truncated while it is open.
+/// Tensors may be loaded from several threads at once.
+public final class SafeTensorsFile: Sendable {
     /// The file's path (or the name given to `SafeTensors.decode`), used in errors.
     public let source: String
     /// The header's `__metadata__` (empty when there is none).

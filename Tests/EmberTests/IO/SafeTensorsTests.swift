@@ -32,6 +32,7 @@ final class SafeTensorsTests: XCTestCase {
         }
         let expectedMetadata = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("torch_written_metadata", "json")))
         XCTAssertEqual(metadata, expectedMetadata as? [String: String])
+        XCTAssertEqual(Set(try SafeTensors.load(contentsOf: fixture("torch_written", "safetensors")).keys), Set(cases.keys))
     }
 
     func testHeaderListsSpecsWithoutLoading() throws {
