@@ -223,7 +223,17 @@ public struct StateDictReport: Equatable, Sendable {
 /// A state dict that does not fit the module.
 public struct StateDictError: Error, CustomStringConvertible {
     public var problems: [String]
-    public var description: String { "cannot load state dict: " + problems.joined(separator: "; ") }
+    /// The file the state came from, if any.
+    public var source: String?
+
+    public init(problems: [String], source: String? = nil) {
+        self.problems = problems
+        self.source = source
+    }
+
+    public var description: String {
+        "cannot load state dict\(source.map { " from \($0)" } ?? ""): " + problems.joined(separator: "; ")
+    }
 }
 
 /// A module holding an array of modules under the keys "0", "1", ... (an array-valued

@@ -1,6 +1,7 @@
 import XCTest
 import Ember
 @testable import EmberNN
+import EmberIO
 
 /// A model with every kind of slot, to pin the state keys PyTorch would give it.
 private final class Block: Module, Layer {
@@ -154,5 +155,26 @@ final class ModuleTests: XCTestCase {
         XCTAssertEqual(kept, 0.75, accuracy: 0.02)
         dropout.eval()
         XCTAssertEqual(dropout(Tensor.ones([5])).floats, [1, 1, 1, 1, 1])
+    }
+}
+
+final class ModuleFileTests: XCTestCase {
+    func testSaveAndLoadSafetensors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-module-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("model.safetensors")
+
+        let a = Sequential(Linear(4, 3), ReLU(), Linear(3, 2)), b = Sequential(Linear(4, 3), ReLU(), Linear(3, 2))
+        try a.save(to: url)
+        try b.load(from: url)
+        for ((_, p), (_, q)) in zip(a.namedParameters(), b.namedParameters()) { XCTAssertEqual(p.floats, q.floats) }
+        XCTAssertEqual(try SafeTensors.read(contentsOf: url).metadata, ["format": "pt"])
+
+        let wrong = Sequential(Linear(4, 5), ReLU(), Linear(5, 2))
+        XCTAssertThrowsError(try wrong.load(from: url)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains(url.path) && message.contains("0.weight: expected shape [5, 4], found [3, 4]"), message)
+        }
     }
 }
