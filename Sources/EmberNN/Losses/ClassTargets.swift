@@ -4,10 +4,15 @@ import Ember
 /// scores [N, C, d1, ...] with the classes on axis 1 (or one sample, [C]); targets either
 /// class indices [N, d1, ...] (or a scalar) or class probabilities shaped like the scores.
 enum ClassTargets {
-    /// The shape class indices must have for `scores`: the scores' shape without axis 1.
+    /// Axis 1, or 0 for one sample without a batch axis.
+    static func classAxis(_ scores: [Int]) -> Int { scores.count == 1 ? 0 : 1 }
+
+    static func classCount(_ scores: [Int]) -> Int { scores[classAxis(scores)] }
+
+    /// The shape class indices must have for `scores`: the scores' shape without the class axis.
     static func indexShape(_ scores: [Int]) -> [Int] {
         var shape = scores
-        shape.remove(at: Swift.min(1, shape.count - 1))
+        shape.remove(at: classAxis(scores))
         return shape
     }
 

@@ -19,7 +19,7 @@ public func crossEntropy(logits: Tensor, labels: Tensor, weight: Tensor? = nil, 
                          labelSmoothing: Double = 0, reduction: LossReduction = .mean) -> Tensor {
     validate { () throws(ShapeError) in
         try ClassTargets.checkIndicesOrProbabilities("crossEntropy", scores: logits, labels: labels, names: ("logits", "labels"))
-        try ClassTargets.checkClassWeight("crossEntropy", weight, classes: logits.shape[Swift.min(1, logits.rank - 1)])
+        try ClassTargets.checkClassWeight("crossEntropy", weight, classes: ClassTargets.classCount(logits.shape))
         if !(0...1).contains(labelSmoothing) {
             throw ShapeError("crossEntropy", "labelSmoothing must lie in [0, 1], got \(labelSmoothing)")
         }
@@ -43,7 +43,7 @@ public func nllLoss(logProbabilities: Tensor, labels: Tensor, weight: Tensor? = 
                     reduction: LossReduction = .mean) -> Tensor {
     validate { () throws(ShapeError) in
         try ClassTargets.checkIndices("nllLoss", scores: logProbabilities, labels: labels, names: ("logProbabilities", "labels"))
-        try ClassTargets.checkClassWeight("nllLoss", weight, classes: logProbabilities.shape[Swift.min(1, logProbabilities.rank - 1)])
+        try ClassTargets.checkClassWeight("nllLoss", weight, classes: ClassTargets.classCount(logProbabilities.shape))
     }
     let (scores, targets) = ClassTargets.batched(logProbabilities, labels)
     let loss = ClassIndexLoss(scores, targets, weight: weight, ignoreIndex: ignoreIndex, smoothing: 0).reduced(reduction)

@@ -10,7 +10,8 @@ public func accuracy(logits: Tensor, labels: Tensor) -> Tensor {
 
 /// The fraction of samples whose label's class is among the `k` highest scores, as Keras'
 /// `in_top_k`: fewer than `k` classes score strictly higher, so classes tied at the k-th
-/// place all count as in the top k. Shapes as `accuracy`.
+/// place all count as in the top k (k = 1 is `accuracy`, whose argmax breaks ties).
+/// Shapes as `accuracy`.
 public func topKAccuracy(logits: Tensor, labels: Tensor, k: Int) -> Tensor {
     noGrad { correctPredictions("topKAccuracy", logits: logits, labels: labels, k: k).cast(to: .float32).mean() }
 }
@@ -20,7 +21,7 @@ public func topKAccuracy(logits: Tensor, labels: Tensor, k: Int) -> Tensor {
 private func correctPredictions(_ function: String, logits: Tensor, labels: Tensor, k: Int) -> Tensor {
     validate { () throws(ShapeError) in
         try ClassTargets.checkIndicesOrProbabilities(function, scores: logits, labels: labels, names: ("logits", "labels"))
-        let classes = logits.shape[Swift.min(1, logits.rank - 1)]
+        let classes = ClassTargets.classCount(logits.shape)
         if k < 1 || k > classes { throw ShapeError(function, "k must lie in 1...\(classes) for \(classes) classes, got \(k)") }
     }
     let (scores, targets) = ClassTargets.batched(logits, labels)

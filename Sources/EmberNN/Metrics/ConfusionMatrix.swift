@@ -31,9 +31,10 @@ public final class ConfusionMatrix: PredictionMetric {
             validate { () throws(ShapeError) in try checkPredictedIndices(predictions, targets) }
             return (predictions.scalars(as: Int64.self), targets.scalars(as: Int64.self))
         }
+        let valid = 0..<Int64(classes)
         for (t, p) in zip(actual, predicted) {
-            precondition((0..<Int64(classes)).contains(t) && (0..<Int64(classes)).contains(p),
-                         "ConfusionMatrix: class \((0..<Int64(classes)).contains(t) ? p : t) is out of range for \(classes) classes")
+            precondition(valid.contains(t), "ConfusionMatrix: target class \(t) is out of range for \(classes) classes")
+            precondition(valid.contains(p), "ConfusionMatrix: predicted class \(p) is out of range for \(classes) classes")
             counts[Int(t)][Int(p)] += 1
         }
     }
