@@ -21,4 +21,9 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Sets every element of a dense tensor to `value`.
     func fill(_ tensor: Tensor, with value: Double)
+
+    /// Applies an optimizer's in-place update to a dense float tensor from dense operands of
+    /// its shape and dtype, in one pass; returns false where the backend has no fused loop
+    /// (the caller then composes it from primitives).
+    func update(_ target: Tensor, _ update: InPlaceUpdate, _ operands: [Tensor]) -> Bool
 }

@@ -41,6 +41,15 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         ElementwiseKernels.fill(tensor, value)
     }
 
+    public func update(_ target: Tensor, _ update: InPlaceUpdate, _ operands: [Tensor]) -> Bool {
+        switch target.dtype {
+        case .float32: UpdateKernels.run(update, target, operands, Float.self)
+        case .float64: UpdateKernels.run(update, target, operands, Double.self)
+        default: return false
+        }
+        return true
+    }
+
     /// A dense copy of `x`, or `x` itself when already dense. Kernel-internal: not recorded.
     func contiguous(_ x: Tensor) -> Tensor {
         if x.isContiguous { return x }
