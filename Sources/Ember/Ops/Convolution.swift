@@ -140,7 +140,8 @@ public struct Size2D: Hashable, Sendable, ExpressibleByIntegerLiteral, Expressib
         self.init(elements[0], elements[1])
     }
 
-    var array: [Int] { [height, width] }
+    /// [height, width].
+    public var array: [Int] { [height, width] }
 }
 
 // MARK: - Public API
@@ -165,4 +166,47 @@ public func conv1d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
     let y = conv2d(x.unsqueezed(axis: 2), weight: weight.unsqueezed(axis: 2), bias: bias, stride: Size2D(1, stride),
                    padding: Size2D(0, padding), dilation: Size2D(1, dilation), groups: groups)
     return y.squeezed(axis: 2)
+}
+
+/// 2-D transposed convolution (torch.nn.functional.conv_transpose2d) of an input
+/// [N, C, H, W] with a weight [C, O/groups, kh, kw] and an optional bias [O]: the gradient
+/// of a convolution with respect to its input, so it runs on that backward primitive. Gives
+/// [N, O, H', W'] with H' = (H - 1)·stride - 2·padding + dilation·(kh - 1) + outputPadding + 1;
+/// the output padding must be below the stride or the dilation.
+public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
+                            outputPadding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4,
+                 "convTranspose2d: expected an input [N, C, H, W] and a weight [C, O/groups, kh, kw], got \(x.shape) and \(weight.shape)")
+    precondition(x.shape[1] == weight.shape[0],
+                 "convTranspose2d: the input \(x.shape) has \(x.shape[1]) channels but the weight \(weight.shape) takes \(weight.shape[0]) (axis 0)")
+    let strides = stride.array, paddings = padding.array, dilations = dilation.array, extra = outputPadding.array
+    precondition((0..<2).allSatisfy { extra[$0] >= 0 && (extra[$0] < strides[$0] || extra[$0] < dilations[$0]) },
+                 "convTranspose2d: output padding \(extra) must be non-negative and smaller than the stride \(strides) or the dilation \(dilations)")
+    let outChannels = weight.shape[1] * groups
+    precondition(bias.map { $0.shape == [outChannels] } ?? true,
+                 "convTranspose2d: the bias must have shape [\(outChannels)] (weight \(weight.shape), groups \(groups)), got \(bias!.shape)")
+    let t = ([weight] + (bias.map { [$0] } ?? [])).reduce(x.dtype) { DType.promoted($0, $1.dtype) }
+    let input = x.cast(to: t), w = weight.cast(to: t)
+    // The output size without padding: every row some input row reaches.
+    func fullSize(_ axis: Int) -> Int {
+        let span: Int = dilations[axis] * (weight.shape[2 + axis] - 1)
+        return (x.shape[2 + axis] - 1) * strides[axis] + span + 1
+    }
+    let full = [fullSize(0), fullSize(1)]
+    var y: Tensor
+    if (0..<2).allSatisfy({ extra[$0] < strides[$0] }) {
+        // Output padding below the stride only adds rows the convolution's floor division drops.
+        let config = ConvConfig(stride: strides, padding: paddings, dilation: dilations, groups: groups)
+        let sizes: [Int] = (0..<2).map { full[$0] - 2 * paddings[$0] + extra[$0] }
+        let shape = [x.shape[0], outChannels] + sizes
+        y = Convolution.backwardInput(config, input, w, inputShape: shape)
+    } else {
+        // Past the stride those rows would not map back to the input: transpose without
+        // padding, then crop (or pad with zeros) to the requested window.
+        let config = ConvConfig(stride: strides, padding: [0, 0], dilation: dilations, groups: groups)
+        let unpadded = Convolution.backwardInput(config, input, w, inputShape: [x.shape[0], outChannels] + full)
+        y = unpadded.padded([Padding(0, 0), Padding(0, 0)] + (0..<2).map { Padding(-paddings[$0], extra[$0] - paddings[$0]) })
+    }
+    if let bias { y = y + bias.cast(to: t).reshaped(to: [1, -1, 1, 1]) }
+    return y
 }
