@@ -1,7 +1,8 @@
 import XCTest
 @testable import Ember
 
-/// conv2d and conv1d: values and gradients against PyTorch (Fixtures/generate_nn.py),
+/// conv2d, conv1d and convTranspose2d: values and gradients against PyTorch
+/// (Fixtures/generate_nn.py; convTranspose2d through its layer in NN/ConvolutionLayerTests),
 /// finite differences, second derivatives, oneDNN against the float64 loops, shape errors.
 final class ConvolutionTests: XCTestCase {
     func testConv2dAgainstPyTorch() throws {
@@ -112,6 +113,40 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(y.dtype, .bfloat16)
         // bfloat16 keeps 8 bits of mantissa: inputs and result round to ~0.4%.
         assertClose(y, conv2d(x, weight: w, padding: 1), atol: 0.1, rtol: 0.02)
+    }
+
+    /// The transposed convolution is the adjoint of the convolution with the same weight and
+    /// geometry: <convTranspose2d(y, w), x> = <y, conv2d(x, w)>, with the output padding
+    /// that gives back x's size (rows the convolution's floor division dropped).
+    func testConvTranspose2dIsTheAdjointOfConv2d() {
+        let w = randomDoubles([6, 2, 3, 2], seed: 30)
+        for (stride, padding, dilation, shape) in [(Size2D(2, 3), Size2D(1, 0), Size2D(2, 1), [2, 4, 10, 12]),
+                                                   (Size2D(1, 2), Size2D(2, 1), Size2D(3, 2), [1, 4, 8, 8])] {
+            let x = randomDoubles(shape, seed: 31)
+            let conv = conv2d(x, weight: w, stride: stride, padding: padding, dilation: dilation, groups: 2)
+            let y = randomDoubles(conv.shape, seed: 32)
+            let plain = convTranspose2d(y, weight: w, stride: stride, padding: padding, dilation: dilation, groups: 2)
+            let outputPadding = Size2D(shape[2] - plain.shape[2], shape[3] - plain.shape[3])
+            XCTAssertNotEqual(outputPadding, 0)
+            let transposed = convTranspose2d(y, weight: w, stride: stride, padding: padding, outputPadding: outputPadding,
+                                             dilation: dilation, groups: 2)
+            XCTAssertEqual(transposed.shape, shape)
+            let left = (transposed * x).sum().item(), right = (y * conv).sum().item()
+            XCTAssertEqual(left, right, accuracy: 1e-9 * Swift.abs(right))
+        }
+    }
+
+    func testConvTranspose2dGradientsMatchFiniteDifferences() {
+        let inputs = [randomDoubles([2, 4, 3, 4], seed: 33), randomDoubles([4, 3, 3, 2], seed: 34), randomDoubles([6], seed: 35)]
+        let settings: [(stride: Size2D, outputPadding: Size2D, dilation: Size2D)] = [([2, 3], [1, 2], [2, 1]), (1, [1, 0], [2, 1])]
+        for s in settings {
+            let f = { (t: [Tensor]) in
+                convTranspose2d(t[0], weight: t[1], bias: t[2], stride: s.stride, padding: [1, 0], outputPadding: s.outputPadding,
+                                dilation: s.dilation, groups: 2)
+            }
+            let r = randomDoubles(f(inputs).shape, seed: 36)
+            checkGradients({ (f($0) * r).sum() }, inputs)
+        }
     }
 
     func testShapeErrorsNameTheOperationAndShapes() {

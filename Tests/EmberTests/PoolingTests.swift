@@ -1,8 +1,10 @@
 import XCTest
 @testable import Ember
 
-/// maxPool2d and avgPool2d: values and gradients against PyTorch (Fixtures/generate_nn.py),
-/// finite differences, second derivatives, oneDNN against the float64 loops, shape errors.
+/// maxPool2d, avgPool2d and adaptiveAvgPool2d: values and gradients against PyTorch
+/// (Fixtures/generate_nn.py; ceil mode, dilation and adaptive pooling through their layers
+/// in NN/PoolingLayerTests), finite differences, second derivatives, oneDNN against the
+/// float64 loops, shape errors.
 final class PoolingTests: XCTestCase {
     func testMaxPoolAgainstPyTorch() throws {
         let fixtures = try Fixtures("nn")
@@ -99,6 +101,35 @@ final class PoolingTests: XCTestCase {
                          mentions: ["max_pool2d_backward", "[1, 2, 3, 3]", "[1, 2, 2, 3]"])
         assertShapeError(.avgPool2dBackward(PoolConfig(kernel: [2, 2], stride: [2, 2]), inputShape: [1, 2, 6, 6]),
                          [TensorSpec([1, 2, 2, 3], .float32)], mentions: ["avg_pool2d_backward", "[1, 2, 3, 3]", "[1, 2, 2, 3]"])
+    }
+
+    func testCeilModeDilationAndAdaptiveGradientsMatchFiniteDifferences() {
+        let x = distinctValues([1, 2, 8, 7], seed: 40)
+        let pools: [(Tensor) -> Tensor] = [
+            { maxPool2d($0, kernelSize: 3, stride: 2, padding: 1, ceilMode: true) },
+            { maxPool2d($0, kernelSize: [2, 3], stride: [3, 1], padding: 1, dilation: [2, 3], ceilMode: true) },
+            { avgPool2d($0, kernelSize: 3, stride: 2, padding: 1, ceilMode: true) },
+            { avgPool2d($0, kernelSize: [3, 2], stride: [2, 3], padding: [1, 0], ceilMode: true, countIncludePad: false) },
+            { adaptiveAvgPool2d($0, outputSize: [3, 5]) },
+        ]
+        for pool in pools {
+            let r = randomDoubles(pool(x).shape, seed: 41)
+            checkGradients({ (pool($0[0]) * r).sum() }, [x])
+        }
+    }
+
+    /// As the primitive, a dilated window's gradient goes to its first maximum only.
+    func testDilatedMaxPoolingRoutesTiesToTheFirstMaximum() {
+        let x = Tensor.ones([1, 1, 3, 3], dtype: .float64)
+        let g = grad { (t: Tensor) in maxPool2d(t, kernelSize: 2, stride: 1, dilation: 2).sum() }(x)
+        XCTAssertEqual(g.doubles, [1, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    func testAdaptiveWindowsFollowPyTorchsStartAndEnd() {
+        // Width 5 into 3 cells: [0, 2), [1, 4), [3, 5).
+        let x = Tensor(doubles: [0, 1, 2, 3, 4], shape: [1, 1, 1, 5], dtype: .float64)
+        assertClose(adaptiveAvgPool2d(x, outputSize: [1, 3]), [0.5, 2, 3.5], atol: 1e-15)
+        assertClose(adaptiveAvgPool2d(x, outputSize: 1), [2], atol: 1e-15)
     }
 
     /// 0, 1/8, 2/8, ... in a random order (float64).
