@@ -115,7 +115,6 @@ enum Pooling {
     /// gives and the rows and columns past the bottom and right padding that the last windows reach.
     struct Geometry {
         let config: PoolConfig
-        let dilation: [Int]
         let output: [Int]
         let extra: [Int]
 
@@ -139,7 +138,6 @@ enum Pooling {
                 extra.append(max(0, (size - 1) * stride + extent - padded))
             }
             self.config = c
-            self.dilation = dilation
             self.output = output
             self.extra = extra
         }
