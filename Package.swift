@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "EmberNN", targets: ["EmberNN"]),
         .library(name: "EmberOptim", targets: ["EmberOptim"]),
         .library(name: "EmberIO", targets: ["EmberIO"]),
+        .library(name: "EmberModels", targets: ["EmberModels"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -30,10 +31,12 @@ let package = Package(
         .target(name: "EmberOptim", dependencies: ["Ember", "EmberNN"]),
         // File formats: safetensors.
         .target(name: "EmberIO", dependencies: ["Ember"]),
+        // The model zoo.
+        .target(name: "EmberModels", dependencies: ["Ember", "EmberNN"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels"], resources: [.copy("Fixtures")]),
     ]
 )
