@@ -61,6 +61,10 @@ public enum Primitive: Hashable, Sendable {
     case layerNorm(axes: Int, epsilon: Double)
     /// (x, gradY, mean, variance, weight) -> (gradX, gradWeight, gradBias)
     case layerNormBackward(axes: Int, epsilon: Double)
+
+    // Random numbers (Transforms/RandomKeys.swift)
+    /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
+    case randomBits(shape: [Int], stream: RandomStream)
 }
 
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
@@ -185,6 +189,7 @@ extension Primitive {
         case .batchNormBackward(let e): return "batch_norm_backward(epsilon: \(e))"
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
+        case .randomBits(let s, let stream): return "random_bits(\(s), \(stream))"
         }
     }
 
@@ -223,6 +228,7 @@ extension Primitive {
         case .batchNormBackward: return try Normalization.batchNormBackwardSpecs(inputs)
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
+        case .randomBits(let shape, _): return [try RandomKeys.bitsSpec(shape, inputs)]
         }
     }
 
@@ -263,6 +269,8 @@ extension Primitive {
         case .batchNormBackward: return Normalization.backwardOfBackward(name)
         case .layerNorm(let axes, let e): return Normalization.layerNormVJP(axes, e, inputs, saved, cotangents, needed)
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
+        // Integer outputs: never recorded on the tape, and keys have no cotangent.
+        case .randomBits: return [nil]
         }
     }
 
