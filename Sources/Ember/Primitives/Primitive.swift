@@ -2,7 +2,8 @@
 ///
 /// Each primitive has, in the file of its family (Ops/): a shape and dtype rule
 /// (`outputSpecs`), a derivative rule written with tensor operations (`vjp`), and a kernel
-/// on each backend (`Backend.execute`). The exhaustive switches in this file and in each
+/// on each backend (`Backend.execute`); in Transforms/, a forward-mode rule (`jvp`) and a
+/// batching rule (`batch`). The exhaustive switches in this file, in Transforms/ and in each
 /// backend make the compiler refuse a primitive that lacks a rule.
 public enum Primitive: Hashable, Sendable {
     // Elementwise (Ops/Elementwise.swift)

@@ -1,7 +1,7 @@
 /// Forward-mode differentiation (JAX's jvp): the outputs of `f` at `primals` and their
 /// tangents, the Jacobian of `f` applied to `tangents` (one per primal, of its shape).
 ///
-/// `f` is traced once to a graph of primitives, so it must not read tensor values. The graph
+/// `f` is traced to a graph of primitives, so it must not read tensor values. The graph
 /// is then replayed on the primals while each primitive's JVP rule (JVPRules.swift) pushes
 /// the tangents forward. Both run through the dispatcher as tensor operations, so the results
 /// can themselves be differentiated (grad of jvp), traced, vectorized or pushed forward

@@ -5,7 +5,7 @@
 /// A nil in-axis passes that argument whole to every example. `inAxes` defaults to 0 for
 /// every argument and `outAxes` to 0 for every result; negative axes count from the end.
 ///
-/// `f` is traced once on one example's shapes (so it must not read tensor values); the graph
+/// `f` is traced on one example's shapes (so it must not read tensor values); the graph
 /// is then rewritten primitive by primitive with batching rules (BatchingRules.swift) and run
 /// through the dispatcher, so the result can be differentiated, traced or vectorized again:
 /// `grad(vmap(f))`, `vmap(grad(f))` (per-example gradients) and nested `vmap` compose.
