@@ -44,38 +44,79 @@ enum Philox {
     }
 }
 
+/// Which of a key's Philox streams bits come from. A key's values, the keys split from it
+/// and the keys folded from it use separate streams (the third counter word), so they are
+/// independent of each other.
+public enum RandomStream: Hashable, Sendable, CustomStringConvertible {
+    /// The key's random values.
+    case values
+    /// The keys `split` derives from the key, two words each.
+    case split
+    /// The key that folding `data` into the key derives (two words, at block `data`).
+    case fold(Int)
+    /// The key a seed becomes (the seed is itself used as the Philox key).
+    case seed
+
+    /// The stream word and first block of the Philox counter.
+    var philox: (stream: UInt32, offset: UInt64) {
+        switch self {
+        case .values: return (0, 0)
+        case .split: return (0xFFFF_FFFE, 0)
+        case .fold(let data): return (0xFFFF_FFFD, UInt64(bitPattern: Int64(data)))
+        case .seed: return (0xFFFF_FFFF, 0)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .values: return "values"
+        case .split: return "split"
+        case .fold(let data): return "fold(\(data))"
+        case .seed: return "seed"
+        }
+    }
+}
+
+extension Philox {
+    /// `count` words of `stream` for a key given as two 32-bit words.
+    static func words(key: UInt64, _ stream: RandomStream, count: Int) -> [UInt32] {
+        words(key: key, stream: stream.philox.stream, offset: stream.philox.offset, count: count)
+    }
+}
+
 /// An explicit random key for the functional style (JAX's PRNGKey): split it to get
-/// independent keys; the same key always gives the same numbers.
+/// independent keys; the same key always gives the same numbers. Inside traced and
+/// vectorized functions keys are tensors instead (`tensor`, and the key operations in
+/// Transforms/RandomKeys.swift), which compute exactly what these methods do.
 public struct Key: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
 
     public init(_ seed: UInt64) {
         // Mix the seed so that nearby seeds give unrelated streams.
-        let r = Philox.block(key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)),
-                             counter: (0, 0, 0xFFFF_FFFF, 0))
-        rawValue = UInt64(r.0) | UInt64(r.1) << 32
+        self.init(words: Philox.words(key: seed, .seed, count: 2))
     }
 
     init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    init<S: Collection>(words: S) where S.Element == UInt32 {
+        rawValue = UInt64(words[words.startIndex]) | UInt64(words[words.index(after: words.startIndex)]) << 32
+    }
+
     /// `count` new independent keys.
     public func split(into count: Int = 2) -> [Key] {
-        let words = Philox.words(key: rawValue, stream: 0xFFFF_FFFE, offset: 0, count: 2 * count)
-        return (0..<count).map { Key(rawValue: UInt64(words[2 * $0]) | UInt64(words[2 * $0 + 1]) << 32) }
+        let words = Philox.words(key: rawValue, .split, count: 2 * count)
+        return (0..<count).map { Key(words: words[(2 * $0)..<(2 * $0 + 2)]) }
     }
 
     /// A new key determined by this one and `data` (for per-step or per-layer keys).
     public func fold(in data: Int) -> Key {
-        let d = UInt64(bitPattern: Int64(data))
-        let r = Philox.block(key: (UInt32(truncatingIfNeeded: rawValue), UInt32(truncatingIfNeeded: rawValue >> 32)),
-                             counter: (UInt32(truncatingIfNeeded: d), UInt32(truncatingIfNeeded: d >> 32), 0xFFFF_FFFD, 0))
-        return Key(rawValue: UInt64(r.0) | UInt64(r.1) << 32)
+        Key(words: Philox.words(key: rawValue, .fold(data), count: 2))
     }
 
     public var description: String { "Key(0x\(String(rawValue, radix: 16)))" }
 
     /// Random 32-bit words for `count` elements.
-    func words(_ count: Int) -> [UInt32] { Philox.words(key: rawValue, stream: 0, offset: 0, count: count) }
+    func words(_ count: Int) -> [UInt32] { Philox.words(key: rawValue, .values, count: count) }
 }
 
 /// A stateful generator for the PyTorch-style API: a key plus a position that advances

@@ -2,7 +2,8 @@
 ///
 /// Each primitive has, in the file of its family (Ops/): a shape and dtype rule
 /// (`outputSpecs`), a derivative rule written with tensor operations (`vjp`), and a kernel
-/// on each backend (`Backend.execute`). The exhaustive switches in this file and in each
+/// on each backend (`Backend.execute`); in Transforms/, a forward-mode rule (`jvp`) and a
+/// batching rule (`batch`). The exhaustive switches in this file, in Transforms/ and in each
 /// backend make the compiler refuse a primitive that lacks a rule.
 public enum Primitive: Hashable, Sendable {
     // Elementwise (Ops/Elementwise.swift)
@@ -61,6 +62,10 @@ public enum Primitive: Hashable, Sendable {
     case layerNorm(axes: Int, epsilon: Double)
     /// (x, gradY, mean, variance, weight) -> (gradX, gradWeight, gradBias)
     case layerNormBackward(axes: Int, epsilon: Double)
+
+    // Random numbers (Transforms/RandomKeys.swift)
+    /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
+    case randomBits(shape: [Int], stream: RandomStream)
 }
 
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
@@ -185,6 +190,7 @@ extension Primitive {
         case .batchNormBackward(let e): return "batch_norm_backward(epsilon: \(e))"
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
+        case .randomBits(let s, let stream): return "random_bits(\(s), \(stream))"
         }
     }
 
@@ -223,6 +229,7 @@ extension Primitive {
         case .batchNormBackward: return try Normalization.batchNormBackwardSpecs(inputs)
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
+        case .randomBits(let shape, _): return [try RandomKeys.bitsSpec(shape, inputs)]
         }
     }
 
@@ -263,6 +270,8 @@ extension Primitive {
         case .batchNormBackward: return Normalization.backwardOfBackward(name)
         case .layerNorm(let axes, let e): return Normalization.layerNormVJP(axes, e, inputs, saved, cotangents, needed)
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
+        // Integer outputs: never recorded on the tape, and keys have no cotangent.
+        case .randomBits: return [nil]
         }
     }
 

@@ -57,9 +57,20 @@ public struct Graph: CustomStringConvertible {
 /// abstract tensors (shape and dtype, no values).
 final class Tracer {
     var graph = Graph()
+    /// The tracer that was recording when this one started. A function traced inside another
+    /// trace (a transform nested in a transform) may capture its values; they enter this
+    /// graph as constants.
+    let outer: Tracer?
     private var valueIDs: [ObjectIdentifier: Int] = [:]
     /// Keeps every tensor seen alive so that object identifiers stay unique.
     private var seen: [Tensor] = []
+
+    init(outer: Tracer?) { self.outer = outer }
+
+    /// Whether `tensor` is a value of this trace or of an enclosing one.
+    func knows(_ tensor: Tensor) -> Bool {
+        valueIDs[ObjectIdentifier(tensor)] != nil || outer?.knows(tensor) == true
+    }
 
     func newValue(_ spec: TensorSpec) -> (Tensor, Int) {
         let tensor = Tensor(storage: abstractStorage, shape: spec.shape,
@@ -82,10 +93,12 @@ final class Tracer {
         seen.append(alias)
     }
 
-    /// The value number of `tensor`; a concrete tensor from outside becomes a constant.
+    /// The value number of `tensor`; a concrete tensor from outside, or a value of an
+    /// enclosing trace, becomes a constant.
     func valueID(_ tensor: Tensor) -> Int {
         if let id = valueIDs[ObjectIdentifier(tensor)] { return id }
-        precondition(!tensor.isAbstract, "trace: a tensor from another trace was used; return it from its traced function instead")
+        precondition(!tensor.isAbstract || outer?.knows(tensor) == true,
+                     "trace: a tensor from another trace was used; return it from its traced function instead")
         let id = graph.specs.count
         graph.specs.append(tensor.spec)
         graph.constants[id] = tensor
@@ -112,7 +125,7 @@ final class Tracer {
 /// Records `f` as a graph of primitives for inputs of the given shapes and dtypes, without
 /// computing anything. Inside `f` tensors are abstract: they have shapes but no values.
 public func trace(_ inputSpecs: [TensorSpec], _ f: ([Tensor]) -> [Tensor]) -> Graph {
-    let tracer = Tracer()
+    let tracer = Tracer(outer: Tracer.current)
     let arguments = inputSpecs.map { spec -> Tensor in
         let (tensor, id) = tracer.newValue(spec)
         tracer.graph.inputs.append(id)

@@ -116,6 +116,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .batchNormBackward(let e): NormalizationKernels.batchNormBackward(e, inputs, outputs, backend: self)
         case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
+        case .randomBits(_, let stream): RandomKernels.bits(contiguous(inputs[0]), stream, out)
         }
     }
 }
@@ -128,7 +129,8 @@ extension Primitive {
              .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
              .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward:
             return true
-        case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect:
+        case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect,
+             .randomBits:
             return false
         }
     }
