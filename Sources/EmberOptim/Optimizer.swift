@@ -191,7 +191,7 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
     /// they do not match.
     public func loadStateDict(_ saved: OptimizerState) throws(OptimizerError) {
         guard saved.info.optimizer == name else {
-            throw OptimizerError("loadStateDict: the state belongs to a \(saved.info.optimizer) optimizer, not \(name)")
+            throw OptimizerError("loadStateDict: the state was saved by \(saved.info.optimizer), this optimizer is \(name)")
         }
         guard saved.info.groups.count == parameterGroups.count else {
             throw OptimizerError("loadStateDict: the state has \(saved.info.groups.count) parameter groups, this \(name) has \(parameterGroups.count)")
