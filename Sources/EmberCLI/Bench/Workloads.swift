@@ -27,8 +27,8 @@ func elapsed(_ body: () -> Void) -> Double {
 
 let allWorkloads: [Workload] = [
     MatmulWorkload(id: "W1", size: 1024),
-    MLPTrainWorkload(),
-    Pending(id: "W3", name: "cnn-train", unit: "images/s", reason: "needs the modules and optimizers (issue: modules, layers, losses and optimizers)"),
+    TrainStepWorkload.mlp(),
+    TrainStepWorkload.cnn(),
     Pending(id: "W4", name: "resnet50-infer", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
     Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
     Pending(id: "W6", name: "transformer-block", unit: "ms/iter", reason: "needs the modules (issue: modules, layers, losses and optimizers)"),
