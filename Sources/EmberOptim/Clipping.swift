@@ -3,7 +3,8 @@ import Ember
 /// Scales the gradients of `parameters` together so that their total `normType`-norm (the
 /// norm of all gradient elements as one vector; 2, 1, .infinity or any p > 0) is at most
 /// `maxNorm`, and returns the total norm before clipping: torch.nn.utils.clip_grad_norm_.
-/// Parameters without a gradient are left out.
+/// Parameters without a gradient are left out; the others' gradients are replaced by
+/// scaled tensors (a gradient may share storage with a tensor the caller holds).
 @discardableResult
 public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Double = 2) -> Tensor {
     precondition(normType > 0, "clipGradNorm: normType must be positive (or .infinity), got \(normType)")

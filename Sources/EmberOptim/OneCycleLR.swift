@@ -47,13 +47,12 @@ public struct OneCycleLR: LRSchedule {
     private func position(at step: Int) -> (phase: Phase, fraction: Double) {
         precondition(step <= totalSteps, "OneCycleLR: stepped \(step) times, more than totalSteps (\(totalSteps))")
         var start = 0.0
-        for (i, phase) in phases.enumerated() {
-            if Double(step) <= phase.end || i == phases.count - 1 {
-                return (phase, (Double(step) - start) / (phase.end - start))
-            }
+        for phase in phases.dropLast() {
+            if Double(step) <= phase.end { return (phase, (Double(step) - start) / (phase.end - start)) }
             start = phase.end
         }
-        preconditionFailure("OneCycleLR: no phases")
+        let last = phases[phases.count - 1]
+        return (last, (Double(step) - start) / (last.end - start))
     }
 
     private func interpolate(_ start: Double, _ end: Double, _ fraction: Double) -> Double {

@@ -66,6 +66,11 @@ public protocol OptimizerProtocol: AnyObject {
     func loadStateDict(_ state: OptimizerState) throws(OptimizerError)
 }
 
+extension OptimizerProtocol {
+    /// Clears every parameter's gradient.
+    public func zeroGrad() { zeroGrad(setToNone: true) }
+}
+
 /// Updates parameters from their gradients, group by group, as torch.optim does: a
 /// parameter whose `grad` is nil is skipped, and state is kept per parameter. Subclasses
 /// (SGD, Adam, AdamW, RMSprop, Adagrad) name the algorithm and give its defaults.
@@ -89,6 +94,7 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
 
     /// Bad settings are programmer errors: they stop with a message naming the setting.
     private static func check(_ groups: [ParameterGroup<Options>]) {
+        precondition(!groups.isEmpty, "\(Self.self): needs at least one parameter group")
         var seen = Set<ObjectIdentifier>()
         for (i, group) in groups.enumerated() {
             do throws(OptimizerError) {
@@ -128,7 +134,7 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
     }
 
     /// Clears the gradients of every parameter; with `setToNone` false they become zeros.
-    public func zeroGrad(setToNone: Bool = true) {
+    public func zeroGrad(setToNone: Bool) {
         for group in parameterGroups {
             for parameter in group.parameters {
                 // Fresh zeros rather than zeroing in place: a gradient may share storage with
@@ -140,7 +146,7 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
 
     /// The first group's learning rate; setting it sets every group's.
     public var learningRate: Double {
-        get { parameterGroups.first?.options.lr ?? 0 }
+        get { parameterGroups[0].options.lr }
         set {
             for i in parameterGroups.indices { parameterGroups[i].options.lr = newValue }
         }

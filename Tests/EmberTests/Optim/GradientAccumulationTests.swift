@@ -20,11 +20,11 @@ final class GradientAccumulationTests: XCTestCase {
         let accumulated = parameters(), accumulatedOptimizer = make(accumulated)
         let microBatches = 4, size = 2
         for _ in 0..<3 {
-            wholeOptimizer.zeroGrad(setToNone: true)
+            wholeOptimizer.zeroGrad()
             loss(whole, 0..<8).backward()
             wholeOptimizer.step()
 
-            accumulatedOptimizer.zeroGrad(setToNone: true)
+            accumulatedOptimizer.zeroGrad()
             for k in 0..<microBatches {
                 (loss(accumulated, k * size..<(k + 1) * size) / Double(microBatches)).backward()
             }

@@ -17,7 +17,7 @@ final class OptimizerStateTests: XCTestCase {
         for step in steps {
             let x = Tensor(doubles: (0..<15).map { sin(Double($0 + step)) }, shape: [5, 3], dtype: .float64)
             let y = Tensor(doubles: (0..<20).map { cos(Double($0 * step)) }, shape: [5, 4], dtype: .float64)
-            optimizer.zeroGrad(setToNone: true)
+            optimizer.zeroGrad()
             (matmul(x, parameters[0]) + parameters[1] - y).square().mean().backward()
             optimizer.step()
         }
