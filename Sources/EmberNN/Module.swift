@@ -85,7 +85,7 @@ open class Module {
     private func listWrapper(_ name: String, _ modules: [Module]) -> ModuleList {
         if let wrapper = listWrappers[name], wrapper.modules.elementsEqual(modules, by: ===) { return wrapper }
         let wrapper = ModuleList(modules)
-        wrapper.train(isTraining)
+        wrapper.isTraining = isTraining
         listWrappers[name] = wrapper
         return wrapper
     }

@@ -43,8 +43,8 @@ public final class Adagrad: Optimizer<Adagrad.Options> {
             if weightDecay != 0 { g = g + parameter * weightDecay }
             let stepSize = lr / (1 + Double(state.step - 1) * lrDecay)
             let sum = state.buffer("sum", like: parameter, filledWith: initialAccumulatorValue)
-            sum.assign(sum + g * g)
-            parameter.assign(parameter - g / (sum.sqrt() + eps) * stepSize)
+            sum.update(.scaleAndAddProduct(scale: 1, alpha: 1), g, g)
+            parameter.update(.addRatioToSquareRoot(alpha: -stepSize, denominatorScale: 1, epsilon: eps), g, sum)
         }
 
         public var hyperparameters: [String: Double] {

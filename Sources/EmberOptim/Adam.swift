@@ -47,15 +47,15 @@ public final class Adam: Optimizer<Adam.Options> {
             var g = maximize ? -gradient : gradient
             if weightDecay != 0 {
                 if decoupledWeightDecay {
-                    parameter.assign(parameter * (1 - lr * weightDecay))
+                    parameter.update(.scaleAndAdd(scale: 1 - lr * weightDecay, alpha: 0), parameter)
                 } else {
                     g = g + parameter * weightDecay
                 }
             }
             let expAvg = state.buffer("exp_avg", like: parameter)
             let expAvgSq = state.buffer("exp_avg_sq", like: parameter)
-            expAvg.assign(lerp(expAvg, g, 1 - beta1))
-            expAvgSq.assign(expAvgSq * beta2 + g * g * (1 - beta2))
+            expAvg.update(.scaleAndAdd(scale: beta1, alpha: 1 - beta1), g)
+            expAvgSq.update(.scaleAndAddProduct(scale: beta2, alpha: 1 - beta2), g, g)
 
             let step = Double(state.step)
             let stepSize = lr / (1 - pow(beta1, step))
@@ -66,8 +66,9 @@ public final class Adam: Optimizer<Adam.Options> {
                 maxExpAvgSq.assign(maximum(maxExpAvgSq, expAvgSq))
                 second = maxExpAvgSq
             }
-            let denominator = second.sqrt() / secondCorrection + eps
-            parameter.assign(parameter - expAvg / denominator * stepSize)
+            // p -= stepSize · m / (√v / √(1 - β₂ᵗ) + ε), in one pass.
+            parameter.update(.addRatioToSquareRoot(alpha: -stepSize, denominatorScale: 1 / secondCorrection, epsilon: eps),
+                             expAvg, second)
         }
 
         public var hyperparameters: [String: Double] {

@@ -42,7 +42,11 @@ public final class RMSprop: Optimizer<RMSprop.Options> {
             var g = maximize ? -gradient : gradient
             if weightDecay != 0 { g = g + parameter * weightDecay }
             let squareAvg = state.buffer("square_avg", like: parameter)
-            squareAvg.assign(squareAvg * alpha + g * g * (1 - alpha))
+            squareAvg.update(.scaleAndAddProduct(scale: alpha, alpha: 1 - alpha), g, g)
+            if !centered && momentum == 0 {
+                parameter.update(.addRatioToSquareRoot(alpha: -lr, denominatorScale: 1, epsilon: eps), g, squareAvg)
+                return
+            }
             var average: Tensor
             if centered {
                 let gradAvg = state.buffer("grad_avg", like: parameter)

@@ -38,20 +38,21 @@ public final class SGD: Optimizer<SGD.Options> {
         public func update(_ parameter: Tensor, gradient: Tensor, state: inout ParameterState) {
             var direction = maximize ? -gradient : gradient
             if weightDecay != 0 { direction = direction + parameter * weightDecay }
-            if momentum != 0 {
-                let buffer: Tensor
-                if let existing = state.buffers["momentum_buffer"] {
-                    buffer = existing
-                    buffer.assign(dampening == 0 ? buffer * momentum + direction
-                                                 : buffer * momentum + direction * (1 - dampening))
-                } else {
-                    // The first step starts the buffer at the gradient itself (no dampening).
-                    buffer = direction.copied()
-                    state.buffers["momentum_buffer"] = buffer
-                }
-                direction = nesterov ? direction + buffer * momentum : buffer
+            guard momentum != 0 else {
+                parameter.update(.scaleAndAdd(scale: 1, alpha: -lr), direction)
+                return
             }
-            parameter.assign(parameter - direction * lr)
+            let buffer: Tensor
+            if let existing = state.buffers["momentum_buffer"] {
+                buffer = existing
+                buffer.update(.scaleAndAdd(scale: momentum, alpha: 1 - dampening), direction)
+            } else {
+                // The first step starts the buffer at the gradient itself (no dampening).
+                buffer = direction.copied()
+                state.buffers["momentum_buffer"] = buffer
+            }
+            if nesterov { parameter.update(.scaleAndAdd(scale: 1, alpha: -lr), direction) }
+            parameter.update(.scaleAndAdd(scale: 1, alpha: nesterov ? -lr * momentum : -lr), buffer)
         }
 
         public var hyperparameters: [String: Double] {
