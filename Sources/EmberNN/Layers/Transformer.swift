@@ -99,11 +99,14 @@ public final class TransformerEncoder: Module, Layer {
     public let layers: [TransformerEncoderLayer]
     public let norm: (any Layer)?
 
-    /// `numLayers` copies of `layer`: they start with equal parameters, as in PyTorch.
+    /// `numLayers` copies of `layer`: they start with equal parameters, as in PyTorch. The
+    /// stack takes the layer's mode.
     public init(_ layer: TransformerEncoderLayer, numLayers: Int, norm: (any Layer)? = nil) {
         precondition(numLayers > 0, "TransformerEncoder: numLayers must be positive, got \(numLayers)")
         layers = (0..<numLayers).map { _ in layer.copy() }
         self.norm = norm
+        super.init()
+        train(layer.isTraining)
     }
 
     public func forward(_ x: Tensor) -> Tensor { self(x, mask: nil) }
