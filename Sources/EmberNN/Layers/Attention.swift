@@ -13,6 +13,8 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
     let e = query.shape[query.rank - 1], l = query.shape[query.rank - 2], s = key.shape[key.rank - 2]
     precondition(key.shape[key.rank - 1] == e && value.shape[value.rank - 2] == s,
                  "scaledDotProductAttention: expected key [..., S, \(e)] and value [..., S, Ev], found \(key.shape) and \(value.shape)")
+    precondition(mask.map { $0.dtype == .bool || $0.dtype.isFloatingPoint } ?? true,
+                 "scaledDotProductAttention: expected a bool or floating-point mask, found \(mask!.dtype)")
     var additive = mask.map { $0.dtype == .bool ? additiveMask(ignoring: $0.logicalNot(), dtype: query.dtype) : $0.cast(to: query.dtype) }
     if isCausal { additive = combined(additive, causalMask(queries: l, keys: s, dtype: query.dtype)) }
     return attend(query, key, value, mask: additive, dropout: dropout, scale: scale ?? 1 / Double(e).squareRoot()).output
@@ -23,6 +25,7 @@ func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, dropout: Doubl
     // Scaling q rather than the scores touches L·E values instead of L·S.
     var scores = matmul(q * scale, k.transposed())
     if let mask { scores = scores + mask }
+    // A fresh Dropout is in training mode; callers pass 0 where dropout is off.
     let weights = dropout > 0 ? Dropout(probability: dropout).forward(safeSoftmax(scores)) : safeSoftmax(scores)
     return (matmul(weights, v), weights)
 }
@@ -155,7 +158,9 @@ public final class MultiHeadAttention: Module {
     private func scoreMask(keyPaddingMask: Tensor?, attentionMask: Tensor?, isCausal: Bool, batch: Int,
                            queries l: Int, keys s: Int, dtype: DType) -> Tensor? {
         func additive(_ mask: Tensor) -> Tensor {
-            mask.dtype == .bool ? additiveMask(ignoring: mask, dtype: dtype) : mask.cast(to: dtype)
+            precondition(mask.dtype == .bool || mask.dtype.isFloatingPoint,
+                         "MultiHeadAttention: expected a bool or floating-point mask, found \(mask.dtype)")
+            return mask.dtype == .bool ? additiveMask(ignoring: mask, dtype: dtype) : mask.cast(to: dtype)
         }
         var mask: Tensor?
         if let keyPaddingMask {

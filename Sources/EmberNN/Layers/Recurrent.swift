@@ -97,6 +97,7 @@ public class RecurrentLayer: Module {
                 finals.append(state)
             }
             x = Tensor.concatenate(outputs, axis: -1)
+            // A fresh Dropout is in training mode.
             if isTraining && dropout > 0 && layer < numLayers - 1 { x = Dropout(probability: dropout).forward(x) }
         }
         let finalStates = initial.indices.map { k in Tensor.stack(finals.map { $0[k] }, axis: 0) }

@@ -20,9 +20,9 @@ public final class TransformerEncoderLayer: Module, Layer {
     let norm2: FeatureNorm
     public let dropout1: Dropout
     public let dropout2: Dropout
-    public let activation: TransformerActivation
-    public let normFirst: Bool
     private let configuration: Configuration
+    public var activation: TransformerActivation { configuration.activation }
+    public var normFirst: Bool { configuration.normFirst }
 
     private struct Configuration {
         var dModel, numHeads, feedforward: Int
@@ -52,8 +52,6 @@ public final class TransformerEncoderLayer: Module, Layer {
         norm2 = FeatureNorm(c.dModel, epsilon: c.layerNormEps, bias: c.bias, dtype: c.dtype)
         dropout1 = Dropout(probability: c.dropout)
         dropout2 = Dropout(probability: c.dropout)
-        activation = c.activation
-        normFirst = c.normFirst
     }
 
     /// A layer of the same configuration holding copies of this one's parameters (PyTorch's
@@ -66,30 +64,32 @@ public final class TransformerEncoderLayer: Module, Layer {
         return layer.train(isTraining)
     }
 
-    public func forward(_ x: Tensor) -> Tensor { self(x, mask: nil) }
+    public func forward(_ x: Tensor) -> Tensor { encode(x, mask: nil, keyPaddingMask: nil, isCausal: false) }
 
     /// `mask`, `keyPaddingMask` and `isCausal` go to the self-attention (see `MultiHeadAttention`).
     public func callAsFunction(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
-        recordingCall {
-            precondition(src.rank == 3 && src.shape[2] == configuration.dModel,
-                         "TransformerEncoderLayer: expected input \(configuration.batchFirst ? "[batch, length, dModel]" : "[length, batch, dModel]") with dModel \(configuration.dModel), found \(src.shape)")
-            func selfAttention(_ x: Tensor) -> Tensor {
-                let attended = selfAttn(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: mask,
-                                        isCausal: isCausal, needWeights: false).output
-                return dropout1(attended)
-            }
-            func feedForward(_ x: Tensor) -> Tensor {
-                let hidden = linear1(x)
-                let activated = activation == .relu ? hidden.relu() : hidden.gelu()
-                return dropout2(linear2(dropout(activated)))
-            }
-            if normFirst {
-                let x = src + selfAttention(norm1(src))
-                return x + feedForward(norm2(x))
-            }
-            let x = norm1(src + selfAttention(src))
-            return norm2(x + feedForward(x))
+        recordingCall { encode(src, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+    }
+
+    private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
+        precondition(src.rank == 3 && src.shape[2] == configuration.dModel,
+                     "TransformerEncoderLayer: expected input \(configuration.batchFirst ? "[batch, length, dModel]" : "[length, batch, dModel]") with dModel \(configuration.dModel), found \(src.shape)")
+        func selfAttention(_ x: Tensor) -> Tensor {
+            let attended = selfAttn(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: mask,
+                                    isCausal: isCausal, needWeights: false).output
+            return dropout1(attended)
         }
+        func feedForward(_ x: Tensor) -> Tensor {
+            let hidden = linear1(x)
+            let activated = activation == .relu ? hidden.relu() : hidden.gelu()
+            return dropout2(linear2(dropout(activated)))
+        }
+        if normFirst {
+            let x = src + selfAttention(norm1(src))
+            return x + feedForward(norm2(x))
+        }
+        let x = norm1(src + selfAttention(src))
+        return norm2(x + feedForward(x))
     }
 }
 
@@ -109,14 +109,16 @@ public final class TransformerEncoder: Module, Layer {
         train(layer.isTraining)
     }
 
-    public func forward(_ x: Tensor) -> Tensor { self(x, mask: nil) }
+    public func forward(_ x: Tensor) -> Tensor { encode(x, mask: nil, keyPaddingMask: nil, isCausal: false) }
 
     /// Runs every layer with the same masks (see `TransformerEncoderLayer`).
     public func callAsFunction(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
-        recordingCall {
-            let encoded = layers.reduce(src) { $1($0, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
-            return norm.map { $0(encoded) } ?? encoded
-        }
+        recordingCall { encode(src, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+    }
+
+    private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
+        let encoded = layers.reduce(src) { $1($0, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+        return norm.map { $0(encoded) } ?? encoded
     }
 }
 

@@ -82,5 +82,6 @@ final class TransformerTests: XCTestCase {
         let text = m.summary(input: randomDoubles([1, 4, 8], seed: 3))
         XCTAssert(text.contains("layers.1.self_attn (MultiHeadAttention)"), text)
         XCTAssert(text.contains("layers.0.linear2 (Linear)"), text)
+        XCTAssertEqual(text.components(separatedBy: "(TransformerEncoderLayer)").count - 1, 2, text)
     }
 }
