@@ -16,8 +16,8 @@ public final class TransformerEncoderLayer: Module, Layer {
     public let dropout: Dropout
     public let linear2: Linear
     // Stands in for the shared `LayerNorm` layer (same state keys).
-    let norm1: FeatureNorm
-    let norm2: FeatureNorm
+    public let norm1: LayerNorm
+    public let norm2: LayerNorm
     public let dropout1: Dropout
     public let dropout2: Dropout
     private let configuration: Configuration
@@ -48,8 +48,8 @@ public final class TransformerEncoderLayer: Module, Layer {
         linear1 = Linear(c.dModel, c.feedforward, bias: c.bias, dtype: c.dtype)
         dropout = Dropout(probability: c.dropout)
         linear2 = Linear(c.feedforward, c.dModel, bias: c.bias, dtype: c.dtype)
-        norm1 = FeatureNorm(c.dModel, epsilon: c.layerNormEps, bias: c.bias, dtype: c.dtype)
-        norm2 = FeatureNorm(c.dModel, epsilon: c.layerNormEps, bias: c.bias, dtype: c.dtype)
+        norm1 = LayerNorm([c.dModel], epsilon: c.layerNormEps, bias: c.bias, dtype: c.dtype)
+        norm2 = LayerNorm([c.dModel], epsilon: c.layerNormEps, bias: c.bias, dtype: c.dtype)
         dropout1 = Dropout(probability: c.dropout)
         dropout2 = Dropout(probability: c.dropout)
     }
@@ -119,25 +119,5 @@ public final class TransformerEncoder: Module, Layer {
     private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
         let encoded = layers.reduce(src) { $1($0, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
         return norm.map { $0(encoded) } ?? encoded
-    }
-}
-
-/// Layer normalization over the last axis with PyTorch's `weight` and `bias`: a minimal
-/// stand-in for the shared `LayerNorm` layer, to be replaced by it.
-final class FeatureNorm: Module, Layer {
-    @Parameter var weight: Tensor
-    @Parameter var bias: Tensor?
-    let features: Int
-    let epsilon: Double
-
-    init(_ features: Int, epsilon: Double = 1e-5, bias: Bool = true, dtype: DType = .float32) {
-        self.features = features
-        self.epsilon = epsilon
-        weight = Tensor.ones([features], dtype: dtype)
-        self.bias = bias ? Tensor.zeros([features], dtype: dtype) : nil
-    }
-
-    func forward(_ x: Tensor) -> Tensor {
-        layerNorm(x, normalizedShape: [features], weight: weight, bias: bias, epsilon: epsilon)
     }
 }

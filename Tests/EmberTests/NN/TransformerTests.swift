@@ -39,7 +39,7 @@ final class TransformerTests: XCTestCase {
 
     func testStackWithFinalNorm() throws {
         let m = TransformerEncoder(layer(activation: .gelu, batchFirst: true, normFirst: true), numLayers: 2,
-                                   norm: FeatureNorm(8, dtype: .float64)).eval()
+                                   norm: LayerNorm([8], dtype: .float64)).eval()
         try Fixtures("sequence_layers").checkModule("encoder_stack_final_norm", m, inputs: 2) { x in
             m(x[0], mask: nil, keyPaddingMask: x[1])
         }
