@@ -17,10 +17,34 @@ enum LinearAlgebra {
         return TensorSpec(batch + [a.shape[a.shape.count - 2], b.shape[b.shape.count - 1]], a.dtype)
     }
 
+    /// Each gradient is computed in its operand's layout: for an operand that is a
+    /// transposed view (a Linear layer's `weight.transposed()`), as the transpose of the
+    /// transposed product, so that the gradient reaching the parameter is dense rather than
+    /// a view that every later pass (accumulation, the optimizer) would have to gather.
     static func matmulVJP(_ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
         let a = inputs[0], b = inputs[1]
-        return [needed[0] ? matmul(g, b.transposed()).sum(toShape: a.shape) : nil,
-                needed[1] ? matmul(a.transposed(), g).sum(toShape: b.shape) : nil]
+        var gradA: Tensor?, gradB: Tensor?
+        if needed[0] {
+            gradA = (isTransposedLayout(a) ? matmul(b, g.transposed()).transposed() : matmul(g, b.transposed()))
+                .sum(toShape: a.shape)
+        }
+        if needed[1] {
+            if b.rank == 2 && a.rank > 2 {
+                // [batch..., m, k] @ [k, n]: fold the batch into rows rather than reduce over it.
+                let rowsA = a.reshaped(to: [-1, a.shape[a.rank - 1]]), rowsG = g.reshaped(to: [-1, g.shape[g.rank - 1]])
+                gradB = isTransposedLayout(b) ? matmul(rowsG.transposed(), rowsA).transposed() : matmul(rowsA.transposed(), rowsG)
+            } else {
+                gradB = (isTransposedLayout(b) ? matmul(g.transposed(), a).transposed() : matmul(a.transposed(), g))
+                    .sum(toShape: b.shape)
+            }
+        }
+        return [gradA, gradB]
+    }
+
+    /// Whether the last two axes are stored column-major (a transposed view of a dense matrix).
+    static func isTransposedLayout(_ x: Tensor) -> Bool {
+        x.rank >= 2 && x.shape[x.rank - 1] > 1 && x.shape[x.rank - 2] > 1
+            && x.strides[x.rank - 2] == 1 && x.strides[x.rank - 1] != 1
     }
 }
 
