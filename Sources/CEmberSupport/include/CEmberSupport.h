@@ -17,4 +17,8 @@ typedef void (*_Nonnull EmberChunkFunction)(void *_Nullable context, long chunk)
 // OpenMP pool that oneDNN uses, and returns when all have finished.
 void ember_parallel_for(long chunks, EmberChunkFunction function, void *_Nullable context);
 
+// Allocations of at least `bytes` are mapped and unmapped when freed (glibc's mallopt with a
+// fixed M_MMAP_THRESHOLD, instead of its threshold that grows with the largest free).
+void ember_set_mmap_threshold(int bytes);
+
 #endif

@@ -8,20 +8,30 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public var name: String { "cpu" }
 
-    /// Host memory; large blocks aligned to cache lines for AVX-512 loads. Small ones come
-    /// from plain malloc (16-byte aligned), which is several times cheaper for tiny tensors.
+    /// Host memory; blocks aligned to cache lines for AVX-512 loads. Small ones come from
+    /// plain malloc (16-byte aligned), several times cheaper for tiny tensors; large ones
+    /// are reused through `BlockCache`.
     public func allocate(byteCount: Int) -> Storage {
         var pointer: UnsafeMutableRawPointer?
         if byteCount < 4096 {
             pointer = malloc(Swift.max(byteCount, 16))
-        } else {
+        } else if byteCount < BlockCache.minimumSize {
             _ = posix_memalign(&pointer, 64, byteCount)
+        } else {
+            let size = BlockCache.roundedSize(byteCount)
+            pointer = BlockCache.shared.take(size)
+            if pointer == nil { _ = posix_memalign(&pointer, 64, size) }
+            precondition(pointer != nil, "out of memory allocating \(byteCount) bytes")
+            return Storage(pointer: pointer!, byteCount: byteCount, backend: self) { BlockCache.shared.give($0, size) }
         }
         precondition(pointer != nil, "out of memory allocating \(byteCount) bytes")
         return Storage(pointer: pointer!, byteCount: byteCount, backend: self, deallocate: CPUBackend.release)
     }
 
     private static let release: (UnsafeMutableRawPointer) -> Void = { free($0) }
+
+    /// Returns the memory of freed tensors that is kept for reuse to the system.
+    public func emptyCache() { BlockCache.shared.empty() }
 
     public func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage, at byteOffset: Int) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
