@@ -31,7 +31,7 @@ let allWorkloads: [Workload] = [
     TrainStepWorkload.cnn(),
     Pending(id: "W4", name: "resnet50-infer", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
     Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
-    Pending(id: "W6", name: "transformer-block", unit: "ms/iter", reason: "needs the modules (issue: modules, layers, losses and optimizers)"),
+    TransformerBlockWorkload(),
     Pending(id: "W7", name: "bert-embed", unit: "sentences/s", reason: "needs BERT and its tokenizer (issue: model zoo and pretrained models)"),
     Pending(id: "W8", name: "fused-elementwise", unit: "ms/iter", reason: "needs compile (issue: JAX-style transforms)"),
     SmallOpWorkload(),
