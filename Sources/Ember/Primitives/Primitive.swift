@@ -61,6 +61,10 @@ public enum Primitive: Hashable, Sendable {
     case layerNorm(axes: Int, epsilon: Double)
     /// (x, gradY, mean, variance, weight) -> (gradX, gradWeight, gradBias)
     case layerNormBackward(axes: Int, epsilon: Double)
+
+    // Fusion (Ops/Fused.swift), built by `compile`
+    /// A chain of elementwise operations run as one loop, optionally ending in a reduction.
+    case fused(FusedProgram)
 }
 
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
@@ -185,6 +189,7 @@ extension Primitive {
         case .batchNormBackward(let e): return "batch_norm_backward(epsilon: \(e))"
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
+        case .fused(let program): return program.description
         }
     }
 
@@ -223,6 +228,7 @@ extension Primitive {
         case .batchNormBackward: return try Normalization.batchNormBackwardSpecs(inputs)
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
+        case .fused(let program): return try Fused.outputSpecs(program, inputs)
         }
     }
 
@@ -263,6 +269,7 @@ extension Primitive {
         case .batchNormBackward: return Normalization.backwardOfBackward(name)
         case .layerNorm(let axes, let e): return Normalization.layerNormVJP(axes, e, inputs, saved, cotangents, needed)
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
+        case .fused(let program): return Fused.vjp(program, inputs, cotangents, needed)
         }
     }
 

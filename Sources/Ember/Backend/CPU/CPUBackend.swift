@@ -107,6 +107,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .batchNormBackward(let e): NormalizationKernels.batchNormBackward(e, inputs, outputs, backend: self)
         case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
+        case .fused(let program): FusedKernels.run(program, inputs, outputs, backend: self)
         }
     }
 }
@@ -117,7 +118,7 @@ extension Primitive {
         switch self {
         case .unary, .binary, .compare, .reduce, .argReduce, .scatterAdd, .indexAdd, .matmul,
              .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
-             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward:
+             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .fused:
             return true
         case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect:
             return false
