@@ -8,20 +8,26 @@ struct ElementwiseFusion: GraphPass {
     var name: String { "elementwise fusion" }
 
     final class Group {
+        /// Position in the pass's list of groups.
+        let index: Int
         let domain: [Int]
         /// The floating-point type computed in; nil while only bool operations joined.
         var compute: DType?
         var members: [Int] = []
         /// The reduction or layer normalization absorbed as a tail.
         var tail: Int?
-        init(domain: [Int], compute: DType?) {
+        /// Groups whose results its members read, directly or through other operations.
+        var dependencies = Set<Int>()
+        init(index: Int, domain: [Int], compute: DType?) {
+            self.index = index
             self.domain = domain
             self.compute = compute
         }
     }
 
-    /// The floating-point type an operation computes in (nil for bool-only logic), or
-    /// .some(nil)... expressed as: fusible with that compute type, or not fusible at all.
+    /// Whether the fused kernel can run an operation, and the floating-point type it
+    /// computes in (nil for logic on bools only). One float type per operation: casts
+    /// between float types and anything on integers or half types stay unfused.
     static func fusion(_ operation: Graph.Operation, _ specs: [TensorSpec]) -> (fusible: Bool, compute: DType?) {
         let inputs = operation.inputs.map { specs[$0].dtype }
         let output = specs[operation.outputs[0]].dtype
@@ -34,9 +40,7 @@ struct ElementwiseFusion: GraphPass {
             return (inputs[0] != .bool || op == .logicalNot, compute)
         case .binary(let op):
             return (inputs[0] != .bool || [.logicalAnd, .logicalOr, .logicalXor].contains(op), compute)
-        case .compare, .select:
-            return (true, compute)
-        case .cast:
+        case .compare, .select, .cast:
             return (true, compute)
         default:
             return (false, nil)
@@ -47,30 +51,51 @@ struct ElementwiseFusion: GraphPass {
         let specs = graph.specs
         var groupOf = [Int: Group]()          // operation index -> group
         var producer = [Int: Int]()           // value -> operation index
-        var reach = [Int: Set<ObjectIdentifier>]()  // value -> groups it depends on
+        var reach = [Int: Set<Int>]()         // value -> groups it was computed from
         var groups = [Group]()
+        var latest = [[Int]: Int]()           // domain -> the group created last for it
+
+        // Whether a value computed from `reached` groups depends on group `target`; groups
+        // grow, so their own dependencies are followed at the time of asking.
+        func depends(_ reached: Set<Int>, on target: Int) -> Bool {
+            var seen = Set<Int>(), stack = Array(reached)
+            while let g = stack.popLast() {
+                if g == target { return true }
+                if seen.insert(g).inserted { stack.append(contentsOf: groups[g].dependencies) }
+            }
+            return false
+        }
 
         for (index, operation) in graph.operations.enumerated() {
-            var dependsOn = Set<ObjectIdentifier>()
+            var dependsOn = Set<Int>()
             for id in operation.inputs { dependsOn.formUnion(reach[id] ?? []) }
             let (fusible, compute) = ElementwiseFusion.fusion(operation, specs)
             let domain = specs[operation.outputs[0]].shape
             if fusible {
-                // Join a producer's group of the same shape and type, unless a value from
-                // outside the group that depends on it is read (that would be a cycle).
-                let candidates = operation.inputs.compactMap { producer[$0].flatMap { groupOf[$0] } }
-                let chosen = candidates.first { group in
+                // Join a producer's group of the same shape and type, else the latest such
+                // group (a sibling), unless a value from outside the group that depends on
+                // it is read (that would be a cycle).
+                let candidates = operation.inputs.compactMap { producer[$0].flatMap { groupOf[$0]?.index } } + (latest[domain].map { [$0] } ?? [])
+                let chosen = candidates.first { g in
+                    let group = groups[g]
                     guard group.domain == domain, group.compute == nil || compute == nil || group.compute == compute else { return false }
                     return operation.inputs.allSatisfy { id in
-                        producer[id].flatMap { groupOf[$0] } === group || !(reach[id] ?? []).contains(ObjectIdentifier(group))
+                        producer[id].flatMap { groupOf[$0] } === group || !depends(reach[id] ?? [], on: g)
                     }
                 }
-                let group = chosen ?? Group(domain: domain, compute: compute)
-                if chosen == nil { groups.append(group) }
+                let g = chosen ?? groups.count
+                if chosen == nil {
+                    groups.append(Group(index: g, domain: domain, compute: compute))
+                    latest[domain] = g
+                }
+                let group = groups[g]
                 group.compute = group.compute ?? compute
                 group.members.append(index)
+                for id in operation.inputs where producer[id].flatMap({ groupOf[$0] }) !== group {
+                    group.dependencies.formUnion(reach[id] ?? [])
+                }
                 groupOf[index] = group
-                dependsOn.insert(ObjectIdentifier(group))
+                dependsOn.insert(g)
             }
             for id in operation.outputs {
                 producer[id] = index
@@ -96,22 +121,17 @@ struct ElementwiseFusion: GraphPass {
     func attachTails(_ graph: Graph, _ groups: [Group], _ groupOf: [Int: Group], _ producer: [Int: Int]) {
         let uses = graph.useCounts
         for (index, operation) in graph.operations.enumerated() {
+            switch operation.primitive {
+            case .reduce: guard graph.specs[operation.inputs[0]].dtype.isFloatingPoint else { continue }
+            case .layerNorm: guard fuseLayerNorm else { continue }
+            default: continue
+            }
             let input = operation.inputs[0]
             guard let group = producer[input].flatMap({ groupOf[$0] }), group.tail == nil, uses[input] == 1,
                   ElementwiseFusion.results(of: group, in: graph, groupOf) == [input] else { continue }
-            switch operation.primitive {
-            case .reduce:
-                guard specs(graph, input).dtype.isFloatingPoint else { continue }
-            case .layerNorm:
-                guard fuseLayerNorm else { continue }
-            default:
-                continue
-            }
             group.tail = index
         }
     }
-
-    func specs(_ graph: Graph, _ id: Int) -> TensorSpec { graph.specs[id] }
 
     /// The fused operation standing for a group (its results keep their value numbers).
     func fusedOperation(_ group: Group, _ graph: Graph, _ groupOf: [Int: Group]) -> Graph.Operation {
