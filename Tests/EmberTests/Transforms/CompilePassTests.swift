@@ -120,4 +120,18 @@ final class CompilePassTests: XCTestCase {
         XCTAssertEqual(first.map(\.doubles), saved, "a later call must not overwrite earlier results")
         XCTAssertEqual(Set(first.map { ObjectIdentifier($0.storage) }).count, 3)
     }
+
+    /// A result's memory is used again once the caller has let go of every tensor on it.
+    func testReleasedResultsAreRecycled() {
+        let graph = trace([TensorSpec([4, 6], .float32)]) { xs in [xs[0].exp() * 2] }
+        let executor = Executor(graph, MemoryPlan(graph))
+        let x = compileInputs([[4, 6]], seed: 12)[0]
+        let dropped = ObjectIdentifier(executor.run([x])[0].storage)
+        let held = executor.run([x])[0]
+        XCTAssertEqual(ObjectIdentifier(held.storage), dropped)
+        let next = executor.run([x * 2])[0]
+        XCTAssertNotEqual(ObjectIdentifier(next.storage), dropped, "held memory is not reused")
+        assertClose(held, (x.exp() * 2))
+        assertClose(next, ((x * 2).exp() * 2))
+    }
 }
