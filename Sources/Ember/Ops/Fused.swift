@@ -42,8 +42,14 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
 
     public var registerCount: Int { operandCount + instructions.count }
 
+    /// Inputs after the operands: a layer-norm tail's weight and bias.
+    var tailOperandCount: Int {
+        if case .layerNorm = tail { return 2 }
+        return 0
+    }
+
     /// The primitive an instruction stands for, and the registers it reads.
-    static func unfused(_ instruction: Instruction) -> (Primitive, [Int]) {
+    static func primitive(of instruction: Instruction) -> (Primitive, [Int]) {
         switch instruction {
         case .unary(let op, let a): return (.unary(op), [a])
         case .binary(let op, let a, let b): return (.binary(op), [a, b])
@@ -56,7 +62,7 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var parts = [String]()
         for (k, instruction) in instructions.enumerated() {
-            let (primitive, operands) = FusedProgram.unfused(instruction)
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
             parts.append("r\(operandCount + k) = \(primitive.name)(\(operands.map { "r\($0)" }.joined(separator: ", ")))")
         }
         let results = outputs.map { "r\($0)" }.joined(separator: ", ")
@@ -75,16 +81,16 @@ enum Fused {
     /// Every register's spec, from the operands' specs through the instructions' own rules.
     static func registerSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
         let name = "fused"
-        let tailOperands = program.tail.map { if case .layerNorm = $0 { return 2 } else { return 0 } } ?? 0
-        if inputs.count != program.operandCount + tailOperands {
-            throw ShapeError(name, "expected \(program.operandCount + tailOperands) inputs, got \(inputs.count)")
+        let expected = program.operandCount + program.tailOperandCount
+        if inputs.count != expected {
+            throw ShapeError(name, "expected \(expected) inputs, got \(inputs.count)")
         }
         var registers = Array(inputs.prefix(program.operandCount))
         for operand in registers where ShapeMath.broadcast(operand.shape, program.domain) != program.domain {
             throw ShapeError(name, "operand \(operand) does not broadcast to the domain \(program.domain)")
         }
         for instruction in program.instructions {
-            let (primitive, operands) = FusedProgram.unfused(instruction)
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
             guard operands.allSatisfy({ $0 < registers.count }) else {
                 throw ShapeError(name, "an instruction reads a register not yet written: \(primitive.name)\(operands)")
             }
@@ -116,7 +122,7 @@ enum Fused {
     static func unfused(_ program: FusedProgram, _ inputs: [Tensor]) -> [Tensor] {
         var registers = Array(inputs.prefix(program.operandCount))
         for instruction in program.instructions {
-            let (primitive, operands) = FusedProgram.unfused(instruction)
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
             registers.append(Dispatch.run1(primitive, operands.map { registers[$0] }))
         }
         let results = program.outputs.map { registers[$0] }

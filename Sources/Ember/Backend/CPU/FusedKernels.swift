@@ -252,7 +252,7 @@ struct FusedEvaluation<T: FusedFloat> {
 
     // MARK: Iteration
 
-    /// Operand strides over the domain: the program's operands broadcast, then `extra`.
+    /// The program's operands' strides, broadcast to the domain.
     func operandStrides() -> [[Int]] {
         inputs.prefix(program.operandCount).map { StridedLoop.broadcastStrides($0, to: program.domain) }
     }
@@ -270,7 +270,7 @@ struct FusedEvaluation<T: FusedFloat> {
         let outputStrides = ShapeMath.contiguousStrides(program.domain)
         let loop = StridedLoop(shape: program.domain, strides: [outputStrides] + operandStrides())
         let operands = program.operandCount
-        let steps = (1...operands).map { loop.rowStride($0) }
+        let steps = (0..<operands).map { loop.rowStride($0 + 1) }
         guard loop.rowCount > 0 else { return }
         steps.withUnsafeBufferPointer { steps in
             loop.run(cost: cost) { offsets, length in
@@ -294,7 +294,7 @@ struct FusedEvaluation<T: FusedFloat> {
     }
 
     /// The domain split into kept axes (those of the result) and reduced axes, each merged
-    /// where the operands allow; `visit` walks the reduced part of one kept position.
+    /// where the operands allow.
     struct Split {
         let kept: StridedLoop
         let reduced: StridedLoop
@@ -431,7 +431,7 @@ struct FusedEvaluation<T: FusedFloat> {
         let s = split(reduced: normalizedAxes)
         let rows = s.keptCount
         let d = ShapeMath.count(Array(program.domain.suffix(axes)))
-        let weight = backend.contiguous(inputs[inputs.count - 2]), bias = backend.contiguous(inputs[inputs.count - 1])
+        let weight = backend.contiguous(inputs[program.operandCount]), bias = backend.contiguous(inputs[program.operandCount + 1])
         let pw = weight.pointer(T.self), pb = bias.pointer(T.self)
         let py = outputs[0].pointer(T.self), pm = outputs[1].pointer(T.self), pv = outputs[2].pointer(T.self)
         let reducedRows = s.reduced.rowLength == 0 ? 0 : s.reduced.rowCount
