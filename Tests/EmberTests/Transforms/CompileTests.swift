@@ -69,6 +69,7 @@ final class CompileTests: XCTestCase {
             ("softmax", { xs in [xs[0].softmax(axis: -1), xs[0].logSoftmax(axis: 0)] }),
             ("gelu", { xs in [xs[0].gelu(), xs[0].gelu(approximate: true) * xs[1]] }),
             ("layer norm", { xs in [layerNorm(xs[0] * xs[1] + 1, normalizedShape: [40], weight: xs[1], bias: xs[1].sin())] }),
+            ("clamp and leaky relu", { xs in [xs[0].clamp(min: -0.5, max: 0.5) * xs[0].leakyRelu(negativeSlope: 0.1).sigmoid()] }),
             ("manual layer norm", { xs in
                 let centered = xs[0] - xs[0].mean(axis: -1, keepDims: true)
                 return [centered * (centered.square().mean(axis: -1, keepDims: true) + 1e-5).rsqrt()]

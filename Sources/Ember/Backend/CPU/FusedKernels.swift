@@ -357,7 +357,7 @@ struct FusedEvaluation<T: FusedFloat> {
     func runReduction(_ op: ReduceOp, _ axes: [Int]) {
         let s = split(reduced: axes)
         let results = s.keptCount
-        let rows = s.reduced.rowLength == 0 ? 0 : s.reduced.rowCount
+        let rows = s.reduced.rowCount
         let identity: T
         switch op {
         case .sum: identity = 0
@@ -424,7 +424,7 @@ struct FusedEvaluation<T: FusedFloat> {
     }
 
     /// Layer normalization of the output register: each row of the normalized axes is
-    /// evaluated into a cache-resident buffer, then normalized from there (two passes for
+    /// evaluated into its output row, which stays in cache while it is normalized (two passes for
     /// the statistics, as the unfused kernel).
     func runLayerNorm(_ axes: Int, _ epsilon: Double, _ backend: CPUBackend) {
         let normalizedAxes = Array((program.domain.count - axes)..<program.domain.count)
@@ -434,20 +434,19 @@ struct FusedEvaluation<T: FusedFloat> {
         let weight = backend.contiguous(inputs[program.operandCount]), bias = backend.contiguous(inputs[program.operandCount + 1])
         let pw = weight.pointer(T.self), pb = bias.pointer(T.self)
         let py = outputs[0].pointer(T.self), pm = outputs[1].pointer(T.self), pv = outputs[2].pointer(T.self)
-        let reducedRows = s.reduced.rowLength == 0 ? 0 : s.reduced.rowCount
+        let reducedRows = s.reduced.rowCount
         Parallel.forRange(rows, cost: cost * d) { range in
             withRegisters { registers in
-                let buffer = UnsafeMutablePointer<T>.allocate(capacity: d)
-                defer { buffer.deallocate() }
                 for row in range {
-                    walk(s, keptIndex: row, rows: 0..<reducedRows, registers) { p, n, position in
-                        (buffer + position).update(from: p, count: n)
-                    }
-                    let mean = Self.sum(buffer, d) { $0 } / T(d)
-                    let variance = Self.sum(buffer, d) { ($0 - mean) * ($0 - mean) } / T(d)
-                    let inverseStd = 1 / T.sqrt(variance + T(epsilon))
+                    // The output row holds the program's value until it is normalized in place.
                     let y = py + row * d
-                    for k in 0..<d { y[k] = (buffer[k] - mean) * inverseStd * pw[k] + pb[k] }
+                    walk(s, keptIndex: row, rows: 0..<reducedRows, registers) { p, n, position in
+                        (y + position).update(from: p, count: n)
+                    }
+                    let mean = Self.sum(y, d) { $0 } / T(d)
+                    let variance = Self.sum(y, d) { ($0 - mean) * ($0 - mean) } / T(d)
+                    let inverseStd = 1 / T.sqrt(variance + T(epsilon))
+                    for k in 0..<d { y[k] = (y[k] - mean) * inverseStd * pw[k] + pb[k] }
                     pm[row] = mean
                     pv[row] = variance
                 }
