@@ -83,8 +83,8 @@ struct FusedEvaluation<T: FusedFloat> {
     }
 
     /// Evaluates the program on `n` (<= block) elements: operand k's first element is at
-    /// element offset `offsets[k]`, the next ones `steps[k]` apart. With `direct`, output
-    /// registers of dense unit-step outputs are computed in place at `outputOffset`.
+    /// element offset `offsets[k]`, the next ones `steps[k]` apart. With `directOutputOffset`,
+    /// a full block of an output of the compute type is computed straight into the output.
     @inline(__always)
     func evaluate(_ registers: Registers, _ offsets: UnsafePointer<Int>, _ steps: UnsafePointer<Int>, _ n: Int,
                   directOutputOffset: Int? = nil) {
