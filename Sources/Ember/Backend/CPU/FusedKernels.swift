@@ -14,8 +14,9 @@ enum FusedKernels {
     }
 }
 
-/// Float types the interpreter computes in, with their vector transcendental functions.
-protocol FusedFloat: KernelFloat, SIMDScalar, TensorScalar {
+/// Float types the interpreter computes in, with their vector transcendental functions
+/// (Codable as SIMD16 of them is: the compiler asks for that refinement).
+protocol FusedFloat: KernelFloat, SIMDScalar, TensorScalar, Codable {
     static func vectorExp(_ x: SIMD16<Self>) -> SIMD16<Self>
     static func vectorTanh(_ x: SIMD16<Self>) -> SIMD16<Self>
     static func vectorSigmoid(_ x: SIMD16<Self>) -> SIMD16<Self>

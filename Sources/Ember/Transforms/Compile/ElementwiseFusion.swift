@@ -100,12 +100,12 @@ struct ElementwiseFusion: GraphPass {
                 reach[id] = dependsOn
             }
         }
-        attachTails(graph, groups, groupOf, producer)
+        attachTails(graph, groupOf, producer)
         return emit(graph, groups, groupOf)
     }
 
     /// Values of a group read outside it (by other operations or as graph outputs).
-    static func results(of group: Group, in graph: Graph, _ groupOf: [Int: Group]) -> [Int] {
+    static func results(of group: Group, in graph: Graph) -> [Int] {
         let members = Set(group.members)
         var produced = [Int]()
         for index in group.members { produced.append(contentsOf: graph.operations[index].outputs) }
@@ -116,7 +116,7 @@ struct ElementwiseFusion: GraphPass {
         return produced.filter(external.contains)
     }
 
-    func attachTails(_ graph: Graph, _ groups: [Group], _ groupOf: [Int: Group], _ producer: [Int: Int]) {
+    func attachTails(_ graph: Graph, _ groupOf: [Int: Group], _ producer: [Int: Int]) {
         let uses = graph.useCounts
         for (index, operation) in graph.operations.enumerated() {
             switch operation.primitive {
@@ -128,14 +128,14 @@ struct ElementwiseFusion: GraphPass {
             }
             let input = operation.inputs[0]
             guard let group = producer[input].flatMap({ groupOf[$0] }), group.tail == nil, uses[input] == 1,
-                  ElementwiseFusion.results(of: group, in: graph, groupOf) == [input] else { continue }
+                  ElementwiseFusion.results(of: group, in: graph) == [input] else { continue }
             group.tail = index
         }
     }
 
     /// The fused operation standing for a group (its results keep their value numbers).
-    func fusedOperation(_ group: Group, _ graph: Graph, _ groupOf: [Int: Group]) -> Graph.Operation {
-        let results = ElementwiseFusion.results(of: group, in: graph, groupOf)
+    func fusedOperation(_ group: Group, _ graph: Graph) -> Graph.Operation {
+        let results = ElementwiseFusion.results(of: group, in: graph)
         let members = group.members.map { graph.operations[$0] }
         var produced = Set<Int>()
         for member in members { produced.formUnion(member.outputs) }
@@ -188,7 +188,7 @@ struct ElementwiseFusion: GraphPass {
                 if group.members.count == 1 && group.tail == nil {
                     nodes.append((index, operation))
                 } else {
-                    nodes.append((index, fusedOperation(group, graph, groupOf)))
+                    nodes.append((index, fusedOperation(group, graph)))
                 }
             } else if tailOf[index] == nil {
                 nodes.append((index, operation))
