@@ -24,6 +24,12 @@ final class ReadmeTourTests: XCTestCase {
         let graph = trace([TensorSpec([2, 3], .float32)]) { xs in [xs[0].softmax(axis: 1)] }
         print(graph)
         let out = graph([x])[0]
+        
+        // Compiling: traced once per input signature, rewritten (elementwise chains fused
+        // into one loop, dead code, duplicates; batch norm folded for inference), replayed.
+        let fast = compile { (t: Tensor) in layerNorm((t * 2 + 1).gelu(), normalizedShape: [3]) }
+        print(fast.report(for: [x]))                      // the graph before and after
+        let normalized = fast(x)
 
         // Randomness: a seeded global generator, or explicit splittable keys.
         manualSeed(42)
@@ -35,6 +41,7 @@ final class ReadmeTourTests: XCTestCase {
         XCTAssertEqual(h.floats, [14, 32, 32, 77])
         XCTAssertEqual(d2(Tensor([1, 2, 3] as [Double])).doubles, [6, 12, 18])
         XCTAssertEqual(out.shape, [2, 3])
+        XCTAssertEqual(normalized.shape, [2, 3])
         XCTAssertEqual(noise.shape, [4])
     }
 }

@@ -66,6 +66,9 @@ public enum Primitive: Hashable, Sendable {
     // Random numbers (Transforms/RandomKeys.swift)
     /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
     case randomBits(shape: [Int], stream: RandomStream)
+    // Fusion (Ops/Fused.swift), built by `compile`
+    /// A chain of elementwise operations run as one loop, optionally ending in a reduction.
+    case fused(FusedProgram)
 }
 
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
@@ -191,6 +194,7 @@ extension Primitive {
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
         case .randomBits(let s, let stream): return "random_bits(\(s), \(stream))"
+        case .fused(let program): return program.description
         }
     }
 
@@ -230,6 +234,7 @@ extension Primitive {
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
         case .randomBits(let shape, _): return [try RandomKeys.bitsSpec(shape, inputs)]
+        case .fused(let program): return try Fused.outputSpecs(program, inputs)
         }
     }
 
@@ -272,6 +277,7 @@ extension Primitive {
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
         // Integer outputs: never recorded on the tape, and keys have no cotangent.
         case .randomBits: return [nil]
+        case .fused(let program): return Fused.vjp(program, inputs, cotangents, needed)
         }
     }
 

@@ -69,6 +69,9 @@ extension Primitive {
         let size = x.size
         switch self {
         case .unary, .cast, .copy: return [Dispatch.run1(self, x.values)]
+        // The program's operations one by one, each with its own batching rule.
+        case .fused(let program):
+            return vmap({ Fused.unfused(program, $0) }, inAxes: x.batched.map { $0 ? 0 : nil })(x.values)
         case .binary, .compare, .select, .matmul: return [Dispatch.run1(self, x.alignedForBroadcast())]
         case .reduce(let op, let axes, let keep):
             return [Dispatch.run1(.reduce(op, axes: axes.map { $0 + 1 }, keepDims: keep), x.values)]

@@ -45,6 +45,9 @@ extension Primitive {
             parameterShape[1] = x[0].shape[1]
             let axes = [0] + Array(2..<x[0].rank)
             return JVPRules.normalizationBackward(x, t, axes: axes, parameterAxes: axes, parameterShape: parameterShape, epsilon)
+        // The program's operations one by one, each with its own rule.
+        case .fused(let program):
+            return Ember.jvp({ Fused.unfused(program, $0) }, primals: x, tangents: JVPRules.zeroFilled(x, t)).tangents
         case .layerNormBackward(let axes, let epsilon):
             let rank = x[0].rank
             return JVPRules.normalizationBackward(x, t, axes: Array((rank - axes)..<rank), parameterAxes: Array(0..<(rank - axes)),

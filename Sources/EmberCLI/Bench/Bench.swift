@@ -18,16 +18,21 @@ struct Bench: ParsableCommand {
             report(measure(peakMatmulWorkload()))
             return
         }
-        let ids = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }
+        let named = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }
+        let ids = named.enumerated().filter { !named[..<$0.offset].contains($0.element) }.map(\.element)
         for id in ids {
-            guard let workload = allWorkloads.first(where: { $0.id == id }) else {
+            // A workload may run as several implementations (eager and compiled), one line each.
+            let runs = allWorkloads.filter { $0.id == id }
+            guard !runs.isEmpty else {
                 throw CommandError("unknown workload '\(id)'; known: \(allWorkloads.map(\.id).joined(separator: " "))")
             }
-            if let reason = workload.unavailableReason {
-                report(["workload": id, "impl": "ember", "error": reason])
-                continue
+            for workload in runs {
+                if let reason = workload.unavailableReason {
+                    report(["workload": id, "impl": workload.impl, "error": reason])
+                    continue
+                }
+                report(measure(workload))
             }
-            report(measure(workload))
         }
     }
 
@@ -36,7 +41,7 @@ struct Bench: ParsableCommand {
         for _ in 0..<2 { _ = workload.timedRun() }
         let figures = (0..<Swift.max(reps, 1)).map { _ in workload.figure(seconds: workload.timedRun()) }.sorted()
         var row: [String: Any] = [
-            "workload": workload.id, "impl": "ember", "unit": workload.unit,
+            "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
             "peak_rss_mb": peakResidentMegabytes(),
         ]

@@ -6,6 +6,9 @@ protocol Workload {
     var id: String { get }
     var name: String { get }
     var unit: String { get }
+    /// The implementation's name in the results: "ember", or "ember-compiled" for the
+    /// compiled run of a workload that also runs eagerly.
+    var impl: String { get }
     /// Why the workload cannot run yet, if it cannot.
     var unavailableReason: String? { get }
     func prepare()
@@ -15,6 +18,7 @@ protocol Workload {
 }
 
 extension Workload {
+    var impl: String { "ember" }
     var unavailableReason: String? { nil }
     func prepare() {}
 }
@@ -33,7 +37,8 @@ let allWorkloads: [Workload] = [
     Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
     TransformerBlockWorkload(),
     Pending(id: "W7", name: "bert-embed", unit: "sentences/s", reason: "needs BERT and its tokenizer (issue: model zoo and pretrained models)"),
-    Pending(id: "W8", name: "fused-elementwise", unit: "ms/iter", reason: "needs compile (issue: JAX-style transforms)"),
+    FusedElementwiseWorkload(compiled: false),
+    FusedElementwiseWorkload(compiled: true),
     SmallOpWorkload(),
 ]
 
@@ -89,4 +94,27 @@ struct SmallOpWorkload: Workload {
     }
 
     func figure(seconds: Double) -> Double { seconds / Double(count) * 1e6 }
+}
+
+/// W8: layer_norm(gelu(x * w + b)) over x [4096, 1024], exact GELU, no affine, forward
+/// only; eagerly (eight kernels, seven intermediate tensors) and compiled (one fused pass).
+struct FusedElementwiseWorkload: Workload {
+    let compiled: Bool
+    var id: String { "W8" }
+    var name: String { "fused-elementwise layer_norm(gelu(x * w + b)) [4096, 1024]" + (compiled ? ", compiled" : "") }
+    var unit: String { "ms/iter" }
+    var impl: String { compiled ? "ember-compiled" : "ember" }
+    let inputs = [Tensor.randomNormal([4096, 1024], source: .key(Key(8))), Tensor.randomNormal([1024], source: .key(Key(81))),
+                  Tensor.randomNormal([1024], source: .key(Key(82)))]
+    let function = compile { (xs: [Tensor]) in [FusedElementwiseWorkload.chain(xs)] }
+
+    static func chain(_ xs: [Tensor]) -> Tensor {
+        layerNorm((xs[0] * xs[1] + xs[2]).gelu(), normalizedShape: [1024])
+    }
+
+    func timedRun() -> Double {
+        compiled ? elapsed { _ = function(inputs) } : elapsed { _ = FusedElementwiseWorkload.chain(inputs) }
+    }
+
+    func figure(seconds: Double) -> Double { seconds * 1e3 }
 }

@@ -127,6 +127,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
         case .randomBits(_, let stream): RandomKernels.bits(contiguous(inputs[0]), stream, out)
+        case .fused(let program): FusedKernels.run(program, inputs, outputs, backend: self)
         }
     }
 }
@@ -137,7 +138,7 @@ extension Primitive {
         switch self {
         case .unary, .binary, .compare, .reduce, .argReduce, .scatterAdd, .indexAdd, .matmul,
              .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
-             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward:
+             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .fused:
             return true
         case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect,
              .randomBits:

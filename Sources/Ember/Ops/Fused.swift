@@ -1,0 +1,157 @@
+/// The fused primitive that `compile` builds: a chain of elementwise operations run as one
+/// loop over memory, optionally ending in a reduction or a layer normalization of its
+/// result (so the chain's value is never written out). Its rules are those of the
+/// operations it stands for: the shape rule replays their shape rules, and the derivative
+/// rule re-expresses the program with tensor operations and differentiates that.
+public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
+    /// One instruction of the register program. Registers 0..<operandCount hold the
+    /// operands (broadcast to the domain); instruction k writes register operandCount + k.
+    public enum Instruction: Hashable, Sendable {
+        case unary(UnaryOp, Int)
+        case binary(BinaryOp, Int, Int)
+        case compare(CompareOp, Int, Int)
+        /// select(condition, a, b)
+        case select(Int, Int, Int)
+        case cast(DType, Int)
+    }
+
+    /// What happens to the single output register after the elementwise program.
+    public enum Tail: Hashable, Sendable {
+        case reduce(ReduceOp, axes: [Int], keepDims: Bool)
+        /// Layer normalization over the last `axes` axes; the primitive's last two inputs
+        /// are the weight and bias, and its outputs (y, mean, variance) as `layerNorm`'s.
+        case layerNorm(axes: Int, epsilon: Double)
+    }
+
+    /// The shape every register is evaluated over.
+    public var domain: [Int]
+    /// Inputs read by the program (a layer-norm tail's weight and bias come after them).
+    public var operandCount: Int
+    public var instructions: [Instruction]
+    /// Registers written to the primitive's outputs (exactly one when there is a tail).
+    public var outputs: [Int]
+    public var tail: Tail?
+
+    public init(domain: [Int], operandCount: Int, instructions: [Instruction], outputs: [Int], tail: Tail? = nil) {
+        self.domain = domain
+        self.operandCount = operandCount
+        self.instructions = instructions
+        self.outputs = outputs
+        self.tail = tail
+    }
+
+    public var registerCount: Int { operandCount + instructions.count }
+
+    /// Inputs after the operands: a layer-norm tail's weight and bias.
+    var tailOperandCount: Int {
+        if case .layerNorm = tail { return 2 }
+        return 0
+    }
+
+    /// The primitive an instruction stands for, and the registers it reads.
+    static func primitive(of instruction: Instruction) -> (Primitive, [Int]) {
+        switch instruction {
+        case .unary(let op, let a): return (.unary(op), [a])
+        case .binary(let op, let a, let b): return (.binary(op), [a, b])
+        case .compare(let op, let a, let b): return (.compare(op), [a, b])
+        case .select(let c, let a, let b): return (.select, [c, a, b])
+        case .cast(let t, let a): return (.cast(t), [a])
+        }
+    }
+
+    public var description: String {
+        var parts = [String]()
+        for (k, instruction) in instructions.enumerated() {
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
+            parts.append("r\(operandCount + k) = \(primitive.name)(\(operands.map { "r\($0)" }.joined(separator: ", ")))")
+        }
+        let results = outputs.map { "r\($0)" }.joined(separator: ", ")
+        switch tail {
+        case nil: parts.append("out \(results)")
+        case .reduce(let op, let axes, let keep): parts.append("out \(Primitive.reduce(op, axes: axes, keepDims: keep).name)(\(results))")
+        case .layerNorm(let axes, let e): parts.append("out \(Primitive.layerNorm(axes: axes, epsilon: e).name)(\(results), weight, bias)")
+        }
+        return "fused\(domain){" + parts.joined(separator: "; ") + "}"
+    }
+}
+
+enum Fused {
+    // MARK: Shape rule
+
+    /// Every register's spec, from the operands' specs through the instructions' own rules.
+    static func registerSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let name = "fused"
+        let expected = program.operandCount + program.tailOperandCount
+        if inputs.count != expected {
+            throw ShapeError(name, "expected \(expected) inputs, got \(inputs.count)")
+        }
+        var registers = Array(inputs.prefix(program.operandCount))
+        for operand in registers where ShapeMath.broadcast(operand.shape, program.domain) != program.domain {
+            throw ShapeError(name, "operand \(operand) does not broadcast to the domain \(program.domain)")
+        }
+        for instruction in program.instructions {
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
+            guard operands.allSatisfy({ $0 < registers.count }) else {
+                throw ShapeError(name, "an instruction reads a register not yet written: \(primitive.name)\(operands)")
+            }
+            registers.append(try primitive.outputSpecs(operands.map { registers[$0] })[0])
+        }
+        return registers
+    }
+
+    static func outputSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
+        let registers = try registerSpecs(program, inputs)
+        let results = program.outputs.map { registers[$0] }
+        for spec in results where spec.shape != program.domain {
+            throw ShapeError("fused", "an output register has shape \(spec.shape), not the domain \(program.domain)")
+        }
+        switch program.tail {
+        case nil:
+            return results
+        case .reduce(let op, let axes, let keep):
+            return [try Reduction.reduceSpec(op, axes, keep, results)]
+        case .layerNorm(let axes, _):
+            return try Normalization.layerNormSpecs(axes, results + inputs.suffix(2))
+        }
+    }
+
+    // MARK: The program as tensor operations
+
+    /// The program run one primitive at a time through the dispatcher: the reference the
+    /// kernel must match, and what the derivative rule differentiates.
+    static func unfused(_ program: FusedProgram, _ inputs: [Tensor]) -> [Tensor] {
+        var registers = Array(inputs.prefix(program.operandCount))
+        for instruction in program.instructions {
+            let (primitive, operands) = FusedProgram.primitive(of: instruction)
+            registers.append(Dispatch.run1(primitive, operands.map { registers[$0] }))
+        }
+        let results = program.outputs.map { registers[$0] }
+        switch program.tail {
+        case nil: return results
+        case .reduce(let op, let axes, let keep): return Dispatch.run(.reduce(op, axes: axes, keepDims: keep), results)
+        case .layerNorm(let axes, let e): return Dispatch.run(.layerNorm(axes: axes, epsilon: e), results + inputs.suffix(2))
+        }
+    }
+
+    // MARK: Derivative rule
+
+    /// Differentiates the unfused program. Like `vjp`, fresh variables stand for the inputs,
+    /// connected to the outer graph when it is being recorded (higher derivatives).
+    static func vjp(_ program: FusedProgram, _ inputs: [Tensor], _ cotangents: [Tensor?], _ needed: [Bool]) -> [Tensor?] {
+        let differentiable = inputs.indices.filter { needed[$0] && inputs[$0].dtype.isFloatingPoint }
+        guard !differentiable.isEmpty else { return inputs.map { _ in nil } }
+        let (variables, nested) = FunctionalAD.variables(differentiable.map { inputs[$0] })
+        var arguments = inputs
+        for (k, i) in differentiable.enumerated() { arguments[i] = variables[k] }
+        let results = withGradEnabled(true) { unfused(program, arguments) }
+        // Only y of a layer-norm tail carries a gradient (as the primitive's own rule).
+        let used = results.indices.filter { results[$0].requiresGrad && cotangents[$0] != nil && results[$0].dtype.isFloatingPoint }
+        var grads = [Tensor?](repeating: nil, count: inputs.count)
+        guard !used.isEmpty else { return grads }
+        let seeds = used.map { cotangents[$0]! }
+        let keepGraph = nested || (seeds.contains { $0.requiresGrad } && isGradEnabled)
+        let found = gradients(of: used.map { results[$0] }, withRespectTo: variables, gradOutputs: seeds, createGraph: keepGraph)
+        for (k, i) in differentiable.enumerated() { grads[i] = found[k] }
+        return grads
+    }
+}
