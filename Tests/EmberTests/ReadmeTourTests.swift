@@ -1,5 +1,8 @@
 import XCTest
 import Ember
+import EmberNN
+import EmberOptim
+import Foundation
 
 /// The README's tour, verbatim, so that the documented code keeps compiling and running.
 final class ReadmeTourTests: XCTestCase {
@@ -43,5 +46,51 @@ final class ReadmeTourTests: XCTestCase {
         XCTAssertEqual(out.shape, [2, 3])
         XCTAssertEqual(normalized.shape, [2, 3])
         XCTAssertEqual(noise.shape, [4])
+    }
+}
+
+/// The README's training and functional tours, verbatim.
+final class ReadmeTrainingTourTests: XCTestCase {
+    func testTrainingAndFunctionalTours() throws {
+        let model = Sequential(Linear(784, 128), ReLU(), Dropout(probability: 0.1), Linear(128, 10))
+        print(model.summary(input: Tensor.zeros([1, 784])))     // Keras-style table
+        let optimizer = AdamW(model.parameters(), lr: 1e-3)
+        let scheduler = LRScheduler(optimizer, schedule: CosineAnnealingLR(tMax: 100))
+        let images = Tensor.randomNormal([32, 784]), labels = Tensor.randomIntegers([32], high: 10)
+        for _ in 0..<3 {
+            let loss = crossEntropy(logits: model(images), labels: labels, labelSmoothing: 0.1)
+            optimizer.zeroGrad()
+            loss.backward()
+            _ = clipGradNorm(model.parameters(), maxNorm: 1)
+            optimizer.step()
+            scheduler.step()
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mlp.safetensors")
+        try model.save(to: file)                                  // atomic; loads in PyTorch by name
+        try model.load(from: file)                                // or a file PyTorch wrote
+
+        let params = model.eval().parameterTree()                // nested by name: "0" → "weight"
+        let lossOf = { (p: TensorTree) in
+            model.applying(p) { crossEntropy(logits: model(images), labels: labels) }
+        }
+        let adamStep = adam(learningRate: 1e-3)
+        let (updates, _) = adamStep.update(grad(lossOf)(params), adamStep.initialize(params), params)
+        let updated = applyUpdates(params, updates)
+
+        let perExample = vmap({ (xs: [Tensor]) in
+            [grad { (w: Tensor) in (w * xs[0]).sum().square() }(xs[1])]
+        }, inAxes: [0, nil])([images, Tensor.ones([784])])[0]    // [32, 784], no loop
+        let (sine, cosine) = jvp({ $0.sin() }, primal: Tensor([0, 1] as [Float]), tangent: Tensor([1, 1] as [Float]))
+
+        XCTAssertEqual(scheduler.lastEpoch, 3)
+        XCTAssertEqual(updated.paths, ["0.bias", "0.weight", "3.bias", "3.weight"])
+        XCTAssertEqual(perExample.shape, [32, 784])
+        // d/dw (w·x)² = 2 (w·x) x for the first example.
+        let first = images[0]
+        assertClose(perExample[0], first * (first.sum() * 2), atol: 1e-3, rtol: 1e-4)
+        XCTAssertEqual(sine.floats[0], 0)
+        XCTAssertEqual(sine.floats[1], Float(sin(1.0)), accuracy: 1e-6)
+        XCTAssertEqual(cosine.floats[1], Float(cos(1.0)), accuracy: 1e-6)
+        try? FileManager.default.removeItem(at: file)
     }
 }

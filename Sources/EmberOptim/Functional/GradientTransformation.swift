@@ -53,18 +53,19 @@ public func adam(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.99
     precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "adam: betas must be in [0, 1), got \(beta1), \(beta2)")
     return GradientTransformation(
         initialize: { params in
-            state(["mu": zerosLike(params), "nu": zerosLike(params), "count": .leaf(Tensor.scalar(0))])
+            state(["mu": zerosLike(params), "nu": zerosLike(params), "count": .leaf(Tensor.scalar(0, dtype: .float64))])
         },
         update: { grads, current, params in
             let count = current["count"]!.tensor! + 1
             let mu = TensorTree.zip([current["mu"]!, grads]) { $0[0] * beta1 + $0[1] * (1 - beta1) }
             let nu = TensorTree.zip([current["nu"]!, grads]) { $0[0] * beta2 + $0[1] * $0[1] * (1 - beta2) }
-            // Bias corrections 1 - β^t as tensors, so a compiled step sees the count change.
-            let correction1 = 1 - pow(Tensor.scalar(beta1), count)
-            let correction2 = 1 - pow(Tensor.scalar(beta2), count)
+            // Bias corrections 1 - β^t as float64 tensors, so a compiled step sees the count
+            // change and float32 parameters get corrections as exact as PyTorch's.
+            let correction1 = 1 - pow(Tensor.scalar(beta1, dtype: .float64), count)
+            let correction2 = 1 - pow(Tensor.scalar(beta2, dtype: .float64), count)
             let updates = TensorTree.zip([mu, nu, params]) { leaves -> Tensor in
                 let (m, v, p) = (leaves[0], leaves[1], leaves[2])
-                let step = (m / correction1) / ((v / correction2).sqrt() + epsilon)
+                let step = (m / correction1.cast(to: m.dtype)) / ((v / correction2.cast(to: m.dtype)).sqrt() + epsilon)
                 let direction = weightDecay > 0 ? step + p * weightDecay : step
                 return direction * -learningRate
             }
