@@ -149,9 +149,9 @@ public final class GRU: RecurrentLayer {
     }
 }
 
-/// One LSTM step, PyTorch's `nn.LSTMCell`: input [batch, inputSize] (or [inputSize]) and state
-/// (h, c) [batch, hiddenSize] (zeros when nil) to the next state.
-public final class LSTMCell: Module {
+/// The weights of one recurrent step with `gates` gates stacked along the first axis, in
+/// PyTorch's layout and initialization (the base of `LSTMCell` and `GRUCell`).
+public class RecurrentCell: Module {
     @Parameter public var weightIH: Tensor
     @Parameter public var weightHH: Tensor
     @Parameter public var biasIH: Tensor?
@@ -159,16 +159,24 @@ public final class LSTMCell: Module {
     public let inputSize: Int
     public let hiddenSize: Int
 
-    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, dtype: DType = .float32) {
-        precondition(inputSize > 0 && hiddenSize > 0, "LSTMCell: sizes must be positive, got \(inputSize) → \(hiddenSize)")
+    init(_ name: String, gates: Int, inputSize: Int, hiddenSize: Int, bias: Bool, dtype: DType) {
+        precondition(inputSize > 0 && hiddenSize > 0, "\(name): sizes must be positive, got \(inputSize) → \(hiddenSize)")
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         let make = cellInitializer(hiddenSize: hiddenSize, dtype: dtype)
         // PyTorch's names, which snake case would spell weight_i_h.
-        _weightIH = Parameter(wrappedValue: make([4 * hiddenSize, inputSize]), key: "weight_ih")
-        _weightHH = Parameter(wrappedValue: make([4 * hiddenSize, hiddenSize]), key: "weight_hh")
-        _biasIH = Parameter(wrappedValue: bias ? make([4 * hiddenSize]) : nil, key: "bias_ih")
-        _biasHH = Parameter(wrappedValue: bias ? make([4 * hiddenSize]) : nil, key: "bias_hh")
+        _weightIH = Parameter(wrappedValue: make([gates * hiddenSize, inputSize]), key: "weight_ih")
+        _weightHH = Parameter(wrappedValue: make([gates * hiddenSize, hiddenSize]), key: "weight_hh")
+        _biasIH = Parameter(wrappedValue: bias ? make([gates * hiddenSize]) : nil, key: "bias_ih")
+        _biasHH = Parameter(wrappedValue: bias ? make([gates * hiddenSize]) : nil, key: "bias_hh")
+    }
+}
+
+/// One LSTM step, PyTorch's `nn.LSTMCell`: input [batch, inputSize] (or [inputSize]) and state
+/// (h, c) [batch, hiddenSize] (zeros when nil) to the next state.
+public final class LSTMCell: RecurrentCell {
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, dtype: DType = .float32) {
+        super.init("LSTMCell", gates: 4, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, dtype: dtype)
     }
 
     public func callAsFunction(_ input: Tensor, state: (h: Tensor, c: Tensor)? = nil) -> (h: Tensor, c: Tensor) {
@@ -199,24 +207,9 @@ public final class LSTMCell: Module {
 
 /// One GRU step, PyTorch's `nn.GRUCell`: input [batch, inputSize] (or [inputSize]) and hidden
 /// state [batch, hiddenSize] (zeros when nil) to the next hidden state.
-public final class GRUCell: Module {
-    @Parameter public var weightIH: Tensor
-    @Parameter public var weightHH: Tensor
-    @Parameter public var biasIH: Tensor?
-    @Parameter public var biasHH: Tensor?
-    public let inputSize: Int
-    public let hiddenSize: Int
-
+public final class GRUCell: RecurrentCell {
     public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, dtype: DType = .float32) {
-        precondition(inputSize > 0 && hiddenSize > 0, "GRUCell: sizes must be positive, got \(inputSize) → \(hiddenSize)")
-        self.inputSize = inputSize
-        self.hiddenSize = hiddenSize
-        let make = cellInitializer(hiddenSize: hiddenSize, dtype: dtype)
-        // PyTorch's names, which snake case would spell weight_i_h.
-        _weightIH = Parameter(wrappedValue: make([3 * hiddenSize, inputSize]), key: "weight_ih")
-        _weightHH = Parameter(wrappedValue: make([3 * hiddenSize, hiddenSize]), key: "weight_hh")
-        _biasIH = Parameter(wrappedValue: bias ? make([3 * hiddenSize]) : nil, key: "bias_ih")
-        _biasHH = Parameter(wrappedValue: bias ? make([3 * hiddenSize]) : nil, key: "bias_hh")
+        super.init("GRUCell", gates: 3, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, dtype: dtype)
     }
 
     public func callAsFunction(_ input: Tensor, hidden: Tensor? = nil) -> Tensor {
