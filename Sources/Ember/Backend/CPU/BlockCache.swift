@@ -15,12 +15,16 @@ final class BlockCache: @unchecked Sendable {
     let limit: Int
     private var blocks: [Int: [UnsafeMutableRawPointer]] = [:]
     private var cachedBytes = 0
-    private var lock = pthread_mutex_t()
+    /// Allocated once: a mutex must not move, which a stored property does not promise.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        return mutex
+    }()
 
     private init() {
         let physical = Int(ProcessInfo.processInfo.physicalMemory)
         limit = Swift.min(4 << 30, physical / 8)
-        pthread_mutex_init(&lock, nil)
         // A fixed threshold: blocks above it are mapped, and unmapped when freed.
         ember_set_mmap_threshold(Int32(Self.minimumSize))
     }
@@ -30,8 +34,8 @@ final class BlockCache: @unchecked Sendable {
 
     /// A cached block of exactly `size` bytes (a rounded size), if there is one.
     func take(_ size: Int) -> UnsafeMutableRawPointer? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         guard let block = blocks[size]?.popLast() else { return nil }
         cachedBytes -= size
         return block
@@ -39,24 +43,24 @@ final class BlockCache: @unchecked Sendable {
 
     /// Keeps a freed block for reuse, or frees it when the cache is full.
     func give(_ block: UnsafeMutableRawPointer, _ size: Int) {
-        pthread_mutex_lock(&lock)
+        pthread_mutex_lock(lock)
         if cachedBytes + size <= limit {
             blocks[size, default: []].append(block)
             cachedBytes += size
-            pthread_mutex_unlock(&lock)
+            pthread_mutex_unlock(lock)
         } else {
-            pthread_mutex_unlock(&lock)
+            pthread_mutex_unlock(lock)
             free(block)
         }
     }
 
     /// Returns every cached block to the system.
     func empty() {
-        pthread_mutex_lock(&lock)
+        pthread_mutex_lock(lock)
         let all = blocks.values.flatMap { $0 }
         blocks = [:]
         cachedBytes = 0
-        pthread_mutex_unlock(&lock)
+        pthread_mutex_unlock(lock)
         all.forEach { free($0) }
     }
 }
