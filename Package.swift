@@ -1,5 +1,12 @@
 // swift-tools-version:5.10
+import Foundation
 import PackageDescription
+
+/// Release builds of the kernels target the building machine's CPU (`-target-cpu native`,
+/// as -march=native does for C): with AVX-512 the vector math (exp, erf, ...) measured
+/// 2-2.6x faster than the x86-64 baseline. Set EMBER_TARGET_CPU to an LLVM CPU name
+/// (`x86-64` for the baseline) to build a binary for other machines.
+let targetCPU = ProcessInfo.processInfo.environment["EMBER_TARGET_CPU"] ?? "native"
 
 let package = Package(
     name: "Ember",
@@ -23,7 +30,7 @@ let package = Package(
         .target(
             name: "Ember",
             dependencies: ["COneDNN", "CEmberSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
         ),
         // Modules, layers, initializers, losses and metrics.
         .target(name: "EmberNN", dependencies: ["Ember", "EmberIO"]),
