@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system libraries Ember builds against, when they are missing:
-# oneDNN (libdnnl-dev) for the CPU kernels. Needs root (or sudo) the first time.
+# oneDNN (libdnnl-dev) for the CPU kernels, and the link-time name of GNU OpenMP
+# (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
+# share. Needs root (or sudo) the first time.
 set -euo pipefail
 
 packages=(libdnnl-dev)
@@ -8,6 +10,11 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+if ! ls /usr/lib/gcc/*/*/libgomp.so >/dev/null 2>&1; then
+    # The newest libgcc-N-dev the distribution offers (libgcc-12-dev on Debian 12).
+    gcc_dev=$(apt-cache pkgnames libgcc- 2>/dev/null | grep -E '^libgcc-[0-9]+-dev$' | sort -t- -k2 -n | tail -n 1)
+    missing+=("${gcc_dev:-libgcc-12-dev}")
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "Installing ${missing[*]} ..."
