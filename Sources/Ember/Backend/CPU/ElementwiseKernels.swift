@@ -90,10 +90,17 @@ enum ElementwiseKernels {
             let a = UnsafePointer(x.pointer(T.self) + off[1])
             let sa = loop.rowStride(1)
             let o = out.pointer(T.self) + off[0]
-            if T.self == Float.self && sa == 1, let vectorized = vectorFunction(op) {
-                VectorMath.map(UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
-                               UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self), n, vectorized)
-                return
+            if T.self == Float.self && sa == 1 {
+                let source = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self)
+                let target = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+                // Each function named here, not picked at run time, so that it is inlined.
+                switch op {
+                case .exp: return VectorMath.map(source, target, n, VectorMath.exp)
+                case .tanh: return VectorMath.map(source, target, n, VectorMath.tanh)
+                case .sigmoid: return VectorMath.map(source, target, n, VectorMath.sigmoid)
+                case .erf: return VectorMath.map(source, target, n, VectorMath.erf)
+                default: break
+                }
             }
             switch op {
             case .neg: map(a, sa, o, n) { -$0 }
@@ -115,18 +122,6 @@ enum ElementwiseKernels {
             case .round: map(a, sa, o, n) { $0.rounded(.toNearestOrEven) }
             case .logicalNot: map(a, sa, out.pointer(Bool.self) + off[0], n) { $0 == 0 }
             }
-        }
-    }
-
-    /// The SIMD form of a float32 function, where one exists.
-    @inline(__always)
-    static func vectorFunction(_ op: UnaryOp) -> ((VectorMath.V) -> VectorMath.V)? {
-        switch op {
-        case .exp: return VectorMath.exp
-        case .tanh: return VectorMath.tanh
-        case .sigmoid: return VectorMath.sigmoid
-        case .erf: return VectorMath.erf
-        default: return nil
         }
     }
 
