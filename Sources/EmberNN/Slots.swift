@@ -15,6 +15,19 @@ protocol TensorSlot: AnyObject {
     var tensor: Tensor? { get set }
 }
 
+/// A slot that is a property wrapper: its tensor is the wrapped value.
+protocol WrappedTensorSlot: TensorSlot {
+    associatedtype Value: SlotValue
+    var wrappedValue: Value { get set }
+}
+
+extension WrappedTensorSlot {
+    var tensor: Tensor? {
+        get { wrappedValue.slotTensor }
+        set { wrappedValue = .fromSlot(newValue) }
+    }
+}
+
 /// A stored value a slot can hold: a tensor, or an optional one (a bias that may be off).
 public protocol SlotValue {
     var slotTensor: Tensor? { get }
@@ -36,7 +49,7 @@ extension Optional: SlotValue where Wrapped == Tensor {
 
 /// A trained tensor of a module. Parameters require gradients unless frozen.
 @propertyWrapper
-public final class Parameter<Value: SlotValue>: TensorSlot {
+public final class Parameter<Value: SlotValue>: WrappedTensorSlot {
     public var wrappedValue: Value
     let key: String?
     var kind: SlotKind { .parameter }
@@ -46,17 +59,12 @@ public final class Parameter<Value: SlotValue>: TensorSlot {
         self.wrappedValue = wrappedValue
         self.key = key
     }
-
-    var tensor: Tensor? {
-        get { wrappedValue.slotTensor }
-        set { wrappedValue = .fromSlot(newValue) }
-    }
 }
 
 /// A tensor that belongs to a module's state but is not trained (batch norm's running
 /// statistics). `persistent: false` keeps it out of the state dict.
 @propertyWrapper
-public final class Buffer<Value: SlotValue>: TensorSlot {
+public final class Buffer<Value: SlotValue>: WrappedTensorSlot {
     public var wrappedValue: Value
     let key: String?
     let persistent: Bool
@@ -66,11 +74,6 @@ public final class Buffer<Value: SlotValue>: TensorSlot {
         self.wrappedValue = wrappedValue
         self.key = key
         self.persistent = persistent
-    }
-
-    var tensor: Tensor? {
-        get { wrappedValue.slotTensor }
-        set { wrappedValue = .fromSlot(newValue) }
     }
 }
 
