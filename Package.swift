@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "EmberOptim", targets: ["EmberOptim"]),
         .library(name: "EmberIO", targets: ["EmberIO"]),
         .library(name: "EmberModels", targets: ["EmberModels"]),
+        .library(name: "EmberData", targets: ["EmberData"]),
+        .library(name: "EmberTrain", targets: ["EmberTrain"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -38,12 +40,20 @@ let package = Package(
         .target(name: "EmberOptim", dependencies: ["Ember", "EmberNN"]),
         // File formats: safetensors.
         .target(name: "EmberIO", dependencies: ["Ember"]),
+        // zlib: gzip and deflate for data files.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Datasets, loaders, pipelines, image transforms and data file formats.
+        .target(name: "EmberData", dependencies: ["Ember", "CZlib"]),
+        // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
+        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData"]),
         // The model zoo.
         .target(name: "EmberModels", dependencies: ["Ember", "EmberNN"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberData"]),
+        .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
     ]
 )

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system libraries Ember builds against, when they are missing:
-# oneDNN (libdnnl-dev) for the CPU kernels, and the link-time name of GNU OpenMP
+# oneDNN (libdnnl-dev) for the CPU kernels, zlib (zlib1g-dev) for compressed data
+# files, and the link-time name of GNU OpenMP
 # (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
 # share. Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libdnnl-dev)
+packages=(libdnnl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
