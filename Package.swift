@@ -38,12 +38,12 @@ let package = Package(
         .target(name: "EmberNN", dependencies: ["Ember", "EmberIO"]),
         // Optimizers, learning-rate schedules and gradient clipping.
         .target(name: "EmberOptim", dependencies: ["Ember", "EmberNN"]),
-        // File formats: safetensors.
-        .target(name: "EmberIO", dependencies: ["Ember"]),
-        // zlib: gzip and deflate for data files.
+        // File formats: safetensors, NumPy .npy/.npz; gzip and zip reading.
+        .target(name: "EmberIO", dependencies: ["Ember", "CZlib"]),
+        // zlib: gzip and deflate for compressed data files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Datasets, loaders, pipelines, image transforms and data file formats.
-        .target(name: "EmberData", dependencies: ["Ember", "CZlib"]),
+        .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
         .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData"]),
         // The model zoo.
@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberData"]),
+        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
     ]
 )
