@@ -1,17 +1,23 @@
 import Foundation
 
 /// Why a file could not be written (the step that failed and the system's reason).
-struct FileWriteError: Error {
-    let problem: String
+public struct FileWriteError: Error, CustomStringConvertible {
+    public let problem: String
+    public var description: String { problem }
 }
 
 /// Replacing a file so that an error or crash mid-write never leaves a partial file at its
 /// path: the bytes go to a temporary file in the same directory (so the rename stays within
 /// one file system), are flushed to disk, and the temporary file is renamed over the target.
 /// On failure the temporary file is removed and the old file, if any, is untouched.
-enum AtomicFile {
+public enum AtomicFile {
+    /// Replaces `url` with `data`.
+    public static func write(_ data: Data, to url: URL) throws {
+        try replace(url) { append in try data.withUnsafeBytes { try append($0) } }
+    }
+
     /// `fill` is handed a function that appends bytes to the new file.
-    static func replace(_ url: URL, fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    public static func replace(_ url: URL, fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
