@@ -32,7 +32,7 @@ public enum AtomicFile {
         try fill { bytes in
             var written = 0
             while written < bytes.count {
-                let n = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+                let n = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw failure("cannot write the temporary file \(temporary)") }
                 written += n
