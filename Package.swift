@@ -45,7 +45,7 @@ let package = Package(
         // Datasets, loaders, pipelines, image transforms and data file formats.
         .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
-        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData"]),
+        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "CZlib"]),
         // The model zoo.
         .target(name: "EmberModels", dependencies: ["Ember", "EmberNN"]),
         .executableTarget(

@@ -253,6 +253,10 @@ extension Tensor {
         return Dispatch.run1(.slice(ranges), [self])
     }
 
+    /// A dense copy with its own storage (PyTorch's `clone`): later in-place updates of
+    /// either leave the other alone.
+    public func cloned() -> Tensor { Dispatch.run1(.copy, [self]) }
+
     /// A dense copy, or the tensor itself when already dense.
     public func contiguous() -> Tensor {
         isContiguous ? self : Dispatch.run1(.copy, [self])

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Saves training checkpoints at the end of every epoch (after the other callbacks, so the
+/// saved state includes their updates): `last.ckpt` always, and `best.ckpt` when the
+/// monitored value improves. Either can be given to `TrainingCheckpoint(contentsOf:)` to
+/// resume or to load the weights.
+public final class ModelCheckpoint: StatefulCallback {
+    public let directory: URL
+    public let monitor: Monitor
+    public let saveBest: Bool
+    /// Stored in each checkpoint and checked when resuming (the architecture's name).
+    public let modelName: String?
+    /// Kept in each checkpoint (a run's configuration, say).
+    public var extra: [String: String]
+
+    public private(set) var best: Double?
+
+    public var lastURL: URL { directory.appendingPathComponent("last.ckpt") }
+    public var bestURL: URL { directory.appendingPathComponent("best.ckpt") }
+
+    public init(directory: URL, monitor: Monitor = Monitor("val_loss"), saveBest: Bool = true,
+                modelName: String? = nil, extra: [String: String] = [:]) {
+        self.directory = directory
+        self.monitor = monitor
+        self.saveBest = saveBest
+        self.modelName = modelName
+        self.extra = extra
+    }
+
+    public var phase: CallbackPhase { .saving }
+
+    public func trainBegan(_ trainer: Trainer) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CallbackError("ModelCheckpoint: cannot create the directory \(directory.path): \(error.localizedDescription)")
+        }
+    }
+
+    public func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws {
+        var improved = false
+        if saveBest {
+            let value = try monitor.value(in: logs, for: "ModelCheckpoint")
+            if monitor.isImprovement(value, over: best) {
+                best = value
+                improved = true
+            }
+        }
+        // Made after updating `best`, so that the files carry it.
+        let checkpoint = try TrainingCheckpoint(trainer, model: modelName, extra: extra)
+        if improved { try checkpoint.write(to: bestURL) }
+        try checkpoint.write(to: lastURL)
+    }
+
+    private struct State: Codable {
+        var best: Double?
+    }
+
+    public var stateKey: String { "model_checkpoint" }
+
+    public func savedState() throws -> Data { try JSONEncoder().encode(State(best: best)) }
+
+    public func restoreState(from data: Data) throws {
+        best = try JSONDecoder().decode(State.self, from: data).best
+    }
+}

@@ -1,0 +1,172 @@
+import Ember
+import EmberData
+import EmberNN
+import EmberOptim
+import Foundation
+
+/// A model with what trains it (Keras's compiled model): the optimizer, the loss, the
+/// metrics and the callbacks, plus the progress that a training checkpoint saves — epochs
+/// done, optimizer steps, the history. `fit` continues from there, so a trainer restored
+/// from a checkpoint picks up where the saved run stopped.
+public final class Trainer {
+    public let model: any Layer
+    public let optimizer: any OptimizerProtocol
+    public let loss: (Tensor, Tensor) -> Tensor
+    public let metrics: [any PredictionMetric]
+    public var callbacks: [any Callback]
+
+    /// Epochs completed; the next epoch trained is this one (counted from 0).
+    public internal(set) var epoch = 0
+    /// Optimizer steps taken.
+    public internal(set) var globalStep = 0
+    public internal(set) var history = History()
+    /// The number of epochs the running `fit` trains to.
+    public private(set) var targetEpochs = 0
+    /// Batches per epoch of the running `fit`'s data, when known.
+    public private(set) var batchesPerEpoch: Int?
+    /// Set by a callback to end training after the current epoch (early stopping).
+    public var stopTraining = false
+    /// Where the last epoch's time went.
+    public private(set) var lastEpochTiming: EpochTiming?
+
+    public init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
+                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) {
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metrics = metrics
+        self.callbacks = callbacks
+    }
+
+    public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: some Loss,
+                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) {
+        self.init(model: model, optimizer: optimizer, loss: { loss($0, $1) }, metrics: metrics, callbacks: callbacks)
+    }
+
+    /// Trains until `epochs` epochs are complete in all (a restored trainer continues from
+    /// its `epoch`), evaluating on `validation` after each, and returns the whole history.
+    @discardableResult
+    public func fit(_ data: any BatchProvider, epochs: Int, validation: (any BatchProvider)? = nil) throws -> History {
+        precondition(epochs >= 0, "Trainer.fit: epochs must not be negative, got \(epochs)")
+        targetEpochs = epochs
+        batchesPerEpoch = data.batchesPerEpoch
+        stopTraining = false
+        for callback in callbacks { try callback.trainBegan(self) }
+        while epoch < epochs && !stopTraining {
+            for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }
+            var logs = try trainEpoch(data)
+            if let validation {
+                for (name, value) in evaluate(validation) { logs["val_" + name] = value }
+            }
+            logs["seconds"] = lastEpochTiming!.seconds
+            let finished = epoch
+            history.record(epoch: finished, logs: logs)
+            epoch += 1
+            // Stateful callbacks see the epoch as done, so a checkpoint saved now resumes
+            // with the next one.
+            for callback in callbacks.sorted(by: { $0.phase < $1.phase }) {
+                try callback.epochEnded(finished, logs: logs, trainer: self)
+            }
+        }
+        for callback in callbacks { try callback.trainEnded(self) }
+        return history
+    }
+
+    /// One pass over the epoch's batches in training mode; the logs hold the sample-weighted
+    /// mean loss, the metrics and the learning rate in effect.
+    private func trainEpoch(_ data: any BatchProvider) throws -> [String: Double] {
+        model.train()
+        for metric in metrics { metric.reset() }
+        let runningLoss = Mean(name: "loss")
+        var logs: [String: Double] = [:]
+        let clock = ContinuousClock()
+        let start = clock.now
+        var waiting = Duration.zero
+        let batches = data.batches(epoch: epoch, skipping: 0)
+        var index = 0
+        while true {
+            let waitStart = clock.now
+            guard let batch = batches.next() else { break }
+            waiting += clock.now - waitStart
+
+            optimizer.zeroGrad()
+            let predictions = model(batch.inputs)
+            let value = loss(predictions, batch.targets)
+            value.backward()
+            optimizer.step()
+            globalStep += 1
+
+            runningLoss.update(value.item(), weight: Double(batch.count))
+            for metric in metrics { metric.update(predictions: predictions.detached(), targets: batch.targets) }
+            logs = currentLogs(loss: runningLoss)
+            for callback in callbacks { try callback.batchEnded(index, logs: logs, trainer: self) }
+            index += 1
+        }
+        lastEpochTiming = EpochTiming(seconds: (clock.now - start).seconds, waitingForData: waiting.seconds, batches: index)
+        logs["lr"] = optimizer.learningRates.first ?? .nan
+        return logs
+    }
+
+    private func currentLogs(loss: Mean) -> [String: Double] {
+        var logs = ["loss": loss.result]
+        for metric in metrics { logs[metric.name] = metric.result }
+        return logs
+    }
+
+    /// The mean loss and the metrics over all of `data`'s batches (its epoch 0), in
+    /// evaluation mode and without gradients; the model's mode is restored afterwards.
+    public func evaluate(_ data: any BatchProvider) -> [String: Double] {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        for metric in metrics { metric.reset() }
+        let meanLoss = Mean(name: "loss")
+        let batches = data.batches(epoch: 0, skipping: 0)
+        noGrad {
+            while let batch = batches.next() {
+                let predictions = model(batch.inputs)
+                meanLoss.update(loss(predictions, batch.targets).item(), weight: Double(batch.count))
+                for metric in metrics { metric.update(predictions: predictions, targets: batch.targets) }
+            }
+        }
+        return currentLogs(loss: meanLoss)
+    }
+
+    /// The model's outputs for every batch of `data` (its epoch 0), concatenated along the
+    /// batch axis, in evaluation mode; the batches' targets are ignored.
+    public func predict(_ data: any BatchProvider) -> Tensor {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        let batches = data.batches(epoch: 0, skipping: 0)
+        var outputs: [Tensor] = []
+        noGrad {
+            while let batch = batches.next() { outputs.append(model(batch.inputs)) }
+        }
+        precondition(!outputs.isEmpty, "Trainer.predict: the data has no batches")
+        return outputs.count == 1 ? outputs[0] : Tensor.concatenate(outputs, axis: 0)
+    }
+}
+
+/// Where an epoch's time went: waiting for the next batch against the whole epoch.
+public struct EpochTiming: Equatable, Sendable {
+    public var seconds: Double
+    public var waitingForData: Double
+    public var batches: Int
+
+    /// The fraction of the epoch spent waiting for data (0 when the loader keeps up).
+    public var dataWaitFraction: Double { seconds > 0 ? waitingForData / seconds : 0 }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Trains `model` on `data` for `epochs` epochs (Keras's `model.fit`); see `Trainer`.
+@discardableResult
+public func fit(_ model: any Layer, _ data: any BatchProvider, epochs: Int, validation: (any BatchProvider)? = nil,
+                optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
+                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) throws -> History {
+    try Trainer(model: model, optimizer: optimizer, loss: loss, metrics: metrics, callbacks: callbacks)
+        .fit(data, epochs: epochs, validation: validation)
+}
