@@ -50,7 +50,7 @@ public final class ResNet: Module, Layer {
         layer4 = stage(512, layers[3], stride: 2)
         fc = Linear(512 * block.expansion, classes)
         super.init()
-        initializeLikeTorchvision()
+        Self.initializeLikeTorchvision(self)
     }
 
     public func forward(_ x: Tensor) -> Tensor {
@@ -63,8 +63,8 @@ public final class ResNet: Module, Layer {
 
     /// torchvision's initialization: Kaiming-normal (fan-out, ReLU) convolutions, batch norm
     /// weights 1 and biases 0.
-    private func initializeLikeTorchvision() {
-        for (_, module) in namedModules() {
+    static func initializeLikeTorchvision(_ model: Module) {
+        for (_, module) in model.namedModules() {
             if let conv = module as? Conv2d {
                 Initializer.kaimingNormal(mode: .fanOut, nonlinearity: .relu).apply(to: conv.weight)
             } else if let bn = module as? BatchNorm2d, let weight = bn.weight, let bias = bn.bias {

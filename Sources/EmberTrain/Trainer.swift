@@ -28,6 +28,9 @@ public final class Trainer {
     public var stopTraining = false
     /// Where the last epoch's time went.
     public private(set) var lastEpochTiming: EpochTiming?
+    /// Examples trained on so far in the current epoch, and when the epoch began (for rates).
+    public private(set) var epochSamples = 0
+    public private(set) var epochStart = ContinuousClock.now
 
     public init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
                 metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) {
@@ -81,6 +84,8 @@ public final class Trainer {
         var logs: [String: Double] = [:]
         let clock = ContinuousClock()
         let start = clock.now
+        epochStart = start
+        epochSamples = 0
         var waiting = Duration.zero
         let batches = data.batches(epoch: epoch, skipping: 0)
         var index = 0
@@ -95,6 +100,7 @@ public final class Trainer {
             value.backward()
             optimizer.step()
             globalStep += 1
+            epochSamples += batch.count
 
             runningLoss.update(value.item(), weight: Double(batch.count))
             for metric in metrics { metric.update(predictions: predictions.detached(), targets: batch.targets) }

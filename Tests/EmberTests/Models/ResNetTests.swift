@@ -35,7 +35,7 @@ final class ResNetTests: XCTestCase {
         }
     }
 
-    private func check(_ name: String, _ model: ResNet, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func check(_ name: String, _ model: any Layer, file: StaticString = #filePath, line: UInt = #line) throws {
         let expected = try reference(name)
         XCTAssertEqual(model.stateKeys(), expected.keys, "\(name): state keys", file: file, line: line)
         let state = model.stateDict()
@@ -51,6 +51,10 @@ final class ResNetTests: XCTestCase {
                     atol: 2e-4, rtol: 2e-3, "\(name) logits", file: file, line: line)
     }
 
+    func testCIFARResNet8MatchesTorchvisionBlocks() throws { try check("cifar_resnet8", CIFARResNet(depth: 8)) }
+    func testCIFARResNet20GrayscaleMatchesTorchvisionBlocks() throws {
+        try check("cifar_resnet20_gray", CIFARResNet(depth: 20, classes: 5, inputChannels: 1))
+    }
     func testResNet18CifarMatchesTorchvision() throws { try check("resnet18_cifar", ResNet.resnet18Cifar()) }
     func testResNet18MatchesTorchvision() throws { try check("resnet18", ResNet.resnet18()) }
     func testResNet34MatchesTorchvision() throws { try check("resnet34", ResNet.resnet34()) }
