@@ -41,8 +41,9 @@ struct ProtobufWriter {
         littleEndian(value.bitPattern)
     }
 
+    /// Written even when 0: the one float field, `simple_value`, is a oneof member, and a
+    /// oneof member left out is read as "no value" (TensorBoard would drop a 0.0 scalar).
     mutating func float(_ field: Int, _ value: Float) {
-        guard value.bitPattern != 0 else { return }
         key(field, .fixed32)
         littleEndian(value.bitPattern)
     }
