@@ -88,7 +88,7 @@ public final class ProgressBar {
 
     /// The line for `step`: a bar and ETA while running, the elapsed time when finished or when
     /// the number of steps is unknown.
-    func line(step: Int, values: [(String, Double)], samplesPerSecond: Double?, elapsed: Double, finished: Bool) -> String {
+    private func line(step: Int, values: [(String, Double)], samplesPerSecond: Double?, elapsed: Double, finished: Bool) -> String {
         var text: String
         if let total {
             let digits = String(total).count

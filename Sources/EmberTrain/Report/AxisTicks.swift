@@ -2,7 +2,7 @@ import Foundation
 
 /// Round tick values (1, 2 or 5 times a power of ten apart) spanning a data range, after
 /// Heckbert's "nice numbers for graph labels" (Graphics Gems, 1990).
-struct AxisTicks: Equatable {
+struct AxisTicks {
     var lower: Double
     var upper: Double
     var step: Double

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// A training run's report from its per-epoch numbers: `report.svg`, loss and accuracy curves
@@ -44,9 +45,9 @@ public struct TrainingReport {
         let markdownURL = directory.appendingPathComponent(TrainingReport.summaryFileName)
         for (url, text) in [(svgURL, svg), (markdownURL, markdown)] {
             do {
-                try Data(text.utf8).write(to: url, options: .atomic)
+                try AtomicFile.write(Data(text.utf8), to: url)
             } catch {
-                throw TrainingReportError(path: url.path, problem: "cannot write: \(error.localizedDescription)")
+                throw TrainingReportError(path: url.path, problem: "cannot write: \(error)")
             }
         }
         return (svgURL, markdownURL)

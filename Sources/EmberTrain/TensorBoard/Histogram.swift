@@ -1,6 +1,6 @@
 /// A HistogramProto over TensorFlow's default buckets, as `tf.summary.histogram`'s C++
 /// kernel builds it: bucket i counts the values v with limit[i-1] <= v < limit[i].
-struct Histogram: Equatable {
+struct Histogram {
     var min: Double
     var max: Double
     var num: Double
