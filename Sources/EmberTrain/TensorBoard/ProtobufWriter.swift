@@ -1,0 +1,77 @@
+/// Just enough of the protobuf wire format to write TensorBoard's messages by hand. Fields
+/// are written in field-number order and proto3 defaults (0, "") are left out, as the
+/// reference serializer does, so the bytes match Python's `SerializeToString()`.
+struct ProtobufWriter {
+    private(set) var bytes: [UInt8] = []
+
+    private enum WireType: UInt64 {
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
+    }
+
+    private mutating func key(_ field: Int, _ type: WireType) {
+        varint(UInt64(field) << 3 | type.rawValue)
+    }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    private mutating func littleEndian<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// int64 and enum fields: negative values take ten bytes (two's complement, no zigzag).
+    mutating func int64(_ field: Int, _ value: Int64) {
+        guard value != 0 else { return }
+        key(field, .varint)
+        varint(UInt64(bitPattern: value))
+    }
+
+    mutating func double(_ field: Int, _ value: Double) {
+        guard value.bitPattern != 0 else { return }
+        key(field, .fixed64)
+        littleEndian(value.bitPattern)
+    }
+
+    /// Written even when 0: the one float field, `simple_value`, is a oneof member, and a
+    /// oneof member left out is read as "no value" (TensorBoard would drop a 0.0 scalar).
+    mutating func float(_ field: Int, _ value: Float) {
+        key(field, .fixed32)
+        littleEndian(value.bitPattern)
+    }
+
+    /// A `bytes` field or an embedded message; `always` writes it even when empty (a
+    /// present-but-empty message differs from an absent one, and repeated bytes keep every entry).
+    mutating func bytes(_ field: Int, _ value: [UInt8], always: Bool = false) {
+        guard always || !value.isEmpty else { return }
+        key(field, .lengthDelimited)
+        varint(UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    mutating func string(_ field: Int, _ value: String) {
+        bytes(field, Array(value.utf8))
+    }
+
+    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
+        var inner = ProtobufWriter()
+        build(&inner)
+        bytes(field, inner.bytes, always: true)
+    }
+
+    /// Repeated doubles, packed (the proto3 default encoding).
+    mutating func packedDoubles(_ field: Int, _ values: [Double]) {
+        guard !values.isEmpty else { return }
+        key(field, .lengthDelimited)
+        varint(UInt64(values.count * 8))
+        for value in values { littleEndian(value.bitPattern) }
+    }
+}
