@@ -1,0 +1,85 @@
+import ArgumentParser
+import Ember
+import EmberNN
+import EmberTrain
+import Foundation
+
+/// `ember train`: trains a model on a dataset with `fit`, writing metrics, checkpoints,
+/// TensorBoard events and a report into the output directory; `--resume` continues a run
+/// from its last checkpoint exactly as if it had never stopped.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model; by default a small ResNet on the built-in shapes dataset.",
+        discussion: """
+        Writes into --out: config.json, metrics.csv (one row per epoch), checkpoints/last.ckpt and \
+        best.ckpt, tensorboard/ (event files) and at the end report.svg and report.md. \
+        --resume continues from checkpoints/last.ckpt with the run's saved settings; only \
+        --epochs (to train longer) and --workers may change.
+        """)
+
+    @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
+    @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes]") var dataset: String?
+    @Option(help: "Directory with the dataset's files (mnist, fashion-mnist, cifar10; a .csv file or its directory for csv).")
+    var dataDir: String?
+    @Option(help: "Epochs to train in all. [default: 6]") var epochs: Int?
+    @Option(help: "Examples per batch. [default: 64]") var batchSize: Int?
+    @Option(help: "Optimizer: \(TrainConfig.optimizers.joined(separator: ", ")). [default: sgd]") var optimizer: String?
+    @Option(help: "Learning rate (the peak for onecycle). [default: 0.1 for sgd, 0.002 for adam(w), 0.001 for rmsprop]") var lr: Double?
+    @Option(help: "Schedule: \(TrainConfig.schedules.joined(separator: ", ")). [default: onecycle]") var schedule: String?
+    @Option(help: "Weight decay. [default: 0.0005]") var weightDecay: Double?
+    @Option(help: "Threads preparing batches ahead of the training step.") var workers = 2
+    @Option(help: "Random seed (weights, data order, augmentation, the built-in dataset). [default: 0]") var seed: UInt64?
+    @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")
+    var trainSize: Int?
+    @Option(help: "Validation examples. [default: 2000 for shapes, all otherwise]") var valSize: Int?
+    @Option(help: "Output directory.") var out = "runs/train"
+    @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+
+    func run() throws {
+        let directory = URL(fileURLWithPath: out)
+        let config = try resolveConfig(directory: directory)
+        try config.validate()
+        let run = try TrainingRun(config: config, directory: directory, workers: workers)
+        try run.start(resuming: resume)
+    }
+
+    /// The options given on the command line over the defaults, or, with `--resume`, the
+    /// saved configuration (which the options must not contradict).
+    private func resolveConfig(directory: URL) throws -> TrainConfig {
+        guard resume else {
+            var config = TrainConfig()
+            if let model { config.model = model }
+            if let dataset { config.dataset = dataset }
+            config.dataDir = dataDir
+            if let epochs { config.epochs = epochs }
+            if let batchSize { config.batchSize = batchSize }
+            if let optimizer { config.optimizer = optimizer }
+            config.lr = lr
+            if let schedule { config.schedule = schedule }
+            if let weightDecay { config.weightDecay = weightDecay }
+            if let seed { config.seed = seed }
+            config.trainSize = trainSize
+            config.valSize = valSize
+            return config
+        }
+        var config = try TrainConfig.read(from: directory.appendingPathComponent("config.json"))
+        func check<T: Equatable>(_ option: String, _ given: T?, _ saved: T?) throws {
+            if let given, given != saved {
+                throw CommandError("cannot resume with \(option) \(given): the run in \(directory.path) used \(saved.map { "\($0)" } ?? "the default")")
+            }
+        }
+        try check("--model", model, config.model)
+        try check("--dataset", dataset, config.dataset)
+        try check("--data-dir", dataDir, config.dataDir)
+        try check("--batch-size", batchSize, config.batchSize)
+        try check("--optimizer", optimizer, config.optimizer)
+        try check("--lr", lr, config.lr)
+        try check("--schedule", schedule, config.schedule)
+        try check("--weight-decay", weightDecay, config.weightDecay)
+        try check("--seed", seed, config.seed)
+        try check("--train-size", trainSize, config.trainSize)
+        try check("--val-size", valSize, config.valSize)
+        if let epochs { config.epochs = epochs }
+        return config
+    }
+}

@@ -1,0 +1,88 @@
+import Ember
+import EmberNN
+import EmberOptim
+import EmberTrain
+import Foundation
+
+/// One `ember train` run: the data, model, optimizer and callbacks built from a
+/// configuration, and the files written into the output directory.
+final class TrainingRun {
+    let config: TrainConfig
+    let directory: URL
+    let data: TrainingData
+    let trainer: Trainer
+
+    var checkpointsDirectory: URL { directory.appendingPathComponent("checkpoints") }
+    var lastCheckpoint: URL { checkpointsDirectory.appendingPathComponent("last.ckpt") }
+    var configURL: URL { directory.appendingPathComponent("config.json") }
+
+    /// The columns of metrics.csv and the log keys they show.
+    static let csvColumns = [
+        CSVLogger.Column("epoch"), CSVLogger.Column("train_loss", key: "loss"), CSVLogger.Column("train_accuracy", key: "accuracy"),
+        CSVLogger.Column("val_loss"), CSVLogger.Column("val_accuracy"), CSVLogger.Column("lr"), CSVLogger.Column("seconds"),
+    ]
+
+    init(config: TrainConfig, directory: URL, workers: Int) throws {
+        guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
+        self.config = config
+        self.directory = directory
+        data = try TrainingData.load(config, workers: workers)
+        // The seed fixes the initial weights, dropout and the data order.
+        manualSeed(config.seed)
+        let model = try ModelRegistry.make(config.model, inputShape: data.inputShape, classes: data.classes)
+        let optimizer = OptimizerFactory.optimizer(for: model, config)
+        var callbacks: [any Callback] = []
+        if let schedule = OptimizerFactory.schedule(config, optimizer: optimizer, stepsPerEpoch: data.train.batchesPerEpoch ?? 1) {
+            callbacks.append(schedule)
+        }
+        callbacks += [
+            CSVLogger(url: directory.appendingPathComponent("metrics.csv"), columns: Self.csvColumns),
+            TensorBoardLogger(logDirectory: directory.appendingPathComponent("tensorboard")),
+            ProgressLogger(),
+            ModelCheckpoint(directory: checkpointsDirectory, monitor: Monitor("val_accuracy"), modelName: config.model),
+        ]
+        trainer = Trainer(model: model, optimizer: optimizer, loss: CrossEntropyLoss(), metrics: [Accuracy()], callbacks: callbacks)
+    }
+
+    func start(resuming: Bool) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CommandError("cannot create the output directory \(directory.path): \(error.localizedDescription)")
+        }
+        if resuming {
+            let checkpoint = try TrainingCheckpoint(contentsOf: lastCheckpoint)
+            try checkpoint.restore(into: trainer, expectingModel: config.model, source: lastCheckpoint.path)
+            try config.write(to: configURL)
+            print("Resuming \(directory.path) after epoch \(trainer.epoch) of \(config.epochs)")
+        } else {
+            if FileManager.default.fileExists(atPath: lastCheckpoint.path) {
+                throw CommandError("\(directory.path) already holds a run; continue it with --resume or choose another --out")
+            }
+            try config.write(to: configURL)
+        }
+        let parameters = trainer.model.parameterCount
+        print("Training \(config.model) (\(parameters.formatted()) parameters) on \(data.description)")
+        if trainer.epoch >= config.epochs {
+            print("The run is already complete (\(trainer.epoch) epochs); pass a larger --epochs to train longer.")
+        } else {
+            try trainer.fit(data.train, epochs: config.epochs, validation: data.validation)
+        }
+        try writeReport()
+    }
+
+    private func writeReport() throws {
+        var report = TrainingReport(history: trainer.history, title: "ember train: \(config.model) on \(config.dataset)")
+        report.configuration = config.summary.map { (key: $0.0, value: $0.1) }
+        let files = try report.write(to: directory)
+        let history = trainer.history
+        if let accuracies = history["val_accuracy"], let best = accuracies.indices.max(by: { accuracies[$0] < accuracies[$1] }) {
+            print(String(format: "Best validation accuracy %.2f%% (epoch %d); final %.2f%%", accuracies[best] * 100, best + 1,
+                         accuracies.last! * 100))
+        }
+        if let seconds = history["seconds"] {
+            print(String(format: "Training time %.1f s", seconds.reduce(0, +)))
+        }
+        print("Wrote \(directory.path)/: metrics.csv, checkpoints/, tensorboard/, \(files.svg.lastPathComponent), \(files.markdown.lastPathComponent)")
+    }
+}
