@@ -110,7 +110,7 @@ def check_ember(directory):
             if not same(actual, expected):
                 problems.append("%s: loads as %r %s, expected %r %s" % (name, actual, actual.dtype, expected, expected.dtype))
             with open(path, "rb") as f:
-                if f.read() != npy(np.ascontiguousarray(expected)):
+                if f.read() != npy(np.array(expected, order="C")):
                     problems.append("%s: the bytes differ from np.save's" % name)
             continue
         with zipfile.ZipFile(path) as archive:
