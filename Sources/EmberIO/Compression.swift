@@ -15,10 +15,12 @@ public enum Compression {
     /// `gunzip` does. Each member's CRC-32 and length are checked.
     public static func gunzip(_ data: Data, source: String) throws(CompressionError) -> [UInt8] {
         guard isGzip(data) else { throw CompressionError(source: source, problem: "not gzip data (the file does not start with 1f 8b)") }
-        // The last 4 bytes hold the (last member's) length modulo 2^32: a good first guess.
+        // The last 4 bytes hold the (last member's) length modulo 2^32: a good first guess,
+        // capped at deflate's largest expansion (about 1032:1) so a corrupt file cannot make
+        // us reserve gigabytes.
         let hint = data.count >= 4 ? data.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } : 0
         var output = [UInt8]()
-        output.reserveCapacity(max(hint, data.count))
+        output.reserveCapacity(min(max(hint, data.count), data.count * 1032))
         var consumed = 0
         while consumed < data.count {
             let rest = data.dropFirst(consumed)

@@ -77,7 +77,7 @@ final class NumPyTests: XCTestCase {
     }
 
     func testEncodesLikeNumPyAndRoundTrips() throws {
-        // np.save(np.array([[-2, -1, 0], [1, 2.5, 3]], '<f4')): the fixture, byte for byte.
+        // Byte for byte what np.save wrote for the same arrays (the fixtures).
         let f4 = Tensor(grid.map { Float($0) }, shape: [2, 3])
         XCTAssertEqual(try NumPy.encode(noGrad { f4.cast(to: .float16) }), NumPyFixtures.data("f2.npy"))
         XCTAssertEqual(try NumPy.encode(Tensor([true, false, true], shape: [1, 3])), NumPyFixtures.data("b1.npy"))
