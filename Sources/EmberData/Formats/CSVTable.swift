@@ -1,0 +1,76 @@
+import Foundation
+
+/// A CSV file parsed into records of equal length, with its column names, for the CSV
+/// datasets to pick feature and target columns from. Errors name the file, line and column.
+struct CSVTable {
+    let source: String
+    /// Header names, or `column 1`, `column 2`, ... without a header.
+    let columnNames: [String]
+    let rows: [CSVRecord]
+
+    init(contentsOf url: URL, options: CSVOptions) throws(DataFileError) {
+        source = url.path
+        var records = try CSVParser.records(DataFile.contents(of: url), delimiter: options.delimiter.asciiValue!, source: url.path)
+        guard let first = records.first else { throw DataFileError(source: url.path, problem: "the file is empty: no records") }
+        for record in records where record.fields.count != first.fields.count {
+            throw DataFileError(source: url.path, problem: "line \(record.line): ragged row with \(record.fields.count) fields, line \(first.line) has \(first.fields.count)")
+        }
+        let hasHeader: Bool
+        switch options.header {
+        case .present: hasHeader = true
+        case .absent: hasHeader = false
+        case .detect:
+            let second = records.dropFirst().first?.fields ?? []
+            hasHeader = first.fields.indices.contains { column in
+                Self.number(first.fields[column]) == nil && (second.isEmpty || Self.number(second[column]) != nil)
+            }
+        }
+        if hasHeader {
+            columnNames = first.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+            records.removeFirst()
+        } else {
+            columnNames = (1...first.fields.count).map { "column \($0)" }
+        }
+        guard !records.isEmpty else { throw DataFileError(source: url.path, problem: "the file is empty: a header and no data rows") }
+        rows = records
+    }
+
+    /// The index of `column`, or an error listing the columns there are.
+    func index(of column: CSVColumn) throws(DataFileError) -> Int {
+        switch column {
+        case .index(let index):
+            guard columnNames.indices.contains(index) else {
+                throw DataFileError(source: source, problem: "missing column: index \(index) is out of range, the file has \(columnNames.count) columns")
+            }
+            return index
+        case .name(let name):
+            guard let index = columnNames.firstIndex(of: name) else {
+                throw DataFileError(source: source, problem: "missing column \"\(name)\": the columns are \(columnNames.map { "\"\($0)\"" }.joined(separator: ", "))")
+            }
+            return index
+        }
+    }
+
+    /// The values of `columns`, row after row, as Floats.
+    func numbers(columns: [Int]) throws(DataFileError) -> [Float] {
+        var values = [Float]()
+        values.reserveCapacity(rows.count * columns.count)
+        for row in rows {
+            for column in columns {
+                guard let value = Self.number(row.fields[column]) else { throw fail(row, column, "is not a number") }
+                values.append(value)
+            }
+        }
+        return values
+    }
+
+    /// An error at a row's field: "line 7, column 3 ("age"): "abc" is not a number".
+    func fail(_ row: CSVRecord, _ column: Int, _ problem: String) -> DataFileError {
+        let value = row.fields[column].isEmpty ? "the empty value (missing values are not supported)" : "\"\(row.fields[column])\""
+        return DataFileError(source: source, problem: "line \(row.line), column \(column + 1) (\"\(columnNames[column])\"): \(value) \(problem)")
+    }
+
+    static func number(_ field: String) -> Float? {
+        Float(field.trimmingCharacters(in: .whitespaces))
+    }
+}

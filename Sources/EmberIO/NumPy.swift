@@ -1,0 +1,144 @@
+import Ember
+import Foundation
+
+#if _endian(big)
+#error("tensors are written to .npy as little-endian by copying their bytes: a big-endian host would need byte swapping")
+#endif
+
+/// NumPy's `.npy` file: the magic `\x93NUMPY`, a format version (1.0, 2.0 or 3.0), the header
+/// length (2 bytes little-endian in 1.0, 4 in 2.0 and 3.0), a Python dict literal header
+/// giving `descr`, `fortran_order` and `shape`, then the elements.
+///
+/// Loaded dtypes: f2, f4, f8, i4, i8 and b1 as float16, float32, float64, int32, int64 and
+/// bool; i1, i2, u1 and u2 widen to int32 and u4 to int64, exactly. Either byte order and
+/// either memory order (C or Fortran) load into a row-major tensor. Object arrays (pickles),
+/// strings, complex numbers, dates, structured arrays and uint64 are refused.
+///
+/// Writing produces format 1.0 byte-identical to `np.save` of the same array. `.npz`
+/// archives are in `NumPy+Archive`.
+public enum NumPy {
+    /// The array in a `.npy` file.
+    public static func load(contentsOf url: URL) throws -> Tensor {
+        try decode(mapped(url), source: url.path)
+    }
+
+    /// The array in the bytes of a whole `.npy` file; `source` names it in errors.
+    public static func decode(_ data: Data, source: String = "<memory>") throws -> Tensor {
+        do {
+            return try data.withUnsafeBytes { try decodeArray($0) }
+        } catch let error as NumPyFormatProblem {
+            throw NumPyError(source: source, problem: error.problem)
+        }
+    }
+
+    /// The bytes of a `.npy` file holding `tensor` (any layout: views are written by value).
+    public static func encode(_ tensor: Tensor) throws(NumPyError) -> Data {
+        do {
+            return Data(try encodeArray(tensor))
+        } catch {
+            throw NumPyError(source: "<memory>", problem: error.problem)
+        }
+    }
+
+    /// Writes `tensor` as a `.npy` file. Atomic: a temporary file in the same directory is
+    /// renamed over `url`, so a failure never leaves a partial file.
+    public static func write(_ tensor: Tensor, to url: URL) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try encodeArray(tensor)
+        } catch {
+            throw NumPyError(source: url.path, problem: error.problem)
+        }
+        do {
+            try AtomicFile.replace(url) { append in try bytes.withUnsafeBytes(append) }
+        } catch let error as FileWriteError {
+            throw NumPyError(source: url.path, problem: error.problem)
+        }
+    }
+
+    /// A file's bytes, memory-mapped.
+    static func mapped(_ url: URL) throws(NumPyError) -> Data {
+        do {
+            return try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw NumPyError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
+        }
+    }
+
+    private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+
+    static func decodeArray(_ bytes: UnsafeRawBufferPointer) throws(NumPyFormatProblem) -> Tensor {
+        guard bytes.count >= 6, Array(bytes[0..<6]) == magic else {
+            throw NumPyFormatProblem("bad magic: a .npy file starts with \\x93NUMPY, this one with \(hex(bytes.prefix(6)))")
+        }
+        guard bytes.count >= 10 else { throw NumPyFormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
+        let (major, minor) = (bytes[6], bytes[7])
+        let preamble: Int
+        let headerLength: Int
+        switch (major, minor) {
+        case (1, 0):
+            preamble = 10
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        case (2, 0), (3, 0):
+            guard bytes.count >= 12 else { throw NumPyFormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
+            preamble = 12
+            headerLength = (8..<12).reduce(0) { $0 | Int(bytes[$1]) << (8 * ($1 - 8)) }
+        default:
+            throw NumPyFormatProblem("unsupported format version \(major).\(minor) (1.0, 2.0 and 3.0 are known)")
+        }
+        guard preamble + headerLength <= bytes.count else {
+            throw NumPyFormatProblem("truncated: the header claims \(headerLength) bytes, only \(bytes.count - preamble) follow the preamble")
+        }
+        // 1.0 and 2.0 headers are Latin-1, 3.0 UTF-8; the dict's own characters are ASCII either way.
+        let text = String(decoding: bytes[preamble..<(preamble + headerLength)], as: UTF8.self)
+        let header = try NumPyHeader(parsing: text)
+        let dtype = try NumPyDType(descr: header.descr)
+
+        var count = 1
+        for dimension in header.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw NumPyFormatProblem("the shape \(header.shape) has more elements than can be addressed") }
+            count = product
+        }
+        let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+        let available = bytes.count - preamble - headerLength
+        guard !overflow && needed <= available else {
+            throw NumPyFormatProblem("truncated: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes of data, only \(available) follow the header")
+        }
+        guard needed == available else {
+            throw NumPyFormatProblem("the header is inconsistent with the data length: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes, \(available) follow the header")
+        }
+
+        let loaded = dtype.load(UnsafeRawBufferPointer(rebasing: bytes[(preamble + headerLength)...]), count: count)
+        // Fortran order is row-major order of the reversed shape; reversing the axes back is a
+        // transpose, made dense.
+        let storedShape = header.fortranOrder ? header.shape.reversed() : header.shape
+        let tensor = Tensor(uninitializedShape: storedShape, dtype: dtype.loadedDType)
+        if count > 0 { loaded.withUnsafeBytes { tensor.backend.upload($0, to: tensor.storage, at: 0) } }
+        guard header.fortranOrder && header.shape.count > 1 else { return tensor }
+        return noGrad { tensor.permuted(Array((0..<header.shape.count).reversed())).contiguous() }
+    }
+
+    static func encodeArray(_ tensor: Tensor) throws(NumPyFormatProblem) -> [UInt8] {
+        if tensor.isAbstract { throw NumPyFormatProblem("the tensor is a traced placeholder without values") }
+        let dtype = try NumPyDType(tensor.dtype)
+        let header = NumPyHeader(descr: dtype.descr, fortranOrder: false, shape: tensor.shape)
+        let text = Array(header.text.utf8)
+        // The header ends with a newline, padded with spaces so that the data starts at a
+        // multiple of 64 bytes (NumPy pads a full 64 when already aligned).
+        let padding = 64 - (10 + text.count + 1) % 64
+        let headerLength = text.count + padding + 1
+        var bytes = magic + [1, 0, UInt8(headerLength & 0xFF), UInt8(headerLength >> 8)]
+        bytes += text + [UInt8](repeating: UInt8(ascii: " "), count: padding) + [UInt8(ascii: "\n")]
+        guard tensor.count > 0 else { return bytes }
+        let dense = noGrad { tensor.contiguous() }
+        let start = bytes.count
+        bytes += [UInt8](repeating: 0, count: dense.count * dense.dtype.byteSize)
+        bytes[start...].withUnsafeMutableBytes { dense.backend.download(dense, into: $0) }
+        return bytes
+    }
+
+    private static func hex(_ bytes: some Collection<UInt8>) -> String {
+        bytes.isEmpty ? "nothing (the file is empty)" : bytes.map { String(format: "%02x", $0) }.joined(separator: " ")
+    }
+}
