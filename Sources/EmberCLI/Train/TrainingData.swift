@@ -1,0 +1,118 @@
+import Ember
+import EmberData
+import Foundation
+
+/// The training and validation batches of a run, with what the model needs to know about
+/// one example.
+struct TrainingData {
+    let train: any BatchProvider
+    let validation: any BatchProvider
+    /// One example's shape: [channels, height, width] or [features].
+    let inputShape: [Int]
+    let classes: Int
+    /// For the run's header line.
+    let description: String
+
+    static func load(_ config: TrainConfig, workers: Int) throws -> TrainingData {
+        let directory = config.dataDir.map { URL(fileURLWithPath: $0) }
+        if let directory, !FileManager.default.fileExists(atPath: directory.path) {
+            throw CommandError("the data directory \(directory.path) does not exist")
+        }
+        switch config.dataset {
+        case "shapes":
+            // Validation images come from another seed: none of them is a training image.
+            let train = ShapesDataset(count: config.trainSize ?? 10_000, seed: config.seed)
+            let validation = ShapesDataset(count: config.valSize ?? 2_000, seed: config.seed &+ 0x9E37_79B9)
+            let transform = Compose { ToTensor(); Normalize(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]) }
+            return images(train, validation, classNames: ShapesDataset.classNames, transform: transform,
+                          augment: transform, config: config, workers: workers, name: "the built-in shapes dataset")
+        case "mnist", "fashion-mnist":
+            let names = config.dataset == "mnist" ? MNIST.digitClassNames : MNIST.fashionClassNames
+            let train = try MNIST(directory: directory!, split: .train, classNames: names)
+            let test = try MNIST(directory: directory!, split: .test, classNames: names)
+            let transform = Compose { ToTensor(); Normalize(mean: [0.1307], std: [0.3081]) }
+            return images(train, test, classNames: names, transform: transform, augment: transform,
+                          config: config, workers: workers, name: config.dataset)
+        case "cifar10":
+            let train = try CIFAR10(directory: directory!, split: .train)
+            let test = try CIFAR10(directory: directory!, split: .test)
+            let normalize = Normalize(mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616])
+            // The standard CIFAR augmentation: padded random crops and mirror images.
+            let augment = Compose { RandomCrop(32, padding: 4); RandomHorizontalFlip(); ToTensor(); normalize }
+            let transform = Compose { ToTensor(); normalize }
+            return images(train, test, classNames: train.classNames, transform: transform, augment: augment,
+                          config: config, workers: workers, name: "CIFAR-10")
+        default:
+            return try csv(directory!, config: config, workers: workers)
+        }
+    }
+
+    /// Image datasets: `augment` for training examples, `transform` for validation.
+    private static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
+        _ train: Train, _ validation: Validation, classNames: [String], transform: Plain, augment: Augment,
+        config: TrainConfig, workers: Int, name: String
+    ) -> TrainingData
+    where Train.Element == (image: Image, label: Int), Validation.Element == (image: Image, label: Int),
+          Augment.Input == Image, Augment.Output == Tensor, Plain.Input == Image, Plain.Output == Tensor {
+        let trainSet = prefix(train, config.trainSize).map(images: augment)
+        let validationSet = prefix(validation, config.valSize).map(images: transform)
+        let example = validation[0].image
+        let description = "\(name): \(trainSet.count) training and \(validationSet.count) validation images "
+            + "\(example.width)x\(example.height)x\(example.channels), \(classNames.count) classes"
+        return TrainingData(
+            train: DataLoader(trainSet, batchSize: config.batchSize, shuffle: true, seed: config.seed, workers: workers),
+            validation: DataLoader(validationSet, batchSize: config.batchSize, workers: workers),
+            inputShape: [example.channels, example.height, example.width], classes: classNames.count, description: description)
+    }
+
+    /// A CSV file (split 80/20 into training and validation) or a directory holding
+    /// train.csv and test.csv. The label is the column named "label", else the last one.
+    private static func csv(_ location: URL, config: TrainConfig, workers: Int) throws -> TrainingData {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory)
+        let trainURL = isDirectory.boolValue ? location.appendingPathComponent("train.csv") : location
+        let train = try CSVClassification(contentsOf: trainURL, label: try labelColumn(of: trainURL),
+                                          options: CSVOptions(standardization: .fitted))
+        let trainSet: Subset<CSVClassification>
+        let validationSet: Subset<CSVClassification>
+        let testURL = location.appendingPathComponent("test.csv")
+        if isDirectory.boolValue && FileManager.default.fileExists(atPath: testURL.path) {
+            let test = try CSVClassification(contentsOf: testURL, label: try labelColumn(of: testURL),
+                                             options: CSVOptions(standardization: train.standardization))
+            guard test.featureNames == train.featureNames else {
+                throw CommandError("\(testURL.path) has columns \(test.featureNames), \(trainURL.path) has \(train.featureNames)")
+            }
+            trainSet = prefix(train, config.trainSize)
+            validationSet = prefix(test, config.valSize)
+        } else {
+            guard train.count >= 5 else { throw CommandError("\(trainURL.path) has \(train.count) rows; at least 5 are needed to hold out validation rows") }
+            let validationCount = min(config.valSize ?? train.count / 5, train.count - 1)
+            let parts = train.randomSplit([train.count - validationCount, validationCount], seed: config.seed)
+            trainSet = Subset(train, indices: Array(parts[0].indices.prefix(config.trainSize ?? train.count)))
+            validationSet = parts[1]
+        }
+        let collate = { (examples: [(features: Tensor, label: Int)]) in Collate.batch(examples.map { ($0.features, $0.label) }) }
+        return TrainingData(
+            train: DataLoader(trainSet, batchSize: config.batchSize, shuffle: true, seed: config.seed, workers: workers, collate: collate),
+            validation: DataLoader(validationSet, batchSize: config.batchSize, workers: workers, collate: collate),
+            inputShape: [train.featureNames.count], classes: train.classNames.count,
+            description: "\(trainURL.lastPathComponent): \(trainSet.count) training and \(validationSet.count) validation rows, "
+                + "\(train.featureNames.count) features, \(train.classNames.count) classes")
+    }
+
+    /// "label" when the header has it, else the last column.
+    private static func labelColumn(of url: URL) throws -> CSVColumn {
+        guard let firstLine = try? String(contentsOf: url, encoding: .utf8).prefix(while: { $0 != "\n" && $0 != "\r\n" }) else {
+            throw CommandError("cannot read \(url.path)")
+        }
+        let fields = firstLine.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" \r")) }
+        if fields.contains("label") { return .name("label") }
+        return .index(max(0, fields.count - 1))
+    }
+
+    /// The first `count` examples (all when nil or larger).
+    private static func prefix<D: Dataset>(_ dataset: D, _ count: Int?) -> Subset<D> {
+        Subset(dataset, indices: Array(0..<min(count ?? dataset.count, dataset.count)))
+    }
+}
