@@ -14,6 +14,15 @@ extension Pipeline {
         }
     }
 
+    /// The image of each labeled example passed through `transform`, seeded as `map(_:seed:threads:)`; the label is kept.
+    public func map<T: Transform>(images transform: T, seed: UInt64 = 0, threads: Int = 0) -> Pipeline<(image: T.Output, label: Int)>
+    where Element == (image: Image, label: Int), T.Input == Image {
+        mapPositions(threads: threads) { example, epoch, position in
+            var random = EpochKeys(seed: seed, epoch: epoch).random(forExample: position)
+            return (transform(example.image, using: &random), example.label)
+        }
+    }
+
     /// Only the elements for which `isIncluded` is true.
     public func filter(_ isIncluded: @escaping (Element) -> Bool) -> Pipeline {
         Pipeline(count: nil) { epoch in
