@@ -102,7 +102,7 @@ final class CacheFileWriter {
         guard let handle else { return }
         try? handle.close()
         self.handle = nil
-        // Another iterator may have completed first; either file holds the same epoch.
+        // Should two epochs complete concurrently, the later rename wins; each file is a whole epoch.
         if rename(temporary.path, target.path) != 0 {
             preconditionFailure("Pipeline.cache(file:): cannot move \(temporary.path) to \(target.path): \(String(cString: strerror(errno)))")
         }

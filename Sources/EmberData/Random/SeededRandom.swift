@@ -44,7 +44,8 @@ public struct SeededRandom: RandomNumberGenerator {
         range.lowerBound + (range.upperBound - range.lowerBound) * uniform()
     }
 
-    /// Uniform integer in 0..<bound (Lemire's multiply-shift, rejection-free bias below 2^-64 * bound).
+    /// Uniform integer in 0..<bound (the high word of a 64 x 64-bit product: no rejection loop,
+    /// and a bias below bound / 2^64, far under anything a data loader could notice).
     public mutating func integer(below bound: Int) -> Int {
         precondition(bound > 0, "SeededRandom.integer(below:): the bound must be positive, got \(bound)")
         return Int(next().multipliedFullWidth(by: UInt64(bound)).high)
