@@ -8,10 +8,10 @@ enum OptimizerFactory {
         let parameters = model.trainableParameters()
         let lr = config.learningRate
         switch config.optimizer {
-        case "adam": return Adam(parameters, lr: lr, weightDecay: config.weightDecay)
-        case "adamw": return AdamW(parameters, lr: lr, weightDecay: config.weightDecay)
-        case "rmsprop": return RMSprop(parameters, lr: lr, weightDecay: config.weightDecay)
-        default: return SGD(parameters, lr: lr, momentum: 0.9, weightDecay: config.weightDecay, nesterov: true)
+        case "adam": return Adam(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
+        case "adamw": return AdamW(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
+        case "rmsprop": return RMSprop(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
+        default: return SGD(parameters, lr: lr, momentum: 0.9, weightDecay: config.effectiveWeightDecay, nesterov: true)
         }
     }
 

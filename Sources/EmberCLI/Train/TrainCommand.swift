@@ -21,12 +21,12 @@ struct Train: ParsableCommand {
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes]") var dataset: String?
     @Option(help: "Directory with the dataset's files (mnist, fashion-mnist, cifar10; a .csv file or its directory for csv).")
     var dataDir: String?
-    @Option(help: "Epochs to train in all. [default: 6]") var epochs: Int?
+    @Option(help: "Epochs to train in all. [default: 8]") var epochs: Int?
     @Option(help: "Examples per batch. [default: 64]") var batchSize: Int?
-    @Option(help: "Optimizer: \(TrainConfig.optimizers.joined(separator: ", ")). [default: sgd]") var optimizer: String?
-    @Option(help: "Learning rate (the peak for onecycle). [default: 0.1 for sgd, 0.002 for adam(w), 0.001 for rmsprop]") var lr: Double?
+    @Option(help: "Optimizer: \(TrainConfig.optimizers.joined(separator: ", ")). [default: adamw]") var optimizer: String?
+    @Option(help: "Learning rate (the peak for onecycle). [default: 0.003 for adam(w), 0.05 for sgd, 0.001 for rmsprop]") var lr: Double?
     @Option(help: "Schedule: \(TrainConfig.schedules.joined(separator: ", ")). [default: onecycle]") var schedule: String?
-    @Option(help: "Weight decay. [default: 0.0005]") var weightDecay: Double?
+    @Option(help: "Weight decay. [default: 0.01 for adamw, 0.0005 otherwise]") var weightDecay: Double?
     @Option(help: "Threads preparing batches ahead of the training step.") var workers = 2
     @Option(help: "Random seed (weights, data order, augmentation, the built-in dataset). [default: 0]") var seed: UInt64?
     @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")

@@ -6,18 +6,20 @@ struct TrainConfig: Codable, Equatable {
     var model = "resnet8"
     var dataset = "shapes"
     var dataDir: String?
-    var epochs = 6
+    var epochs = 8
     var batchSize = 64
-    var optimizer = "sgd"
+    var optimizer = "adamw"
     var lr: Double?
     var schedule = "onecycle"
-    var weightDecay = 5e-4
+    var weightDecay: Double?
     var seed: UInt64 = 0
     var trainSize: Int?
     var valSize: Int?
 
     /// The learning rate when none is given: what works for each optimizer at batch size 64.
-    var learningRate: Double { lr ?? (optimizer == "sgd" ? 0.1 : optimizer == "rmsprop" ? 1e-3 : 2e-3) }
+    var learningRate: Double { lr ?? (optimizer == "sgd" ? 0.05 : optimizer == "rmsprop" ? 1e-3 : 3e-3) }
+    /// PyTorch's AdamW default, else a common value for convolutional networks.
+    var effectiveWeightDecay: Double { weightDecay ?? (optimizer == "adamw" ? 0.01 : 5e-4) }
 
     static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
     static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
@@ -37,7 +39,7 @@ struct TrainConfig: Codable, Equatable {
         try require(epochs > 0, "--epochs must be positive, got \(epochs)")
         try require(batchSize > 0, "--batch-size must be positive, got \(batchSize)")
         try require(learningRate > 0 && learningRate.isFinite, "--lr must be positive, got \(learningRate)")
-        try require(weightDecay >= 0, "--weight-decay must not be negative, got \(weightDecay)")
+        try require(effectiveWeightDecay >= 0, "--weight-decay must not be negative, got \(effectiveWeightDecay)")
         try require((trainSize ?? 1) > 0, "--train-size must be positive")
         try require((valSize ?? 1) > 0, "--val-size must be positive")
     }
@@ -46,7 +48,7 @@ struct TrainConfig: Codable, Equatable {
     var summary: [(String, String)] {
         [("model", model), ("dataset", dataset + (dataDir.map { " (\($0))" } ?? "")), ("epochs", "\(epochs)"),
          ("batch size", "\(batchSize)"), ("optimizer", optimizer), ("learning rate", "\(learningRate)"),
-         ("schedule", schedule), ("weight decay", "\(weightDecay)"), ("seed", "\(seed)"),
+         ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
          ("train size", trainSize.map(String.init) ?? "all"), ("validation size", valSize.map(String.init) ?? "all")]
     }
 

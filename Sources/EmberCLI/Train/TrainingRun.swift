@@ -12,8 +12,7 @@ final class TrainingRun {
     let data: TrainingData
     let trainer: Trainer
 
-    var checkpointsDirectory: URL { directory.appendingPathComponent("checkpoints") }
-    var lastCheckpoint: URL { checkpointsDirectory.appendingPathComponent("last.ckpt") }
+    var lastCheckpoint: URL { directory.appendingPathComponent("checkpoints/last.ckpt") }
     var configURL: URL { directory.appendingPathComponent("config.json") }
 
     /// The columns of metrics.csv and the log keys they show.
@@ -39,7 +38,7 @@ final class TrainingRun {
             CSVLogger(url: directory.appendingPathComponent("metrics.csv"), columns: Self.csvColumns),
             TensorBoardLogger(logDirectory: directory.appendingPathComponent("tensorboard")),
             ProgressLogger(),
-            ModelCheckpoint(directory: checkpointsDirectory, monitor: Monitor("val_accuracy"), modelName: config.model),
+            ModelCheckpoint(directory: directory.appendingPathComponent("checkpoints"), monitor: Monitor("val_accuracy"), modelName: config.model),
         ]
         trainer = Trainer(model: model, optimizer: optimizer, loss: CrossEntropyLoss(), metrics: [Accuracy()], callbacks: callbacks)
     }
