@@ -12,10 +12,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions per workload (after 2 warm-ups).") var reps = 5
     @Flag(help: "Print one JSON object per line.") var json = false
     @Flag(help: "Measure the machine's fp32 peak on a 4096^3 matrix product instead.") var peak = false
+    @Flag(help: "Instead: train W3 from a data loader with on-the-fly augmentation and report the time spent waiting for data.")
+    var dataWait = false
+    @Option(help: "Images per epoch for --data-wait.") var images = 1280
+    @Option(help: "Loader worker threads for --data-wait.") var workers = 2
 
     func run() throws {
         if peak {
             report(measure(peakMatmulWorkload()))
+            return
+        }
+        if dataWait {
+            try DataWaitMeasurement.run(images: images, workers: workers, json: json)
             return
         }
         let named = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }

@@ -32,15 +32,23 @@ struct Train: ParsableCommand {
     @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")
     var trainSize: Int?
     @Option(help: "Validation examples. [default: 2000 for shapes, all otherwise]") var valSize: Int?
-    @Option(help: "Output directory.") var out = "runs/train"
+    @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
     func run() throws {
-        let directory = URL(fileURLWithPath: out)
+        let directory = URL(fileURLWithPath: out ?? Self.defaultOutput(resuming: resume))
         let config = try resolveConfig(directory: directory)
         try config.validate()
         let run = try TrainingRun(config: config, directory: directory, workers: workers)
         try run.start(resuming: resume)
+    }
+
+    /// runs/train-N: the first N not yet used, or when resuming the highest one used.
+    static func defaultOutput(resuming: Bool) -> String {
+        let used = ((try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? [])
+            .compactMap { $0.hasPrefix("train-") ? Int($0.dropFirst(6)) : nil }
+        let number = resuming ? used.max() ?? 1 : (used.max() ?? 0) + 1
+        return "runs/train-\(number)"
     }
 
     /// The options given on the command line over the defaults, or, with `--resume`, the
