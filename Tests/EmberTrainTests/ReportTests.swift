@@ -174,8 +174,8 @@ final class ReportTests: XCTestCase {
         history.record(epoch: 0, logs: ["loss": 2, "accuracy": 0.3, "lr": 0.1])
         history.record(epoch: 1, logs: ["loss": 1, "accuracy": 0.6, "val_loss": 1.5, "val_accuracy": 0.55, "lr": 0.05, "seconds": 12])
         XCTAssertEqual(TrainingReport.rows(from: history), [
-            .init(epoch: 0, trainLoss: 2, trainAccuracy: 0.3, learningRate: 0.1),
-            .init(epoch: 1, trainLoss: 1, trainAccuracy: 0.6, valLoss: 1.5, valAccuracy: 0.55, learningRate: 0.05, seconds: 12),
+            .init(epoch: 1, trainLoss: 2, trainAccuracy: 0.3, learningRate: 0.1),
+            .init(epoch: 2, trainLoss: 1, trainAccuracy: 0.6, valLoss: 1.5, valAccuracy: 0.55, learningRate: 0.05, seconds: 12),
         ])
     }
 

@@ -16,6 +16,10 @@ struct TrainConfig: Codable, Equatable {
     var trainSize: Int?
     var valSize: Int?
 
+    /// The built-in dataset's sizes when none are given (file datasets default to all).
+    var shapesTrainSize: Int { trainSize ?? 10_000 }
+    var shapesValidationSize: Int { valSize ?? 2_000 }
+
     /// The learning rate when none is given: what works for each optimizer at batch size 64.
     var learningRate: Double { lr ?? (optimizer == "sgd" ? 0.05 : optimizer == "rmsprop" ? 1e-3 : 3e-3) }
     /// PyTorch's AdamW default, else a common value for convolutional networks.
@@ -49,7 +53,8 @@ struct TrainConfig: Codable, Equatable {
         [("model", model), ("dataset", dataset + (dataDir.map { " (\($0))" } ?? "")), ("epochs", "\(epochs)"),
          ("batch size", "\(batchSize)"), ("optimizer", optimizer), ("learning rate", "\(learningRate)"),
          ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
-         ("train size", trainSize.map(String.init) ?? "all"), ("validation size", valSize.map(String.init) ?? "all")]
+         ("train size", dataset == "shapes" ? "\(shapesTrainSize)" : trainSize.map(String.init) ?? "all"),
+         ("validation size", dataset == "shapes" ? "\(shapesValidationSize)" : valSize.map(String.init) ?? "all")]
     }
 
     func write(to url: URL) throws {

@@ -21,8 +21,8 @@ struct TrainingData {
         switch config.dataset {
         case "shapes":
             // Validation images come from another seed: none of them is a training image.
-            let train = ShapesDataset(count: config.trainSize ?? 10_000, seed: config.seed)
-            let validation = ShapesDataset(count: config.valSize ?? 2_000, seed: config.seed &+ 0x9E37_79B9)
+            let train = ShapesDataset(count: config.shapesTrainSize, seed: config.seed)
+            let validation = ShapesDataset(count: config.shapesValidationSize, seed: config.seed &+ 0x9E37_79B9)
             let transform = Compose { ToTensor(); Normalize(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]) }
             return images(train, validation, classNames: ShapesDataset.classNames, transform: transform,
                           augment: transform, config: config, workers: workers, name: "the built-in shapes dataset")

@@ -22,14 +22,15 @@ extension TrainingReport {
     }
 
     /// Rows from a History's `loss`, `accuracy`, `val_loss`, `val_accuracy`, `lr` and
-    /// `seconds` series; History's NaN placeholders become nil.
+    /// `seconds` series; History's NaN placeholders become nil. Epochs are numbered from 1,
+    /// as the progress output and CSVLogger number them.
     public static func rows(from history: History) -> [Row] {
         func value(_ key: String, _ index: Int) -> Double? {
             guard let series = history[key], index < series.count, !series[index].isNaN else { return nil }
             return series[index]
         }
         return history.epochs.enumerated().map { index, epoch in
-            Row(epoch: epoch, trainLoss: value("loss", index), trainAccuracy: value("accuracy", index),
+            Row(epoch: epoch + 1, trainLoss: value("loss", index), trainAccuracy: value("accuracy", index),
                 valLoss: value("val_loss", index), valAccuracy: value("val_accuracy", index),
                 learningRate: value("lr", index), seconds: value("seconds", index))
         }
