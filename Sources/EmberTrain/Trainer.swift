@@ -17,6 +17,11 @@ public final class Trainer {
 
     /// Epochs completed; the next epoch trained is this one (counted from 0).
     public internal(set) var epoch = 0
+    /// Batches completed of the current epoch (nonzero only in a checkpoint taken, or a
+    /// trainer restored, in the middle of an epoch).
+    public internal(set) var batchInEpoch = 0
+    /// The current epoch's running mean loss, weighted by batch size.
+    public let epochLoss = Mean(name: "loss")
     /// Optimizer steps taken.
     public internal(set) var globalStep = 0
     public internal(set) var history = History()
@@ -54,10 +59,13 @@ public final class Trainer {
         targetEpochs = epochs
         batchesPerEpoch = data.batchesPerEpoch
         stopTraining = false
+        // Saving callbacks run after the others at every event, so that what they save
+        // includes the others' updates (a schedule's step, early stopping's count).
+        let callbacks = callbacks.filter { $0.phase == .normal } + callbacks.filter { $0.phase == .saving }
         for callback in callbacks { try callback.trainBegan(self) }
         while epoch < epochs && !stopTraining {
             for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }
-            var logs = try trainEpoch(data)
+            var logs = try trainEpoch(data, callbacks: callbacks)
             if let validation {
                 for (name, value) in evaluate(validation) { logs["val_" + name] = value }
             }
@@ -65,30 +73,30 @@ public final class Trainer {
             let finished = epoch
             history.record(epoch: finished, logs: logs)
             epoch += 1
-            // Stateful callbacks see the epoch as done, so a checkpoint saved now resumes
-            // with the next one.
-            for callback in callbacks.sorted(by: { $0.phase < $1.phase }) {
-                try callback.epochEnded(finished, logs: logs, trainer: self)
-            }
+            batchInEpoch = 0
+            // Callbacks see the epoch as done, so a checkpoint saved now resumes with the next.
+            for callback in callbacks { try callback.epochEnded(finished, logs: logs, trainer: self) }
         }
         for callback in callbacks { try callback.trainEnded(self) }
         return history
     }
 
-    /// One pass over the epoch's batches in training mode; the logs hold the sample-weighted
-    /// mean loss, the metrics and the learning rate in effect.
-    private func trainEpoch(_ data: any BatchProvider) throws -> [String: Double] {
+    /// One pass over the epoch's batches in training mode (the rest of it, for a trainer
+    /// restored mid-epoch); the logs hold the sample-weighted mean loss, the metrics and the
+    /// learning rate in effect.
+    private func trainEpoch(_ data: any BatchProvider, callbacks: [any Callback]) throws -> [String: Double] {
         model.train()
-        for metric in metrics { metric.reset() }
-        let runningLoss = Mean(name: "loss")
-        var logs: [String: Double] = [:]
+        if batchInEpoch == 0 {
+            epochLoss.reset()
+            for metric in metrics { metric.reset() }
+        }
         let clock = ContinuousClock()
         let start = clock.now
         epochStart = start
         epochSamples = 0
         var waiting = Duration.zero
-        let batches = data.batches(epoch: epoch, skipping: 0)
-        var index = 0
+        let batches = data.batches(epoch: epoch, skipping: batchInEpoch)
+        var trained = 0
         while true {
             let waitStart = clock.now
             guard let batch = batches.next() else { break }
@@ -101,14 +109,17 @@ public final class Trainer {
             optimizer.step()
             globalStep += 1
             epochSamples += batch.count
+            trained += 1
 
-            runningLoss.update(value.item(), weight: Double(batch.count))
+            epochLoss.update(value.item(), weight: Double(batch.count))
             for metric in metrics { metric.update(predictions: predictions.detached(), targets: batch.targets) }
-            logs = currentLogs(loss: runningLoss)
+            let logs = currentLogs(loss: epochLoss)
+            let index = batchInEpoch
+            batchInEpoch += 1
             for callback in callbacks { try callback.batchEnded(index, logs: logs, trainer: self) }
-            index += 1
         }
-        lastEpochTiming = EpochTiming(seconds: (clock.now - start).seconds, waitingForData: waiting.seconds, batches: index)
+        lastEpochTiming = EpochTiming(seconds: (clock.now - start).seconds, waitingForData: waiting.seconds, batches: trained)
+        var logs = currentLogs(loss: epochLoss)
         logs["lr"] = optimizer.learningRates.first ?? .nan
         return logs
     }

@@ -19,12 +19,17 @@ final class TrainingCheckpointTests: XCTestCase {
 
     /// A run with every kind of state: Adam moments, a schedule, dropout (the generator),
     /// early stopping's patience and the checkpoint callback's best value.
-    private func makeTrainer(directory: URL) -> (Trainer, ModelCheckpoint) {
+    private func makeTrainer(directory: URL, everySteps: Int? = nil, crashAtStep: Int? = nil) -> (Trainer, ModelCheckpoint) {
         let model = blobClassifier(seed: 4)
         let optimizer = Adam(model.parameters(), lr: 0.01)
-        let checkpoints = ModelCheckpoint(directory: directory, monitor: Monitor("val_accuracy"), modelName: "blobs")
+        let checkpoints = ModelCheckpoint(directory: directory, monitor: Monitor("val_accuracy"), everySteps: everySteps,
+                                          modelName: "blobs")
+        // Steps the schedule per batch, so that a mid-epoch checkpoint must carry its position.
         let callbacks: [any Callback] = [
-            LearningRateScheduler(LRScheduler(optimizer, schedule: CosineAnnealingLR(tMax: 6))),
+            LambdaCallback(batchEnded: { _, _, trainer in
+                if trainer.globalStep == crashAtStep { throw CallbackError("simulated crash") }
+            }),
+            LearningRateScheduler(LRScheduler(optimizer, schedule: CosineAnnealingLR(tMax: 6 * 7)), interval: .step),
             EarlyStopping(monitor: Monitor("val_loss"), patience: 10),
             checkpoints,
         ]
@@ -54,6 +59,41 @@ final class TrainingCheckpointTests: XCTestCase {
         XCTAssertEqual(resumed.epochs, reference.epochs)
         XCTAssertEqual(withoutTimes(resumed), withoutTimes(reference), "bit-identical losses, metrics and rates")
         XCTAssertEqual(second.model.stateDict()["3.weight"]!.doubles, uninterrupted.model.stateDict()["3.weight"]!.doubles)
+    }
+
+    func testResumingFromTheMiddleOfAnEpochRepeatsAnUninterruptedRunExactly() throws {
+        let (uninterrupted, _) = makeTrainer(directory: try temporaryDirectory())
+        let reference = try uninterrupted.fit(train, epochs: 6, validation: validation)
+
+        // 7 batches per epoch: the checkpoint of step 10 is batch 3 of epoch 2; the run dies at step 12.
+        let directory = try temporaryDirectory()
+        let (first, checkpoints) = makeTrainer(directory: directory, everySteps: 5, crashAtStep: 12)
+        XCTAssertThrowsError(try first.fit(train, epochs: 6, validation: validation))
+        let checkpoint = try TrainingCheckpoint(contentsOf: checkpoints.lastURL)
+        XCTAssertEqual(checkpoint.progress.epoch, 1)
+        XCTAssertEqual(checkpoint.progress.batchInEpoch, 3)
+        XCTAssertEqual(checkpoint.progress.globalStep, 10)
+
+        let (second, _) = makeTrainer(directory: directory, everySteps: 5)
+        try checkpoint.restore(into: second)
+        let resumed = try second.fit(train, epochs: 6, validation: validation)
+        XCTAssertEqual(withoutTimes(resumed), withoutTimes(reference), "bit-identical epochs, the interrupted one included")
+        XCTAssertEqual(second.globalStep, uninterrupted.globalStep)
+    }
+
+    func testAMidEpochCheckpointNeedsResumableMetrics() throws {
+        final class Opaque: PredictionMetric {
+            let name = "opaque"
+            var result: Double { 0 }
+            func reset() {}
+            func update(predictions: Tensor, targets: Tensor) {}
+        }
+        let model = blobClassifier(seed: 4)
+        let trainer = Trainer(model: model, optimizer: SGD(model.parameters(), lr: 0.1), loss: CrossEntropyLoss(),
+                              metrics: [Opaque()], callbacks: [ModelCheckpoint(directory: try temporaryDirectory(), everySteps: 2)])
+        XCTAssertThrowsError(try trainer.fit(train, epochs: 1)) {
+            XCTAssertTrue("\($0)".contains("the metric 'opaque' cannot save its running value"), "\($0)")
+        }
     }
 
     func testTheBestCheckpointHoldsTheBestEpoch() throws {

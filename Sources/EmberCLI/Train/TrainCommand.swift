@@ -13,8 +13,9 @@ struct Train: ParsableCommand {
         discussion: """
         Writes into --out: config.json, metrics.csv (one row per epoch), checkpoints/last.ckpt and \
         best.ckpt, tensorboard/ (event files) and at the end report.svg and report.md. \
-        --resume continues from checkpoints/last.ckpt with the run's saved settings; only \
-        --epochs (to train longer) and --workers may change.
+        --resume continues from checkpoints/last.ckpt (saved at every epoch's end and every \
+        --checkpoint-every steps) with the run's saved settings; only --epochs (to train longer), \
+        --workers and --checkpoint-every may change.
         """)
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
@@ -28,6 +29,8 @@ struct Train: ParsableCommand {
     @Option(help: "Schedule: \(TrainConfig.schedules.joined(separator: ", ")). [default: onecycle]") var schedule: String?
     @Option(help: "Weight decay. [default: 0.01 for adamw, 0.0005 otherwise]") var weightDecay: Double?
     @Option(help: "Threads preparing batches ahead of the training step.") var workers = 2
+    @Option(help: "Also save checkpoints/last.ckpt every N optimizer steps, so a kill mid-epoch loses at most N steps (0: only at epoch ends).")
+    var checkpointEvery = 100
     @Option(help: "Random seed (weights, data order, augmentation, the built-in dataset). [default: 0]") var seed: UInt64?
     @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")
     var trainSize: Int?
@@ -39,7 +42,9 @@ struct Train: ParsableCommand {
         let directory = URL(fileURLWithPath: out ?? Self.defaultOutput(resuming: resume))
         let config = try resolveConfig(directory: directory)
         try config.validate()
-        let run = try TrainingRun(config: config, directory: directory, workers: workers)
+        guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
+        let run = try TrainingRun(config: config, directory: directory, workers: workers,
+                                  checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil)
         try run.start(resuming: resume)
     }
 

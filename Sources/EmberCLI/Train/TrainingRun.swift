@@ -21,7 +21,7 @@ final class TrainingRun {
         CSVLogger.Column("val_loss"), CSVLogger.Column("val_accuracy"), CSVLogger.Column("lr"), CSVLogger.Column("seconds"),
     ]
 
-    init(config: TrainConfig, directory: URL, workers: Int) throws {
+    init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?) throws {
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
         self.config = config
         self.directory = directory
@@ -38,7 +38,8 @@ final class TrainingRun {
             CSVLogger(url: directory.appendingPathComponent("metrics.csv"), columns: Self.csvColumns),
             TensorBoardLogger(logDirectory: directory.appendingPathComponent("tensorboard")),
             ProgressLogger(),
-            ModelCheckpoint(directory: directory.appendingPathComponent("checkpoints"), monitor: Monitor("val_accuracy"), modelName: config.model),
+            ModelCheckpoint(directory: directory.appendingPathComponent("checkpoints"), monitor: Monitor("val_accuracy"),
+                            everySteps: checkpointEvery, modelName: config.model),
         ]
         trainer = Trainer(model: model, optimizer: optimizer, loss: CrossEntropyLoss(), metrics: [Accuracy()], callbacks: callbacks)
     }
@@ -53,7 +54,8 @@ final class TrainingRun {
             let checkpoint = try TrainingCheckpoint(contentsOf: lastCheckpoint)
             try checkpoint.restore(into: trainer, expectingModel: config.model, source: lastCheckpoint.path)
             try config.write(to: configURL)
-            print("Resuming \(directory.path) after epoch \(trainer.epoch) of \(config.epochs)")
+            let position = trainer.batchInEpoch > 0 ? "at batch \(trainer.batchInEpoch) of epoch \(trainer.epoch + 1)" : "after epoch \(trainer.epoch)"
+            print("Resuming \(directory.path) \(position) of \(config.epochs)")
         } else {
             if FileManager.default.fileExists(atPath: lastCheckpoint.path) {
                 throw CommandError("\(directory.path) already holds a run; continue it with --resume or choose another --out")

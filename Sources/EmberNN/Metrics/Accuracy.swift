@@ -33,7 +33,7 @@ private func correctPredictions(_ function: String, logits: Tensor, labels: Tens
 }
 
 /// Streaming `accuracy`: the fraction right over every sample since the last reset.
-public class Accuracy: PredictionMetric {
+public class Accuracy: PredictionMetric, ResumableMetric {
     public let name: String
     /// 1, or the k of `TopKAccuracy`.
     public let k: Int
@@ -60,6 +60,15 @@ public class Accuracy: PredictionMetric {
     public func reset() {
         correct = 0
         total = 0
+    }
+
+    public var accumulators: [Double] { [Double(correct), Double(total)] }
+
+    public func restore(accumulators: [Double]) throws {
+        guard let values = wholeCounts(accumulators, expected: 2), values[0] <= values[1] else {
+            throw MetricStateError("\(name): expected [correct, total] counts, got \(accumulators)")
+        }
+        (correct, total) = (values[0], values[1])
     }
 }
 

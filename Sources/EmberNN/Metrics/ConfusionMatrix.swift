@@ -3,7 +3,7 @@ import Ember
 /// Counts of (true class, predicted class) pairs over every sample since the last reset:
 /// `counts[t][p]` samples of class t were predicted as p (rows true, columns predicted, as
 /// scikit-learn). Its `result` is the accuracy, the fraction on the diagonal.
-public final class ConfusionMatrix: PredictionMetric {
+public final class ConfusionMatrix: PredictionMetric, ResumableMetric {
     public let classes: Int
     public let name: String
     public private(set) var counts: [[Int]]
@@ -52,6 +52,16 @@ public final class ConfusionMatrix: PredictionMetric {
     /// The counts as an int64 tensor [classes, classes].
     public var matrix: Tensor {
         Tensor(counts.flatMap { $0.map { Int64($0) } }, shape: [classes, classes])
+    }
+
+    /// The counts row by row.
+    public var accumulators: [Double] { counts.joined().map(Double.init) }
+
+    public func restore(accumulators: [Double]) throws {
+        guard let values = wholeCounts(accumulators, expected: classes * classes) else {
+            throw MetricStateError("\(name): expected \(classes * classes) counts, got \(accumulators.count) values")
+        }
+        counts = (0..<classes).map { Array(values[($0 * classes)..<(($0 + 1) * classes)]) }
     }
 
     public var result: Double {

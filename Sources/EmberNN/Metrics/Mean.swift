@@ -2,7 +2,7 @@ import Ember
 
 /// A running, optionally weighted mean: Σ w v / Σ w over every value since the last reset
 /// (a training loop's average loss, for one).
-public final class Mean: Metric {
+public final class Mean: ResumableMetric {
     public let name: String
     private var weightedSum = 0.0
     private var totalWeight = 0.0
@@ -39,5 +39,14 @@ public final class Mean: Metric {
     public func reset() {
         weightedSum = 0
         totalWeight = 0
+    }
+
+    public var accumulators: [Double] { [weightedSum, totalWeight] }
+
+    public func restore(accumulators: [Double]) throws {
+        guard accumulators.count == 2 else {
+            throw MetricStateError("\(name): expected [weighted sum, total weight], got \(accumulators)")
+        }
+        (weightedSum, totalWeight) = (accumulators[0], accumulators[1])
     }
 }

@@ -2,12 +2,14 @@ import Foundation
 
 /// Saves training checkpoints at the end of every epoch (after the other callbacks, so the
 /// saved state includes their updates): `last.ckpt` always, and `best.ckpt` when the
-/// monitored value improves. Either can be given to `TrainingCheckpoint(contentsOf:)` to
-/// resume or to load the weights.
+/// monitored value improves; with `everySteps`, also `last.ckpt` every that many optimizer
+/// steps, so that a long epoch killed midway resumes from its last such step. Either file
+/// can be given to `TrainingCheckpoint(contentsOf:)` to resume or to load the weights.
 public final class ModelCheckpoint: StatefulCallback {
     public let directory: URL
     public let monitor: Monitor
     public let saveBest: Bool
+    public let everySteps: Int?
     /// Stored in each checkpoint and checked when resuming (the architecture's name).
     public let modelName: String?
     /// Kept in each checkpoint (a run's configuration, say).
@@ -18,9 +20,11 @@ public final class ModelCheckpoint: StatefulCallback {
     public var lastURL: URL { directory.appendingPathComponent("last.ckpt") }
     public var bestURL: URL { directory.appendingPathComponent("best.ckpt") }
 
-    public init(directory: URL, monitor: Monitor = Monitor("val_loss"), saveBest: Bool = true,
+    public init(directory: URL, monitor: Monitor = Monitor("val_loss"), saveBest: Bool = true, everySteps: Int? = nil,
                 modelName: String? = nil, extra: [String: String] = [:]) {
+        precondition(everySteps.map { $0 > 0 } ?? true, "ModelCheckpoint: everySteps must be positive, got \(everySteps!)")
         self.directory = directory
+        self.everySteps = everySteps
         self.monitor = monitor
         self.saveBest = saveBest
         self.modelName = modelName
@@ -35,6 +39,11 @@ public final class ModelCheckpoint: StatefulCallback {
         } catch {
             throw CallbackError("ModelCheckpoint: cannot create the directory \(directory.path): \(error.localizedDescription)")
         }
+    }
+
+    public func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {
+        guard let everySteps, trainer.globalStep % everySteps == 0 else { return }
+        try TrainingCheckpoint(trainer, model: modelName, extra: extra).write(to: lastURL)
     }
 
     public func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws {

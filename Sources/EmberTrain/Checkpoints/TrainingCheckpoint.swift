@@ -8,7 +8,9 @@ import Foundation
 /// Everything needed to continue a training run exactly: the model's weights and buffers,
 /// the optimizer's state, the callbacks' states (schedules, early stopping), the epoch and
 /// step counts, the history, and the global random generator's position. The order of the
-/// data is a function of the epoch (see `BatchProvider`), so the epoch fixes it.
+/// data is a function of the epoch (see `BatchProvider`), so the epoch fixes it. Taken in
+/// the middle of an epoch, it also holds the batches done and the epoch's running loss and
+/// metrics, and training resumes with the next batch.
 ///
 /// On disk it is a safetensors file: tensors `model.<key>` and `optimizer.<key>`, and in
 /// the metadata the progress as JSON plus a CRC-32 of the tensor bytes, so a file corrupted
@@ -25,7 +27,12 @@ public struct TrainingCheckpoint {
         public var model: String?
         /// Epochs completed.
         public var epoch: Int
+        /// Batches completed of the epoch under way (0 at an epoch's end).
+        public var batchInEpoch: Int
         public var globalStep: Int
+        /// The running loss and each metric's accumulators, by name, of the epoch under way.
+        public var epochLoss: [Double]
+        public var metrics: [String: [Double]]
         public var history: History
         public var generatorKey: UInt64
         public var generatorPosition: UInt64
@@ -60,8 +67,18 @@ public struct TrainingCheckpoint {
                          "TrainingCheckpoint: two callbacks share the state key '\(callback.stateKey)'")
             callbackStates[callback.stateKey] = String(decoding: try callback.savedState(), as: UTF8.self)
         }
+        var metricStates: [String: [Double]] = [:]
+        if trainer.batchInEpoch > 0 {
+            for metric in trainer.metrics {
+                guard let resumable = metric as? any ResumableMetric else {
+                    throw CheckpointError(file: "at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch)", problem: "cannot be taken in the middle of an epoch: the metric '\(metric.name)' cannot save its running value (it is not a ResumableMetric)")
+                }
+                metricStates[metric.name] = resumable.accumulators
+            }
+        }
         let generator = Generator.global.state
-        progress = Progress(model: name, epoch: trainer.epoch, globalStep: trainer.globalStep, history: trainer.history,
+        progress = Progress(model: name, epoch: trainer.epoch, batchInEpoch: trainer.batchInEpoch, globalStep: trainer.globalStep,
+                            epochLoss: trainer.epochLoss.accumulators, metrics: metricStates, history: trainer.history,
                             generatorKey: generator.key, generatorPosition: generator.position,
                             optimizer: optimizerState.info, callbacks: callbackStates, extra: extra)
         modelState = trainer.model.stateDict()
@@ -138,6 +155,11 @@ public struct TrainingCheckpoint {
             throw fail("does not fit this model: " + problems.prefix(5).joined(separator: "; ")
                        + (problems.count > 5 ? "; and \(problems.count - 5) more" : ""))
         }
+        if progress.batchInEpoch > 0 {
+            for metric in trainer.metrics where !(metric is any ResumableMetric) || progress.metrics[metric.name] == nil {
+                throw fail("was taken in the middle of an epoch without the running value of the metric '\(metric.name)'")
+            }
+        }
         do {
             try trainer.optimizer.loadStateDict(optimizerState)
         } catch {
@@ -147,7 +169,14 @@ public struct TrainingCheckpoint {
         for case let callback as any StatefulCallback in trainer.callbacks {
             if let state = progress.callbacks[callback.stateKey] { try callback.restoreState(from: Data(state.utf8)) }
         }
+        if progress.batchInEpoch > 0 {
+            try trainer.epochLoss.restore(accumulators: progress.epochLoss)
+            for case let metric as any ResumableMetric in trainer.metrics {
+                try metric.restore(accumulators: progress.metrics[metric.name]!)
+            }
+        }
         trainer.epoch = progress.epoch
+        trainer.batchInEpoch = progress.batchInEpoch
         trainer.globalStep = progress.globalStep
         trainer.history = progress.history
         Generator.global.state = (progress.generatorKey, progress.generatorPosition)

@@ -96,6 +96,31 @@ final class MetricTests: XCTestCase {
         XCTAssertEqual(mean.result, 4)
     }
 
+    /// Accumulators saved from one metric and restored into a fresh one continue exactly;
+    /// accumulators that cannot be the metric's are refused.
+    func testAccumulatorsRestoreAndAreChecked() throws {
+        let accuracy = Accuracy(), mean = Mean(), matrix = ConfusionMatrix(classes: 3)
+        accuracy.update(predictions: logits, targets: labels)
+        mean.update(Tensor([1, 2, 4] as [Float]))
+        matrix.update(predictions: logits, targets: labels)
+        let (accuracy2, mean2, matrix2) = (Accuracy(), Mean(), ConfusionMatrix(classes: 3))
+        try accuracy2.restore(accumulators: accuracy.accumulators)
+        try mean2.restore(accumulators: mean.accumulators)
+        try matrix2.restore(accumulators: matrix.accumulators)
+        for metric in [accuracy, accuracy2] as [PredictionMetric] { metric.update(predictions: logits, targets: labels) }
+        XCTAssertEqual(accuracy2.result, accuracy.result)
+        XCTAssertEqual(accuracy2.accumulators, [2, 8])
+        XCTAssertEqual(mean2.result, 7.0 / 3.0)
+        XCTAssertEqual(matrix2.counts, matrix.counts)
+
+        XCTAssertThrowsError(try Accuracy().restore(accumulators: [3, 2]))      // more right than seen
+        XCTAssertThrowsError(try Accuracy().restore(accumulators: [0.5, 2]))    // not a count
+        XCTAssertThrowsError(try Mean().restore(accumulators: [1]))
+        XCTAssertThrowsError(try ConfusionMatrix(classes: 2).restore(accumulators: matrix.accumulators)) {
+            XCTAssertTrue("\($0)".contains("expected 4 counts, got 9 values"), "\($0)")
+        }
+    }
+
     /// Metrics read predictions that require grad without recording anything.
     func testMetricsBuildNoGraph() {
         let scores = logits.requiringGrad()
