@@ -53,7 +53,7 @@ let package = Package(
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py"]),
+        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
     ]
 )

@@ -69,7 +69,7 @@ struct TrainingData {
     /// train.csv and test.csv. The label is the column named "label", else the last one.
     private static func csv(_ location: URL, config: TrainConfig, workers: Int) throws -> TrainingData {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory)
         let trainURL = isDirectory.boolValue ? location.appendingPathComponent("train.csv") : location
         let train = try CSVClassification(contentsOf: trainURL, label: try labelColumn(of: trainURL),
                                           options: CSVOptions(standardization: .fitted))
