@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes]") var dataset: String?
-    @Option(help: "Directory with the dataset's files (mnist, fashion-mnist, cifar10; a .csv file or its directory for csv).")
+    @Option(help: "The dataset's files: a directory of MNIST IDX files or CIFAR-10 .bin batches, a .csv file, or a directory with train.csv (and test.csv). Without --dataset the format is detected.")
     var dataDir: String?
     @Option(help: "Epochs to train in all. [default: 8]") var epochs: Int?
     @Option(help: "Examples per batch. [default: 64]") var batchSize: Int?
@@ -62,7 +62,11 @@ struct Train: ParsableCommand {
         guard resume else {
             var config = TrainConfig()
             if let model { config.model = model }
-            if let dataset { config.dataset = dataset }
+            if let dataset {
+                config.dataset = dataset
+            } else if let dataDir {
+                config.dataset = try TrainingData.detectFormat(at: dataDir)
+            }
             config.dataDir = dataDir
             if let epochs { config.epochs = epochs }
             if let batchSize { config.batchSize = batchSize }

@@ -38,6 +38,7 @@ struct TrainConfig: Codable, Equatable {
                     "unknown model '\(model)' (available: \(ModelRegistry.names.joined(separator: ", ")))")
         try require(Self.datasets.contains(dataset), "unknown dataset '\(dataset)' (available: \(Self.datasets.joined(separator: ", ")))")
         try require(dataset == "shapes" || dataDir != nil, "--dataset \(dataset) reads files: give --data-dir DIR")
+        try require(dataset != "shapes" || dataDir == nil, "the built-in shapes dataset reads no files: drop --data-dir or name its format with --dataset")
         try require(Self.optimizers.contains(optimizer), "unknown optimizer '\(optimizer)' (available: \(Self.optimizers.joined(separator: ", ")))")
         try require(Self.schedules.contains(schedule), "unknown schedule '\(schedule)' (available: \(Self.schedules.joined(separator: ", ")))")
         try require(epochs > 0, "--epochs must be positive, got \(epochs)")

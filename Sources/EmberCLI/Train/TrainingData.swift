@@ -100,6 +100,28 @@ struct TrainingData {
                 + "\(train.featureNames.count) features, \(train.classNames.count) classes")
     }
 
+    /// The dataset format of a `--data-dir` given without `--dataset`, from the files there.
+    /// IDX files are taken as MNIST (Fashion-MNIST has the same names: say so with --dataset).
+    static func detectFormat(at path: String) throws -> String {
+        let files = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard files.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CommandError("the data directory \(path) does not exist")
+        }
+        if !isDirectory.boolValue {
+            guard path.lowercased().hasSuffix(".csv") else {
+                throw CommandError("\(path) is a file but not a .csv; give a dataset directory or name the format with --dataset")
+            }
+            return "csv"
+        }
+        let names = Set((try? files.contentsOfDirectory(atPath: path)) ?? [])
+        if names.contains("train-images-idx3-ubyte") || names.contains("train-images-idx3-ubyte.gz") { return "mnist" }
+        if names.contains("data_batch_1.bin") || names.contains("cifar-10-batches-bin") { return "cifar10" }
+        if names.contains("train.csv") { return "csv" }
+        throw CommandError("cannot tell the dataset in \(path): expected MNIST IDX files (train-images-idx3-ubyte[.gz]), "
+                           + "CIFAR-10 batches (data_batch_1.bin) or train.csv; name the format with --dataset")
+    }
+
     /// "label" when the header has it, else the last column.
     private static func labelColumn(of url: URL) throws -> CSVColumn {
         guard let firstLine = try? String(contentsOf: url, encoding: .utf8).prefix(while: { $0 != "\n" && $0 != "\r\n" }) else {
