@@ -6,7 +6,7 @@ import Foundation
 /// Errors thrown by a callback (an unwritable log file, say) stop training and reach the
 /// caller of `fit`.
 public protocol Callback: AnyObject {
-    /// When the callback runs among the others at the end of an epoch.
+    /// Whether the callback runs with the others or after them, at every event.
     var phase: CallbackPhase { get }
     func trainBegan(_ trainer: Trainer) throws
     func epochBegan(_ epoch: Int, trainer: Trainer) throws
@@ -15,10 +15,10 @@ public protocol Callback: AnyObject {
     func trainEnded(_ trainer: Trainer) throws
 }
 
-/// Callbacks that save training state (checkpoints) run after the others at the end of an
-/// epoch, so that what they save includes the others' updates (a schedule's step, early
-/// stopping's patience count).
-public enum CallbackPhase: Comparable, Sendable {
+/// Callbacks that save training state (checkpoints) run after the others, at the end of a
+/// batch as at the end of an epoch, so that what they save includes the others' updates (a
+/// schedule's step, early stopping's patience count).
+public enum CallbackPhase: Sendable {
     case normal
     case saving
 }
