@@ -172,5 +172,12 @@ final class TrainingCheckpointTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: checkpoints.lastURL), good)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(leftovers, [])
+
+        // A write killed midway leaves a temporary file, which the next run removes.
+        let stale = directory.appendingPathComponent(".last.ckpt.0A1B.tmp")
+        FileManager.default.createFile(atPath: stale.path, contents: Data(good.prefix(100)))
+        let (next, _) = makeTrainer(directory: directory)
+        try next.fit(train, epochs: 1, validation: validation)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
     }
 }

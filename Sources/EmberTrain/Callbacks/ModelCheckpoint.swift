@@ -34,10 +34,17 @@ public final class ModelCheckpoint: StatefulCallback {
     public var phase: CallbackPhase { .saving }
 
     public func trainBegan(_ trainer: Trainer) throws {
+        let files = FileManager.default
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try files.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw CallbackError("ModelCheckpoint: cannot create the directory \(directory.path): \(error.localizedDescription)")
+        }
+        // A process killed while writing leaves its temporary file behind (the checkpoint it
+        // was replacing is intact); remove such leftovers.
+        for name in (try? files.contentsOfDirectory(atPath: directory.path)) ?? []
+        where name.hasPrefix(".") && name.hasSuffix(".tmp") && (name.contains(".last.ckpt.") || name.contains(".best.ckpt.")) {
+            try? files.removeItem(at: directory.appendingPathComponent(name))
         }
     }
 
