@@ -125,43 +125,17 @@ public final class Trainer {
     }
 
     private func currentLogs(loss: Mean) -> [String: Double] {
-        var logs = ["loss": loss.result]
-        for metric in metrics { logs[metric.name] = metric.result }
-        return logs
+        logsOf(loss: loss, metrics: metrics)
     }
 
-    /// The mean loss and the metrics over all of `data`'s batches (its epoch 0), in
-    /// evaluation mode and without gradients; the model's mode is restored afterwards.
+    /// The mean loss and the metrics over all of `data`'s batches; see `evaluate(_:_:loss:metrics:)`.
     public func evaluate(_ data: any BatchProvider) -> [String: Double] {
-        let wasTraining = model.isTraining
-        model.eval()
-        defer { model.train(wasTraining) }
-        for metric in metrics { metric.reset() }
-        let meanLoss = Mean(name: "loss")
-        let batches = data.batches(epoch: 0, skipping: 0)
-        noGrad {
-            while let batch = batches.next() {
-                let predictions = model(batch.inputs)
-                meanLoss.update(loss(predictions, batch.targets).item(), weight: Double(batch.count))
-                for metric in metrics { metric.update(predictions: predictions, targets: batch.targets) }
-            }
-        }
-        return currentLogs(loss: meanLoss)
+        EmberTrain.evaluate(model, data, loss: loss, metrics: metrics)
     }
 
-    /// The model's outputs for every batch of `data` (its epoch 0), concatenated along the
-    /// batch axis, in evaluation mode; the batches' targets are ignored.
+    /// The model's outputs for all of `data`; see `predict(_:_:)`.
     public func predict(_ data: any BatchProvider) -> Tensor {
-        let wasTraining = model.isTraining
-        model.eval()
-        defer { model.train(wasTraining) }
-        let batches = data.batches(epoch: 0, skipping: 0)
-        var outputs: [Tensor] = []
-        noGrad {
-            while let batch = batches.next() { outputs.append(model(batch.inputs)) }
-        }
-        precondition(!outputs.isEmpty, "Trainer.predict: the data has no batches")
-        return outputs.count == 1 ? outputs[0] : Tensor.concatenate(outputs, axis: 0)
+        EmberTrain.predict(model, data)
     }
 }
 

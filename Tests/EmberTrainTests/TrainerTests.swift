@@ -48,6 +48,10 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(logs["loss"]!, expectedLoss, accuracy: 1e-5, "sample-weighted mean over uneven batches")
         XCTAssertEqual(logs["accuracy"]!, accuracy(logits: logits, labels: validation.targets).item(), accuracy: 1e-9)
         XCTAssertEqual(trainer.predict(validation).shape, [128, 4])
+        // The free functions, without a trainer, agree.
+        let free = evaluate(trainer.model, validation, loss: { crossEntropy(logits: $0, labels: $1) }, metrics: [Accuracy()])
+        XCTAssertEqual(free, logs)
+        XCTAssertEqual(predict(trainer.model, validation).doubles, trainer.predict(validation).doubles)
     }
 
     func testCallbacksRunInOrderWithCheckpointsLast() throws {
