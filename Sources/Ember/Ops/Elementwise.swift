@@ -5,7 +5,7 @@ enum Elementwise {
 
     static func needsFloatingPoint(_ op: UnaryOp) -> Bool {
         switch op {
-        case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf: return true
+        case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf, .gelu: return true
         case .neg, .abs, .sign, .relu, .floor, .ceil, .round, .logicalNot: return false
         }
     }
@@ -87,6 +87,8 @@ enum Elementwise {
         case .relu: return g * (x .> 0).cast(to: g.dtype)
         // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
         case .erf: return g * 1.1283791670955126 * (-(x * x)).exp()
+        // d/dx x Phi(x) = Phi(x) + x phi(x)
+        case .gelu: return g * (0.5 * (1 + (x * 0.7071067811865476).erf()) + x * 0.3989422804014327 * (x * x * -0.5).exp())
         case .logicalNot: return nil
         }
     }
@@ -178,14 +180,14 @@ extension Tensor {
     public func square() -> Tensor { self * self }
     public func reciprocal() -> Tensor { 1 / self }
 
-    /// GELU: x * Phi(x) exactly (with erf), or its tanh approximation.
+    /// GELU: x * Phi(x) exactly (with erf, one kernel), or its tanh approximation.
     public func gelu(approximate: Bool = false) -> Tensor {
         if approximate {
             // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
             let inner = (self + 0.044715 * self * self * self) * 0.7978845608028654
             return 0.5 * self * (1 + inner.tanh())
         }
-        return 0.5 * self * (1 + (self * 0.7071067811865476).erf())
+        return Elementwise.unary(.gelu, self)
     }
 
     /// x * sigmoid(x)

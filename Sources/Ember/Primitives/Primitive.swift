@@ -72,7 +72,7 @@ public enum Primitive: Hashable, Sendable {
 }
 
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
-    case neg, abs, sign, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, erf, floor, ceil, round, logicalNot
+    case neg, abs, sign, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, erf, gelu, floor, ceil, round, logicalNot
 }
 
 public enum BinaryOp: Hashable, Sendable, CaseIterable {

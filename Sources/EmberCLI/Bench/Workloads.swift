@@ -98,7 +98,7 @@ struct SmallOpWorkload: Workload {
 }
 
 /// W8: layer_norm(gelu(x * w + b)) over x [4096, 1024], exact GELU, no affine, forward
-/// only; eagerly (eight kernels, seven intermediate tensors) and compiled (one fused pass).
+/// only; eagerly (four kernels, three intermediate tensors) and compiled (one fused pass).
 struct FusedElementwiseWorkload: Workload {
     let compiled: Bool
     var id: String { "W8" }

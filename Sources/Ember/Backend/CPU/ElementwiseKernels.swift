@@ -85,6 +85,9 @@ enum ElementwiseKernels {
     }
 
     static func unaryFloat<T: KernelFloat>(_ op: UnaryOp, _ x: Tensor, _ out: Tensor, _: T.Type) {
+        if op == .gelu && T.self == Float.self && x.isContiguous && out.isContiguous && x.count > 0 {
+            return OneDNNEltwise.geluForward(x, out)
+        }
         let cost = (op == .neg || op == .abs || op == .relu) ? 1 : 8
         rows(out, [x], cost: cost) { off, n, loop in
             let a = UnsafePointer(x.pointer(T.self) + off[1])
@@ -99,6 +102,7 @@ enum ElementwiseKernels {
                 case .tanh: return VectorMath.map(source, target, n, VectorMath.tanh)
                 case .sigmoid: return VectorMath.map(source, target, n, VectorMath.sigmoid)
                 case .erf: return VectorMath.map(source, target, n, VectorMath.erf)
+                case .gelu: return VectorMath.map(source, target, n, VectorMath.gelu)
                 default: break
                 }
             }
@@ -117,6 +121,7 @@ enum ElementwiseKernels {
             case .sigmoid: map(a, sa, o, n) { $0 >= 0 ? 1 / (1 + T.exp(-$0)) : T.exp($0) / (1 + T.exp($0)) }
             case .relu: map(a, sa, o, n) { $0 > 0 ? $0 : 0 }
             case .erf: map(a, sa, o, n) { T.erf($0) }
+            case .gelu: map(a, sa, o, n) { 0.5 * $0 * (1 + T.erf($0 * 0.7071067811865476)) }
             case .floor: map(a, sa, o, n) { $0.rounded(.down) }
             case .ceil: map(a, sa, o, n) { $0.rounded(.up) }
             case .round: map(a, sa, o, n) { $0.rounded(.toNearestOrEven) }
@@ -137,7 +142,7 @@ enum ElementwiseKernels {
             case .relu: map(a, sa, o, n) { $0 > 0 ? $0 : 0 }
             case .floor, .ceil, .round: map(a, sa, o, n) { $0 }
             case .logicalNot: map(a, sa, out.pointer(Bool.self) + off[0], n) { $0 == 0 }
-            case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf:
+            case .exp, .log, .sqrt, .rsqrt, .sin, .cos, .tanh, .sigmoid, .erf, .gelu:
                 preconditionFailure("\(op): not defined for integer tensors")
             }
         }

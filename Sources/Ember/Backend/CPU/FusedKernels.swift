@@ -21,6 +21,7 @@ protocol FusedFloat: KernelFloat, SIMDScalar, TensorScalar, Codable {
     static func vectorTanh(_ x: SIMD16<Self>) -> SIMD16<Self>
     static func vectorSigmoid(_ x: SIMD16<Self>) -> SIMD16<Self>
     static func vectorErf(_ x: SIMD16<Self>) -> SIMD16<Self>
+    static func vectorGelu(_ x: SIMD16<Self>) -> SIMD16<Self>
 }
 
 extension Float: FusedFloat {
@@ -28,6 +29,7 @@ extension Float: FusedFloat {
     static func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.tanh(x) }
     static func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.sigmoid(x) }
     static func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.erf(x) }
+    static func vectorGelu(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.gelu(x) }
 }
 
 extension Double: FusedFloat {
@@ -38,6 +40,9 @@ extension Double: FusedFloat {
         FusedEvaluation.lanes(x) { $0 >= 0 ? 1 / (1 + Double.exp(-$0)) : Double.exp($0) / (1 + Double.exp($0)) }
     }
     static func vectorErf(_ x: SIMD16<Double>) -> SIMD16<Double> { FusedEvaluation.lanes(x, Double.erf) }
+    static func vectorGelu(_ x: SIMD16<Double>) -> SIMD16<Double> {
+        FusedEvaluation.lanes(x) { 0.5 * $0 * (1 + Double.erf($0 * 0.7071067811865476)) }
+    }
 }
 
 struct FusedEvaluation<T: FusedFloat> {
@@ -212,6 +217,7 @@ struct FusedEvaluation<T: FusedFloat> {
         case .sigmoid: map(a, o, n) { T.vectorSigmoid($0) }
         case .relu: map(a, o, n) { V(repeating: 0).replacing(with: $0, where: $0 .> 0) }
         case .erf: map(a, o, n) { T.vectorErf($0) }
+        case .gelu: map(a, o, n) { T.vectorGelu($0) }
         case .floor: map(a, o, n) { $0.rounded(.down) }
         case .ceil: map(a, o, n) { $0.rounded(.up) }
         case .round: map(a, o, n) { $0.rounded(.toNearestOrEven) }

@@ -109,6 +109,12 @@ enum VectorMath {
         return result
     }
 
+    /// GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, in one pass.
+    @inline(__always)
+    static func gelu(_ x: V) -> V {
+        0.5 * x * (1 + erf(x * 0.70710678118654752))
+    }
+
     /// Applies `f` to n contiguous floats, sixteen at a time; the tail goes through the same
     /// function in a padded vector so every element gets identical arithmetic.
     @inline(__always)

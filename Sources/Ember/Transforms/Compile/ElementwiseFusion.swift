@@ -34,6 +34,10 @@ struct ElementwiseFusion: GraphPass {
         guard floats.allSatisfy(float), Set(floats).count <= 1 else { return (false, nil) }
         let compute = floats.first
         switch operation.primitive {
+        // float32 GELU stays a kernel of its own: oneDNN's one-pass GELU is faster than the
+        // fused loop's erf, and the memory pass it costs is cheaper than the difference.
+        case .unary(.gelu) where compute == .float32:
+            return (false, nil)
         case .unary(let op):
             return (inputs[0] != .bool || op == .logicalNot, compute)
         case .binary(let op):
