@@ -53,6 +53,18 @@ final class CompileFusionTests: XCTestCase {
         assertKernelMatchesUnfused(program, inputs, atol: 0, rtol: 0)
     }
 
+    /// Rows longer than a block (several full blocks and a partial one), with a row-broadcast
+    /// and a column-broadcast operand, and a reduction over such rows.
+    func testLongRowsRunInSeveralBlocks() {
+        let inputs = compileInputs([[3, 2500], [2500], [3, 1]], seed: 12)
+        let instructions: [FusedProgram.Instruction] = [.binary(.mul, 0, 1), .binary(.add, 3, 2), .unary(.tanh, 4)]
+        assertKernelMatchesUnfused(FusedProgram(domain: [3, 2500], operandCount: 3, instructions: instructions, outputs: [5, 3]),
+                                   inputs, atol: 1e-6, rtol: 1e-6)
+        assertKernelMatchesUnfused(FusedProgram(domain: [3, 2500], operandCount: 3, instructions: instructions, outputs: [5],
+                                                tail: .reduce(.sum, axes: [1], keepDims: false)),
+                                   inputs, atol: 1e-3, rtol: 1e-5)
+    }
+
     /// A reduction tail over every kind of axis set: trailing, leading, middle, all.
     func testReductionTails() {
         let inputs = compileInputs([[6, 70, 9], [70, 1]], seed: 4)

@@ -57,7 +57,7 @@ struct FusedEvaluation<T: FusedFloat> {
         self.program = program
         self.inputs = inputs
         self.outputs = outputs
-        block = program.registerCount > 48 ? 64 : 256
+        block = program.registerCount > 48 ? 64 : program.registerCount > 16 ? 256 : 1024
     }
 
     /// Relative work per element, for the decision to use threads.
