@@ -71,13 +71,13 @@ struct TrainingData {
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory)
         let trainURL = isDirectory.boolValue ? location.appendingPathComponent("train.csv") : location
-        let train = try CSVClassification(contentsOf: trainURL, label: try labelColumn(of: trainURL),
+        let train = try CSVClassification(contentsOf: trainURL, label: .nameOrLast("label"),
                                           options: CSVOptions(standardization: .fitted))
         let trainSet: Subset<CSVClassification>
         let validationSet: Subset<CSVClassification>
         let testURL = location.appendingPathComponent("test.csv")
         if isDirectory.boolValue && FileManager.default.fileExists(atPath: testURL.path) {
-            let test = try CSVClassification(contentsOf: testURL, label: try labelColumn(of: testURL),
+            let test = try CSVClassification(contentsOf: testURL, label: .nameOrLast("label"),
                                              options: CSVOptions(standardization: train.standardization))
             guard test.featureNames == train.featureNames else {
                 throw CommandError("\(testURL.path) has columns \(test.featureNames), \(trainURL.path) has \(train.featureNames)")
@@ -120,17 +120,6 @@ struct TrainingData {
         if names.contains("train.csv") { return "csv" }
         throw CommandError("cannot tell the dataset in \(path): expected MNIST IDX files (train-images-idx3-ubyte[.gz]), "
                            + "CIFAR-10 batches (data_batch_1.bin) or train.csv; name the format with --dataset")
-    }
-
-    /// "label" when the header has it, else the last column.
-    private static func labelColumn(of url: URL) throws -> CSVColumn {
-        guard let firstLine = try? String(contentsOf: url, encoding: .utf8).prefix(while: { $0 != "\n" && $0 != "\r\n" }) else {
-            throw CommandError("cannot read \(url.path)")
-        }
-        let fields = firstLine.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" \r")) }
-        if fields.contains("label") { return .name("label") }
-        return .index(max(0, fields.count - 1))
     }
 
     /// The first `count` examples (all when nil or larger).

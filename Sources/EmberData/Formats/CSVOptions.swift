@@ -22,10 +22,12 @@ public struct CSVOptions: Sendable {
     }
 }
 
-/// A column of a CSV file: by its header name, or by its index counted from 0.
+/// A column of a CSV file: by its header name, or by its index counted from 0, or the
+/// column of that name when the header has one and the last column otherwise.
 public enum CSVColumn: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     case name(String)
     case index(Int)
+    case nameOrLast(String)
 
     public init(stringLiteral name: String) { self = .name(name) }
     public init(integerLiteral index: Int) { self = .index(index) }

@@ -48,6 +48,8 @@ struct CSVTable {
                 throw DataFileError(source: source, problem: "missing column \"\(name)\": the columns are \(columnNames.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
             return index
+        case .nameOrLast(let name):
+            return columnNames.firstIndex(of: name) ?? columnNames.count - 1
         }
     }
 

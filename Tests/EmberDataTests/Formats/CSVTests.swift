@@ -43,6 +43,16 @@ final class CSVTests: XCTestCase {
         XCTAssertEqual(tabs[1].features.floats, [3, 4])
     }
 
+    /// `nameOrLast` takes the named column where the header has it, the last one otherwise.
+    func testLabelByNameOrTheLastColumn() throws {
+        let named = try CSVClassification(contentsOf: file("label,a,b\nx,1,2\ny,3,4\n"), label: .nameOrLast("label"))
+        XCTAssertEqual(named.featureNames, ["a", "b"])
+        XCTAssertEqual(named.classNames, ["x", "y"])
+        let last = try CSVClassification(contentsOf: file("a,b,kind\n1,2,x\n3,4,y\n"), label: .nameOrLast("label"))
+        XCTAssertEqual(last.featureNames, ["a", "b"])
+        XCTAssertEqual(last.classNames, ["x", "y"])
+    }
+
     func testQuotedFieldsFollowRFC4180() throws {
         let url = try file("\u{FEFF}\"x, first\",\"the \"\"label\"\"\"\n1,\"a, b\"\n2,\"line\nbreak\"\n3,\"a, b\"\n")
         let data = try CSVClassification(contentsOf: url, label: "the \"label\"")
