@@ -90,16 +90,26 @@ public struct TrainingCheckpoint {
         var tensors: [String: Tensor] = [:]
         for (key, tensor) in modelState { tensors["model." + key] = tensor }
         for (key, tensor) in optimizerState.tensors { tensors["optimizer." + key] = tensor }
-        let body = try SafeTensors.encode(tensors)
+        // Encoded once with a placeholder checksum of fixed width, which is then overwritten in
+        // the header with the CRC of the data section (the header's length does not change).
         let metadata = [
             "format": Self.format,
             "progress": String(decoding: try Self.encoder.encode(progress), as: UTF8.self),
-            "crc32": String(Self.crc32(ofDataSection: body)),
+            "crc32": Self.checksumPlaceholder,
         ]
-        // Tensors are written in the same order either way, so the data section (and its
-        // checksum) is the same with the metadata in the header.
-        try AtomicFile.write(try SafeTensors.encode(tensors, metadata: metadata), to: url)
+        var file = try SafeTensors.encode(tensors, metadata: metadata)
+        let placeholder = Data("\"crc32\":\"\(Self.checksumPlaceholder)\"".utf8)
+        let headerEnd = 8 + Int(file.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        guard let range = file.range(of: placeholder, in: 8..<headerEnd) else {
+            preconditionFailure("TrainingCheckpoint: the checksum placeholder is missing from the header")
+        }
+        let checksum = String(Self.crc32(ofDataSection: file), radix: 16)
+        let digits = String(repeating: "0", count: 8 - checksum.count) + checksum
+        file.replaceSubrange(range, with: Data("\"crc32\":\"\(digits)\"".utf8))
+        try AtomicFile.write(file, to: url)
     }
+
+    private static let checksumPlaceholder = "00000000"
 
     /// Reads and verifies a checkpoint (format, checksum, progress record) without
     /// applying it anywhere.
@@ -120,7 +130,7 @@ public struct TrainingCheckpoint {
         guard file.metadata["format"] == Self.format else {
             throw fail("is not an Ember training checkpoint (format \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)')")
         }
-        guard let expected = file.metadata["crc32"].flatMap(UInt32.init), expected == Self.crc32(ofDataSection: data) else {
+        guard let expected = file.metadata["crc32"].flatMap({ UInt32($0, radix: 16) }), expected == Self.crc32(ofDataSection: data) else {
             throw fail("is corrupt: the tensor data does not match its checksum")
         }
         guard let json = file.metadata["progress"], let progress = try? Self.decoder.decode(Progress.self, from: Data(json.utf8)) else {
