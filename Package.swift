@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "EmberModels", targets: ["EmberModels"]),
         .library(name: "EmberData", targets: ["EmberData"]),
         .library(name: "EmberTrain", targets: ["EmberTrain"]),
+        .library(name: "EmberText", targets: ["EmberText"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -46,13 +47,16 @@ let package = Package(
         .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
         .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "CZlib"]),
-        // The model zoo.
-        .target(name: "EmberModels", dependencies: ["Ember", "EmberNN"]),
+        // Tokenizers: BERT's WordPiece and GPT-2's byte-level BPE, from Hugging Face files.
+        .target(name: "EmberText", dependencies: ["Ember"]),
+        // The model zoo, Hugging Face model folders and sentence embeddings.
+        .target(name: "EmberModels", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberText"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
