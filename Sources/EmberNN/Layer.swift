@@ -29,6 +29,8 @@ final class ModuleCallRecorder {
         var module: Module
         var depth: Int
         var outputShapes: [[Int]]
+        /// FLOPs of the call, its submodules' included (see `FLOPCounter`).
+        var flops = 0
     }
 
     private(set) var calls: [Call] = []
@@ -38,9 +40,11 @@ final class ModuleCallRecorder {
         let index = calls.count
         calls.append(Call(module: module, depth: depth, outputShapes: []))
         depth += 1
+        let start = FLOPCounter.current?.total ?? 0
         let output = body()
         depth -= 1
         calls[index].outputShapes = Self.shapes(of: output)
+        calls[index].flops = (FLOPCounter.current?.total ?? 0) - start
         return output
     }
 

@@ -13,6 +13,9 @@ enum Dispatch {
             outputs = Unmanaged<Tracer>.fromOpaque(tracer).takeUnretainedValue().record(primitive, inputs)
         } else {
             outputs = evaluate(primitive, inputs)
+            if let counter = state.pointee.flopCounter {
+                Unmanaged<FLOPCounter>.fromOpaque(counter).takeUnretainedValue().count(primitive, inputs, outputs)
+            }
         }
         if state.pointee.gradDisabledDepth == 0 {
             Tape.recordIfNeeded(primitive, inputs, outputs)

@@ -139,10 +139,13 @@ final class ModuleTests: XCTestCase {
         let lines = text.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines[0].hasPrefix("Layer (type)"))
         XCTAssertTrue(lines.contains { $0.contains("(model) (Sequential)") && $0.contains("[1, 10]") })
-        XCTAssertTrue(lines.contains { $0.contains("0 (Linear)") && $0.contains("[1, 512]") && $0.hasSuffix("401,920") })
+        XCTAssertTrue(lines.contains { $0.contains("0 (Linear)") && $0.contains("[1, 512]") && $0.contains(" 802.82K ")
+                                       && $0.hasSuffix("401,920") })
         XCTAssertTrue(lines.contains { $0.contains("2 (Linear)") && $0.hasSuffix("5,130") })
         XCTAssertTrue(lines.contains("Total params: 407,050"))
         XCTAssertTrue(lines.contains("Non-trainable params: 0"))
+        // Two FLOPs per multiply-add of the two matrix products: 2 (784 x 512 + 512 x 10).
+        XCTAssertTrue(lines.contains("FLOPs per example: 813,056 (813.06K)"), text)
         XCTAssertTrue(mlp.isTraining, "summary restores the mode")
     }
 

@@ -1,0 +1,63 @@
+import CEmberSupport
+
+/// Counts the floating-point operations of the primitives run eagerly on this thread inside
+/// `countingFLOPs { }`. The count follows PyTorch's `torch.utils.flop_counter`: matrix
+/// products and convolutions (forward and backward), two operations per multiply-add;
+/// elementwise work, normalization and data movement are not counted.
+public final class FLOPCounter {
+    /// The operations counted so far.
+    public fileprivate(set) var total = 0
+
+    init() {}
+
+    /// The counter active on this thread, if any.
+    public static var current: FLOPCounter? {
+        ember_thread_state().pointee.flopCounter.map { Unmanaged<FLOPCounter>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    func count(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) {
+        total += Self.flops(of: primitive, inputs: inputs.map(\.shape), outputs: outputs.map(\.shape))
+    }
+
+    /// The operations one primitive performs on inputs and outputs of these shapes.
+    public static func flops(of primitive: Primitive, inputs: [[Int]], outputs: [[Int]]) -> Int {
+        func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+        switch primitive {
+        case .matmul:
+            // Every output element is a dot product over the shared dimension.
+            return 2 * count(outputs[0]) * (inputs[0].last ?? 1)
+        case .conv2d:
+            // Output element: a dot product over the weight's (in / groups) x kh x kw window.
+            return 2 * count(outputs[0]) * count(Array(inputs[1].dropFirst()))
+        case .conv2dBackwardInput, .conv2dBackwardWeight:
+            // Both gradients cost what the forward convolution costs: gradY (inputs[0]) has the
+            // forward output's shape; the window is the weight's, the other input or output.
+            let weight = primitive.isConvBackwardInput ? inputs[1] : outputs[0]
+            return 2 * count(inputs[0]) * count(Array(weight.dropFirst()))
+        default:
+            return 0
+        }
+    }
+}
+
+extension Primitive {
+    fileprivate var isConvBackwardInput: Bool {
+        if case .conv2dBackwardInput = self { return true }
+        return false
+    }
+}
+
+/// Runs `body` and returns its result with the FLOPs it performed on this thread (see
+/// `FLOPCounter`). Counters nest: an inner count is also part of the outer one.
+public func countingFLOPs<Result>(_ body: () throws -> Result) rethrows -> (result: Result, flops: Int) {
+    let state = ember_thread_state()
+    let outer = state.pointee.flopCounter
+    let counter = FLOPCounter()
+    state.pointee.flopCounter = Unmanaged.passUnretained(counter).toOpaque()
+    defer {
+        state.pointee.flopCounter = outer
+        if let outer { Unmanaged<FLOPCounter>.fromOpaque(outer).takeUnretainedValue().total += counter.total }
+    }
+    let result = try withExtendedLifetime(counter) { try body() }
+    return (result, counter.total)
+}
