@@ -78,7 +78,7 @@ struct TrainingData {
         let testURL = location.appendingPathComponent("test.csv")
         if isDirectory.boolValue && FileManager.default.fileExists(atPath: testURL.path) {
             let test = try CSVClassification(contentsOf: testURL, label: .nameOrLast("label"),
-                                             options: CSVOptions(standardization: train.standardization))
+                                             options: CSVOptions(standardization: train.standardization, classNames: train.classNames))
             guard test.featureNames == train.featureNames else {
                 throw CommandError("\(testURL.path) has columns \(test.featureNames), \(trainURL.path) has \(train.featureNames)")
             }

@@ -13,12 +13,19 @@ public struct CSVOptions: Sendable {
     public var delimiter: Character
     public var header: Header
     public var standardization: Standardization
+    /// The classes of a classification file's labels, in order (say, the training file's
+    /// `classNames` for its test file); nil to take them from the file itself: non-negative
+    /// integer labels are class ids ("0", "1", ... up to the largest), other labels are
+    /// numbered in sorted order.
+    public var classNames: [String]?
 
-    public init(delimiter: Character = ",", header: Header = .detect, standardization: Standardization = .none) {
+    public init(delimiter: Character = ",", header: Header = .detect, standardization: Standardization = .none,
+                classNames: [String]? = nil) {
         precondition(delimiter.isASCII && delimiter != "\"" && !delimiter.isNewline, "CSVOptions: the delimiter must be one ASCII character other than a quote or a line break, got \(delimiter)")
         self.delimiter = delimiter
         self.header = header
         self.standardization = standardization
+        self.classNames = classNames
     }
 }
 

@@ -66,6 +66,36 @@ struct CSVTable {
         return values
     }
 
+    /// The class of each row from its `column`: with `classNames`, the index of the row's
+    /// label among them; otherwise, when all labels are non-negative integers, the integers
+    /// (class names "0", "1", ... up to the largest), else each distinct label is a class,
+    /// numbered in sorted order.
+    func labels(column: Int, classNames given: [String]?) throws(DataFileError) -> (classNames: [String], labels: [Int]) {
+        let texts = rows.map { $0.fields[column].trimmingCharacters(in: .whitespaces) }
+        if let empty = texts.firstIndex(where: \.isEmpty) { throw fail(rows[empty], column, "is not a label") }
+        if let given {
+            let ids = Dictionary(given.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            var labels = [Int]()
+            for (row, text) in zip(rows, texts) {
+                guard let id = ids[text] else {
+                    throw fail(row, column, "is not one of the \(given.count) classes (\(given.prefix(10).joined(separator: ", "))\(given.count > 10 ? ", ..." : ""))")
+                }
+                labels.append(id)
+            }
+            return (given, labels)
+        }
+        let integers = texts.compactMap { Int($0) }
+        if integers.count == texts.count {
+            if let negative = integers.firstIndex(where: { $0 < 0 }) {
+                throw fail(rows[negative], column, "is a negative label: integer labels are class ids 0, 1, ...")
+            }
+            return ((0...(integers.max() ?? 0)).map(String.init), integers)
+        }
+        let names = Set(texts).sorted()
+        let ids = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        return (names, texts.map { ids[$0]! })
+    }
+
     /// An error at a row's field: "line 7, column 3 ("age"): "abc" is not a number".
     func fail(_ row: CSVRecord, _ column: Int, _ problem: String) -> DataFileError {
         let value = row.fields[column].isEmpty ? "the empty value (missing values are not supported)" : "\"\(row.fields[column])\""

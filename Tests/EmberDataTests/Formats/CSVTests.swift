@@ -108,4 +108,35 @@ final class CSVTests: XCTestCase {
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,\"x\"y\n"), label: "label"), "data.csv", "line 2, column 2: unexpected text after a closing quote")
         assertThrows(try CSVClassification(contentsOf: directory.appendingPathComponent("none.csv"), label: 0), "none.csv", "cannot read the file")
     }
+
+    func testGivenClassNamesKeepTheTrainingFilesNumbering() throws {
+        let url = try file("a,label\n1,virginica\n2,setosa\n")
+        let test = try CSVClassification(contentsOf: url, label: "label",
+                                         options: CSVOptions(classNames: ["setosa", "versicolor", "virginica"]))
+        XCTAssertEqual(test.classNames, ["setosa", "versicolor", "virginica"])
+        XCTAssertEqual([test[0].label, test[1].label], [2, 0])
+        assertThrows(try CSVClassification(contentsOf: file("a,label\n1,rose\n"), label: "label", options: CSVOptions(classNames: ["setosa"])),
+                     "line 2, column 2 (\"label\"): \"rose\" is not one of the 1 classes (setosa)")
+    }
+
+    func testTextClassificationReadsQuotedTextAndLabels() throws {
+        let url = try file("label,text\npos,\"Great, really \"\"great\"\" film\"\nneg,dull\n")
+        let data = try CSVTextClassification(contentsOf: url)
+        XCTAssertEqual(data.count, 2)
+        XCTAssertEqual(data.classNames, ["neg", "pos"])
+        XCTAssertEqual(data[0].text, "Great, really \"great\" film")
+        XCTAssertEqual(data[0].label, 1)
+        assertThrows(try CSVTextClassification(contentsOf: file("words,label\nhi,1\n")), "missing column \"text\"")
+        assertThrows(try CSVTextClassification(contentsOf: file("text\nhi\n")), "the text and the label are the same column (\"text\")")
+    }
+
+    func testFeaturesPickColumnsByNameAndStandardize() throws {
+        let url = try file("label,b,a\n1,10,1\n0,20,3\n")
+        let rows = try CSVFeatures(contentsOf: url, columns: ["a", "b"],
+                                   options: CSVOptions(standardization: .using(mean: [2, 15], std: [1, 5])))
+        XCTAssertEqual(rows.featureNames, ["a", "b"])
+        XCTAssertEqual(rows[0].floats, [-1, -1])
+        XCTAssertEqual(rows[1].floats, [1, 1])
+        assertThrows(try CSVFeatures(contentsOf: url, columns: ["c"]), "missing column \"c\"")
+    }
 }
