@@ -7,8 +7,8 @@ import EmberNN
 enum ModelRegistry {
     static let names = ["resnet8", "resnet20", "resnet18-cifar", "mlp", "linear"]
 
-    /// `inputShape` is one example's shape: [channels, height, width] or [features].
-    static func make(_ name: String, inputShape: [Int], classes: Int) throws -> any Layer {
+    static func make(_ name: String, input: ModelInput, classes: Int) throws -> any Layer {
+        let inputShape = input.shape
         let features = inputShape.reduce(1, *)
         switch name {
         case "resnet8", "resnet20", "resnet18-cifar":

@@ -7,9 +7,9 @@ import Foundation
 struct TrainingData {
     let train: any BatchProvider
     let validation: any BatchProvider
-    /// One example's shape: [channels, height, width] or [features].
-    let inputShape: [Int]
-    let classes: Int
+    /// What one example is, and how raw input becomes one.
+    let input: ModelInput
+    let classNames: [String]
     /// For the run's header line.
     let description: String
 
@@ -23,15 +23,17 @@ struct TrainingData {
             // Validation images come from another seed: none of them is a training image.
             let train = ShapesDataset(count: config.shapesTrainSize, seed: config.seed)
             let validation = ShapesDataset(count: config.shapesValidationSize, seed: config.seed &+ 0x9E37_79B9)
-            let transform = Compose { ToTensor(); Normalize(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]) }
-            return images(train, validation, classNames: ShapesDataset.classNames, transform: transform,
+            let normalize = Normalize(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+            let transform = Compose { ToTensor(); normalize }
+            return images(train, validation, classNames: ShapesDataset.classNames, normalize: normalize, transform: transform,
                           augment: transform, config: config, workers: workers, name: "the built-in shapes dataset")
         case "mnist", "fashion-mnist":
             let names = config.dataset == "mnist" ? MNIST.digitClassNames : MNIST.fashionClassNames
             let train = try MNIST(directory: directory!, split: .train, classNames: names)
             let test = try MNIST(directory: directory!, split: .test, classNames: names)
-            let transform = Compose { ToTensor(); Normalize(mean: [0.1307], std: [0.3081]) }
-            return images(train, test, classNames: names, transform: transform, augment: transform,
+            let normalize = Normalize(mean: [0.1307], std: [0.3081])
+            let transform = Compose { ToTensor(); normalize }
+            return images(train, test, classNames: names, normalize: normalize, transform: transform, augment: transform,
                           config: config, workers: workers, name: config.dataset)
         case "cifar10":
             let train = try CIFAR10(directory: directory!, split: .train)
@@ -40,7 +42,7 @@ struct TrainingData {
             // The standard CIFAR augmentation: padded random crops and mirror images.
             let augment = Compose { RandomCrop(32, padding: 4); RandomHorizontalFlip(); ToTensor(); normalize }
             let transform = Compose { ToTensor(); normalize }
-            return images(train, test, classNames: train.classNames, transform: transform, augment: augment,
+            return images(train, test, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
                           config: config, workers: workers, name: "CIFAR-10")
         default:
             return try csv(directory!, config: config, workers: workers)
@@ -49,7 +51,7 @@ struct TrainingData {
 
     /// Image datasets: `augment` for training examples, `transform` for validation.
     private static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
-        _ train: Train, _ validation: Validation, classNames: [String], transform: Plain, augment: Augment,
+        _ train: Train, _ validation: Validation, classNames: [String], normalize: Normalize, transform: Plain, augment: Augment,
         config: TrainConfig, workers: Int, name: String
     ) -> TrainingData
     where Train.Element == (image: Image, label: Int), Validation.Element == (image: Image, label: Int),
@@ -62,7 +64,8 @@ struct TrainingData {
         return TrainingData(
             train: DataLoader(trainSet, batchSize: config.batchSize, shuffle: true, seed: config.seed, workers: workers),
             validation: DataLoader(validationSet, batchSize: config.batchSize, workers: workers),
-            inputShape: [example.channels, example.height, example.width], classes: classNames.count, description: description)
+            input: .image(channels: example.channels, height: example.height, width: example.width, mean: normalize.mean, std: normalize.std),
+            classNames: classNames, description: description)
     }
 
     /// A CSV file (split 80/20 into training and validation) or a directory holding
@@ -95,7 +98,9 @@ struct TrainingData {
         return TrainingData(
             train: DataLoader(trainSet, batchSize: config.batchSize, shuffle: true, seed: config.seed, workers: workers, collate: collate),
             validation: DataLoader(validationSet, batchSize: config.batchSize, workers: workers, collate: collate),
-            inputShape: [train.featureNames.count], classes: train.classNames.count,
+            input: .features(names: train.featureNames, mean: train.standardization.statistics?.mean,
+                             std: train.standardization.statistics?.std),
+            classNames: train.classNames,
             description: "\(trainURL.lastPathComponent): \(trainSet.count) training and \(validationSet.count) validation rows, "
                 + "\(train.featureNames.count) features, \(train.classNames.count) classes")
     }

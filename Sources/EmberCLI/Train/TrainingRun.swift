@@ -14,6 +14,7 @@ final class TrainingRun {
 
     var lastCheckpoint: URL { directory.appendingPathComponent("checkpoints/last.ckpt") }
     var configURL: URL { directory.appendingPathComponent("config.json") }
+    var card: ModelCard { ModelCard(model: config.model, input: data.input, classNames: data.classNames) }
 
     /// The columns of metrics.csv and the log keys they show.
     static let csvColumns = [
@@ -28,7 +29,7 @@ final class TrainingRun {
         data = try TrainingData.load(config, workers: workers)
         // The seed fixes the initial weights, dropout and the data order.
         manualSeed(config.seed)
-        let model = try ModelRegistry.make(config.model, inputShape: data.inputShape, classes: data.classes)
+        let model = try ModelRegistry.make(config.model, input: data.input, classes: data.classNames.count)
         let optimizer = OptimizerFactory.optimizer(for: model, config)
         var callbacks: [any Callback] = []
         if let schedule = OptimizerFactory.schedule(config, optimizer: optimizer, stepsPerEpoch: data.train.batchesPerEpoch ?? 1) {
@@ -62,6 +63,7 @@ final class TrainingRun {
             }
             try config.write(to: configURL)
         }
+        try card.write(to: directory)
         let parameters = trainer.model.parameterCount
         print("Training \(config.model) (\(parameters.formatted()) parameters) on \(data.description)")
         if trainer.epoch >= config.epochs {

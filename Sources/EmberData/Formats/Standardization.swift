@@ -8,6 +8,13 @@ public enum Standardization: Sendable, Equatable {
 }
 
 extension Standardization {
+    /// The means and standard deviations of `.using`; nil for `.none` and `.fitted` (whose
+    /// statistics a dataset reports as `.using` after fitting them).
+    public var statistics: (mean: [Float], std: [Float])? {
+        if case .using(let mean, let std) = self { return (mean, std) }
+        return nil
+    }
+
     /// Standardizes `values` (rows of `width` features) in place, returning the statistics
     /// used (`.none` when none were applied).
     func apply(to values: inout [Float], width: Int, source: String) throws(DataFileError) -> Standardization {

@@ -1,0 +1,48 @@
+import Foundation
+
+/// What one example given to a trained model is, and how raw input becomes one: enough to
+/// use a checkpoint without its training data.
+enum ModelInput: Codable, Equatable {
+    /// An image, converted to `channels` and resized to height x width, scaled to [0, 1] and
+    /// normalized with per-channel `mean` and `std`.
+    case image(channels: Int, height: Int, width: Int, mean: [Float], std: [Float])
+    /// Numeric features read by name from CSV rows, standardized with `mean` and `std`
+    /// when the training file was.
+    case features(names: [String], mean: [Float]?, std: [Float]?)
+
+    /// One example's tensor shape.
+    var shape: [Int] {
+        switch self {
+        case .image(let channels, let height, let width, _, _): return [channels, height, width]
+        case .features(let names, _, _): return [names.count]
+        }
+    }
+}
+
+/// A run's `model.json`: the architecture, its input and its classes, written when the run
+/// starts, so that `eval`, `predict` and `summary` can rebuild the model.
+struct ModelCard: Codable, Equatable {
+    var model: String
+    var input: ModelInput
+    var classNames: [String]
+
+    static let fileName = "model.json"
+
+    func write(to directory: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Data(encoder.encode(self)).write(to: directory.appendingPathComponent(Self.fileName), options: .atomic)
+    }
+
+    static func read(from directory: URL) throws -> ModelCard {
+        let url = directory.appendingPathComponent(fileName)
+        guard let data = try? Data(contentsOf: url) else {
+            throw CommandError("\(directory.path) has no \(fileName): it is not a directory written by ember train")
+        }
+        do {
+            return try JSONDecoder().decode(ModelCard.self, from: data)
+        } catch {
+            throw CommandError("\(url.path) is not a valid model description: \(error)")
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Ember
+import EmberNN
+import EmberTrain
+import Foundation
+
+/// A model trained by `ember train`, rebuilt from its run directory: the architecture and
+/// input from `model.json`, the settings from `config.json`, the weights from a checkpoint.
+struct SavedRun {
+    let directory: URL
+    let checkpoint: URL
+    let config: TrainConfig
+    let card: ModelCard
+    let model: any Layer
+
+    /// `path` is a run directory, whose `checkpoints/best.ckpt` is used (or `last.ckpt` when
+    /// there is no best yet), or a checkpoint file inside a run's `checkpoints/`.
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CommandError("\(path) does not exist: give a run directory written by ember train or a checkpoint file in one")
+        }
+        if isDirectory.boolValue {
+            directory = url
+            let checkpoints = url.appendingPathComponent("checkpoints")
+            let best = checkpoints.appendingPathComponent("best.ckpt"), last = checkpoints.appendingPathComponent("last.ckpt")
+            guard let found = [best, last].first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+                throw CommandError("\(path) holds no checkpoint (expected checkpoints/best.ckpt or checkpoints/last.ckpt)")
+            }
+            checkpoint = found
+        } else {
+            checkpoint = url
+            directory = url.deletingLastPathComponent().deletingLastPathComponent()
+        }
+        card = try ModelCard.read(from: directory)
+        config = try TrainConfig.read(from: directory.appendingPathComponent("config.json"))
+        let saved = try TrainingCheckpoint(contentsOf: checkpoint)
+        if let name = saved.progress.model, name != card.model {
+            throw CommandError("\(checkpoint.path) holds a '\(name)' model, but \(directory.path) describes a '\(card.model)'")
+        }
+        manualSeed(config.seed)
+        model = try ModelRegistry.make(card.model, input: card.input, classes: card.classNames.count)
+        do {
+            _ = try model.loadStateDict(saved.modelState, strict: true)
+        } catch {
+            throw CommandError("\(checkpoint.path) does not fit the model '\(card.model)': \(error)")
+        }
+        model.eval()
+    }
+}
