@@ -7,6 +7,16 @@ import EmberNN
 enum ModelRegistry {
     static let names = ["resnet8", "resnet20", "resnet18-cifar", "mlp", "linear"]
 
+    /// The input `ember summary` shows a model with when none is given.
+    static func defaultInput(_ name: String) -> ModelInput {
+        switch name {
+        case "mlp", "linear": return .image(channels: 1, height: 28, width: 28, mean: [], std: [])
+        default: return .image(channels: 3, height: 32, width: 32, mean: [], std: [])
+        }
+    }
+
+    static func defaultClasses(_ name: String) -> Int { 10 }
+
     static func make(_ name: String, input: ModelInput, classes: Int) throws -> any Layer {
         let inputShape = input.shape
         let features = inputShape.reduce(1, *)
