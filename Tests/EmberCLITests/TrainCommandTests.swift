@@ -34,11 +34,11 @@ final class TrainCommandTests: XCTestCase {
 
     func testEveryModelBuildsForImagesAndOnlyTheDenseOnesForFeatures() throws {
         for name in ModelRegistry.names {
-            let model = try ModelRegistry.make(name, inputShape: [3, 32, 32], classes: 7)
+            let model = try ModelRegistry.make(name, input: .image(channels: 3, height: 32, width: 32, mean: [], std: []), classes: 7)
             XCTAssertEqual(noGrad { model(Tensor.zeros([2, 3, 32, 32])) }.shape, [2, 7], name)
         }
-        XCTAssertEqual(try ModelRegistry.make("resnet8", inputShape: [1, 28, 28], classes: 10).parameters()[0].shape, [16, 1, 3, 3])
-        XCTAssertThrowsError(try ModelRegistry.make("resnet8", inputShape: [4], classes: 3)) {
+        XCTAssertEqual(try ModelRegistry.make("resnet8", input: .image(channels: 1, height: 28, width: 28, mean: [], std: []), classes: 10).parameters()[0].shape, [16, 1, 3, 3])
+        XCTAssertThrowsError(try ModelRegistry.make("resnet8", input: .features(names: ["a", "b", "c", "d"], mean: nil, std: nil), classes: 3)) {
             XCTAssertTrue("\($0)".contains("takes images"), "\($0)")
         }
     }
