@@ -55,6 +55,11 @@ let package = Package(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Examples/: small programs for the README's tour; CI builds them with the tests.
+        .executableTarget(name: "example-training-loop", dependencies: ["Ember", "EmberNN", "EmberOptim"], path: "Examples/TrainingLoop"),
+        .executableTarget(name: "example-fit", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberTrain", "EmberModels"],
+                          path: "Examples/Fit"),
+        .executableTarget(name: "example-transforms", dependencies: ["Ember"], path: "Examples/Transforms"),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py"]),
