@@ -46,9 +46,23 @@ struct BertNormalizer: Sendable, Equatable {
     private func removeAccents(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
         // Nothing below U+00C0 decomposes or is a mark: ASCII text skips the NFD pass.
         guard scalars.contains(where: { $0.value >= 0xC0 }) else { return scalars }
-        var text = String.UnicodeScalarView()
-        text.append(contentsOf: scalars)
-        return String(text).decomposedStringWithCanonicalMapping.unicodeScalars.filter { !CharacterClasses.isNonspacingMark($0) }
+        var out = [Unicode.Scalar]()
+        out.reserveCapacity(scalars.count)
+        var run = String.UnicodeScalarView()
+        func decomposeRun() {
+            out += String(run).decomposedStringWithCanonicalMapping.unicodeScalars.filter { !CharacterClasses.isNonspacingMark($0) }
+            run = String.UnicodeScalarView()
+        }
+        for scalar in scalars {
+            if CharacterClasses.isBeyondNormalizationTables(scalar) {
+                decomposeRun()
+                out.append(scalar)
+            } else {
+                run.append(scalar)
+            }
+        }
+        decomposeRun()
+        return out
     }
 
     private func lowercased(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {

@@ -47,12 +47,21 @@ enum CharacterClasses {
     static func isNonspacingMark(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0..<0x300: return false
-        // A nonspacing mark in Unicode 8.0, a spacing one now.
-        case 0x1171E: return true
+        // Nonspacing marks in Unicode 8.0, spacing ones now.
+        case 0x1734, 0x1171E: return true
         // Spacing marks, letters or punctuation in Unicode 8.0, nonspacing marks now.
-        case 0x1734, 0x1885, 0x1886, 0xA9BD, 0x111C9: return false
+        case 0x1885, 0x1886, 0xA9BD, 0x111C9: return false
         default: return scalar.properties.generalCategory == .nonspacingMark && assigned(scalar, by: 8)
         }
+    }
+
+    /// Characters that Hugging Face's NFD leaves whole although they decompose: its tables
+    /// predate Unicode 13.0 (U+11938 DIVES AKURU VOWEL SIGN O is the first such). Only those that
+    /// start a combining sequence are told apart, so that cutting the text at them cannot
+    /// change how marks are ordered.
+    static func isBeyondNormalizationTables(_ scalar: Unicode.Scalar) -> Bool {
+        guard let age = scalar.properties.age, age.major >= 13 else { return false }
+        return scalar.properties.canonicalCombiningClass == .notReordered
     }
 
     /// The blocks BERT treats as Chinese characters, each split off as a word.

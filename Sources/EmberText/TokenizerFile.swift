@@ -86,10 +86,10 @@ struct JSONField {
         return whole
     }
 
-    /// A token id: a whole number from 0.
+    /// A token id: a whole number from 0 to 2^31 - 1.
     func id() throws(TokenizerError) -> Int {
         let id = try int()
-        guard id >= 0 else { throw error("should be a token id (0 or more), found \(id)") }
+        guard id >= 0, id <= Int(Int32.max) else { throw error("should be a token id (0 to 2^31 - 1), found \(id)") }
         return id
     }
 
