@@ -115,10 +115,15 @@ open class Module {
     }
 
     /// Every parameter below this module with its dotted name, in PyTorch's order. Optional
-    /// parameters that are absent (a layer without bias) are left out.
+    /// parameters that are absent (a layer without bias) are left out. A tensor held by
+    /// several slots (tied weights: a language model's output layer sharing the token
+    /// embedding) is listed once, under its first name, as PyTorch does, so that an optimizer
+    /// updates it once.
     public func namedParameters() -> [(String, Tensor)] {
-        namedSlots().compactMap { name, slot in
-            slot.kind == .parameter ? slot.tensor.map { (name, $0) } : nil
+        var seen = Set<ObjectIdentifier>()
+        return namedSlots().compactMap { name, slot in
+            guard slot.kind == .parameter, let tensor = slot.tensor, seen.insert(ObjectIdentifier(tensor)).inserted else { return nil }
+            return (name, tensor)
         }
     }
 
@@ -164,11 +169,16 @@ open class Module {
     /// Copies `state` into this module's parameters and buffers by name (values are cast to
     /// each slot's dtype). A shape mismatch always throws and loads nothing; with `strict`,
     /// so do missing or unexpected keys. Returns the keys that were missing and unexpected.
+    /// A key whose tensor is tied to another key's is not missing when that one is given
+    /// (files written with safetensors' `save_model` keep one name per shared tensor).
     @discardableResult
     public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws -> StateDictReport {
         let entries = stateEntries()
         let known = Set(entries.map(\.0))
-        let report = StateDictReport(missingKeys: entries.map(\.0).filter { state[$0] == nil },
+        let given = Set(entries.compactMap { key, slot in state[key] == nil ? nil : slot.tensor.map(ObjectIdentifier.init) })
+        let report = StateDictReport(missingKeys: entries.filter { key, slot in
+                                         state[key] == nil && !(slot.tensor.map { given.contains(ObjectIdentifier($0)) } ?? false)
+                                     }.map(\.0),
                                      unexpectedKeys: state.keys.filter { !known.contains($0) }.sorted())
         let mismatches = entries.compactMap { key, slot -> String? in
             guard let value = state[key], let current = slot.tensor, value.shape != current.shape else { return nil }
@@ -193,18 +203,24 @@ open class Module {
 
     /// Runs `body` with some parameters or buffers replaced by other tensors (by dotted
     /// name), then restores them: `grad` can then differentiate a forward pass with respect
-    /// to a parameter tree, as torch.func.functional_call does.
+    /// to a parameter tree, as torch.func.functional_call does. Slots that share the named
+    /// slot's tensor (tied weights) take the replacement too.
     public func withState<R>(_ replacements: [String: Tensor], _ body: () throws -> R) rethrows -> R {
-        let slots = Dictionary(namedSlots(), uniquingKeysWith: { first, _ in first })
+        let all = namedSlots()
+        let slots = Dictionary(all, uniquingKeysWith: { first, _ in first })
         var saved = [(TensorSlot, Tensor?)]()
         for (key, tensor) in replacements {
             guard let slot = slots[key] else {
                 preconditionFailure("withState: \(typeName) has no parameter or buffer named \(key)")
             }
-            saved.append((slot, slot.tensor))
-            slot.tensor = tensor
+            let sharing = slot.tensor.map { current in all.map(\.1).filter { $0.tensor === current } } ?? [slot]
+            for tied in sharing {
+                saved.append((tied, tied.tensor))
+                tied.tensor = tensor
+            }
         }
-        defer { for (slot, original) in saved { slot.tensor = original } }
+        // In reverse, so that a slot replaced twice (two tied names given) gets its original back.
+        defer { for (slot, original) in saved.reversed() { slot.tensor = original } }
         return try body()
     }
 }

@@ -61,7 +61,11 @@ public class RecurrentLayer: Module {
     /// states (each [numLayers·directions, batch, hidden], zeros where nil). `step` advances one
     /// direction by one time step, from that step's input projection x·W_ihᵀ + b_ih
     /// [batch, gates·hidden] and the states; its first state is the layer's output.
-    func run(_ input: Tensor, initial: [Tensor?], step: (Tensor, [Tensor], DirectionWeights) -> [Tensor])
+    ///
+    /// With `lengths`, sequence b has only its first lengths[b] steps, as a PyTorch
+    /// `PackedSequence`: its states stand still outside them (so the forward direction ends at
+    /// its last step and the backward one starts there) and its outputs there are zeros.
+    func run(_ input: Tensor, initial: [Tensor?], lengths: [Int]?, step: (Tensor, [Tensor], DirectionWeights) -> [Tensor])
         -> (output: Tensor, states: [Tensor]) {
         let unbatched = input.rank == 2
         precondition((input.rank == 3 || unbatched) && input.shape.last == inputSize,
@@ -79,6 +83,7 @@ public class RecurrentLayer: Module {
             }
         }
         let zeros = Tensor.zeros([batch, hiddenSize], dtype: x.dtype)
+        let active = lengths.map { activeSteps($0, batch: batch, time: time) } ?? []
         var finals = [[Tensor]]()
         for (layer, layerWeights) in weights.enumerated() {
             var outputs = [Tensor]()
@@ -90,8 +95,14 @@ public class RecurrentLayer: Module {
                 let gates = w.inputBias.map { projected + $0.wrappedValue } ?? projected
                 var hidden = [Tensor](repeating: zeros, count: time)
                 for t in direction == 0 ? Array(0..<time) : Array((0..<time).reversed()) {
-                    state = step(gates.narrow(axis: timeAxis, start: t, count: 1).squeezed(axis: timeAxis), state, w)
-                    hidden[t] = state[0]
+                    let next = step(gates.narrow(axis: timeAxis, start: t, count: 1).squeezed(axis: timeAxis), state, w)
+                    if let mask = active.isEmpty ? nil : active[t] {
+                        state = zip(next, state).map { Tensor.where(mask, $0, $1) }
+                        hidden[t] = Tensor.where(mask, state[0], zeros)
+                    } else {
+                        state = next
+                        hidden[t] = state[0]
+                    }
                 }
                 outputs.append(Tensor.stack(hidden, axis: timeAxis))
                 finals.append(state)
@@ -103,6 +114,14 @@ public class RecurrentLayer: Module {
         let finalStates = initial.indices.map { k in Tensor.stack(finals.map { $0[k] }, axis: 0) }
         guard unbatched else { return (x, finalStates) }
         return (x.squeezed(axis: batchAxis), finalStates.map { $0.squeezed(axis: 1) })
+    }
+
+    /// For each time step, a [batch, 1] mask of the sequences that have it, or nil where all do.
+    private func activeSteps(_ lengths: [Int], batch: Int, time: Int) -> [Tensor?] {
+        precondition(lengths.count == batch && lengths.allSatisfy { (1...time).contains($0) },
+                     "\(typeName): expected \(batch) lengths (one per sequence) in 1...\(time), found \(lengths)")
+        let column = Tensor(lengths.map(Int64.init), shape: [batch, 1])
+        return (0..<time).map { t in lengths.allSatisfy { $0 > t } ? nil : column .> Double(t) }
     }
 }
 
@@ -116,10 +135,12 @@ public final class LSTM: RecurrentLayer {
                    batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, dtype: dtype)
     }
 
-    public func callAsFunction(_ input: Tensor, state: (h: Tensor, c: Tensor)? = nil)
+    /// `lengths` (one per sequence, each in 1...time) make the batch a packed sequence (see
+    /// `RecurrentLayer.run`): the final states are those of each sequence's own last step.
+    public func callAsFunction(_ input: Tensor, state: (h: Tensor, c: Tensor)? = nil, lengths: [Int]? = nil)
         -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
         recordingCall {
-            let (output, states) = run(input, initial: [state?.h, state?.c]) { gates, state, w in
+            let (output, states) = run(input, initial: [state?.h, state?.c], lengths: lengths) { gates, state, w in
                 let next = LSTMCell.step(gates, h: state[0], c: state[1], weightHH: w.hiddenHidden.wrappedValue,
                                          biasHH: w.hiddenBias?.wrappedValue)
                 return [next.h, next.c]
@@ -139,9 +160,10 @@ public final class GRU: RecurrentLayer {
                    batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, dtype: dtype)
     }
 
-    public func callAsFunction(_ input: Tensor, hidden: Tensor? = nil) -> (output: Tensor, hidden: Tensor) {
+    /// `lengths` as for `LSTM`.
+    public func callAsFunction(_ input: Tensor, hidden: Tensor? = nil, lengths: [Int]? = nil) -> (output: Tensor, hidden: Tensor) {
         recordingCall {
-            let (output, states) = run(input, initial: [hidden]) { gates, state, w in
+            let (output, states) = run(input, initial: [hidden], lengths: lengths) { gates, state, w in
                 [GRUCell.step(gates, h: state[0], weightHH: w.hiddenHidden.wrappedValue, biasHH: w.hiddenBias?.wrappedValue)]
             }
             return (output, states[0])
