@@ -27,7 +27,7 @@ public struct PretrainedFolder: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
         let url = file(name)
         guard contains(name) else {
-            throw PretrainedError(source: url.path, problem: "the folder has no \(name)")
+            throw PretrainedError(source: self.url.path, problem: "the folder has no \(name)")
         }
         let data: Data
         do {

@@ -103,14 +103,14 @@ extension Module {
                 problems.append("dtype mismatch for \(label): expected \(slot.dtype), found \(spec.dtype)")
             }
         }
+        if sourceOf.isEmpty && !keys.isEmpty {
+            problems.insert("no checkpoint tensor matched the model (the checkpoint has names like \(weights.names.first ?? "none"), the model keys like \(keys[0]))", at: 0)
+        }
         if !missing.isEmpty {
             problems.append("missing from the checkpoint: \(listed(missing))")
         }
         if !unexpected.isEmpty {
             problems.append("unexpected tensors in the checkpoint: \(listed(unexpected))")
-        }
-        if sourceOf.isEmpty && !keys.isEmpty {
-            problems.append("no checkpoint tensor matched the model (the checkpoint has names like \(weights.names.first ?? "none"), the model keys like \(keys[0]))")
         }
         guard problems.isEmpty else {
             throw PretrainedError(source: weights.source, problem: "cannot load into \(typeName): " + problems.joined(separator: "; "))

@@ -89,11 +89,11 @@ public final class SentenceEmbeddingModel: Module {
         let settings = transformerFolder.contains("sentence_bert_config.json")
             ? try transformerFolder.decode(TransformerSettings.self, from: "sentence_bert_config.json")
             : TransformerSettings(maxSeqLength: nil, doLowerCase: nil)
-        let transformer = try BERTModel(pretrained: transformerFolder.url, addPoolingLayer: false, dtype: dtype)
-        if let dimension = poolingDimension.embeddingDimension ?? poolingDimension.wordEmbeddingDimension,
-           dimension != transformer.config.hiddenSize {
-            throw PretrainedError(source: folder.file(poolingFile).path, problem: "pools embeddings of dimension \(dimension), but the transformer's hidden_size is \(transformer.config.hiddenSize)")
+        let hiddenSize = try transformerFolder.config(BERTConfig.self).hiddenSize
+        if let dimension = poolingDimension.embeddingDimension ?? poolingDimension.wordEmbeddingDimension, dimension != hiddenSize {
+            throw PretrainedError(source: folder.file(poolingFile).path, problem: "pools embeddings of dimension \(dimension), but the transformer's hidden_size is \(hiddenSize)")
         }
+        let transformer = try BERTModel(pretrained: transformerFolder.url, addPoolingLayer: false, dtype: dtype)
         // sentence-transformers caps the length at the model's positions, as does this.
         let limit = transformer.config.maxPositionEmbeddings
         if let length = settings.maxSeqLength, length <= 0 {
