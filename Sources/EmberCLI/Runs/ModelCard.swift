@@ -9,22 +9,33 @@ enum ModelInput: Codable, Equatable {
     /// Numeric features read by name from CSV rows, standardized with `mean` and `std`
     /// when the training file was.
     case features(names: [String], mean: [Float]?, std: [Float]?)
+    /// Token ids of a text: from the tokenizer folder (nil: UTF-8 bytes), at most
+    /// `maxLength` of them, batches padded with `paddingID`.
+    case tokens(tokenizer: String?, vocabularySize: Int, maxLength: Int, paddingID: Int)
 
     /// One example's tensor shape.
     var shape: [Int] {
         switch self {
         case .image(let channels, let height, let width, _, _): return [channels, height, width]
         case .features(let names, _, _): return [names.count]
+        case .tokens(_, _, let maxLength, _): return [maxLength]
         }
     }
 }
 
-/// A run's `model.json`: the architecture, its input and its classes, written when the run
-/// starts, so that `eval`, `predict` and `summary` can rebuild the model.
+/// A run's `model.json`: the architecture, its input and its classes (none for a language
+/// model, whose outputs are tokens), written when the run starts, so that `eval`, `predict`,
+/// `summary` and `generate` can rebuild the model.
 struct ModelCard: Codable, Equatable {
     var model: String
     var input: ModelInput
     var classNames: [String]
+
+    /// The size of the model's output layer.
+    var outputs: Int {
+        if case .tokens(_, let vocabularySize, _, _) = input, classNames.isEmpty { return vocabularySize }
+        return classNames.count
+    }
 
     static let fileName = "model.json"
 

@@ -15,6 +15,13 @@ struct TrainConfig: Codable, Equatable {
     var seed: UInt64 = 0
     var trainSize: Int?
     var valSize: Int?
+    /// Text: a Hugging Face tokenizer folder (nil: UTF-8 bytes) and the most tokens per
+    /// example (per window for a language model).
+    var tokenizer: String?
+    var maxLength: Int?
+
+    var effectiveMaxLength: Int { maxLength ?? (ModelRegistry.languageModels.contains(model) ? 64 : 128) }
+    var isLanguageModel: Bool { ModelRegistry.languageModels.contains(model) }
 
     /// The built-in dataset's sizes when none are given (file datasets default to all).
     var shapesTrainSize: Int { trainSize ?? 10_000 }
@@ -27,7 +34,16 @@ struct TrainConfig: Codable, Equatable {
 
     static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
     static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
-    static let datasets = ["shapes", "mnist", "fashion-mnist", "cifar10", "csv"]
+    static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10"]
+    static let textDatasets = ["reviews", "text", "corpus"]
+    static let datasets = imageDatasets + ["csv"] + textDatasets
+    /// Datasets generated in memory, which read no files.
+    static let builtInDatasets = ["shapes", "reviews"]
+
+    /// The dataset a model trains on when none is named.
+    static func defaultDataset(for model: String) -> String {
+        ModelRegistry.textModels.contains(model) || ModelRegistry.languageModels.contains(model) ? "reviews" : "shapes"
+    }
 
     /// Checks the values a parser cannot (names, ranges), naming the option at fault.
     func validate() throws {
@@ -37,8 +53,17 @@ struct TrainConfig: Codable, Equatable {
         try require(ModelRegistry.names.contains(model),
                     "unknown model '\(model)' (available: \(ModelRegistry.names.joined(separator: ", ")))")
         try require(Self.datasets.contains(dataset), "unknown dataset '\(dataset)' (available: \(Self.datasets.joined(separator: ", ")))")
-        try require(dataset == "shapes" || dataDir != nil, "--dataset \(dataset) reads files: give --data-dir DIR")
-        try require(dataset != "shapes" || dataDir == nil, "the built-in shapes dataset reads no files: drop --data-dir or name its format with --dataset")
+        try require(Self.builtInDatasets.contains(dataset) || dataDir != nil, "--dataset \(dataset) reads files: give --data-dir DIR")
+        try require(!Self.builtInDatasets.contains(dataset) || dataDir == nil,
+                    "the built-in \(dataset) dataset reads no files: drop --data-dir or name its format with --dataset")
+        let readsText = ModelRegistry.textModels.contains(model) || isLanguageModel
+        try require(readsText == Self.textDatasets.contains(dataset),
+                    readsText ? "model '\(model)' reads text: use --dataset \(isLanguageModel ? "reviews or corpus" : "reviews or text")"
+                              : "--dataset \(dataset) is text: use --model \(ModelRegistry.textModels.joined(separator: ", ")) or gpt")
+        try require(!isLanguageModel || dataset != "text", "model '\(model)' is a language model: train it on --dataset reviews or corpus (a text file)")
+        try require(isLanguageModel || dataset != "corpus", "--dataset corpus is for language models: use --model gpt")
+        try require(tokenizer == nil || readsText, "--tokenizer is for text models")
+        try require((maxLength ?? 1) > 0, "--max-length must be positive")
         try require(Self.optimizers.contains(optimizer), "unknown optimizer '\(optimizer)' (available: \(Self.optimizers.joined(separator: ", ")))")
         try require(Self.schedules.contains(schedule), "unknown schedule '\(schedule)' (available: \(Self.schedules.joined(separator: ", ")))")
         try require(epochs > 0, "--epochs must be positive, got \(epochs)")
@@ -56,6 +81,7 @@ struct TrainConfig: Codable, Equatable {
          ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
          ("train size", dataset == "shapes" ? "\(shapesTrainSize)" : trainSize.map(String.init) ?? "all"),
          ("validation size", dataset == "shapes" ? "\(shapesValidationSize)" : valSize.map(String.init) ?? "all")]
+            + (Self.textDatasets.contains(dataset) ? [("tokenizer", tokenizer ?? "UTF-8 bytes"), ("max length", "\(effectiveMaxLength)")] : [])
     }
 
     func write(to url: URL) throws {

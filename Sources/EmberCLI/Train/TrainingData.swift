@@ -44,6 +44,10 @@ struct TrainingData {
             let transform = Compose { ToTensor(); normalize }
             return images(train, test, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
                           config: config, workers: workers, name: "CIFAR-10")
+        case "reviews" where config.isLanguageModel, "corpus":
+            return try corpus(config, workers: workers)
+        case "reviews", "text":
+            return try textClassification(config, workers: workers)
         default:
             return try csv(directory!, config: config, workers: workers)
         }
@@ -114,17 +118,26 @@ struct TrainingData {
             throw CommandError("the data directory \(path) does not exist")
         }
         if !isDirectory.boolValue {
+            if path.lowercased().hasSuffix(".txt") { return "corpus" }
             guard path.lowercased().hasSuffix(".csv") else {
-                throw CommandError("\(path) is a file but not a .csv; give a dataset directory or name the format with --dataset")
+                throw CommandError("\(path) is a file but not a .csv or .txt; give a dataset directory or name the format with --dataset")
             }
-            return "csv"
+            return hasTextColumn(URL(fileURLWithPath: path)) ? "text" : "csv"
         }
         let names = Set((try? files.contentsOfDirectory(atPath: path)) ?? [])
         if names.contains("train-images-idx3-ubyte") || names.contains("train-images-idx3-ubyte.gz") { return "mnist" }
         if names.contains("data_batch_1.bin") || names.contains("cifar-10-batches-bin") { return "cifar10" }
-        if names.contains("train.csv") { return "csv" }
+        if names.contains("train.csv") {
+            return hasTextColumn(URL(fileURLWithPath: path).appendingPathComponent("train.csv")) ? "text" : "csv"
+        }
         throw CommandError("cannot tell the dataset in \(path): expected MNIST IDX files (train-images-idx3-ubyte[.gz]), "
                            + "CIFAR-10 batches (data_batch_1.bin) or train.csv; name the format with --dataset")
+    }
+
+    /// Whether a CSV file's header names a "text" column (a text classification file).
+    private static func hasTextColumn(_ url: URL) -> Bool {
+        guard let header = try? CSVTextClassification(contentsOf: url) else { return false }
+        return header.count > 0
     }
 
     /// The first `count` examples (all when nil or larger).
