@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
-    @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes]") var dataset: String?
+    @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes; reviews for text models]") var dataset: String?
     @Option(help: "The dataset's files: a directory of MNIST IDX files or CIFAR-10 .bin batches, a .csv file, or a directory with train.csv (and test.csv). Without --dataset the format is detected.")
     var dataDir: String?
     @Option(help: "Epochs to train in all. [default: 8]") var epochs: Int?
@@ -35,6 +35,8 @@ struct Train: ParsableCommand {
     @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")
     var trainSize: Int?
     @Option(help: "Validation examples. [default: 2000 for shapes, all otherwise]") var valSize: Int?
+    @Option(help: "Text: a Hugging Face tokenizer folder (tokenizer.json or vocab.txt). [default: UTF-8 bytes]") var tokenizer: String?
+    @Option(help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
     @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
@@ -66,7 +68,11 @@ struct Train: ParsableCommand {
                 config.dataset = dataset
             } else if let dataDir {
                 config.dataset = try TrainingData.detectFormat(at: dataDir)
+            } else {
+                config.dataset = TrainConfig.defaultDataset(for: config.model)
             }
+            config.tokenizer = tokenizer.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            config.maxLength = maxLength
             config.dataDir = dataDir
             if let epochs { config.epochs = epochs }
             if let batchSize { config.batchSize = batchSize }
@@ -96,6 +102,8 @@ struct Train: ParsableCommand {
         try check("--seed", seed, config.seed)
         try check("--train-size", trainSize, config.trainSize)
         try check("--val-size", valSize, config.valSize)
+        try check("--tokenizer", tokenizer.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, config.tokenizer)
+        try check("--max-length", maxLength, config.maxLength)
         if let epochs { config.epochs = epochs }
         return config
     }

@@ -29,7 +29,8 @@ final class TrainingRun {
         data = try TrainingData.load(config, workers: workers)
         // The seed fixes the initial weights, dropout and the data order.
         manualSeed(config.seed)
-        let model = try ModelRegistry.make(config.model, input: data.input, classes: data.classNames.count)
+        let model = try ModelRegistry.make(config.model, input: data.input,
+                                           classes: ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs)
         let optimizer = OptimizerFactory.optimizer(for: model, config)
         var callbacks: [any Callback] = []
         if let schedule = OptimizerFactory.schedule(config, optimizer: optimizer, stepsPerEpoch: data.train.batchesPerEpoch ?? 1) {
@@ -42,7 +43,13 @@ final class TrainingRun {
             ModelCheckpoint(directory: directory.appendingPathComponent("checkpoints"), monitor: Monitor("val_accuracy"),
                             everySteps: checkpointEvery, modelName: config.model),
         ]
-        trainer = Trainer(model: model, optimizer: optimizer, loss: CrossEntropyLoss(), metrics: [Accuracy()], callbacks: callbacks)
+        let task = Self.task(languageModel: config.isLanguageModel)
+        trainer = Trainer(model: model, optimizer: optimizer, loss: task.loss, metrics: task.metrics, callbacks: callbacks)
+    }
+
+    /// Classifiers learn classes; a language model, the next token at every position.
+    static func task(languageModel: Bool) -> (loss: any Loss, metrics: [any PredictionMetric]) {
+        languageModel ? (NextTokenLoss(), [NextTokenAccuracy()]) : (CrossEntropyLoss(), [Accuracy()])
     }
 
     func start(resuming: Bool) throws {
