@@ -3,6 +3,7 @@ import XCTest
 import Ember
 import EmberModels
 import EmberNN
+import EmberText
 
 /// Sentence embeddings against sentence-transformers (Fixtures/generate_bert.py): its Pooling
 /// module in every mode, and all-MiniLM-L6-v2's embeddings of ~30 varied sentences.
@@ -143,6 +144,37 @@ final class SentenceEmbeddingTests: XCTestCase {
         }
         // Unit length, as the Normalize module makes them.
         assertClose((embeddings * embeddings).sum(axis: 1), [Double](repeating: 1, count: similarity.count), atol: 1e-5, rtol: 0)
+    }
+
+    /// Text to embeddings through Ember's WordPiece tokenizer: the same ids as Hugging Face's
+    /// tokenizer, truncation at 256 tokens included, and every embedding within cosine 0.9999
+    /// of sentence-transformers', whatever the batch size and order.
+    func testMiniLMEmbeddingsEndToEnd() throws {
+        let folder = try miniLMFolder()
+        let reference = try miniLMReference()
+        let embedder = try SentenceEmbedder(pretrained: folder)
+        XCTAssertEqual(embedder.dimension, 384)
+        let ids = embedder.tokenize(reference.sentences, padding: .none).inputIDs
+        for (sentence, (actual, expected)) in zip(reference.sentences, zip(ids, reference.input_ids)) {
+            XCTAssertEqual(actual, expected, "token ids of \(sentence.prefix(60).debugDescription)")
+        }
+
+        let embeddings = embedder.embed(reference.sentences, batchSize: 5)
+        XCTAssertEqual(embeddings.shape, [reference.sentences.count, 384])
+        let similarity = cosines(embeddings, reference)
+        print("all-MiniLM-L6-v2 end to end (Ember's tokenizer): minimum cosine \(similarity.min()!) over \(similarity.count) sentences")
+        for (sentence, cosine) in zip(reference.sentences, similarity) {
+            XCTAssertGreaterThan(cosine, 0.9999, "\(sentence.prefix(60).debugDescription)")
+        }
+
+        // The similarity matrix, against the reference embeddings' own.
+        let pairs = ["A man is eating food.", "A man is eating a piece of bread.", "A monkey is playing drums."]
+        let rows = pairs.map { reference.sentences.firstIndex(of: $0)! }
+        let expected = Tensor(doubles: rows.flatMap { reference.embeddings[$0] }, shape: [3, 384], dtype: .float64)
+        let matrix = embedder.similarity(pairs, pairs)
+        assertClose(matrix, cosineSimilarity(expected, expected), atol: 1e-4, rtol: 0)
+        XCTAssertGreaterThan(matrix[0, 1].item(), matrix[0, 2].item() + 0.3, "eating food is nearer eating bread than playing drums")
+        XCTAssertEqual(embedder.embed([]).shape, [0, 384])
     }
 }
 
