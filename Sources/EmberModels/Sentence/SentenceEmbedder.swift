@@ -54,8 +54,8 @@ public final class SentenceEmbedder {
         var embeddings = [Tensor]()
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let rows = order[start..<min(start + batchSize, order.count)].map { encodings[$0] }
-            let (ids, mask, types) = padded(rows)
-            embeddings.append(noGrad { model(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types) })
+            let (ids, mask) = padded(rows)
+            embeddings.append(model.inference(inputIDs: ids, attentionMask: mask))
         }
         // Back to the caller's order: row i of the result is sentence i.
         var position = [Int](repeating: 0, count: order.count)
@@ -68,17 +68,20 @@ public final class SentenceEmbedder {
         cosineSimilarity(embed(a, batchSize: batchSize), embed(b, batchSize: batchSize))
     }
 
-    /// `[rows, longest]` int64 ids, mask and token types, padded on the right as the tokenizer pads.
-    private func padded(_ rows: [Encoding]) -> (ids: Tensor, mask: Tensor, types: Tensor) {
-        let length = rows.map(\.ids.count).max() ?? 0
-        var ids = [Int64](), mask = [Int64](), types = [Int64]()
+    /// `[rows, length]` int64 ids and mask, padded on the right as the tokenizer pads, to the
+    /// longest row rounded up to a multiple of 8 (at most `maxSequenceLength`): the compiled
+    /// forward pass is traced once per shape, so few lengths means few traces. Padding is
+    /// masked, so it does not change the embeddings.
+    private func padded(_ rows: [Encoding]) -> (ids: Tensor, mask: Tensor) {
+        let longest = rows.map(\.ids.count).max() ?? 0
+        let length = min((longest + 7) / 8 * 8, max(longest, model.maxSequenceLength))
+        var ids = [Int64](), mask = [Int64]()
         for row in rows {
             let missing = length - row.ids.count
             ids += row.ids.map(Int64.init) + repeatElement(Int64(tokenizer.paddingID), count: missing)
             mask += row.attentionMask.map(Int64.init) + repeatElement(0, count: missing)
-            types += row.typeIds.map(Int64.init) + repeatElement(0, count: missing)
         }
         let shape = [rows.count, length]
-        return (Tensor(ids, shape: shape), Tensor(mask, shape: shape), Tensor(types, shape: shape))
+        return (Tensor(ids, shape: shape), Tensor(mask, shape: shape))
     }
 }
