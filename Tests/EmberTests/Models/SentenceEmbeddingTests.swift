@@ -223,7 +223,7 @@ func miniLMFolder() throws -> URL {
     process.standardOutput = output
     var reason: String
     do {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        try Data().write(to: log)
         defer { try? FileManager.default.removeItem(at: log) }
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
