@@ -24,7 +24,6 @@ struct AddedVocabulary: Sendable {
         case text([Unicode.Scalar])
     }
 
-    private(set) var tokens: [AddedToken] = []
     private var byID: [Int: AddedToken] = [:]
     /// Ids by the UTF-8 of their content: compared byte for byte, as in `Vocabulary`.
     private var byContent: [[UInt8]: Int] = [:]
@@ -35,7 +34,6 @@ struct AddedVocabulary: Sendable {
     /// `normalize` gives the pattern of each normalized token.
     init(_ tokens: [AddedToken], normalize: ([Unicode.Scalar]) -> [Unicode.Scalar]) {
         for token in tokens where !token.content.isEmpty {
-            self.tokens.append(token)
             byID[token.id] = token
             byContent[Array(token.content.utf8)] = token.id
             if token.special { specialIDs.insert(token.id) }

@@ -45,13 +45,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         for (token, id) in try JSONField.read(vocabularyFile).members() { vocabulary.insert(token, id: try id.id()) }
         guard vocabulary.count > 0 else { throw TokenizerError("\(vocabularyFile.path): the vocabulary is empty") }
         let model = try BytePairEncoding(vocabulary: vocabulary, merges: Self.readMerges(mergesFile), source: mergesFile.path)
-        var added = [AddedToken]()
-        for token in [endOfTextToken] + (paddingToken.map { [$0] } ?? []) {
+        func special(_ token: String) throws(TokenizerError) -> AddedToken {
             guard let id = vocabulary.id(of: token) else { throw TokenizerError("\(vocabularyFile.path): the vocabulary has no \(token) token") }
-            added.append(AddedToken(content: token, id: id, special: true, normalized: false))
+            return AddedToken(content: token, id: id, special: true, normalized: false)
         }
-        self.init(model: model, addPrefixSpace: addPrefixSpace, splitsWords: true, addedTokens: added, postProcessor: .plain,
-                  paddingID: added.last?.id ?? 0, modelMaxLength: modelMaxLength)
+        let endOfText = try special(endOfTextToken)
+        let padding = try paddingToken.map { (token: String) throws(TokenizerError) in try special(token) }
+        self.init(model: model, addPrefixSpace: addPrefixSpace, splitsWords: true, addedTokens: [endOfText] + (padding.map { [$0] } ?? []),
+                  postProcessor: .plain, paddingID: (padding ?? endOfText).id, modelMaxLength: modelMaxLength)
     }
 
     /// `merges.txt` as Hugging Face reads it: `#version` lines skipped, every other line two

@@ -12,7 +12,6 @@ struct BytePairEncoding: Sendable {
     let vocabulary: Vocabulary
     /// Merges by the pair of ids they join, keyed `left << 32 | right`.
     let merges: [Int: Merge]
-    let unknownToken: String?
     let unknownID: Int?
     /// Consecutive unknown characters become one unknown token.
     let fuseUnknown: Bool
@@ -49,7 +48,6 @@ struct BytePairEncoding: Sendable {
         }
         self.vocabulary = vocabulary
         self.merges = table
-        self.unknownToken = unknownToken
         self.unknownID = unknownID
         self.fuseUnknown = fuseUnknown
         self.continuingSubwordPrefix = continuingSubwordPrefix

