@@ -5,11 +5,17 @@ extension Image {
     /// pixels, about a 1/4 gigapixel image): larger images are refused unless asked for.
     public static let defaultMaximumPixels = 178_956_970
 
-    /// Reads an image file: PNG (every colour type, bit depth and interlacing) or Netpbm (PBM,
-    /// PGM, PPM), recognized by its first bytes whatever its name. Pixels come out 8-bit as 1
-    /// (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels: see `PNGDecoder` and `Netpbm`
-    /// for how each format's samples map. Other formats (JPEG, GIF, WebP...) are refused with
-    /// an error naming them; `converted(toChannels:)` gives a model's channel count.
+    /// Reads an image file, PNG or Netpbm (PBM, PGM, PPM), recognized by its first bytes
+    /// whatever its name. Pixels come out 8-bit with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4
+    /// (RGBA) channels, as Pillow decodes them:
+    /// - PNG: every colour type, bit depth and interlacing; palette images become RGB, and a
+    ///   tRNS chunk adds an alpha channel; samples below 8 bits are scaled to 0-255 by bit
+    ///   replication, 16-bit samples keep their high byte;
+    /// - Netpbm: a maxval other than 255 is rescaled, round(value / maxval * 255); PBM's 1 is
+    ///   black.
+    /// Other formats (JPEG, GIF, WebP...) are refused with an error naming them. Images of
+    /// more than `maximumPixels` pixels are refused before their data is decompressed.
+    /// `converted(toChannels:)` gives the channel count a model expects.
     public init(contentsOf url: URL, maximumPixels: Int = Image.defaultMaximumPixels) throws(DataFileError) {
         let data: Data
         do {
