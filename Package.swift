@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(name: "example-transforms", dependencies: ["Ember"], path: "Examples/Transforms"),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py"]),
+        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py"], resources: [.copy("Formats/ImageFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
     ]

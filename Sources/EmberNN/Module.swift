@@ -208,13 +208,14 @@ open class Module {
     public func withState<R>(_ replacements: [String: Tensor], _ body: () throws -> R) rethrows -> R {
         let all = namedSlots()
         let slots = Dictionary(all, uniquingKeysWith: { first, _ in first })
+        let holders = all.compactMap { _, slot in slot.tensor.map { (ObjectIdentifier($0), slot) } }
+        let sharing = Dictionary(grouping: holders, by: \.0).mapValues { $0.map(\.1) }
         var saved = [(TensorSlot, Tensor?)]()
         for (key, tensor) in replacements {
             guard let slot = slots[key] else {
                 preconditionFailure("withState: \(typeName) has no parameter or buffer named \(key)")
             }
-            let sharing = slot.tensor.map { current in all.map(\.1).filter { $0.tensor === current } } ?? [slot]
-            for tied in sharing {
+            for tied in slot.tensor.flatMap({ sharing[ObjectIdentifier($0)] }) ?? [slot] {
                 saved.append((tied, tied.tensor))
                 tied.tensor = tensor
             }

@@ -55,3 +55,14 @@ extension BERTForSequenceClassification {
         eval()
     }
 }
+
+extension BERTModel {
+    /// Writes `config.json` and `model.safetensors`: a folder `BertModel.from_pretrained` loads.
+    public func savePretrained(to folder: URL) throws { try savePretrained(to: folder, config: config) }
+}
+
+extension BERTForSequenceClassification {
+    /// Writes `config.json` and `model.safetensors`: a folder
+    /// `BertForSequenceClassification.from_pretrained` loads.
+    public func savePretrained(to folder: URL) throws { try savePretrained(to: folder, config: config) }
+}

@@ -1,4 +1,3 @@
-import Foundation
 import Ember
 import EmberNN
 
@@ -19,16 +18,15 @@ import EmberNN
 public final class GPT: Module, Layer {
     public let config: GPTConfig
     let transformer: GPTTransformer
-    let lmHead: Linear
+    let lmHead: LanguageModelHead
 
     public init(_ config: GPTConfig, dtype: DType = .float32) {
         if let problem = config.problem { preconditionFailure("GPT: \(problem)") }
         self.config = config
         transformer = GPTTransformer(config, dtype: dtype)
-        lmHead = Linear(config.nEmbd, config.vocabSize, bias: false, dtype: dtype)
+        lmHead = LanguageModelHead(tiedTo: transformer.wte.weight)
         super.init()
         initializeLikeNanoGPT()
-        lmHead.weight = transformer.wte.weight
     }
 
     private func initializeLikeNanoGPT() {
@@ -81,8 +79,9 @@ public final class GPT: Module, Layer {
         }
         // A traced input has no values to check.
         guard !tokens.isAbstract else { return nil }
-        if let position = tokens.doubles.firstIndex(where: { $0 < 0 || $0 >= Double(config.vocabSize) }) {
-            return .tokenOutOfRange(token: Int(tokens.doubles[position]), position: position, vocabSize: config.vocabSize)
+        let ids = tokens.doubles
+        if let position = ids.firstIndex(where: { $0 < 0 || $0 >= Double(config.vocabSize) }) {
+            return .tokenOutOfRange(token: Int(ids[position]), position: position, vocabSize: config.vocabSize)
         }
         return nil
     }
@@ -112,14 +111,27 @@ final class GPTTransformer: Module {
 
     /// The final hidden states [batch, length, nEmbd].
     func callAsFunction(_ tokens: Tensor, cache: KVCache?) -> Tensor {
-        let offset = cache?.length ?? 0
-        let positions = Tensor.arange(from: Double(offset), to: Double(offset + tokens.shape[1]), dtype: .int64)
-        var x = drop(wte(tokens) + wpe(positions))
-        for (layer, block) in h.enumerated() {
-            x = block(x, cache: cache, layer: layer)
+        recordingCall {
+            let offset = cache?.length ?? 0
+            let positions = Tensor.arange(from: Double(offset), to: Double(offset + tokens.shape[1]), dtype: .int64)
+            var x = drop(wte(tokens) + wpe(positions))
+            for (layer, block) in h.enumerated() {
+                x = block(x, cache: cache, layer: layer)
+            }
+            return lnF(x)
         }
-        return lnF(x)
     }
+}
+
+/// The output layer, logits = x Wᵀ without bias, whose weight is the token embedding's tensor.
+final class LanguageModelHead: Module, Layer {
+    @Parameter var weight: Tensor
+
+    init(tiedTo embedding: Tensor) {
+        weight = embedding
+    }
+
+    func forward(_ x: Tensor) -> Tensor { x.matmul(weight.transposed()) }
 }
 
 /// One pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The shape of a `GPT`, nanoGPT's `GPTConfig` with its field names; as JSON it uses
 /// nanoGPT's snake-case keys (`vocab_size`, `block_size`, `n_layer`, `n_head`, `n_embd`,
 /// `dropout`, `bias`), `dropout` and `bias` being optional (0 and true). Decoding checks the

@@ -14,7 +14,7 @@ public struct PretrainedError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Names in an error message: all of them when few, else the first ones and how many more.
-func listed(_ names: [String], limit: Int = 12) -> String {
+func listed(_ names: [String], limit: Int = 20) -> String {
     guard names.count > limit else { return names.joined(separator: ", ") }
     return names.prefix(limit).joined(separator: ", ") + " and \(names.count - limit) more"
 }

@@ -18,6 +18,7 @@ public final class SentenceEmbeddingModel: Module {
     /// The folder holding the transformer's config, weights and tokenizer files, when loaded.
     public let transformerFolder: URL?
 
+    /// A model around `transformer`, in the transformer's mode.
     public init(transformer: BERTModel, pooling: SentencePooling = SentencePooling(.mean), normalizes: Bool = false,
                 maxSequenceLength: Int? = nil, lowercases: Bool = false, transformerFolder: URL? = nil) {
         let limit = transformer.config.maxPositionEmbeddings
@@ -29,6 +30,9 @@ public final class SentenceEmbeddingModel: Module {
         self.maxSequenceLength = maxSequenceLength ?? limit
         self.lowercases = lowercases
         self.transformerFolder = transformerFolder
+        super.init()
+        // The model takes the transformer's mode (a pretrained one is in evaluation mode).
+        train(transformer.isTraining)
     }
 
     /// The size of an embedding.
@@ -42,6 +46,23 @@ public final class SentenceEmbeddingModel: Module {
             let pooled = pooling(hidden, attentionMask: attentionMask)
             return normalizes ? pooled.l2Normalized() : pooled
         }
+    }
+
+    /// Embeddings for inference, as `callAsFunction` computes them (to float rounding), through
+    /// `compile`: the forward pass is traced once per input shape and replayed with its
+    /// elementwise chains fused (bias and activation, bias, residual and layer norm: one pass
+    /// over memory each) and its intermediate buffers reused. Records no gradients. The model
+    /// must be in evaluation mode (the trace would keep dropout otherwise). Token types are 0,
+    /// as for single sentences.
+    public func inference(inputIDs: Tensor, attentionMask: Tensor) -> Tensor {
+        precondition(!isTraining, "SentenceEmbeddingModel.inference: the model is in training mode; call eval() first")
+        return noGrad { compiledForward([inputIDs, attentionMask])[0] }
+    }
+
+    /// Weights are read by reference (no constant folding): loading new ones needs no retrace,
+    /// and no folded copy of them is kept per input shape.
+    private lazy var compiledForward = compile { [unowned self] inputs in
+        [self(inputIDs: inputs[0], attentionMask: inputs[1])]
     }
 
     /// Loads a sentence-transformers folder: `modules.json` lists a `Transformer` (a BERT

@@ -38,9 +38,14 @@ public struct SentencePooling: Sendable, Equatable {
         let weights = mask.unsqueezed(axis: -1)
         // The first attended position of each row (0 when none is); argmax keeps the first of ties.
         let first = mask.argmax(axis: 1)
+        // Index tensors are made in float64 and cast: Tensor(doubles:) of another dtype cannot be
+        // traced (compile), because the tensor it returns is not the traced cast's result.
+        func arange(from start: Double, count: Int) -> Tensor {
+            Tensor.arange(from: start, to: start + Double(count), dtype: .float64)
+        }
         /// The token at `positions` [batch] of each row of `values`.
         func token(of values: Tensor, at positions: Tensor) -> Tensor {
-            let rows = Tensor.arange(batch) * Double(length) + positions
+            let rows = (arange(from: 0, count: batch) * Double(length) + positions.cast(to: .float64)).cast(to: .int64)
             return values.reshaped(to: [batch * length, -1]).indexSelect(axis: 0, index: rows)
         }
         func average(_ weights: Tensor, _ denominator: (Tensor) -> Tensor) -> Tensor {
@@ -58,7 +63,7 @@ public struct SentencePooling: Sendable, Equatable {
                 return average(weights) { $0.sqrt() }
             case .weightedMean:
                 // Positions count from the first attended token, so left padding does not shift them.
-                let position = Tensor.arange(from: 1, to: Double(length + 1), dtype: tokens.dtype).reshaped(to: [1, length, 1])
+                let position = arange(from: 1, count: length).cast(to: tokens.dtype).reshaped(to: [1, length, 1])
                 return average(weights * (position - first.cast(to: tokens.dtype).reshaped(to: [batch, 1, 1]))) { $0 }
             case .lastToken:
                 let reversed = mask.flipped(axes: [1])

@@ -21,6 +21,10 @@ writes into bert/ beside this script:
   $EMBER_MINILM_DIR or ~/.cache/ember/all-MiniLM-L6-v2; see scripts/fetch-minilm.sh):
   ~30 varied sentences, the token ids its tokenizer gives them (truncated at 256), and
   SentenceTransformer(folder)'s normalized embeddings computed in float64.
+
+With --check-ember DIR it instead loads a folder written by Ember's savePretrained (run
+`EMBER_BERT_SAVE_DIR=DIR swift test --filter BERTTests/testSavePretrainedRoundTrips`) with
+transformers' BertForSequenceClassification and checks its logits against the reference.
 """
 import argparse
 import json
@@ -192,12 +196,30 @@ def minilm_case(folder):
         json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
 
 
+def check_ember(folder):
+    """Loads the folder Ember's savePretrained wrote (BERTTests.testSavePretrainedRoundTrips with
+    EMBER_BERT_SAVE_DIR set) with transformers and compares its logits with the reference."""
+    from safetensors.torch import load_file
+    from transformers import BertForSequenceClassification
+    reference = load_file(os.path.join(HERE, "reference.safetensors"))
+    model = BertForSequenceClassification.from_pretrained(folder, dtype=torch.float64).eval()
+    with torch.no_grad():
+        logits = model(input_ids=reference["input_ids"], attention_mask=reference["attention_mask"],
+                       token_type_ids=reference["token_type_ids"]).logits
+    error = (logits - reference["classifier.logits"]).abs().max().item()
+    print(f"transformers loaded {folder}: largest logit difference {error:.3g}")
+    raise SystemExit(0 if error < 1e-10 else 1)
+
+
 def main():
     from transformers import BertForMaskedLM, BertModel
     default = os.environ.get("EMBER_MINILM_DIR") or os.path.expanduser("~/.cache/ember/all-MiniLM-L6-v2")
     parser = argparse.ArgumentParser()
     parser.add_argument("--minilm", default=default, help="the all-MiniLM-L6-v2 folder (scripts/fetch-minilm.sh)")
+    parser.add_argument("--check-ember", metavar="DIR", help="check a folder written by Ember's savePretrained instead")
     args = parser.parse_args()
+    if args.check_ember:
+        return check_ember(args.check_ember)
     os.makedirs(HERE, exist_ok=True)
 
     reference = {}

@@ -134,6 +134,25 @@ final class BERTTests: XCTestCase {
         XCTAssertEqual(model.eval()(ids).argmax(axis: 1).doubles, labels.doubles)
     }
 
+    /// savePretrained writes a folder that loads back unchanged (and in transformers: with
+    /// EMBER_BERT_SAVE_DIR set the folder is also written there for generate_bert.py --check-ember).
+    func testSavePretrainedRoundTrips() throws {
+        let reference = try BERTFixtures.reference()
+        let model = try tinyClassifier()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ember-bert-saved-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try model.savePretrained(to: folder)
+        if let path = ProcessInfo.processInfo.environment["EMBER_BERT_SAVE_DIR"] {
+            try model.savePretrained(to: URL(fileURLWithPath: path))
+        }
+        let loaded = try BERTForSequenceClassification(pretrained: folder, dtype: .float64)
+        XCTAssertEqual(loaded.config, model.config)
+        let ids = try reference.fixture("input_ids"), mask = try reference.fixture("attention_mask")
+        XCTAssertEqual(loaded(inputIDs: ids, attentionMask: mask).doubles, model(inputIDs: ids, attentionMask: mask).doubles)
+        XCTAssertEqual(Set(try SafeTensors.header(contentsOf: folder.appendingPathComponent("model.safetensors")).keys),
+                       Set(model.stateKeys()))
+    }
+
     // MARK: config.json
 
     func testConfigReadsHuggingFacesKeys() throws {

@@ -215,6 +215,15 @@ final class GPTTests: XCTestCase {
         XCTAssertEqual(state["transformer.ln_f.weight"]!.min().item(), 1)
     }
 
+    /// Every module's call is recorded, nanoGPT's names in the table.
+    func testSummaryListsTheBlocks() {
+        let text = GPT(tiny).summary(input: Tensor([[1, 2, 3]] as [[Int64]]))
+        for row in ["transformer.h.1.attn (CausalSelfAttention)", "transformer.ln_f (LayerNorm)", "lm_head (LanguageModelHead)"] {
+            XCTAssert(text.contains(row), "no \(row) in\n\(text)")
+        }
+        XCTAssert(text.contains("[1, 3, 13]"), text)
+    }
+
     /// Next-token training through `Layer` lowers the loss on a repeating sequence.
     func testGPTTrains() {
         manualSeed(9)

@@ -3,6 +3,7 @@ import XCTest
 import Ember
 import EmberModels
 import EmberNN
+import EmberText
 
 /// Sentence embeddings against sentence-transformers (Fixtures/generate_bert.py): its Pooling
 /// module in every mode, and all-MiniLM-L6-v2's embeddings of ~30 varied sentences.
@@ -36,6 +37,21 @@ final class SentenceEmbeddingTests: XCTestCase {
         assertClose(a.l2Normalized(), [0.6, 0.8, 0, 0, 1, 0], atol: 1e-7, rtol: 0, "a zero row stays zero")
         let b = Tensor([1, 0, 0, -2] as [Float], shape: [2, 2])
         assertClose(cosineSimilarity(a, b), [0.6, -0.8, 0, 0, 1, 0], atol: 1e-7, rtol: 0)
+    }
+
+    /// The compiled inference path gives the forward pass's values, for each input shape.
+    func testCompiledInferenceMatchesForward() throws {
+        let reference = try BERTFixtures.reference()
+        let model = SentenceEmbeddingModel(transformer: try BERTModel(pretrained: BERTFixtures.folder("tiny_sharded_bf16")),
+                                           pooling: SentencePooling(SentencePooling.Mode.allCases), normalizes: true)
+        let ids = try reference.fixture("input_ids"), mask = try reference.fixture("attention_mask")
+        let expected = noGrad { model(inputIDs: ids, attentionMask: mask) }
+        XCTAssertEqual(expected.shape, [3, 6 * 32])
+        assertClose(model.inference(inputIDs: ids, attentionMask: mask), expected, atol: 1e-6, rtol: 1e-6)
+        assertClose(model.inference(inputIDs: ids, attentionMask: mask), expected, atol: 1e-6, rtol: 1e-6, "replayed")
+        let shorter = (ids.narrow(axis: 1, start: 0, count: 5), mask.narrow(axis: 1, start: 0, count: 5))
+        assertClose(model.inference(inputIDs: shorter.0, attentionMask: shorter.1),
+                    noGrad { model(inputIDs: shorter.0, attentionMask: shorter.1) }, atol: 1e-6, rtol: 1e-6, "another shape")
     }
 
     // MARK: Folders
@@ -144,6 +160,37 @@ final class SentenceEmbeddingTests: XCTestCase {
         // Unit length, as the Normalize module makes them.
         assertClose((embeddings * embeddings).sum(axis: 1), [Double](repeating: 1, count: similarity.count), atol: 1e-5, rtol: 0)
     }
+
+    /// Text to embeddings through Ember's WordPiece tokenizer: the same ids as Hugging Face's
+    /// tokenizer, truncation at 256 tokens included, and every embedding within cosine 0.9999
+    /// of sentence-transformers', whatever the batch size and order.
+    func testMiniLMEmbeddingsEndToEnd() throws {
+        let folder = try miniLMFolder()
+        let reference = try miniLMReference()
+        let embedder = try SentenceEmbedder(pretrained: folder)
+        XCTAssertEqual(embedder.dimension, 384)
+        let ids = embedder.tokenize(reference.sentences, padding: .none).inputIDs
+        for (sentence, (actual, expected)) in zip(reference.sentences, zip(ids, reference.input_ids)) {
+            XCTAssertEqual(actual, expected, "token ids of \(sentence.prefix(60).debugDescription)")
+        }
+
+        let embeddings = embedder.embed(reference.sentences, batchSize: 5)
+        XCTAssertEqual(embeddings.shape, [reference.sentences.count, 384])
+        let similarity = cosines(embeddings, reference)
+        print("all-MiniLM-L6-v2 end to end (Ember's tokenizer): minimum cosine \(similarity.min()!) over \(similarity.count) sentences")
+        for (sentence, cosine) in zip(reference.sentences, similarity) {
+            XCTAssertGreaterThan(cosine, 0.9999, "\(sentence.prefix(60).debugDescription)")
+        }
+
+        // The similarity matrix, against the reference embeddings' own.
+        let pairs = ["A man is eating food.", "A man is eating a piece of bread.", "A monkey is playing drums."]
+        let rows = pairs.map { reference.sentences.firstIndex(of: $0)! }
+        let expected = Tensor(doubles: rows.flatMap { reference.embeddings[$0] }, shape: [3, 384], dtype: .float64)
+        let matrix = embedder.similarity(pairs, pairs)
+        assertClose(matrix, cosineSimilarity(expected, expected), atol: 1e-4, rtol: 0)
+        XCTAssertGreaterThan(matrix[0, 1].item(), matrix[0, 2].item() + 0.3, "eating food is nearer eating bread than playing drums")
+        XCTAssertEqual(embedder.embed([]).shape, [0, 384])
+    }
 }
 
 /// all-MiniLM-L6-v2's folder: $EMBER_MINILM_DIR, else the cache folder scripts/fetch-minilm.sh
@@ -176,7 +223,7 @@ func miniLMFolder() throws -> URL {
     process.standardOutput = output
     var reason: String
     do {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        try Data().write(to: log)
         defer { try? FileManager.default.removeItem(at: log) }
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
