@@ -38,6 +38,18 @@ struct Eval: ParsableCommand {
         guard data.classNames.count == saved.card.classNames.count else {
             throw CommandError("the model has \(saved.card.classNames.count) classes, the dataset \(data.classNames.count)")
         }
+        if config.isLanguageModel {
+            let task = TrainingRun.task(languageModel: true)
+            let results = EmberTrain.evaluate(saved.model, data.validation, loss: { task.loss($0, $1) }, metrics: task.metrics)
+            let (loss, accuracy) = (results["loss"] ?? .nan, results["accuracy"] ?? .nan)
+            if json {
+                print(String(format: "{\"accuracy\":%.6f,\"loss\":%.6f,\"perplexity\":%.4f}", accuracy, loss, exp(loss)))
+            } else {
+                print("Evaluated \(saved.card.model) (\(saved.checkpoint.path)) on \(data.description)")
+                print(String(format: "loss %.4f (perplexity %.2f), next-token accuracy %.2f%%", loss, exp(loss), accuracy * 100))
+            }
+            return
+        }
 
         let classes = saved.card.classNames
         let matrix = ConfusionMatrix(classes: classes.count)

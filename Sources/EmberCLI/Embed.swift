@@ -1,0 +1,61 @@
+import ArgumentParser
+import Ember
+import EmberModels
+import Foundation
+
+/// `ember embed`: sentence embeddings from a sentence-transformers folder, and how similar
+/// the sentences are to each other.
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed sentences with a sentence-transformers model (such as all-MiniLM-L6-v2).",
+        discussion: """
+        DIR is a sentence-transformers folder: config.json, model.safetensors (or a sharded \
+        index), tokenizer.json or vocab.txt, modules.json and 1_Pooling/config.json. Prints \
+        each sentence's embedding (its first values) and the matrix of cosine similarities; \
+        with --json exactly {"embeddings": [[...], ...]}.
+        """)
+
+    @Option(help: "The model folder.") var model: String
+    @Argument(help: "Sentences to embed.") var sentences: [String] = []
+    @Option(help: "A file of sentences, one per line, embedded after the arguments.") var file: String?
+    @Option(help: "Sentences per batch.") var batchSize = 32
+    @Flag(help: "Print only {\"embeddings\": [[...], ...]}.") var json = false
+
+    func run() throws {
+        guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
+        let sentences = try self.sentences + linesOf(file)
+        guard !sentences.isEmpty else { throw CommandError("give at least one sentence (as arguments or with --file)") }
+        let embedder: SentenceEmbedder
+        do {
+            embedder = try SentenceEmbedder(pretrained: URL(fileURLWithPath: model))
+        } catch {
+            throw CommandError("cannot load the model in \(model): \(error)")
+        }
+        let embeddings = embedder.embed(sentences, batchSize: batchSize)
+        let rows = (0..<sentences.count).map { embeddings[$0].floats }
+        if json {
+            print(String(decoding: try JSONEncoder().encode(["embeddings": rows]), as: UTF8.self))
+            return
+        }
+        print("\(sentences.count) sentence(s), \(embedder.dimension) dimensions")
+        for (i, (sentence, row)) in zip(sentences, rows).enumerated() {
+            let head = row.prefix(4).map { String(format: "%+.4f", $0) }.joined(separator: " ")
+            print("[\(i)] \(sentence)\n    [\(head) ...]")
+        }
+        guard sentences.count > 1 else { return }
+        let similarity = cosineSimilarity(embeddings, embeddings)
+        print("\ncosine similarity")
+        func cell(_ text: String) -> String { String(repeating: " ", count: max(0, 7 - text.count)) + text }
+        print(cell("") + (0..<sentences.count).map { cell("[\($0)]") }.joined())
+        for i in 0..<sentences.count {
+            print(cell("[\(i)]") + similarity[i].floats.map { cell(String(format: "%.3f", $0)) }.joined())
+        }
+    }
+}
+
+/// The non-empty lines of a text file (none when `path` is nil).
+func linesOf(_ path: String?) throws -> [String] {
+    guard let path else { return [] }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandError("cannot read \(path) as UTF-8 text") }
+    return text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+}

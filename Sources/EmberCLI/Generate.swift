@@ -1,0 +1,64 @@
+import ArgumentParser
+import Ember
+import EmberModels
+import Foundation
+
+/// `ember generate`: continues a prompt with a GPT trained by `ember train --model gpt`,
+/// printing the text as the tokens are chosen.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt with a GPT checkpoint of an ember train run, streaming the text.",
+        discussion: """
+        RUN is a run directory of ember train --model gpt (its best checkpoint, else the last) \
+        or a checkpoint file in one. Sampling applies temperature, then top-k, then top-p, as \
+        Hugging Face's generate does; --greedy picks the most likely token each step.
+        """)
+
+    @Argument(help: ArgumentHelp("A run directory written by ember train --model gpt, or a checkpoint file in it.", valueName: "run"))
+    var runPath: String
+    @Option(help: "The text to continue.") var prompt: String
+    @Option(help: "Tokens to generate at most.") var maxNewTokens = 200
+    @Option(help: "Divide the logits by this before sampling (lower: more conservative).") var temperature = 1.0
+    @Option(help: "Sample among the k most likely tokens only.") var topK: Int?
+    @Option(help: "Sample among the most likely tokens whose probabilities add up to p (nucleus sampling).") var topP: Double?
+    @Flag(help: "Always take the most likely token (no sampling).") var greedy = false
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+
+    func run() throws {
+        let saved = try SavedRun(path: runPath)
+        guard let gpt = saved.model as? GPT, case .tokens(let folder, _, _, _) = saved.card.input else {
+            throw CommandError("\(runPath) holds a '\(saved.card.model)' model; ember generate continues text with a gpt run")
+        }
+        guard maxNewTokens >= 0 else { throw CommandError("--max-new-tokens must not be negative, got \(maxNewTokens)") }
+        let sampling: Sampling
+        do {
+            sampling = greedy ? .greedy : try Sampling(temperature: temperature, topK: topK, topP: topP)
+        } catch {
+            throw CommandError("\(error)")
+        }
+        let tokenizer = try TextTokenizer(folder: folder)
+        var promptIDs = tokenizer.encode(prompt, maxLength: nil, specialTokens: false)
+        guard !promptIDs.isEmpty else { throw CommandError("the prompt is empty: give some text to continue") }
+        let context = gpt.config.blockSize
+        if promptIDs.count > context {
+            FileHandle.standardError.write(Data("note: the prompt has \(promptIDs.count) tokens; the model reads its last \(context)\n".utf8))
+            promptIDs = Array(promptIDs.suffix(context))
+        }
+
+        // The text so far is decoded anew after each token and only what is new is printed,
+        // so a character spread over several tokens appears once it is whole.
+        print(prompt, terminator: "")
+        var generated: [Int] = [], shown = ""
+        _ = try gpt.generate(prompt: promptIDs, maxNewTokens: maxNewTokens, sampling: sampling, seed: seed) { token in
+            generated.append(token)
+            let text = tokenizer.decode(generated)
+            guard !text.hasSuffix("\u{FFFD}") else { return }
+            if text.hasPrefix(shown) { print(text.dropFirst(shown.count), terminator: "") }
+            shown = text
+            fflush(stdout)
+        }
+        let text = tokenizer.decode(generated)
+        if text.hasPrefix(shown) { print(text.dropFirst(shown.count), terminator: "") }
+        print()
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Ember
+import EmberData
+import EmberNN
+import Foundation
+
+/// `ember predict`: a trained model's most likely classes for images, CSV rows or texts.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify files with a checkpoint of an ember train run.",
+        discussion: """
+        RUN is a run directory (its checkpoints/best.ckpt, else last.ckpt) or a checkpoint file \
+        in one. INPUT depends on what the model was trained on: image files (PNG, PPM, PGM) or \
+        directories of them for image models, converted to the model's channels and resized \
+        to its size; CSV files for feature models (every row is one example; the columns are \
+        found by the training file's names); texts for text models (or --file, one per line).
+        """)
+
+    @Argument(help: ArgumentHelp("A run directory written by ember train, or a checkpoint file in its checkpoints/.", valueName: "run"))
+    var runPath: String
+    @Argument(help: ArgumentHelp("Image files or directories, CSV files, or texts.", valueName: "input")) var inputs: [String] = []
+    @Option(help: "Text models: a file of texts to classify, one per line.") var file: String?
+    @Option(help: "Classes shown per input, most likely first.") var topK = 3
+    @Option(help: "Examples per batch.") var batchSize = 64
+    @Flag(help: "Print one JSON object: {\"predictions\": [{\"input\", \"label\", \"top\": [{\"label\", \"probability\"}]}]}.") var json = false
+
+    func run() throws {
+        guard topK > 0 else { throw CommandError("--top-k must be positive, got \(topK)") }
+        guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
+        let saved = try SavedRun(path: runPath)
+        guard !saved.card.classNames.isEmpty else {
+            throw CommandError("\(runPath) holds a language model ('\(saved.card.model)'): continue a prompt with ember generate")
+        }
+        var inputs = inputs
+        if let file {
+            guard case .tokens = saved.card.input else { throw CommandError("--file is for text models; give image or CSV files as arguments") }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandError("cannot read \(file) as UTF-8 text") }
+            inputs += text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+        }
+        guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
+        let examples = try PredictionInputs.examples(for: saved.card.input, from: inputs)
+        var predictions: [Prediction] = []
+        for start in stride(from: 0, to: examples.count, by: batchSize) {
+            let batch = examples[start..<min(start + batchSize, examples.count)]
+            let probabilities = noGrad { saved.model(PredictionInputs.batch(batch.map(\.tensor), input: saved.card.input)).softmax(axis: -1) }
+            for (row, example) in batch.enumerated() {
+                let scores = probabilities[row].floats
+                let top = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK)
+                predictions.append(Prediction(input: example.name, top: top.map {
+                    Prediction.Score(label: saved.card.classNames[$0], probability: Double(scores[$0]))
+                }))
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(["predictions": predictions]), as: UTF8.self))
+        } else {
+            for prediction in predictions {
+                print("\(prediction.input): " + prediction.top.map { $0.label + String(format: " %.1f%%", $0.probability * 100) }
+                    .joined(separator: ", "))
+            }
+        }
+    }
+}
+
+/// One input's most likely classes.
+struct Prediction: Encodable {
+    struct Score: Encodable {
+        let label: String
+        let probability: Double
+    }
+
+    let input: String
+    let top: [Score]
+
+    var label: String { top[0].label }
+
+    enum CodingKeys: String, CodingKey { case input, label, top }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(input, forKey: .input)
+        try container.encode(label, forKey: .label)
+        try container.encode(top, forKey: .top)
+    }
+}
