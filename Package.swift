@@ -60,10 +60,14 @@ let package = Package(
         .executableTarget(name: "example-fit", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberTrain", "EmberModels"],
                           path: "Examples/Fit"),
         .executableTarget(name: "example-transforms", dependencies: ["Ember"], path: "Examples/Transforms"),
+        .executableTarget(name: "example-gpt", dependencies: ["Ember", "EmberData", "EmberModels", "EmberNN", "EmberOptim"], path: "Examples/GPT"),
+        .executableTarget(name: "example-sentence-embeddings", dependencies: ["Ember", "EmberModels", "EmberText"],
+                          path: "Examples/SentenceEmbeddings"),
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py"], resources: [.copy("Formats/ImageFixtures")]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
     ]
 )

@@ -22,6 +22,11 @@ struct Embed: ParsableCommand {
     @Flag(help: "Print only {\"embeddings\": [[...], ...]}.") var json = false
 
     func run() throws {
+        print(try output())
+    }
+
+    /// What the command prints.
+    func output() throws -> String {
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
         let sentences = try self.sentences + linesOf(file)
         guard !sentences.isEmpty else { throw CommandError("give at least one sentence (as arguments or with --file)") }
@@ -34,22 +39,21 @@ struct Embed: ParsableCommand {
         let embeddings = embedder.embed(sentences, batchSize: batchSize)
         let rows = (0..<sentences.count).map { embeddings[$0].floats }
         if json {
-            print(String(decoding: try JSONEncoder().encode(["embeddings": rows]), as: UTF8.self))
-            return
+            return String(decoding: try JSONEncoder().encode(["embeddings": rows]), as: UTF8.self)
         }
-        print("\(sentences.count) sentence(s), \(embedder.dimension) dimensions")
+        var lines = ["\(sentences.count) sentence(s), \(embedder.dimension) dimensions"]
         for (i, (sentence, row)) in zip(sentences, rows).enumerated() {
             let head = row.prefix(4).map { String(format: "%+.4f", $0) }.joined(separator: " ")
-            print("[\(i)] \(sentence)\n    [\(head) ...]")
+            lines += ["[\(i)] \(sentence)", "    [\(head) ...]"]
         }
-        guard sentences.count > 1 else { return }
+        guard sentences.count > 1 else { return lines.joined(separator: "\n") }
         let similarity = cosineSimilarity(embeddings, embeddings)
-        print("\ncosine similarity")
         func cell(_ text: String) -> String { String(repeating: " ", count: max(0, 7 - text.count)) + text }
-        print(cell("") + (0..<sentences.count).map { cell("[\($0)]") }.joined())
+        lines += ["", "cosine similarity", cell("") + (0..<sentences.count).map { cell("[\($0)]") }.joined()]
         for i in 0..<sentences.count {
-            print(cell("[\(i)]") + similarity[i].floats.map { cell(String(format: "%.3f", $0)) }.joined())
+            lines.append(cell("[\(i)]") + similarity[i].floats.map { cell(String(format: "%.3f", $0)) }.joined())
         }
+        return lines.joined(separator: "\n")
     }
 }
 

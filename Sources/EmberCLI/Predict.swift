@@ -25,6 +25,11 @@ struct Predict: ParsableCommand {
     @Flag(help: "Print one JSON object: {\"predictions\": [{\"input\", \"label\", \"top\": [{\"label\", \"probability\"}]}]}.") var json = false
 
     func run() throws {
+        print(try output())
+    }
+
+    /// What the command prints.
+    func output() throws -> String {
         guard topK > 0 else { throw CommandError("--top-k must be positive, got \(topK)") }
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
         let saved = try SavedRun(path: runPath)
@@ -54,13 +59,11 @@ struct Predict: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(["predictions": predictions]), as: UTF8.self))
-        } else {
-            for prediction in predictions {
-                print("\(prediction.input): " + prediction.top.map { $0.label + String(format: " %.1f%%", $0.probability * 100) }
-                    .joined(separator: ", "))
-            }
+            return String(decoding: try encoder.encode(["predictions": predictions]), as: UTF8.self)
         }
+        return predictions.map { prediction in
+            "\(prediction.input): " + prediction.top.map { $0.label + String(format: " %.1f%%", $0.probability * 100) }.joined(separator: ", ")
+        }.joined(separator: "\n")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberModels
 import EmberNN
 import Foundation
 
@@ -8,8 +9,8 @@ struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a model's layers, output shapes, parameters and FLOPs per example.",
         discussion: """
-        MODEL is a model name (\(ModelRegistry.names.joined(separator: ", "))) or a run directory \
-        written by ember train. FLOPs count matrix products and convolutions, two per \
+        MODEL is a model name (\(ModelRegistry.names.joined(separator: ", "))), a run directory \
+        written by ember train, or a Hugging Face BERT folder (config.json and weights). FLOPs count matrix products and convolutions, two per \
         multiply-add, as PyTorch's flop counter does.
         """)
 
@@ -18,10 +19,36 @@ struct Summary: ParsableCommand {
     var inputShape: String?
     @Option(help: "Classes of the output layer (for a model name). [default: 10, or 1000 for the ImageNet ResNets]") var classes: Int?
 
+    @Option(help: "Tokens per example for text models. [default: 128]") var length: Int?
+
     func run() throws {
-        let (name, model, input) = try resolve()
+        if let length, length <= 0 { throw CommandError("--length must be positive, got \(length)") }
+        let folder = URL(fileURLWithPath: target)
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path),
+           !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelCard.fileName).path) {
+            try summarizeBERT(folder)
+            return
+        }
+        var (name, model, input) = try resolve()
+        if let length, case .tokens(let tokenizer, let vocabulary, _, let padding) = input {
+            input = .tokens(tokenizer: tokenizer, vocabularySize: vocabulary, maxLength: length, paddingID: padding)
+        }
         print("\(name): one example of shape \(input.shape)")
-        print(model.summary(input: Tensor.zeros([1] + input.shape)))
+        let example = if case .tokens = input { Tensor.ones([1] + input.shape, dtype: .int64) } else { Tensor.zeros([1] + input.shape) }
+        print(model.summary(input: example))
+    }
+
+    /// A Hugging Face BERT folder, read with its weights, on one sequence of --length tokens.
+    private func summarizeBERT(_ folder: URL) throws {
+        let bert: BERTModel
+        do {
+            bert = try BERTModel(pretrained: folder)
+        } catch {
+            throw CommandError("\(error)")
+        }
+        let tokens = min(length ?? 128, bert.config.maxPositionEmbeddings)
+        print("\(folder.path) (BERT, \(bert.config.numHiddenLayers) layers, hidden \(bert.config.hiddenSize)): one sequence of \(tokens) tokens")
+        print(bert.summary(input: Tensor.ones([1, tokens], dtype: .int64)) { bert(inputIDs: $0) })
     }
 
     private func resolve() throws -> (String, any Layer, ModelInput) {

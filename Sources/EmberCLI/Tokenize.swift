@@ -20,6 +20,11 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print only {\"input_ids\": [[...], ...]}.") var json = false
 
     func run() throws {
+        print(try output())
+    }
+
+    /// What the command prints.
+    func output() throws -> String {
         let texts = try self.texts + linesOf(file)
         guard !texts.isEmpty else { throw CommandError("give at least one text (as arguments or with --file)") }
         if let maxLength, maxLength <= 0 { throw CommandError("--max-length must be positive, got \(maxLength)") }
@@ -31,13 +36,10 @@ struct Tokenize: ParsableCommand {
         }
         let encodings = texts.map { tokenizer.encode($0, pair: nil, addSpecialTokens: !noSpecialTokens, maxLength: maxLength) }
         if json {
-            print(String(decoding: try JSONEncoder().encode(["input_ids": encodings.map(\.ids)]), as: UTF8.self))
-            return
+            return String(decoding: try JSONEncoder().encode(["input_ids": encodings.map(\.ids)]), as: UTF8.self)
         }
-        for (text, encoding) in zip(texts, encodings) {
-            print(text)
-            print("  tokens: \(encoding.tokens.joined(separator: " "))")
-            print("  ids:    \(encoding.ids.map(String.init).joined(separator: " "))")
-        }
+        return zip(texts, encodings).map { text, encoding in
+            "\(text)\n  tokens: \(encoding.tokens.joined(separator: " "))\n  ids:    \(encoding.ids.map(String.init).joined(separator: " "))"
+        }.joined(separator: "\n")
     }
 }

@@ -25,22 +25,43 @@ final class TrainCommandTests: XCTestCase {
     }
 
     func testBadSettingsAreOneLineErrors() {
-        XCTAssertEqual(message(["--model", "vgg"]), "unknown model 'vgg' (available: resnet8, resnet20, resnet18-cifar, mlp, linear)")
+        XCTAssertEqual(message(["--model", "vgg"]), "unknown model 'vgg' (available: \(ModelRegistry.names.joined(separator: ", ")))")
+        XCTAssertEqual(message(["--model", "lstm", "--dataset", "shapes"]), "model 'lstm' reads text: use --dataset reviews or text")
+        XCTAssertEqual(message(["--model", "gpt", "--dataset", "text", "--data-dir", "/tmp"]),
+                       "model 'gpt' reads text: use --dataset reviews or corpus")
+        XCTAssertEqual(message(["--dataset", "reviews"]), "--dataset reviews is text: use --model transformer, lstm, bert or gpt")
         XCTAssertEqual(message(["--epochs", "0"]), "--epochs must be positive, got 0")
         XCTAssertEqual(message(["--dataset", "mnist"]), "--dataset mnist reads files: give --data-dir DIR")
         XCTAssertEqual(message(["--data-dir", "/nonexistent/data"]), "the data directory /nonexistent/data does not exist")
         XCTAssertEqual(message(["--optimizer", "lbfgs"]), "unknown optimizer 'lbfgs' (available: sgd, adam, adamw, rmsprop)")
     }
 
-    func testEveryModelBuildsForImagesAndOnlyTheDenseOnesForFeatures() throws {
-        for name in ModelRegistry.names {
+    func testEveryModelBuildsForItsKindOfInput() throws {
+        for name in ModelRegistry.imageModels + ModelRegistry.denseModels {
             let model = try ModelRegistry.make(name, input: .image(channels: 3, height: 32, width: 32, mean: [], std: []), classes: 7)
             XCTAssertEqual(noGrad { model(Tensor.zeros([2, 3, 32, 32])) }.shape, [2, 7], name)
         }
-        XCTAssertEqual(try ModelRegistry.make("resnet8", input: .image(channels: 1, height: 28, width: 28, mean: [], std: []), classes: 10).parameters()[0].shape, [16, 1, 3, 3])
-        XCTAssertThrowsError(try ModelRegistry.make("resnet8", input: .features(names: ["a", "b", "c", "d"], mean: nil, std: nil), classes: 3)) {
-            XCTAssertTrue("\($0)".contains("takes images"), "\($0)")
+        let tokens = ModelInput.tokens(tokenizer: nil, vocabularySize: 257, maxLength: 12, paddingID: 256)
+        let ids = Tensor((0..<24).map { Int64($0 % 256) }, shape: [2, 12])
+        for name in ModelRegistry.textModels {
+            XCTAssertEqual(noGrad { try! ModelRegistry.make(name, input: tokens, classes: 3)(ids) }.shape, [2, 3], name)
         }
+        XCTAssertEqual(noGrad { try! ModelRegistry.make("gpt", input: tokens, classes: 257)(ids) }.shape, [2, 12, 257])
+        let features = ModelInput.features(names: ["a", "b", "c", "d"], mean: nil, std: nil)
+        XCTAssertEqual(noGrad { try! ModelRegistry.make("mlp", input: features, classes: 3)(Tensor.zeros([5, 4])) }.shape, [5, 3])
+        XCTAssertEqual(try ModelRegistry.make("resnet8", input: .image(channels: 1, height: 28, width: 28, mean: [], std: []), classes: 10)
+                        .parameters()[0].shape, [16, 1, 3, 3])
+        func failure(_ name: String, _ input: ModelInput) -> String {
+            do { _ = try ModelRegistry.make(name, input: input, classes: 3); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(failure("resnet8", features), "model 'resnet8' cannot read feature vectors; use --model mlp or linear")
+        XCTAssertEqual(failure("resnet50", .image(channels: 1, height: 64, width: 64, mean: [], std: [])),
+                       "model 'resnet50' takes RGB images, the dataset has 1 channel(s)")
+        XCTAssertEqual(failure("lenet5", .image(channels: 1, height: 20, width: 20, mean: [], std: [])),
+                       "model 'lenet5' takes 32x32 images (or 28x28, padded), the dataset's are 20x20")
+        XCTAssertEqual(failure("lstm", .image(channels: 1, height: 28, width: 28, mean: [], std: [])),
+                       "model 'lstm' reads text, but the dataset holds images; use --dataset reviews or text")
+        XCTAssertEqual(failure("resnet8", tokens), "model 'resnet8' does not read text; use --model transformer, lstm, bert, gpt")
     }
 
     func testATrainedRunResumesOnlyWithItsOwnSettings() throws {
@@ -69,5 +90,11 @@ final class TrainCommandTests: XCTestCase {
         let csv = directory.appendingPathComponent("iris.csv")
         FileManager.default.createFile(atPath: csv.path, contents: Data("a,label\n1,x\n".utf8))
         XCTAssertEqual(try TrainingData.detectFormat(at: csv.path), "csv")
+        let texts = directory.appendingPathComponent("reviews.csv")
+        FileManager.default.createFile(atPath: texts.path, contents: Data("text,label\nfine film,pos\n".utf8))
+        XCTAssertEqual(try TrainingData.detectFormat(at: texts.path), "text")
+        let book = directory.appendingPathComponent("book.txt")
+        FileManager.default.createFile(atPath: book.path, contents: Data("Call me Ishmael.".utf8))
+        XCTAssertEqual(try TrainingData.detectFormat(at: book.path), "corpus")
     }
 }
