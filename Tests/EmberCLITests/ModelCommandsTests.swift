@@ -28,7 +28,7 @@ final class ModelCommandsTests: XCTestCase {
 
     private func train(_ arguments: [String]) throws -> String {
         let out = try temporaryDirectory().path
-        var command = try Train.parse(arguments + ["--out", out, "--workers", "0", "--epochs", "1"])
+        let command = try Train.parse(arguments + ["--out", out, "--workers", "0", "--epochs", "1"])
         try command.run()
         return out
     }
@@ -57,12 +57,13 @@ final class ModelCommandsTests: XCTestCase {
         let text = try Predict.parse([run, directory.appendingPathComponent("a.png").path]).output()
         XCTAssertTrue(text.hasPrefix(directory.appendingPathComponent("a.png").path + ": "), text)
 
-        XCTAssertEqual(message(Predict.self, [run, "/nonexistent.png"]), "/nonexistent.png does not exist")
+        let missing = directory.appendingPathComponent("missing").path
+        XCTAssertEqual(message(Predict.self, [run, missing + ".png"]), "\(missing).png does not exist")
         let notAnImage = directory.appendingPathComponent("c.png")
         try Data("hello".utf8).write(to: notAnImage)
         XCTAssertTrue(message(Predict.self, [run, notAnImage.path])?.contains("c.png") == true)
-        XCTAssertEqual(message(Eval.self, ["/nonexistent"]),
-                       "/nonexistent does not exist: give a run directory written by ember train or a checkpoint file in one")
+        XCTAssertEqual(message(Eval.self, [missing]),
+                       "\(missing) does not exist: give a run directory written by ember train or a checkpoint file in one")
         XCTAssertNil(message(Summary.self, [run]))
         XCTAssertEqual(message(Summary.self, ["vgg"]),
                        "'vgg' is neither a run directory nor a model (available: \(ModelRegistry.names.joined(separator: ", ")))")
@@ -104,7 +105,7 @@ final class ModelCommandsTests: XCTestCase {
         XCTAssertEqual(Array(decoded.keys), ["input_ids"])
         XCTAssertEqual(decoded["input_ids"], texts.map { tokenizer.encode($0).ids })
         XCTAssertEqual(decoded["input_ids"]?[2], [tokenizer.id(of: "[CLS]")!, tokenizer.id(of: "[SEP]")!])
-        XCTAssertEqual(message(Tokenize.self, ["--model", "/nonexistent", "x"])?.contains("/nonexistent"), true)
+        XCTAssertEqual(message(Tokenize.self, ["--model", "/nonexistent-folder", "x"])?.contains("/nonexistent-folder"), true)
         XCTAssertEqual(message(Tokenize.self, ["--model", folder.path]), "give at least one text (as arguments or with --file)")
     }
 
@@ -126,7 +127,7 @@ final class ModelCommandsTests: XCTestCase {
         XCTAssertGreaterThan(similar, unrelated)
         let table = try Embed.parse(["--model", folder] + sentences).output()
         XCTAssertTrue(table.contains("cosine similarity"), table)
-        XCTAssertEqual(message(Embed.self, ["--model", "/nonexistent", "x"])?.hasPrefix("cannot load the model in /nonexistent"), true)
+        XCTAssertEqual(message(Embed.self, ["--model", "/nonexistent-folder", "x"])?.hasPrefix("cannot load the model in /nonexistent-folder"), true)
     }
 }
 

@@ -27,8 +27,10 @@ final class TrainCommandTests: XCTestCase {
     func testBadSettingsAreOneLineErrors() {
         XCTAssertEqual(message(["--model", "vgg"]), "unknown model 'vgg' (available: \(ModelRegistry.names.joined(separator: ", ")))")
         XCTAssertEqual(message(["--model", "lstm", "--dataset", "shapes"]), "model 'lstm' reads text: use --dataset reviews or text")
-        XCTAssertEqual(message(["--model", "gpt", "--dataset", "text", "--data-dir", "/tmp"]),
+        XCTAssertEqual(message(["--model", "gpt", "--dataset", "cifar10", "--data-dir", "/tmp"]),
                        "model 'gpt' reads text: use --dataset reviews or corpus")
+        XCTAssertEqual(message(["--model", "gpt", "--dataset", "text", "--data-dir", "/tmp"]),
+                       "model 'gpt' is a language model: train it on --dataset reviews or corpus (a text file)")
         XCTAssertEqual(message(["--dataset", "reviews"]), "--dataset reviews is text: use --model transformer, lstm, bert or gpt")
         XCTAssertEqual(message(["--epochs", "0"]), "--epochs must be positive, got 0")
         XCTAssertEqual(message(["--dataset", "mnist"]), "--dataset mnist reads files: give --data-dir DIR")
@@ -44,11 +46,14 @@ final class TrainCommandTests: XCTestCase {
         let tokens = ModelInput.tokens(tokenizer: nil, vocabularySize: 257, maxLength: 12, paddingID: 256)
         let ids = Tensor((0..<24).map { Int64($0 % 256) }, shape: [2, 12])
         for name in ModelRegistry.textModels {
-            XCTAssertEqual(noGrad { try! ModelRegistry.make(name, input: tokens, classes: 3)(ids) }.shape, [2, 3], name)
+            let model = try ModelRegistry.make(name, input: tokens, classes: 3)
+            XCTAssertEqual(noGrad { model(ids) }.shape, [2, 3], name)
         }
-        XCTAssertEqual(noGrad { try! ModelRegistry.make("gpt", input: tokens, classes: 257)(ids) }.shape, [2, 12, 257])
+        let gpt = try ModelRegistry.make("gpt", input: tokens, classes: 257)
+        XCTAssertEqual(noGrad { gpt(ids) }.shape, [2, 12, 257])
         let features = ModelInput.features(names: ["a", "b", "c", "d"], mean: nil, std: nil)
-        XCTAssertEqual(noGrad { try! ModelRegistry.make("mlp", input: features, classes: 3)(Tensor.zeros([5, 4])) }.shape, [5, 3])
+        let mlp = try ModelRegistry.make("mlp", input: features, classes: 3)
+        XCTAssertEqual(noGrad { mlp(Tensor.zeros([5, 4])) }.shape, [5, 3])
         XCTAssertEqual(try ModelRegistry.make("resnet8", input: .image(channels: 1, height: 28, width: 28, mean: [], std: []), classes: 10)
                         .parameters()[0].shape, [16, 1, 3, 3])
         func failure(_ name: String, _ input: ModelInput) -> String {
