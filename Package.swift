@@ -48,7 +48,7 @@ let package = Package(
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
         .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "CZlib"]),
         // Tokenizers: BERT's WordPiece and GPT-2's byte-level BPE, from Hugging Face files.
-        .target(name: "EmberText", dependencies: ["Ember"]),
+        .target(name: "EmberText", dependencies: ["Ember", "EmberIO"]),
         // The model zoo, Hugging Face model folders and sentence embeddings.
         .target(name: "EmberModels", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberText"]),
         .executableTarget(

@@ -1,6 +1,7 @@
 /// A JSON value. Numbers keep their source text so that integers are read exactly (byte
-/// offsets beyond 2^53 must not round through Double); objects keep their members in order.
-enum JSONValue {
+/// offsets beyond 2^53 must not round through Double); objects keep their members in order,
+/// with their keys exactly as written. Shared with the tokenizer files' reader (EmberText).
+package enum JSONValue {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -9,7 +10,7 @@ enum JSONValue {
     case null
 
     /// What kind of value this is, for error messages.
-    var kind: String {
+    package var kind: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -22,21 +23,30 @@ enum JSONValue {
 }
 
 /// Why a text is not JSON, with the byte position where reading stopped.
-struct JSONError: Error {
-    let message: String
+package struct JSONError: Error {
+    package let message: String
 }
 
-/// A strict RFC 8259 parser over UTF-8 bytes, for untrusted file headers. A key given twice
-/// in one object is an error (which of two entries is meant would be ambiguous), and nesting
-/// is limited, as in serde_json, so that hostile input cannot exhaust the stack.
-struct JSONParser {
+/// A strict RFC 8259 parser over UTF-8 bytes, for untrusted files. Nesting is limited, as in
+/// serde_json, so that hostile input cannot exhaust the stack.
+package struct JSONParser {
+    /// What a key given twice in one object is.
+    package enum DuplicateKeys {
+        /// An error: which of two entries is meant would be ambiguous (file headers).
+        case rejected
+        /// Kept as written. Swift compares strings by canonical equivalence, so keys that differ
+        /// byte for byte (a tokenizer's "é" and "e\u{301}") would count as repeats.
+        case kept
+    }
+
     static let maxDepth = 128
 
     private let bytes: [UInt8]
+    private let duplicateKeys: DuplicateKeys
     private var position = 0
 
-    static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    package static func parse(_ bytes: [UInt8], duplicateKeys: DuplicateKeys = .rejected) throws(JSONError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, duplicateKeys: duplicateKeys)
         parser.skipWhitespace()
         let value = try parser.value(depth: 1)
         parser.skipWhitespace()
@@ -44,7 +54,10 @@ struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: [UInt8], duplicateKeys: DuplicateKeys) {
+        self.bytes = bytes
+        self.duplicateKeys = duplicateKeys
+    }
 
     private mutating func value(depth: Int) throws(JSONError) -> JSONValue {
         guard depth <= Self.maxDepth else { throw failure("values nested more than \(Self.maxDepth) levels deep") }
@@ -71,7 +84,7 @@ struct JSONParser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw unexpected("where a key should start") }
             let keyStart = position
             let key = try string()
-            guard seen.insert(key).inserted else {
+            guard duplicateKeys == .kept || seen.insert(key).inserted else {
                 position = keyStart
                 throw failure("the key \(JSONWriter.quoted(key)) appears twice in one object")
             }

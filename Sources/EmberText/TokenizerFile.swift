@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// The bytes of a tokenizer file, or an error naming it.
@@ -29,9 +30,9 @@ struct JSONField {
     static func read(_ url: URL) throws(TokenizerError) -> JSONField {
         let bytes = try readTokenizerFile(url)
         do {
-            return JSONField(value: try JSONReader.parse(bytes), file: url.path, path: "")
+            return JSONField(value: try JSONParser.parse(bytes, duplicateKeys: .kept), file: url.path, path: "")
         } catch {
-            throw TokenizerError("\(url.path): is not valid JSON: \(error.description)")
+            throw TokenizerError("\(url.path): is not valid JSON: \(error.message)")
         }
     }
 
@@ -81,7 +82,7 @@ struct JSONField {
 
     /// A whole number in Int's range.
     func int() throws(TokenizerError) -> Int {
-        guard case .number(let number) = value else { throw error("should be a whole number, found \(value.kind)") }
+        guard case .number(let text) = value, let number = Double(text) else { throw error("should be a whole number, found \(value.kind)") }
         guard number.rounded() == number, let whole = Int(exactly: number) else { throw error("should be a whole number, found \(number)") }
         return whole
     }
@@ -95,7 +96,7 @@ struct JSONField {
 
     /// A number, for settings that Python writes as floats (`model_max_length`: 1e30).
     func number() throws(TokenizerError) -> Double {
-        guard case .number(let number) = value else { throw error("should be a number, found \(value.kind)") }
+        guard case .number(let text) = value, let number = Double(text) else { throw error("should be a number, found \(value.kind)") }
         return number
     }
 }

@@ -81,7 +81,7 @@ final class LoadTokenizerTests: XCTestCase {
     func testMalformedJSON() throws {
         try write(#"{"model": {"type": "WordPiece", "vocab": {"a": 0,}}}"#, to: "tokenizer.json")
         let path = folder.appendingPathComponent("tokenizer.json").path
-        assertLoadError("\(path): is not valid JSON: expected a key at byte 49")
+        assertLoadError("\(path): is not valid JSON: unexpected '}' where a key should start at byte 49")
         try write(#"{"model": {"type": "WordPiece", "vocab": ["a"]}}"#, to: "tokenizer.json")
         assertLoadError("\(path): model.vocab should be an object, found an array")
         try write(#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": -1}}}"#, to: "tokenizer.json")
@@ -90,7 +90,7 @@ final class LoadTokenizerTests: XCTestCase {
         assertLoadError("\(path): model is missing")
         try write("{}", to: "tokenizer_config.json")
         try write("[1, 2", to: "tokenizer_config.json")
-        assertLoadError("\(folder.appendingPathComponent("tokenizer_config.json").path): is not valid JSON: expected ',' or ']' after an array element at byte 5")
+        assertLoadError("\(folder.appendingPathComponent("tokenizer_config.json").path): is not valid JSON: unexpected end of input where ',' or ']' should follow an array element at byte 5")
     }
 
     func testUnknownModelType() throws {
