@@ -89,6 +89,22 @@ final class ModelCommandsTests: XCTestCase {
         XCTAssertNil(message(Summary.self, ["gpt", "--length", "16"]))
     }
 
+    func testTextCSVIsSplitForValidationAndReadWithAHuggingFaceTokenizer() throws {
+        let directory = try temporaryDirectory()
+        let csv = directory.appendingPathComponent("reviews.csv")
+        let rows = (0..<20).map { i in "\"\(i % 2 == 0 ? "dull, slow" : "a clever, moving") film number \(i)\",\(i % 2 == 0 ? "neg" : "pos")" }
+        try Data((["text,label"] + rows).joined(separator: "\n").utf8).write(to: csv)
+        let run = try train(["--model", "transformer", "--data-dir", csv.path, "--tokenizer", fixtureTokenizer.path,
+                             "--batch-size", "4", "--max-length", "16"])
+        let card = try ModelCard.read(from: URL(fileURLWithPath: run))
+        XCTAssertEqual(card.classNames, ["neg", "pos"])
+        guard case .tokens(let folder, let vocabulary, 16, _) = card.input else { return XCTFail("\(card.input)") }
+        XCTAssertEqual(folder, fixtureTokenizer.path)
+        XCTAssertEqual(vocabulary, try loadTokenizer(folder: fixtureTokenizer).vocabularySize)
+        let output = try Predict.parse([run, "a clever film", "--top-k", "1"]).output()
+        XCTAssertTrue(output.hasPrefix("a clever film: "), output)
+    }
+
     /// The tokenizer the EmberText tests check against Hugging Face's.
     private var fixtureTokenizer: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -28,10 +28,8 @@ extension TrainingData {
                 let test = try CSVTextClassification(contentsOf: testURL, options: CSVOptions(header: .present, classNames: classNames))
                 (train, validation) = (encode(trainFile, config.trainSize), encode(test, config.valSize))
             } else {
-                guard trainFile.count >= 5 else { throw CommandError("\(trainURL.path) has \(trainFile.count) rows; at least 5 are needed to hold out validation rows") }
-                let validationCount = min(config.valSize ?? trainFile.count / 5, trainFile.count - 1)
-                let parts = trainFile.randomSplit([trainFile.count - validationCount, validationCount], seed: config.seed)
-                (train, validation) = (encode(parts[0], config.trainSize), encode(parts[1], nil))
+                let split = try holdOut(trainFile, from: trainURL, config: config)
+                (train, validation) = (encode(split.train, nil), encode(split.validation, nil))
             }
         }
         let collate = TextBatches.classification(padding: tokenizer.paddingID)

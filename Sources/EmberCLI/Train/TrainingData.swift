@@ -75,15 +75,12 @@ struct TrainingData {
     /// A CSV file (split 80/20 into training and validation) or a directory holding
     /// train.csv and test.csv. The label is the column named "label", else the last one.
     private static func csv(_ location: URL, config: TrainConfig, workers: Int) throws -> TrainingData {
-        var isDirectory: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory)
-        let trainURL = isDirectory.boolValue ? location.appendingPathComponent("train.csv") : location
+        let (trainURL, testURL) = splitFiles(location)
         let train = try CSVClassification(contentsOf: trainURL, label: .nameOrLast("label"),
                                           options: CSVOptions(standardization: .fitted))
         let trainSet: Subset<CSVClassification>
         let validationSet: Subset<CSVClassification>
-        let testURL = location.appendingPathComponent("test.csv")
-        if isDirectory.boolValue && FileManager.default.fileExists(atPath: testURL.path) {
+        if let testURL {
             let test = try CSVClassification(contentsOf: testURL, label: .nameOrLast("label"),
                                              options: CSVOptions(standardization: train.standardization, classNames: train.classNames))
             guard test.featureNames == train.featureNames else {
@@ -92,11 +89,7 @@ struct TrainingData {
             trainSet = prefix(train, config.trainSize)
             validationSet = prefix(test, config.valSize)
         } else {
-            guard train.count >= 5 else { throw CommandError("\(trainURL.path) has \(train.count) rows; at least 5 are needed to hold out validation rows") }
-            let validationCount = min(config.valSize ?? train.count / 5, train.count - 1)
-            let parts = train.randomSplit([train.count - validationCount, validationCount], seed: config.seed)
-            trainSet = Subset(train, indices: Array(parts[0].indices.prefix(config.trainSize ?? train.count)))
-            validationSet = parts[1]
+            (trainSet, validationSet) = try holdOut(train, from: trainURL, config: config)
         }
         let collate = { (examples: [(features: Tensor, label: Int)]) in Collate.batch(examples.map { ($0.features, $0.label) }) }
         return TrainingData(
@@ -107,6 +100,15 @@ struct TrainingData {
             classNames: train.classNames,
             description: "\(trainURL.lastPathComponent): \(trainSet.count) training and \(validationSet.count) validation rows, "
                 + "\(train.featureNames.count) features, \(train.classNames.count) classes")
+    }
+
+    /// A file's rows split at random into training rows (at most --train-size) and validation
+    /// rows (--val-size, or a fifth).
+    static func holdOut<D: Dataset>(_ data: D, from url: URL, config: TrainConfig) throws -> (train: Subset<D>, validation: Subset<D>) {
+        guard data.count >= 5 else { throw CommandError("\(url.path) has \(data.count) rows; at least 5 are needed to hold out validation rows") }
+        let validationCount = min(config.valSize ?? data.count / 5, data.count - 1)
+        let parts = data.randomSplit([data.count - validationCount, validationCount], seed: config.seed)
+        return (Subset(data, indices: Array(parts[0].indices.prefix(config.trainSize ?? data.count))), parts[1])
     }
 
     /// The dataset format of a `--data-dir` given without `--dataset`, from the files there.
