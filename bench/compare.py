@@ -203,7 +203,8 @@ def report(results: Results, workloads: list, peak, peak_by, args) -> str:
         f"- Peers: {versions or 'none ran'}",
         f"- Machine fp32 peak: {peak_text}",
         f"- Settings: {args.reps} timed reps after 2 warm-ups, {args.rounds} interleaved "
-        f"rounds; figure = median over rounds of each run's median",
+        f"rounds; figure = median over rounds of each run's median"
+        + ("; one thread per side, timed by CPU time" if args.cpu_time else ""),
         "- Ratios (vs ...) are peer time / our time: above 1.0 means Ember is faster. "
         "Eager torch is paired with eager Ember, compiled peers (jax.jit, torch.compile, "
         "onnxruntime) with ember-compiled where it exists.",
@@ -231,6 +232,9 @@ def main() -> int:
                                          "(default: $EMBER_MINILM_DIR)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--write", metavar="FILE", help="also write the report to FILE")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="every side on one thread, timed by CPU time: for comparing on a busy "
+                             "machine, not for the results file")
     args = parser.parse_args()
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
@@ -245,6 +249,10 @@ def main() -> int:
         env["EMBER_MINILM_DIR"] = str(Path(args.minilm).resolve())
     ember = [str(Path(args.ember).resolve()), "bench"]
     peer = [python, str(BENCH / "peers.py")]
+    if args.cpu_time:
+        env.update(EMBER_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        ember.append("--cpu-time")
+        peer.append("--cpu-time")
     sides = [("ember", ember)] + [(p, peer + ["--impl", p]) for p in peers]
 
     # The fp32 peak, once: the best rep any side reaches. Ember may not offer --peak.

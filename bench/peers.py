@@ -39,6 +39,10 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 # W7: 32 sentences, each padded to 128 tokens.
 MINILM_SENTENCES = [f"Sentence number {i} for the embedding benchmark." for i in range(32)]
 MINILM_TOKENS = 128
+# --cpu-time: one thread, timed by the process's CPU time (a figure that other processes on
+# a busy machine barely disturb); otherwise all cores and the wall clock.
+THREADS = os.cpu_count()
+CLOCK = time.perf_counter
 
 
 class Unavailable(Exception):
@@ -72,9 +76,9 @@ def measure(case: Case, reps: int) -> dict:
         case.step()
     figures = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = CLOCK()
         case.step()
-        figures.append(figure(case.unit, case.amount, time.perf_counter() - start))
+        figures.append(figure(case.unit, case.amount, CLOCK() - start))
     return {
         "median": statistics.median(figures),
         "min": min(figures),
@@ -129,7 +133,7 @@ def torch_peer():
     import torch.nn.functional as F
     import torchvision
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
     randn = torch.randn
 
@@ -516,7 +520,10 @@ def onnxruntime_peer():
     import torch
 
     def session(path: Path):
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        if THREADS == 1:
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def w4():
         import torchvision
@@ -612,7 +619,12 @@ def main() -> int:
                         help="measure the fp32 peak on a 4096^3 matmul (workload 'peak')")
     parser.add_argument("--minilm", help="all-MiniLM-L6-v2 folder for W7 "
                                          "(default: $EMBER_MINILM_DIR)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread, timed by the process's CPU time (jax: CPU time only)")
     args = parser.parse_args()
+    if args.cpu_time:
+        global THREADS, CLOCK
+        THREADS, CLOCK = 1, time.process_time
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {WORKLOADS}")
