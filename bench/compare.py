@@ -3,7 +3,8 @@
 
     python bench/compare.py [W1 W9 ...] [--reps N] [--rounds R] [--ember PATH] [--write FILE]
 
-Each round runs every workload on every side in turn (W1: ember, torch, jax; W2: ...),
+Each round runs every workload on every side in turn (W1: ember, torch, jax; W2: ...;
+onnxruntime only where it runs: W4, W7),
 so machine noise hits all sides alike. Every (workload, side) is its own process:
 that keeps the peak RSS figure of W3/W5/W6 the workload's own and isolates crashes.
 A figure is the median over rounds of each run's median. Ratios are peer time /
@@ -30,13 +31,17 @@ UNITS = {"W1": "GFLOP/s", "W2": "steps/s", "W3": "images/s", "W4": "images/s",
 HIGHER_IS_BETTER = {"GFLOP/s", "steps/s", "images/s", "sentences/s"}
 RSS_WORKLOADS = ["W3", "W5", "W6"]
 # Table column order; a column shows only when some run reported it.
-IMPLS = ["ember", "ember-compiled", "torch", "torch-compiled", "jax"]
+IMPLS = ["ember", "ember-compiled", "torch", "torch-compiled", "jax", "onnxruntime"]
 OURS = ["ember", "ember-compiled"]
 # Like with like: eager torch against eager Ember, compiled peers (jax.jit,
-# torch.compile) against compiled Ember; each falls back to the other of ours.
+# torch.compile, onnxruntime's optimized graph) against compiled Ember; each falls back
+# to the other of ours.
 PAIRING = {"torch": ["ember", "ember-compiled"],
            "torch-compiled": ["ember-compiled", "ember"],
-           "jax": ["ember-compiled", "ember"]}
+           "jax": ["ember-compiled", "ember"],
+           "onnxruntime": ["ember-compiled", "ember"]}
+# Peers that run only some workloads, and offer no fp32 peak; the others run all.
+PARTIAL_PEERS = {"onnxruntime": {"W4", "W7"}}
 
 
 class RunFailed(Exception):
@@ -198,10 +203,11 @@ def report(results: Results, workloads: list, peak, peak_by, args) -> str:
         f"- Peers: {versions or 'none ran'}",
         f"- Machine fp32 peak: {peak_text}",
         f"- Settings: {args.reps} timed reps after 2 warm-ups, {args.rounds} interleaved "
-        f"rounds; figure = median over rounds of each run's median",
+        f"rounds; figure = median over rounds of each run's median"
+        + ("; one thread per side, timed by CPU time" if args.cpu_time else ""),
         "- Ratios (vs ...) are peer time / our time: above 1.0 means Ember is faster. "
-        "Eager torch is paired with eager Ember, compiled peers (jax.jit, torch.compile) "
-        "with ember-compiled where it exists.",
+        "Eager torch is paired with eager Ember, compiled peers (jax.jit, torch.compile, "
+        "onnxruntime) with ember-compiled where it exists.",
         "",
         table(results, workloads, peak),
     ])
@@ -220,11 +226,15 @@ def main() -> int:
                         help="ember binary (default: .build/release/ember)")
     parser.add_argument("--python", help="interpreter for the peers "
                                          "(default: bench/.venv/bin/python, else this one)")
-    parser.add_argument("--peers", default="torch,jax", help="comma-separated (default torch,jax)")
+    parser.add_argument("--peers", default="torch,jax,onnxruntime",
+                        help="comma-separated (default torch,jax,onnxruntime)")
     parser.add_argument("--minilm", help="all-MiniLM-L6-v2 folder for W7 "
                                          "(default: $EMBER_MINILM_DIR)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--write", metavar="FILE", help="also write the report to FILE")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="every side on one thread, timed by CPU time: for comparing on a busy "
+                             "machine, not for the results file")
     args = parser.parse_args()
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
@@ -239,11 +249,17 @@ def main() -> int:
         env["EMBER_MINILM_DIR"] = str(Path(args.minilm).resolve())
     ember = [str(Path(args.ember).resolve()), "bench"]
     peer = [python, str(BENCH / "peers.py")]
+    if args.cpu_time:
+        env.update(EMBER_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        ember.append("--cpu-time")
+        peer.append("--cpu-time")
     sides = [("ember", ember)] + [(p, peer + ["--impl", p]) for p in peers]
 
     # The fp32 peak, once: the best rep any side reaches. Ember may not offer --peak.
     peak, peak_by = None, None
     for name, command in sides:
+        if name in PARTIAL_PEERS:
+            continue
         progress(f"peak: {name}")
         try:
             records = run_json(command + ["--peak", "--json", "--reps", str(args.reps)],
@@ -260,6 +276,8 @@ def main() -> int:
     for round_ in range(1, args.rounds + 1):
         for w in workloads:
             for name, command in sides:
+                if w not in PARTIAL_PEERS.get(name, WORKLOADS):
+                    continue
                 progress(f"round {round_}/{args.rounds}: {w} {name}")
                 try:
                     records = run_json(command + [w, "--reps", str(args.reps), "--json"],

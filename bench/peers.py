@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The peers' side of Ember's benchmark suite: workloads W1-W9 in PyTorch and JAX.
+"""The peers' side of Ember's benchmark suite: workloads W1-W9 in PyTorch and JAX, and the
+inference workloads (W4, W7) in onnxruntime.
 
-    python bench/peers.py --impl torch|jax [--reps N] [--json] [--peak] [W1 W9 ...]
+    python bench/peers.py --impl torch|jax|onnxruntime [--reps N] [--json] [--peak] [W1 W9 ...]
 
 Prints one JSON object per line (with --json), shaped like `ember bench --json`:
     {"workload":"W1","impl":"torch","median":..,"min":..,"max":..,"unit":"GFLOP/s"}
@@ -9,6 +10,9 @@ or  {"workload":"W7","impl":"jax","error":"why"}.
 The workloads are listed in bench/README.md; each one does 2 warm-up calls, then
 N timed ones. `--peak` measures the machine's fp32 peak (best GFLOP/s on a
 4096^3 matmul) and prints it as workload "peak".
+
+onnxruntime runs models exported from PyTorch to ONNX on first use and cached in
+bench/.cache (torchvision's ResNet-50; the MiniLM encoder with its pooling).
 
 peak_rss_mb is the process's maximum resident set so far, so it is only that
 workload's own figure when the workload runs alone in its process (compare.py
@@ -23,12 +27,22 @@ import resource
 import statistics
 import sys
 import time
+import hashlib
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 WORKLOADS = [f"W{i}" for i in range(1, 10)]
 RSS_WORKLOADS = {"W3", "W5", "W6"}
 WARMUPS = 2
 SEED = 0
+CACHE = Path(__file__).resolve().parent / ".cache"
+# W7: 32 sentences, each padded to 128 tokens.
+MINILM_SENTENCES = [f"Sentence number {i} for the embedding benchmark." for i in range(32)]
+MINILM_TOKENS = 128
+# --cpu-time: one thread, timed by the process's CPU time (a figure that other processes on
+# a busy machine barely disturb); otherwise all cores and the wall clock.
+THREADS = os.cpu_count()
+CLOCK = time.perf_counter
 
 
 class Unavailable(Exception):
@@ -62,9 +76,9 @@ def measure(case: Case, reps: int) -> dict:
         case.step()
     figures = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = CLOCK()
         case.step()
-        figures.append(figure(case.unit, case.amount, time.perf_counter() - start))
+        figures.append(figure(case.unit, case.amount, CLOCK() - start))
     return {
         "median": statistics.median(figures),
         "min": min(figures),
@@ -82,15 +96,44 @@ def matmul_flops(n: int) -> float:
     return 2.0 * n**3
 
 
+def minilm():
+    """all-MiniLM-L6-v2 as a SentenceTransformer (BERT, mean pooling, L2 normalize) on the CPU,
+    and the W7 batch tokenized by its own tokenizer, as PyTorch tensors."""
+    folder = os.environ.get("EMBER_MINILM_DIR")
+    if not folder:
+        raise Unavailable("no MiniLM folder: pass --minilm DIR or set EMBER_MINILM_DIR")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise Unavailable("sentence-transformers is not installed (run bench/setup_peers.sh)")
+    model = SentenceTransformer(folder, device="cpu").eval()
+    batch = model.tokenizer(MINILM_SENTENCES, padding="max_length", max_length=MINILM_TOKENS,
+                            truncation=True, return_tensors="pt")
+    return model, batch
+
+
+def cached_onnx(name: str, export: Callable[[Path], None]) -> Path:
+    """bench/.cache/`name`, written by `export(path)` the first time it is asked for."""
+    path = CACHE / name
+    if not path.exists():
+        CACHE.mkdir(exist_ok=True)
+        # Written under another name first, so an interrupted export leaves no bad file.
+        partial = CACHE / f"partial-{os.getpid()}-{name}"
+        export(partial)
+        partial.replace(path)
+    return path
+
+
 # --------------------------------------------------------------------------- torch
 
 def torch_peer():
-    """Returns (impl, version, {workload: () -> [Case]}, () -> peak Case)."""
+    """Returns (impl, version, {workload: () -> [Case]}, () -> peak Case, or None)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    import torchvision
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
     randn = torch.randn
 
@@ -103,8 +146,6 @@ def torch_peer():
         return step
 
     class BasicBlock(nn.Module):
-        expansion = 1
-
         def __init__(self, cin, width, stride):
             super().__init__()
             self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
@@ -118,59 +159,31 @@ def torch_peer():
             out = self.bn2(self.conv2(out))
             return F.relu(out + self.downsample(x))
 
-    class Bottleneck(nn.Module):
-        """ResNet v1.5 bottleneck: the stride sits on the 3x3 conv, as in torchvision."""
-
-        expansion = 4
-
-        def __init__(self, cin, width, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(width * 4)
-            self.downsample = shortcut(cin, width * 4, stride)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = F.relu(self.bn2(self.conv2(out)))
-            out = self.bn3(self.conv3(out))
-            return F.relu(out + self.downsample(x))
-
     def shortcut(cin, cout, stride):
         if stride == 1 and cin == cout:
             return nn.Identity()
         return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
-    class ResNet(nn.Module):
-        """torchvision's layout; `cifar` swaps the 7x7/2 stem and max-pool for a 3x3/1 stem."""
+    class CifarResNet18(nn.Module):
+        """ResNet-18 in torchvision's layout, CIFAR variant (which torchvision lacks): a 3x3/1
+        stem and no max-pool. W4 and W5 use torchvision's own ResNet-50."""
 
-        def __init__(self, block, layers, num_classes, cifar):
+        def __init__(self, num_classes=10):
             super().__init__()
-            if cifar:
-                self.stem = nn.Sequential(
-                    nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
-            else:
-                self.stem = nn.Sequential(
-                    nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                    nn.MaxPool2d(3, 2, 1))
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
             blocks, cin = [], 64
-            for i, count in enumerate(layers):
+            for i in range(4):
                 width = 64 * 2**i
-                for j in range(count):
-                    blocks.append(block(cin, width, 2 if i > 0 and j == 0 else 1))
-                    cin = width * block.expansion
+                for j in range(2):
+                    blocks.append(BasicBlock(cin, width, 2 if i > 0 and j == 0 else 1))
+                    cin = width
             self.blocks = nn.Sequential(*blocks)
             self.fc = nn.Linear(cin, num_classes)
 
         def forward(self, x):
             x = self.blocks(self.stem(x))
             return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-
-    def resnet50():
-        return ResNet(Bottleneck, [3, 4, 6, 3], 1000, cifar=False)
 
     class PreLNBlock(nn.Module):
         def __init__(self, d_model=512, heads=8, ffn=2048):
@@ -202,13 +215,13 @@ def torch_peer():
         return [Case("torch", train_step(model, opt, x, y), "steps/s")]
 
     def w3():
-        model = ResNet(BasicBlock, [2, 2, 2, 2], 10, cifar=True).train()
+        model = CifarResNet18().train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         x, y = randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
         return [Case("torch", train_step(model, opt, x, y), "images/s", 64)]
 
     def w4():
-        model = resnet50().eval()
+        model = torchvision.models.resnet50().eval()
         x = randn(8, 3, 224, 224)
 
         def step():
@@ -218,7 +231,7 @@ def torch_peer():
         return [Case("torch", step, "images/s", 8)]
 
     def w5():
-        model = resnet50().train()
+        model = torchvision.models.resnet50().train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         x, y = randn(8, 3, 224, 224), torch.randint(0, 1000, (8,))
         return [Case("torch", train_step(model, opt, x, y), "images/s", 8)]
@@ -239,27 +252,15 @@ def torch_peer():
                 Case("torch-compiled", step_of(torch.compile(block)), "ms/iter")]
 
     def w7():
-        folder = os.environ.get("EMBER_MINILM_DIR")
-        if not folder:
-            raise Unavailable("no MiniLM folder: pass --minilm DIR or set EMBER_MINILM_DIR")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise Unavailable("sentence-transformers is not installed")
-        model = SentenceTransformer(folder, device="cpu")
-        bert = model[0].auto_model.eval()
-        sentences = [f"Sentence number {i} for the embedding benchmark." for i in range(32)]
-        batch = model.tokenizer(sentences, padding="max_length", max_length=128,
-                                truncation=True, return_tensors="pt")
-        mask = batch["attention_mask"].unsqueeze(-1).float()
+        # sentence-transformers' own pipeline (BERT, mean pooling, L2 normalize) on the
+        # pre-tokenized batch.
+        model, batch = minilm()
 
         def step():
             with torch.inference_mode():
-                hidden = bert(**batch).last_hidden_state
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                F.normalize(pooled, dim=1)
+                model(dict(batch))["sentence_embedding"]
 
-        return [Case("torch", step, "sentences/s", 32)]
+        return [Case("torch", step, "sentences/s", len(MINILM_SENTENCES))]
 
     def w8():
         x, w, b = randn(4096, 1024), randn(1024), randn(1024)
@@ -507,7 +508,85 @@ def jax_peer():
     return "jax", f"jax {jax.__version__}", workloads, peak
 
 
-PEERS = {"torch": torch_peer, "jax": jax_peer}
+# --------------------------------------------------------------------------- onnxruntime
+
+def onnxruntime_peer():
+    """Like torch_peer, for the inference workloads W4 and W7: PyTorch models exported to ONNX
+    once (bench/.cache) and run by an InferenceSession with onnxruntime's default CPU
+    settings: all graph optimizations, and its own intra-op thread pool of one thread per
+    physical core (2 on the 2-core benchmark machine)."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    def session(path: Path):
+        options = ort.SessionOptions()
+        if THREADS == 1:
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def w4():
+        import torchvision
+
+        def export(path):
+            torch.manual_seed(SEED)
+            model = torchvision.models.resnet50().eval()
+            torch.onnx.export(model, (torch.randn(8, 3, 224, 224),), str(path),
+                              input_names=["images"], output_names=["logits"],
+                              external_data=False)
+
+        run = session(cached_onnx("resnet50-eval-8x3x224x224.onnx", export)).run
+        x = np.random.default_rng(SEED).standard_normal((8, 3, 224, 224), dtype=np.float32)
+        return [Case("onnxruntime", lambda: run(None, {"images": x}), "images/s", 8)]
+
+    def w7():
+        import torch.nn.functional as F
+
+        model, batch = minilm()
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+
+        class Embed(torch.nn.Module):
+            """The encoder with the pooling in the graph: what the torch peer's pipeline computes."""
+
+            def __init__(self, bert):
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return F.normalize(pooled, dim=1)
+
+        def export(path):
+            torch.onnx.export(Embed(model[0].auto_model).eval(), tuple(batch[n] for n in names),
+                              str(path), input_names=names, output_names=["embeddings"],
+                              external_data=False)
+
+        folder = os.path.realpath(os.environ["EMBER_MINILM_DIR"])
+        tag = hashlib.sha1(folder.encode()).hexdigest()[:12]
+        run = session(cached_onnx(f"minilm-{tag}-{len(MINILM_SENTENCES)}x{MINILM_TOKENS}.onnx",
+                                  export)).run
+        feeds = {n: batch[n].numpy() for n in names}
+        # The exported graph must compute what sentence-transformers does.
+        with torch.inference_mode():
+            expected = model(dict(batch))["sentence_embedding"].numpy()
+        error = float(np.abs(run(None, feeds)[0] - expected).max())
+        if error > 1e-4:
+            raise Unavailable(f"the ONNX export differs from sentence-transformers by {error:.2g}")
+        return [Case("onnxruntime", lambda: run(None, feeds), "sentences/s",
+                     len(MINILM_SENTENCES))]
+
+    def other():
+        raise Unavailable("onnxruntime runs the inference workloads only (W4, W7)")
+
+    workloads = {w: other for w in WORKLOADS}
+    workloads.update({"W4": w4, "W7": w7})
+    return "onnxruntime", f"onnxruntime {ort.__version__}", workloads, None
+
+
+PEERS = {"torch": torch_peer, "jax": jax_peer, "onnxruntime": onnxruntime_peer}
 
 
 # --------------------------------------------------------------------------- driver
@@ -540,7 +619,12 @@ def main() -> int:
                         help="measure the fp32 peak on a 4096^3 matmul (workload 'peak')")
     parser.add_argument("--minilm", help="all-MiniLM-L6-v2 folder for W7 "
                                          "(default: $EMBER_MINILM_DIR)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread, timed by the process's CPU time (jax: CPU time only)")
     args = parser.parse_args()
+    if args.cpu_time:
+        global THREADS, CLOCK
+        THREADS, CLOCK = 1, time.process_time
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {WORKLOADS}")
@@ -549,9 +633,11 @@ def main() -> int:
         os.environ["EMBER_MINILM_DIR"] = args.minilm
 
     impl, version, table, peak = PEERS[args.impl]()
-    if args.peak:
-        case = peak()
-        emit({"workload": "peak", "impl": impl, **measure(case, args.reps),
+    if args.peak and peak is None:
+        emit({"workload": "peak", "impl": impl, "error": "no fp32 matmul peak measured"},
+             args.json)
+    elif args.peak:
+        emit({"workload": "peak", "impl": impl, **measure(peak(), args.reps),
               "version": version}, args.json)
     for name in workloads:
         try:

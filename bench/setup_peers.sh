@@ -5,7 +5,12 @@ set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$bench_dir/.venv"
-packages=(torch jax numpy onnxruntime)  # each imports under its own name
+# PyPI name:import name. torchvision gives W4/W5 their ResNet-50; onnx and onnxscript let
+# torch.onnx.export write the models onnxruntime runs; sentence-transformers (with
+# transformers) runs W7.
+packages=(torch:torch torchvision:torchvision jax:jax numpy:numpy onnxruntime:onnxruntime
+          onnx:onnx onnxscript:onnxscript transformers:transformers
+          sentence-transformers:sentence_transformers)
 
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "creating $venv"
@@ -14,7 +19,7 @@ fi
 
 missing=()
 for package in "${packages[@]}"; do
-    "$venv/bin/python" -c "import $package" 2>/dev/null || missing+=("$package")
+    "$venv/bin/python" -c "import ${package#*:}" 2>/dev/null || missing+=("${package%%:*}")
 done
 
 if (( ${#missing[@]} )); then
@@ -23,6 +28,8 @@ if (( ${#missing[@]} )); then
 else
     echo "peers already installed in $venv"
 fi
-"$venv/bin/python" -c "import torch, jax, numpy, onnxruntime as ort
-print('torch', torch.__version__, '| jax', jax.__version__,
-      '| numpy', numpy.__version__, '| onnxruntime', ort.__version__)"
+"$venv/bin/python" -c "import torch, torchvision, jax, numpy, onnxruntime as ort, onnx
+import transformers, sentence_transformers as st
+print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| jax', jax.__version__,
+      '| numpy', numpy.__version__, '| onnxruntime', ort.__version__, '| onnx', onnx.__version__,
+      '| transformers', transformers.__version__, '| sentence-transformers', st.__version__)"

@@ -10,6 +10,12 @@ public protocol Backend: AnyObject, Sendable {
     /// primitive's shape rule; inputs may have any strides (views, broadcasts).
     func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor])
 
+    /// Runs a primitive whose inputs at positions `fixed` hold the same values on every call
+    /// for as long as their storage lives (a compiled function's folded constants): the
+    /// backend may keep work derived from them, such as weights converted to a kernel's
+    /// layout.
+    func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor], fixed: Set<Int>)
+
     /// Copies host bytes into a storage, at a byte offset.
     func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage, at byteOffset: Int)
 
@@ -26,4 +32,11 @@ public protocol Backend: AnyObject, Sendable {
     /// its shape and dtype, in one pass; returns false where the backend has no fused loop
     /// (the caller then composes it from primitives).
     func update(_ target: Tensor, _ update: InPlaceUpdate, _ operands: [Tensor]) -> Bool
+}
+
+extension Backend {
+    /// A backend that keeps nothing runs such a primitive like any other.
+    public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor], fixed: Set<Int>) {
+        execute(primitive, inputs: inputs, outputs: outputs)
+    }
 }

@@ -21,6 +21,14 @@ public enum ShapeMath {
         return strides
     }
 
+    /// Strides of a dense [N, C, H, W] image batch laid out channels-last (NHWC in memory),
+    /// the layout oneDNN's convolutions read and write without reorders.
+    static func channelsLastStrides(_ shape: [Int]) -> [Int] {
+        precondition(shape.count == 4, "channels-last strides: expected [N, C, H, W], got \(shape)")
+        let (c, h, w) = (shape[1], shape[2], shape[3])
+        return [h * w * c, 1, w * c, c]
+    }
+
     /// NumPy broadcasting of two shapes, or nil when they are incompatible.
     public static func broadcast(_ a: [Int], _ b: [Int]) -> [Int]? {
         if a == b { return a }

@@ -1,6 +1,7 @@
 /// The fused primitive that `compile` builds: a chain of elementwise operations run as one
 /// loop over memory, optionally ending in a reduction or a layer normalization of its
-/// result (so the chain's value is never written out). Its rules are those of the
+/// result (so the chain's value is never written out), or optionally starting from a
+/// convolution whose result it transforms before it is written (an activation). Its rules are those of the
 /// operations it stands for: the shape rule replays their shape rules, and the derivative
 /// rule re-expresses the program with tensor operations and differentiates that.
 public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
@@ -13,6 +14,13 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         /// select(condition, a, b)
         case select(Int, Int, Int)
         case cast(DType, Int)
+    }
+
+    /// An operation before the elementwise program whose result is register 0 (counted in
+    /// `operandCount`): the primitive's first inputs are the operation's inputs instead.
+    public enum Head: Hashable, Sendable {
+        /// conv2d(x, weight) or conv2d(x, weight, bias)
+        case conv2d(ConvConfig, hasBias: Bool)
     }
 
     /// What happens to the single output register after the elementwise program.
@@ -31,13 +39,16 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
     /// Registers written to the primitive's outputs (exactly one when there is a tail).
     public var outputs: [Int]
     public var tail: Tail?
+    public var head: Head?
 
-    public init(domain: [Int], operandCount: Int, instructions: [Instruction], outputs: [Int], tail: Tail? = nil) {
+    public init(domain: [Int], operandCount: Int, instructions: [Instruction], outputs: [Int], tail: Tail? = nil,
+                head: Head? = nil) {
         self.domain = domain
         self.operandCount = operandCount
         self.instructions = instructions
         self.outputs = outputs
         self.tail = tail
+        self.head = head
     }
 
     public var registerCount: Int { operandCount + instructions.count }
@@ -47,6 +58,39 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         if case .layerNorm = tail { return 2 }
         return 0
     }
+
+    /// Inputs that the head reads in place of register 0 (none without a head).
+    var headInputCount: Int {
+        switch head {
+        case nil: return 0
+        case .conv2d(_, let hasBias): return hasBias ? 3 : 2
+        }
+    }
+
+    /// The head as a primitive.
+    var headPrimitive: Primitive? {
+        switch head {
+        case nil: return nil
+        case .conv2d(let config, _): return .conv2d(config)
+        }
+    }
+
+    /// The unary operations in order, when the program is only a chain of them from
+    /// register 0 to its single output (one operand, no tail): an activation that a head
+    /// can apply to its result as it writes it.
+    public var unaryChain: [UnaryOp]? {
+        guard operandCount == 1, tail == nil, !instructions.isEmpty, outputs == [registerCount - 1] else { return nil }
+        var chain = [UnaryOp]()
+        for (k, instruction) in instructions.enumerated() {
+            guard case .unary(let op, let source) = instruction, source == (k == 0 ? 0 : operandCount + k - 1) else { return nil }
+            chain.append(op)
+        }
+        return chain
+    }
+
+    /// The primitive's inputs: the head's, the operands that follow register 0 (all of
+    /// them without a head), then the tail's.
+    var inputCount: Int { headInputCount + operandCount - (head == nil ? 0 : 1) + tailOperandCount }
 
     /// The primitive an instruction stands for, and the registers it reads.
     static func primitive(of instruction: Instruction) -> (Primitive, [Int]) {
@@ -65,6 +109,10 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
             let (primitive, operands) = FusedProgram.primitive(of: instruction)
             parts.append("r\(operandCount + k) = \(primitive.name)(\(operands.map { "r\($0)" }.joined(separator: ", ")))")
         }
+        if let headPrimitive {
+            let inputs = (0..<headInputCount).map { "in\($0)" }.joined(separator: ", ")
+            parts.insert("r0 = \(headPrimitive.name)(\(inputs))", at: 0)
+        }
         let results = outputs.map { "r\($0)" }.joined(separator: ", ")
         switch tail {
         case nil: parts.append("out \(results)")
@@ -81,11 +129,16 @@ enum Fused {
     /// Every register's spec, from the operands' specs through the instructions' own rules.
     static func registerSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
         let name = "fused"
-        let expected = program.operandCount + program.tailOperandCount
+        let expected = program.inputCount
         if inputs.count != expected {
             throw ShapeError(name, "expected \(expected) inputs, got \(inputs.count)")
         }
         var registers = Array(inputs.prefix(program.operandCount))
+        if let head = program.headPrimitive {
+            guard program.operandCount >= 1 else { throw ShapeError(name, "a head needs register 0 among the operands") }
+            let headed = try head.outputSpecs(Array(inputs.prefix(program.headInputCount)))[0]
+            registers = [headed] + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
+        }
         for operand in registers where ShapeMath.broadcast(operand.shape, program.domain) != program.domain {
             throw ShapeError(name, "operand \(operand) does not broadcast to the domain \(program.domain)")
         }
@@ -121,6 +174,11 @@ enum Fused {
     /// kernel must match, and what the derivative rule differentiates.
     static func unfused(_ program: FusedProgram, _ inputs: [Tensor]) -> [Tensor] {
         var registers = Array(inputs.prefix(program.operandCount))
+        if let head = program.headPrimitive {
+            let headInputs = Array(inputs.prefix(program.headInputCount))
+            registers = [Dispatch.run1(head, headInputs)]
+                + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
+        }
         for instruction in program.instructions {
             let (primitive, operands) = FusedProgram.primitive(of: instruction)
             registers.append(Dispatch.run1(primitive, operands.map { registers[$0] }))

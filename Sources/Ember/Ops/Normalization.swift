@@ -160,8 +160,11 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVariance: Tensor
         }
         var shape = [Int](repeating: 1, count: x.rank)
         shape[1] = channels
-        let scale = (w * (runningVariance.cast(to: x.dtype) + epsilon).rsqrt()).reshaped(to: shape)
-        let output = (x - runningMean.cast(to: x.dtype).reshaped(to: shape)) * scale + b.reshaped(to: shape)
+        // One scale and one shift per channel ([C] work), so the input takes two passes,
+        // as PyTorch's kernel computes it; both stay affine steps that compile folds.
+        let scale = w * (runningVariance.cast(to: x.dtype) + epsilon).rsqrt()
+        let shift = b - runningMean.cast(to: x.dtype) * scale
+        let output = x * scale.reshaped(to: shape) + shift.reshaped(to: shape)
         return BatchNormResult(output: output, runningMean: runningMean, runningVariance: runningVariance)
     }
     let perChannel = x.count / Swift.max(channels, 1)

@@ -16,8 +16,14 @@ struct Bench: ParsableCommand {
     var dataWait = false
     @Option(help: "Images per epoch for --data-wait.") var images = 1280
     @Option(help: "Loader worker threads for --data-wait.") var workers = 2
+    @Flag(help: ArgumentHelp("Time runs by the process's CPU time instead of the wall clock.",
+                             discussion: "With one thread (EMBER_NUM_THREADS=1 OMP_NUM_THREADS=1), a figure that other processes on a busy machine barely disturb, for comparing builds or sides there."))
+    var cpuTime = false
+    @Option(help: "The all-MiniLM-L6-v2 folder for W7. [default: $EMBER_MINILM_DIR, else ~/.cache/ember/all-MiniLM-L6-v2, which scripts/fetch-minilm.sh fills]")
+    var minilm: String?
 
     func run() throws {
+        if let minilm { setenv("EMBER_MINILM_DIR", minilm, 1) }
         if peak {
             report(measure(peakMatmulWorkload()))
             return
@@ -47,7 +53,7 @@ struct Bench: ParsableCommand {
     func measure(_ workload: Workload) -> [String: Any] {
         workload.prepare()
         for _ in 0..<2 { _ = workload.timedRun() }
-        let figures = (0..<Swift.max(reps, 1)).map { _ in workload.figure(seconds: workload.timedRun()) }.sorted()
+        let figures = (0..<Swift.max(reps, 1)).map { _ in workload.figure(seconds: seconds(workload)) }.sorted()
         var row: [String: Any] = [
             "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
@@ -55,6 +61,21 @@ struct Bench: ParsableCommand {
         ]
         if !json { row["name"] = workload.name }
         return row
+    }
+
+    /// One run's seconds: wall clock as the workload measures it, or the process's CPU time.
+    func seconds(_ workload: Workload) -> Double {
+        guard cpuTime else { return workload.timedRun() }
+        let start = processorSeconds()
+        _ = workload.timedRun()
+        return processorSeconds() - start
+    }
+
+    func processorSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     func report(_ row: [String: Any]) {

@@ -33,8 +33,9 @@ let allWorkloads: [Workload] = [
     MatmulWorkload(id: "W1", size: 1024),
     TrainStepWorkload.mlp(),
     TrainStepWorkload.cnn(),
-    Pending(id: "W4", name: "resnet50-infer", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
-    Pending(id: "W5", name: "resnet50-train", unit: "images/s", reason: "needs the model zoo (issue: model zoo and pretrained models)"),
+    ResNet50InferenceWorkload(compiled: false),
+    ResNet50InferenceWorkload(compiled: true),
+    TrainStepWorkload.resnet50(),
     TransformerBlockWorkload(compiled: false),
     TransformerBlockWorkload(compiled: true),
     SentenceEmbeddingWorkload(compiled: false),
@@ -44,15 +45,6 @@ let allWorkloads: [Workload] = [
     SmallOpWorkload(),
 ]
 
-/// A workload that a later issue brings; it reports why it cannot run.
-struct Pending: Workload {
-    let id: String
-    let name: String
-    let unit: String
-    let reason: String
-    var unavailableReason: String? { reason }
-    func timedRun() -> Double { 0 }
-    func figure(seconds: Double) -> Double { 0 }
 }
 
 /// W1: fp32 square matrix product.

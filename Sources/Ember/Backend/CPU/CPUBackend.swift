@@ -77,21 +77,26 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor]) {
+        execute(primitive, inputs: inputs, outputs: outputs, fixed: [])
+    }
+
+    /// Fixed convolution weights are converted to oneDNN's layout once (see `OneDNN.execute`).
+    public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor], fixed: Set<Int>) {
         if primitive.computesInFloat32ForHalfTypes,
            inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }) {
             // Half types are stored natively and computed in float32, as PyTorch's CPU kernels do.
             let wideInputs = inputs.map { $0.dtype.isHalf ? converted($0, to: .float32) : $0 }
             let wideOutputs = outputs.map { $0.dtype.isHalf ? Tensor(uninitializedShape: $0.shape, dtype: .float32, on: self) : $0 }
-            run(primitive, wideInputs, wideOutputs)
+            run(primitive, wideInputs, wideOutputs, fixed: [])
             for (output, wide) in zip(outputs, wideOutputs) where output !== wide {
                 ElementwiseKernels.cast(wide, output)
             }
             return
         }
-        run(primitive, inputs, outputs)
+        run(primitive, inputs, outputs, fixed: fixed)
     }
 
-    private func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) {
+    private func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>) {
         let out = outputs[0]
         switch primitive {
         case .unary(let op): ElementwiseKernels.unary(op, inputs[0], out)
@@ -115,7 +120,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .indexSelect(let axis): IndexingKernels.indexSelect(inputs[0], inputs[1], axis: axis, out, backend: self)
         case .indexAdd(let axis): IndexingKernels.indexAdd(inputs[0], inputs[1], inputs[2], axis: axis, out, backend: self)
         case .matmul: MatmulKernel.matmul(inputs[0], inputs[1], out, backend: self)
-        case .conv2d(let c): ConvolutionKernels.forward(c, inputs, out, backend: self)
+        case .conv2d(let c): ConvolutionKernels.forward(c, inputs, out, fixedWeight: fixed.contains(1), backend: self)
         case .conv2dBackwardInput(let c, _): ConvolutionKernels.backwardInput(c, inputs[0], inputs[1], out, backend: self)
         case .conv2dBackwardWeight(let c, _): ConvolutionKernels.backwardWeight(c, inputs[0], inputs[1], out, backend: self)
         case .maxPool2d(let c): PoolingKernels.maxForward(c, inputs[0], out, backend: self)
@@ -127,7 +132,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
         case .randomBits(_, let stream): RandomKernels.bits(contiguous(inputs[0]), stream, out)
-        case .fused(let program): FusedKernels.run(program, inputs, outputs, backend: self)
+        case .fused(let program): FusedKernels.run(program, inputs, outputs, fixedWeight: fixed.contains(1), backend: self)
         }
     }
 }

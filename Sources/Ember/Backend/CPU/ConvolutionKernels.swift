@@ -4,7 +4,9 @@ import COneDNN
 /// gradient checks need. oneDNN's fast kernels want channels in blocks of 16, so most
 /// primitives are created in the layouts oneDNN picks and reorder the NCHW / OIHW tensors
 /// in and out on each call (weights too: they change every step); the few shapes that run
-/// faster on the dense tensors themselves keep them.
+/// faster on the dense tensors themselves keep them. Channels-last images (what compile's
+/// executor passes between convolutions) go to oneDNN's NHWC kernels as they are, and
+/// fixed weights (a compiled function's constants) are reordered once.
 enum ConvolutionKernels {
     /// The sizes of one convolution.
     struct Geometry {
@@ -89,33 +91,53 @@ enum ConvolutionKernels {
                diffWeights = Int32(DNNL_ARG_DIFF_WEIGHTS), diffDst = Int32(DNNL_ARG_DIFF_DST)
 
     /// The cached forward primitive; also the hint that oneDNN's backward descriptors need.
-    static func forwardEntry(_ g: Geometry, hasBias: Bool) -> OneDNN.Entry {
+    /// Channels-last source and destination are given to oneDNN as they are: its NHWC
+    /// kernels run as fast as the blocked ones, with no reorder on the way in or out. With
+    /// only one of them channels-last, oneDNN picks both layouts (fixing one would leave it
+    /// only its reference kernel for some shapes, an RGB stem's), and `execute` reorders.
+    /// `postOps` (eltwise algorithms) run on the result before it is written.
+    static func forwardEntry(_ g: Geometry, hasBias: Bool, source: ImageLayout = .nchw, destination: ImageLayout = .nchw,
+                             postOps: [dnnl_alg_kind_t] = []) -> OneDNN.Entry {
         let dnn = OneDNN.shared
-        let key = "conv2d forward \(g.key) bias: \(hasBias)"
+        let key = "conv2d forward \(g.key) bias: \(hasBias) \(source) -> \(destination) post-ops: \(postOps.map(\.rawValue))"
+        let srcDense = OneDNN.memoryDesc(g.input, source.strides(g.input))
+        let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output))
         return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : []),
-                         dense: [src: g.srcDesc, weights: g.weightsDesc, dst: g.dstDesc]) {
-            var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: g.isLargePointwise)
+                         dense: [src: srcDense, weights: g.weightsDesc, dst: dstDense]) {
+            let gemm = g.isLargePointwise && source == .nchw && destination == .nchw
+            var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: gemm)
+            if source == .nhwc && destination == .nhwc { (srcDesc, dstDesc) = (srcDense, dstDense) }
             // A zero descriptor disables the bias term.
             var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]]) : dnnl_memory_desc_t()
             var desc = dnnl_convolution_desc_t()
             OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
                 &desc, dnnl_forward_training, dnnl_convolution_direct, &srcDesc, &weightsDesc, &biasDesc, &dstDesc,
                 g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
-            return dnn.primitiveDesc(&desc, key)
+            return dnn.primitiveDesc(&desc, postOps: postOps, key)
         }
     }
 
-    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, backend: CPUBackend) {
-        let x = backend.contiguous(inputs[0]), w = backend.contiguous(inputs[1])
+    /// `out` = conv2d(x, weight[, bias]) with `postOps` applied (float32 only). The input and
+    /// output may be row-major or channels-last, each kept as it is. A `fixedWeight` is
+    /// converted to oneDNN's layout once, not on every call.
+    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, postOps: [dnnl_alg_kind_t] = [],
+                        fixedWeight: Bool = false, backend: CPUBackend) {
+        let (x, source) = backend.imageOperand(inputs[0])
+        let w = backend.contiguous(inputs[1])
         let b = inputs.count == 3 ? backend.contiguous(inputs[2]) : nil
         let g = Geometry(c, input: x.shape, weight: w.shape)
         if x.dtype == .float64 {
-            referenceForward(g, x, w, b, out, Double.self)
+            precondition(postOps.isEmpty, "conv2d: post-ops run in float32 only")
+            referenceForward(g, backend.contiguous(x), w, b, out, Double.self)
             return
+        }
+        guard let destination = ImageLayout(out) else {
+            preconditionFailure("conv2d: the output must be dense, row-major or channels-last; got strides \(out.strides)")
         }
         var data = [src: x, weights: w, dst: out]
         if let b { data[bias] = b }
-        OneDNN.shared.execute(forwardEntry(g, hasBias: b != nil), data)
+        OneDNN.shared.execute(forwardEntry(g, hasBias: b != nil, source: source, destination: destination, postOps: postOps), data,
+                              fixed: fixedWeight ? [weights] : [])
     }
 
     /// The gradient of the input (`out`) from the output's (`gradY`).

@@ -34,8 +34,9 @@ enum ElementwiseKernels {
         @inline(__always) func rowStride(_ operand: Int) -> Int { strides[operand] }
     }
 
-    /// Runs `body` over rows of the output and of the inputs broadcast to its shape. Only
-    /// `copy` accepts an output that is a view; the other kernels write dense rows.
+    /// Runs `body` over rows of the output and of the inputs broadcast to its shape, in the
+    /// output's memory order. Only `copy` accepts an output that is a view; the other
+    /// kernels write dense outputs, row-major or in another axis order (channels-last).
     @inline(__always)
     static func rows(_ output: Tensor, _ inputs: [Tensor], cost: Int = 1,
                      _ body: (_ offsets: UnsafePointer<Int>, _ length: Int, _ loop: RowStrides) -> Void) {
@@ -59,7 +60,7 @@ enum ElementwiseKernels {
         }
         var strides = [output.strides]
         for input in inputs { strides.append(StridedLoop.broadcastStrides(input, to: output.shape)) }
-        let loop = StridedLoop(shape: output.shape, strides: strides)
+        let loop = StridedLoop.inOutputOrder(shape: output.shape, strides: strides)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: operands) { rowStrides in
             for k in 0..<operands { rowStrides[k] = loop.rowStride(k) }
             let info = RowStrides(strides: UnsafePointer(rowStrides.baseAddress!))

@@ -1,16 +1,65 @@
+import COneDNN
+
 /// The fused primitive's kernel: an interpreter for its register program that runs each
 /// instruction over a block of elements (SIMD16 vectors), so one pass over memory
 /// evaluates the whole chain while every register stays in L1. Booleans live in the
 /// registers as 0 and 1 of the compute type; a reduction or layer-norm tail consumes the
 /// output register block by block instead of writing it out.
 enum FusedKernels {
-    static func run(_ program: FusedProgram, _ inputs: [Tensor], _ outputs: [Tensor], backend: CPUBackend) {
+    /// `fixedWeight`: a head's weight (input 1) is a fixed value.
+    static func run(_ program: FusedProgram, _ inputs: [Tensor], _ outputs: [Tensor], fixedWeight: Bool = false,
+                    backend: CPUBackend) {
+        if program.head != nil {
+            return runWithHead(program, inputs, outputs, fixedWeight: fixedWeight, backend: backend)
+        }
         // The fusion pass puts one floating-point type in a program (plus bool).
         if (inputs + outputs).contains(where: { $0.dtype == .float64 }) {
             FusedEvaluation<Double>(program, inputs, outputs).run(backend)
         } else {
             FusedEvaluation<Float>(program, inputs, outputs).run(backend)
         }
+    }
+}
+
+extension FusedKernels {
+    /// oneDNN's eltwise algorithm for each unary operation a convolution can apply to its
+    /// result as a post-op (exact forms: erf GELU, logistic sigmoid).
+    static let postOpAlgorithms: [UnaryOp: dnnl_alg_kind_t] = [
+        .relu: dnnl_eltwise_relu, .tanh: dnnl_eltwise_tanh, .sigmoid: dnnl_eltwise_logistic,
+        .gelu: dnnl_eltwise_gelu_erf, .exp: dnnl_eltwise_exp, .abs: dnnl_eltwise_abs, .sqrt: dnnl_eltwise_sqrt,
+    ]
+
+    /// The post-ops standing for the program, when it is a chain of unary operations that
+    /// oneDNN runs.
+    static func postOps(_ program: FusedProgram) -> [dnnl_alg_kind_t]? {
+        guard let chain = program.unaryChain else { return nil }
+        let algorithms = chain.compactMap { postOpAlgorithms[$0] }
+        return algorithms.count == chain.count ? algorithms : nil
+    }
+
+    /// The head's result, then the program over it. A float32 convolution followed by a
+    /// chain of unary operations oneDNN knows runs as one primitive with post-ops, the
+    /// chain applied while the result is in registers; anything else computes the head
+    /// into a tensor of the output's layout and runs the rest of the program on it.
+    static func runWithHead(_ program: FusedProgram, _ inputs: [Tensor], _ outputs: [Tensor], fixedWeight: Bool,
+                            backend: CPUBackend) {
+        guard case .conv2d(let config, _) = program.head else { preconditionFailure("fused: no head") }
+        let headInputs = Array(inputs.prefix(program.headInputCount))
+        if outputs[0].dtype == .float32, let algorithms = postOps(program) {
+            ConvolutionKernels.forward(config, headInputs, outputs[0], postOps: algorithms, fixedWeight: fixedWeight,
+                                       backend: backend)
+            return
+        }
+        let shape = ConvolutionKernels.Geometry(config, input: headInputs[0].shape, weight: headInputs[1].shape).output
+        let dtype = headInputs[0].dtype
+        // The head's result in the layout of the output, so the pass over it runs in memory order.
+        let layout = outputs.count == 1 && shape == outputs[0].shape ? ImageLayout(outputs[0]) ?? .nchw : .nchw
+        let headResult = Tensor(storage: backend.allocate(byteCount: ShapeMath.count(shape) * dtype.byteSize), shape: shape,
+                                strides: layout.strides(shape), offset: 0, dtype: dtype)
+        ConvolutionKernels.forward(config, headInputs, headResult, fixedWeight: fixedWeight, backend: backend)
+        var rest = program
+        rest.head = nil
+        run(rest, [headResult] + inputs.dropFirst(program.headInputCount), outputs, backend: backend)
     }
 }
 
@@ -168,6 +217,14 @@ struct FusedEvaluation<T: FusedFloat> {
         }
     }
 
+    /// A lane-wise choice as a plain loop over the elements, which the compiler turns into
+    /// vector selects; written with `replacing(with:where:)` on SIMD16 it became a loop over
+    /// the lanes (relu took 12x the time of an add).
+    @inline(__always)
+    func mapElements(_ a: UnsafeMutablePointer<T>, _ o: UnsafeMutablePointer<T>, _ vectors: Int, _ f: (T) -> T) {
+        for i in 0..<(vectors &* 16) { o[i] = f(a[i]) }
+    }
+
     @inline(__always)
     func zip(_ a: UnsafeMutablePointer<T>, _ b: UnsafeMutablePointer<T>, _ o: UnsafeMutablePointer<T>, _ vectors: Int,
              _ f: (V, V) -> V) {
@@ -205,7 +262,7 @@ struct FusedEvaluation<T: FusedFloat> {
     func unary(_ op: UnaryOp, _ a: UnsafeMutablePointer<T>, _ o: UnsafeMutablePointer<T>, _ n: Int) {
         switch op {
         case .neg: map(a, o, n) { -$0 }
-        case .abs: map(a, o, n) { $0.replacing(with: -$0, where: $0 .< 0) }
+        case .abs: mapElements(a, o, n) { $0 < 0 ? -$0 : $0 }
         case .sign: map(a, o, n) { x in x.replacing(with: 1, where: x .> 0).replacing(with: -1, where: x .< 0) }
         case .exp: map(a, o, n) { T.vectorExp($0) }
         case .log: map(a, o, n) { Self.lanes($0, T.log) }
@@ -215,7 +272,7 @@ struct FusedEvaluation<T: FusedFloat> {
         case .cos: map(a, o, n) { Self.lanes($0, T.cos) }
         case .tanh: map(a, o, n) { T.vectorTanh($0) }
         case .sigmoid: map(a, o, n) { T.vectorSigmoid($0) }
-        case .relu: map(a, o, n) { V(repeating: 0).replacing(with: $0, where: $0 .> 0) }
+        case .relu: mapElements(a, o, n) { $0 > 0 ? $0 : 0 }
         case .erf: map(a, o, n) { T.vectorErf($0) }
         case .gelu: map(a, o, n) { T.vectorGelu($0) }
         case .floor: map(a, o, n) { $0.rounded(.down) }
@@ -272,10 +329,12 @@ struct FusedEvaluation<T: FusedFloat> {
         }
     }
 
-    /// Rows of the domain, each in blocks; the outputs are dense.
+    /// Rows of the domain in the outputs' memory order, each in blocks. The outputs are
+    /// dense and share one layout: row-major, or another axis order (channels-last).
     func runElementwise() {
-        let outputStrides = ShapeMath.contiguousStrides(program.domain)
-        let loop = StridedLoop(shape: program.domain, strides: [outputStrides] + operandStrides())
+        let outputStrides = outputs[0].strides
+        precondition(outputs.allSatisfy { $0.strides == outputStrides }, "fused: outputs of different layouts")
+        let loop = StridedLoop.inOutputOrder(shape: program.domain, strides: [outputStrides] + operandStrides())
         let operands = program.operandCount
         let steps = (0..<operands).map { loop.rowStride($0 + 1) }
         guard loop.rowCount > 0 else { return }

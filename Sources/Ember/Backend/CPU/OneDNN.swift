@@ -17,12 +17,31 @@ final class OneDNN: @unchecked Sendable {
         var memories: [Int32: dnnl_memory_t]
         /// Arguments the primitive holds in a layout of its own, by argument.
         let conversions: [Int32: Conversion]
+        /// Fixed inputs already converted to the primitive's layout, by argument and source.
+        var converted: [ConvertedKey: Converted] = [:]
         init(primitive: dnnl_primitive_t, primitiveDesc: dnnl_primitive_desc_t, memories: [Int32: dnnl_memory_t],
              conversions: [Int32: Conversion]) {
             self.primitive = primitive
             self.primitiveDesc = primitiveDesc
             self.memories = memories
             self.conversions = conversions
+        }
+    }
+
+    struct ConvertedKey: Hashable {
+        let arg: Int32
+        let storage: ObjectIdentifier
+        let offset: Int
+    }
+
+    /// A fixed input in a primitive's layout. The source is held weakly: its storage may be
+    /// freed and its address reused, and then the conversion is stale.
+    final class Converted {
+        weak var source: Storage?
+        let buffer: Storage
+        init(source: Storage, buffer: Storage) {
+            self.source = source
+            self.buffer = buffer
         }
     }
 
@@ -146,14 +165,19 @@ final class OneDNN: @unchecked Sendable {
 
     /// Runs a cached primitive on the given buffers, one per argument, and waits. Arguments
     /// the primitive holds in its own layout go through a scratch copy, reordered from the
-    /// caller's tensor before (inputs) or into it after (outputs).
+    /// caller's tensor before (inputs) or into it after (outputs); `fixed` inputs (tensors
+    /// whose values do not change while their storage lives) are reordered once and kept.
     /// Executions are serialized: one stream, and oneDNN's own threads fill the cores.
     /// Buffers are passed as objects, not pointers, so they stay alive until oneDNN is done.
-    func execute(_ entry: Entry, _ data: [Int32: any OneDNNBuffer]) {
+    func execute(_ entry: Entry, _ data: [Int32: any OneDNNBuffer], fixed: Set<Int32> = []) {
         lock.lock()
         defer { lock.unlock() }
         var buffers = data
         for (arg, conversion) in entry.conversions {
+            if fixed.contains(arg), let tensor = data[arg] as? Tensor {
+                buffers[arg] = convertedOnce(entry, arg, tensor, conversion)
+                continue
+            }
             let scratch = CPUBackend.shared.allocate(byteCount: conversion.byteCount)
             if !conversion.isOutput {
                 run(conversion.reorder, [(OneDNN.from, conversion.dense, data[arg]!), (OneDNN.to, entry.memories[arg]!, scratch)])
@@ -168,6 +192,18 @@ final class OneDNN: @unchecked Sendable {
         withExtendedLifetime((data, buffers)) {}
     }
 
+    /// A fixed input in the primitive's layout: reordered on its first use, then kept for as
+    /// long as its storage lives. Entries of freed storages are dropped as new ones come.
+    private func convertedOnce(_ entry: Entry, _ arg: Int32, _ tensor: Tensor, _ conversion: Conversion) -> Storage {
+        let key = ConvertedKey(arg: arg, storage: ObjectIdentifier(tensor.storage), offset: tensor.offset)
+        if let kept = entry.converted[key], kept.source === tensor.storage { return kept.buffer }
+        let buffer = CPUBackend.shared.allocate(byteCount: conversion.byteCount)
+        run(conversion.reorder, [(OneDNN.from, conversion.dense, tensor), (OneDNN.to, entry.memories[arg]!, buffer)])
+        entry.converted = entry.converted.filter { $0.value.source != nil }
+        entry.converted[key] = Converted(source: tensor.storage, buffer: buffer)
+        return buffer
+    }
+
     /// Submits one primitive to the stream with each memory object pointed at its buffer.
     private func run(_ primitive: dnnl_primitive_t, _ arguments: [(arg: Int32, memory: dnnl_memory_t, buffer: any OneDNNBuffer)]) {
         var args = arguments.map { argument in
@@ -177,10 +213,24 @@ final class OneDNN: @unchecked Sendable {
         OneDNN.check(dnnl_primitive_execute(primitive, stream, Int32(args.count), &args), "execute")
     }
 
-    /// Makes a primitive descriptor from an operation descriptor.
-    func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, _ what: String) -> dnnl_primitive_desc_t {
+    /// Makes a primitive descriptor from an operation descriptor, with `postOps` (eltwise
+    /// algorithms applied in order to the result while it is in registers) when given.
+    func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, postOps: [dnnl_alg_kind_t] = [],
+                       _ what: String) -> dnnl_primitive_desc_t {
+        var attributes: dnnl_primitive_attr_t?
+        if !postOps.isEmpty {
+            var ops: dnnl_post_ops_t?
+            OneDNN.check(dnnl_post_ops_create(&ops), "post-ops for \(what)")
+            defer { dnnl_post_ops_destroy(ops) }
+            for algorithm in postOps {
+                OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, algorithm, 0, 0), "post-op for \(what)")
+            }
+            OneDNN.check(dnnl_primitive_attr_create(&attributes), "attributes for \(what)")
+            OneDNN.check(dnnl_primitive_attr_set_post_ops(attributes, ops), "post-ops for \(what)")
+        }
+        defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
         var pd: dnnl_primitive_desc_t?
-        OneDNN.check(dnnl_primitive_desc_create(&pd, opDesc, nil, engine, hint), what)
+        OneDNN.check(dnnl_primitive_desc_create(&pd, opDesc, attributes, engine, hint), what)
         return pd!
     }
 }

@@ -2,7 +2,8 @@ import COneDNN
 
 /// Pooling kernels: oneDNN in float32, direct loops in float64 (which oneDNN lacks). Max
 /// pooling picks the first maximum of each window in row-major order, NaN counting as the
-/// maximum, as PyTorch does.
+/// maximum, as PyTorch does. The forward kernels read and write row-major or channels-last
+/// images as they are.
 enum PoolingKernels {
     /// The sizes of one pooling.
     struct Geometry {
@@ -44,12 +45,14 @@ enum PoolingKernels {
 
     /// The cached forward primitive. In training mode it is also the hint oneDNN's backward
     /// descriptor needs, and max pooling then writes a workspace of where each maximum is.
-    static func forwardEntry(_ g: Geometry, _ algorithm: dnnl_alg_kind_t, training: Bool) -> OneDNN.Entry {
+    static func forwardEntry(_ g: Geometry, _ algorithm: dnnl_alg_kind_t, training: Bool, source: ImageLayout = .nchw,
+                             destination: ImageLayout = .nchw) -> OneDNN.Entry {
         let dnn = OneDNN.shared
-        let key = "pool2d forward \(algorithm.rawValue) training: \(training) \(g.key)"
+        let key = "pool2d forward \(algorithm.rawValue) training: \(training) \(g.key) \(source) -> \(destination)"
         let savesWorkspace = training && algorithm == dnnl_pooling_max
         return dnn.entry(key, arguments: [src, dst] + (savesWorkspace ? [workspace] : [])) {
-            var srcDesc = OneDNN.denseDesc(g.input), dstDesc = OneDNN.denseDesc(g.output)
+            var srcDesc = OneDNN.memoryDesc(g.input, source.strides(g.input))
+            var dstDesc = OneDNN.memoryDesc(g.output, destination.strides(g.output))
             var desc = dnnl_pooling_desc_t()
             OneDNN.check(dnnl_pooling_forward_desc_init(
                 &desc, training ? dnnl_forward_training : dnnl_forward_inference, algorithm, &srcDesc, &dstDesc,
@@ -77,13 +80,22 @@ enum PoolingKernels {
     static func dims(_ values: [Int]) -> [dnnl_dim_t] { values.map { dnnl_dim_t($0) } }
 
     static func maxForward(_ c: PoolConfig, _ x: Tensor, _ out: Tensor, backend: CPUBackend) {
-        let x = backend.contiguous(x)
+        let (x, source) = backend.imageOperand(x)
         let g = Geometry(c, input: x.shape)
         if x.dtype == .float64 {
-            referenceMaxForward(g, x, out, Double.self)
+            referenceMaxForward(g, backend.contiguous(x), out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false), [src: x, dst: out])
+        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false, source: source, destination: layout(out)),
+                              [src: x, dst: out])
+    }
+
+    /// The layout of an output: row-major, or channels-last where `compile`'s executor chose it.
+    static func layout(_ out: Tensor) -> ImageLayout {
+        guard let layout = ImageLayout(out) else {
+            preconditionFailure("pool2d: the output must be dense, row-major or channels-last; got strides \(out.strides)")
+        }
+        return layout
     }
 
     /// oneDNN's max-pooling backward reads the forward's workspace, so the forward runs again here.
@@ -104,13 +116,14 @@ enum PoolingKernels {
     }
 
     static func avgForward(_ c: PoolConfig, _ x: Tensor, _ out: Tensor, backend: CPUBackend) {
-        let x = backend.contiguous(x)
+        let (x, source) = backend.imageOperand(x)
         let g = Geometry(c, input: x.shape)
         if x.dtype == .float64 {
-            referenceAvgForward(g, x, out, Double.self)
+            referenceAvgForward(g, backend.contiguous(x), out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true), [src: x, dst: out])
+        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true, source: source, destination: layout(out)),
+                              [src: x, dst: out])
     }
 
     static func avgBackward(_ c: PoolConfig, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {

@@ -39,6 +39,16 @@ struct StridedLoop {
         self.strides = merged
     }
 
+    /// The loop that visits operand 0 (the output) in its memory order: axes sorted by its
+    /// strides, largest first, before merging. A dense output in another axis order (a
+    /// channels-last image) then has unit-stride rows; a row-major one keeps its order.
+    static func inOutputOrder(shape: [Int], strides: [[Int]]) -> StridedLoop {
+        let order = shape.indices.sorted { a, b in
+            strides[0][a] != strides[0][b] ? strides[0][a] > strides[0][b] : a < b
+        }
+        return StridedLoop(shape: order.map { shape[$0] }, strides: strides.map { s in order.map { s[$0] } })
+    }
+
     var rowLength: Int { shape[shape.count - 1] }
     /// Zero for an empty tensor, whose row may have length 0.
     var rowCount: Int { rowLength == 0 ? 0 : ShapeMath.count(shape) / rowLength }

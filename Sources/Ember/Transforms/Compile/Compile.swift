@@ -6,12 +6,14 @@ public struct CompileOptions: Sendable {
     /// compile time and merge equal small constants. Off by default, because captured
     /// tensors (a module's weights) are read by reference on every call, so an in-place
     /// update (an optimizer step) is seen by the next call; turn it on for inference, or
-    /// recompile after changing what was captured.
+    /// recompile after changing what was captured (the backend may also keep captured
+    /// convolution weights converted to its kernels' layout).
     public var foldConstants: Bool
     /// Fold the per-channel affine chain after a convolution (eval-mode batch norm) into
     /// its weight and bias. Only with `foldConstants`.
     public var foldBatchNorm: Bool
-    /// Fuse chains of elementwise operations (and a reduction or layer norm ending one).
+    /// Fuse chains of elementwise operations (and a reduction or layer norm ending one), and
+    /// a convolution with the activation that follows it.
     public var fuseElementwise: Bool
     /// Run through a memory plan that reuses intermediate buffers.
     public var planMemory: Bool
@@ -31,7 +33,7 @@ public struct CompileOptions: Sendable {
         if foldConstants { passes.append(ConstantFolding()) }
         passes.append(CommonSubexpressionElimination(mergeEqualConstants: foldConstants))
         if foldConstants && foldBatchNorm { passes.append(BatchNormFolding()) }
-        if fuseElementwise { passes.append(ElementwiseFusion()) }
+        if fuseElementwise { passes += [ElementwiseFusion(), ConvolutionFusion()] }
         passes.append(DeadCodeElimination())
         return passes
     }
@@ -88,7 +90,7 @@ public final class CompiledFunction: @unchecked Sendable {
         let compiled = self.compiled(for: inputs.map(\.spec))
         var lines = ["traced: \(compiled.original.operations.count) operations"]
         for (pass, count) in compiled.steps { lines.append("  \(pass): \(count) operations") }
-        if let executor = compiled.executor { lines.append(executor.plan.description) }
+        if let executor = compiled.executor { lines += [executor.plan.description, executor.layouts.description] }
         lines.append("before:\n\(compiled.original)")
         lines.append("after:\n\(compiled.optimized)")
         return lines.joined(separator: "\n")
@@ -103,7 +105,7 @@ public final class CompiledFunction: @unchecked Sendable {
             graph = pass.run(graph)
             steps.append((pass.name, graph.operations.count))
         }
-        let executor = options.planMemory ? Executor(graph, MemoryPlan(graph)) : nil
+        let executor = options.planMemory ? Executor(graph, MemoryPlan(graph), fixedConstants: options.foldConstants) : nil
         let compiled = Compiled(original: original, optimized: graph, steps: steps, executor: executor)
         return lock.withLock {
             traces += 1

@@ -4,10 +4,15 @@ import Foundation
 /// buffer, and the buffers are kept between calls (a call that finds them in use by
 /// another thread allocates its own). Memory for returned values is recycled too, but
 /// only once the caller holds no tensor on it any more, so results never change under
-/// the caller; fresh memory would cost a page fault per page on every call.
+/// the caller; fresh memory would cost a page fault per page on every call. Image batches
+/// between convolutions are laid out channels-last (see `LayoutPlan`).
 final class Executor: @unchecked Sendable {
     let graph: Graph
     let plan: MemoryPlan
+    let layouts: LayoutPlan
+    /// Per operation, the positions of inputs that are constants fixed at compile time
+    /// (`foldConstants`): the backend may keep work derived from them.
+    let fixedInputs: [Set<Int>]
     private var kept: Memory?
     private let lock = NSLock()
 
@@ -17,9 +22,13 @@ final class Executor: @unchecked Sendable {
         var returned: [Int: Storage]
     }
 
-    init(_ graph: Graph, _ plan: MemoryPlan) {
+    init(_ graph: Graph, _ plan: MemoryPlan, fixedConstants: Bool = false) {
         self.graph = graph
         self.plan = plan
+        layouts = LayoutPlan(graph)
+        fixedInputs = graph.operations.map { operation in
+            fixedConstants ? Set(operation.inputs.indices.filter { graph.constants[operation.inputs[$0]] != nil }) : []
+        }
     }
 
     /// Whether a call must go through the dispatcher instead: while tracing (the caller is
@@ -38,7 +47,7 @@ final class Executor: @unchecked Sendable {
         var values = [Tensor?](repeating: nil, count: graph.specs.count)
         for (argument, id) in zip(arguments, graph.inputs) { values[id] = argument }
         for (id, constant) in graph.constants { values[id] = constant }
-        for operation in graph.operations {
+        for (index, operation) in graph.operations.enumerated() {
             let inputs = operation.inputs.map { values[$0]! }
             if MemoryPlan.mayBeView(operation.primitive), let view = Movement.view(operation.primitive, inputs[0]) {
                 values[operation.outputs[0]] = view
@@ -55,10 +64,10 @@ final class Executor: @unchecked Sendable {
                     storage = backend.allocate(byteCount: ShapeMath.count(spec.shape) * spec.dtype.byteSize)
                     memory.returned[id] = storage
                 }
-                return Tensor(storage: storage, shape: spec.shape, strides: ShapeMath.contiguousStrides(spec.shape),
-                              offset: 0, dtype: spec.dtype)
+                return Tensor(storage: storage, shape: spec.shape, strides: layouts.strides(id, spec.shape), offset: 0,
+                              dtype: spec.dtype)
             }
-            backend.execute(operation.primitive, inputs: inputs, outputs: outputs)
+            backend.execute(operation.primitive, inputs: inputs, outputs: outputs, fixed: fixedInputs[index])
             for (id, output) in zip(operation.outputs, outputs) { values[id] = output }
         }
         let results = graph.outputs.map { values[$0]! }
