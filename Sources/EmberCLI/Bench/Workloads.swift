@@ -45,8 +45,6 @@ let allWorkloads: [Workload] = [
     SmallOpWorkload(),
 ]
 
-}
-
 /// W1: fp32 square matrix product.
 struct MatmulWorkload: Workload {
     let id: String
