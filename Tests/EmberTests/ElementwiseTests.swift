@@ -61,6 +61,10 @@ final class ElementwiseTests: XCTestCase {
         checkAgainstTorch("unary_clamp_bounds", finiteDifferences: false) { $0[0].clamp(min: -1.5, max: 1.5) }
         let x = Tensor([-1, 0, 2] as [Double])
         XCTAssertEqual(grad { $0.clamp(min: 0).sum() }(x).doubles, grad { $0.relu().sum() }(x).doubles)
+        // A NaN gradient stops where x <= 0, as in PyTorch's threshold_backward.
+        let stopped = vjp({ $0[0].relu() }, [x.cast(to: .float32)]).pullback(Tensor([.nan, .nan, .nan] as [Float]))[0].floats
+        XCTAssertEqual(Array(stopped.prefix(2)), [0, 0])
+        XCTAssertTrue(stopped[2].isNaN)
     }
 
     func testLogicalNot() {
@@ -208,6 +212,12 @@ final class ElementwiseTests: XCTestCase {
         // A non-bool condition counts nonzero as true.
         let picked = Tensor.where(Tensor([0, 2, -1] as [Float]), Tensor([1, 1, 1] as [Float]), Tensor([5, 5, 5] as [Float]))
         XCTAssertEqual(picked.floats, [5, 1, 1])
+        // Dense rows, and a scalar on either side.
+        let condition = Tensor([true, false, true, false, true])
+        let a = Tensor([1, 2, 3, 4, 5] as [Float]), b = Tensor([6, 7, 8, 9, 10] as [Float])
+        XCTAssertEqual(Tensor.where(condition, a, b).floats, [1, 7, 3, 9, 5])
+        XCTAssertEqual(Tensor.where(condition, a, Tensor.scalar(0)).floats, [1, 0, 3, 0, 5])
+        XCTAssertEqual(Tensor.where(condition, Tensor.scalar(-1), b).floats, [-1, 7, -1, 9, -1])
         // Operands of different dtypes are promoted.
         XCTAssertEqual(Tensor.where(Tensor([true]), Tensor([1] as [Int32]), Tensor([0.5] as [Double])).dtype, .float64)
     }

@@ -84,7 +84,9 @@ enum Elementwise {
         case .sigmoid:
             let s = x.sigmoid()
             return g * s * (1 - s)
-        case .relu: return g * (x .> 0).cast(to: g.dtype)
+        // Zero where x <= 0 even for a NaN gradient, as PyTorch's threshold_backward; one
+        // select instead of a cast and a product.
+        case .relu: return Tensor.where(x .> 0, g, Elementwise.scalar(0, like: g))
         // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
         case .erf: return g * 1.1283791670955126 * (-(x * x)).exp()
         // d/dx x Phi(x) = Phi(x) + x phi(x)

@@ -88,6 +88,21 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         return chain
     }
 
+    /// The operand added to register 0 and the unary operations applied after, when the
+    /// program is only that: add(r0, r1) (either order) over two operands, then a chain of
+    /// unary operations to its single output, no tail. A head can add its result to the
+    /// residual's memory as it writes it (a residual block's shortcut).
+    public var residualChain: (operand: Int, chain: [UnaryOp])? {
+        guard operandCount == 2, tail == nil, !instructions.isEmpty, outputs == [registerCount - 1],
+              case .binary(.add, let a, let b) = instructions[0], Set([a, b]) == [0, 1] else { return nil }
+        var chain = [UnaryOp]()
+        for (k, instruction) in instructions.enumerated().dropFirst() {
+            guard case .unary(let op, let source) = instruction, source == operandCount + k - 1 else { return nil }
+            chain.append(op)
+        }
+        return (1, chain)
+    }
+
     /// The primitive's inputs: the head's, the operands that follow register 0 (all of
     /// them without a head), then the tail's.
     var inputCount: Int { headInputCount + operandCount - (head == nil ? 0 : 1) + tailOperandCount }

@@ -64,6 +64,31 @@ final class CompileConvolutionTests: XCTestCase {
         assertClose(out, Fused.unfused(program, inputs)[0], atol: 1e-4, rtol: 1e-4, "channels-last")
     }
 
+    /// relu(conv(x) + residual) as a sum post-op: into the residual's own memory (in place,
+    /// channels-last or a row-major pointwise convolution), into another output (the
+    /// residual copied there first), and through the rest of the program where oneDNN
+    /// would write via a reorder (a row-major 3x3 convolution).
+    func testResidualAddRunsAsTheConvolutionWrites() {
+        for (kernel, padding) in [(3, 1), (1, 0)] {
+            let config = ConvConfig(padding: [padding, padding])
+            let domain = [2, 16, 16, 16]
+            let program = FusedProgram(domain: domain, operandCount: 2, instructions: [.binary(.add, 1, 0), .unary(.relu, 2)],
+                                       outputs: [3], head: .conv2d(config, hasBias: true))
+            XCTAssertEqual(program.residualChain?.chain, [.relu])
+            let inputs = compileInputs([[2, 16, 16, 16], [16, 16, kernel, kernel], [16], domain], seed: 40 + UInt64(kernel))
+            let expected = (conv2d(inputs[0], weight: inputs[1], bias: inputs[2], padding: Size2D(padding, padding)) + inputs[3]).relu()
+            assertClose(Dispatch.run1(.fused(program), inputs), expected, atol: 1e-4, rtol: 1e-4, "\(kernel)x\(kernel), row-major")
+            let other = channelsLastOutput(domain)
+            defaultBackend.execute(.fused(program), inputs: [channelsLast(inputs[0])] + inputs[1...2] + [channelsLast(inputs[3])],
+                                   outputs: [other])
+            assertClose(other, expected, atol: 1e-4, rtol: 1e-4, "\(kernel)x\(kernel), channels-last")
+            for residual in [channelsLast(inputs[3]), inputs[3].cloned()] {
+                defaultBackend.execute(.fused(program), inputs: Array(inputs.prefix(3)) + [residual], outputs: [residual])
+                assertClose(residual, expected, atol: 1e-4, rtol: 1e-4, "\(kernel)x\(kernel), in place, \(residual.strides)")
+            }
+        }
+    }
+
     /// The shape rule is the convolution's followed by the program's; the derivative rule
     /// differentiates both.
     func testShapeRuleAndGradients() throws {
@@ -80,25 +105,30 @@ final class CompileConvolutionTests: XCTestCase {
 
     // MARK: The pass
 
-    /// A convolution merges with the activation that alone reads it; one read twice, or
-    /// followed by anything else, stays as it is.
+    /// A convolution merges with the activation that alone reads it, or with a residual add
+    /// and the activations after; one read twice, or followed by anything else, stays.
     func testConvolutionFusionPass() {
         let specs = [TensorSpec([2, 16, 8, 8], .float32), TensorSpec([16, 16, 3, 3], .float32)]
         let graph = trace(specs) { xs in
-            let a = conv2d(xs[0], weight: xs[1], padding: 1).relu()                // merged
-            let b = conv2d(a, weight: xs[1], padding: 1).tanh().sigmoid()          // merged: a fused chain
-            let c = conv2d(b, weight: xs[1], padding: 1)                           // read twice: stays
-            let d = conv2d(c.relu() + c, weight: xs[1], padding: 1).gelu() + b     // merged: GELU stays a unary op
-            let e = (conv2d(d, weight: xs[1], padding: 1) + b).relu()              // not a chain: stays
-            return [e]
+            let conv = { (t: Tensor) in conv2d(t, weight: xs[1], padding: 1) }
+            let a = conv(xs[0]).relu()                      // merged
+            let b = conv(a).tanh().sigmoid()                // merged: a fused chain
+            let c = conv(b)                                 // read twice: stays
+            let d = conv(c.relu() + c).gelu() + b           // merged: GELU stays a unary op
+            let e = (conv(d) + b).relu()                    // merged: a residual add, then relu
+            let f = conv(e) + conv(d)                       // the first merges, the second is its residual
+            return [(conv(f) * 2).relu()]                   // stays: not an add
         }
         let fused = ConvolutionFusion().run(ElementwiseFusion().run(graph))
-        let heads = fused.operations.compactMap { operation -> [UnaryOp]? in
+        let heads = fused.operations.compactMap { operation -> String? in
             guard case .fused(let program) = operation.primitive, program.head != nil else { return nil }
-            return program.unaryChain
+            if let chain = program.unaryChain { return "activations \(chain.map { "\($0)" })" }
+            if let (_, chain) = program.residualChain { return "residual \(chain.map { "\($0)" })" }
+            return "other"
         }
-        XCTAssertEqual(heads, [[.relu], [.tanh, .sigmoid], [.gelu]], "\(fused)")
-        XCTAssertEqual(fused.count { if case .conv2d = $0 { return true } else { return false } }, 2, "\(fused)")
+        XCTAssertEqual(heads, ["activations [\"relu\"]", "activations [\"tanh\", \"sigmoid\"]", "activations [\"gelu\"]",
+                               "residual [\"relu\"]", "residual []"], "\(fused)")
+        XCTAssertEqual(fused.count { if case .conv2d = $0 { return true } else { return false } }, 3, "\(fused)")
         let x = compileInputs(specs.map(\.shape), seed: 34).enumerated().map { $0 == 1 ? $1 * 0.1 : $1 }
         assertClose(fused(x)[0], graph(x)[0], atol: 1e-4, rtol: 1e-4)
     }
@@ -150,12 +180,15 @@ final class CompileConvolutionTests: XCTestCase {
             assertClose(result, reference, atol: 1e-4, rtol: 1e-4)
         }
         let graph = compiled.graph(for: x)
-        let layouts = LayoutPlan(graph)
-        // The stem's image, the pooled one, the first block's two convolutions', the second
-        // block's three and its output, and that output average-pooled; the first block's
-        // output is returned, so it stays row-major.
-        XCTAssertEqual(layouts.channelsLast.count, 9, "\(compiled.report(for: x))")
-        XCTAssertTrue(compiled.report(for: x).contains("layout plan: 9 values channels-last"))
+        let plan = MemoryPlan(graph)
+        // The stem's image, the pooled one, the first block's inner one, the second block's
+        // inner one, its shortcut and its output, and that output average-pooled; the first
+        // block's output is returned, so it stays row-major.
+        XCTAssertEqual(plan.layouts.channelsLast.count, 7, "\(compiled.report(for: x))")
+        // The second block adds its last convolution to the shortcut's memory.
+        XCTAssertEqual(plan.inPlaceValues, 1, "\(compiled.report(for: x))")
+        let report = compiled.report(for: x)
+        XCTAssertTrue(report.contains("layout plan: 7 values channels-last") && report.contains("1 in place"), report)
     }
 
     /// An image read by an operation that wants row-major memory (a reshape into a matrix

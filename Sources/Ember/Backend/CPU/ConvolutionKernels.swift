@@ -95,11 +95,11 @@ enum ConvolutionKernels {
     /// kernels run as fast as the blocked ones, with no reorder on the way in or out. With
     /// only one of them channels-last, oneDNN picks both layouts (fixing one would leave it
     /// only its reference kernel for some shapes, an RGB stem's), and `execute` reorders.
-    /// `postOps` (eltwise algorithms) run on the result before it is written.
+    /// `postOps` run on the result before it is written.
     static func forwardEntry(_ g: Geometry, hasBias: Bool, source: ImageLayout = .nchw, destination: ImageLayout = .nchw,
-                             postOps: [dnnl_alg_kind_t] = []) -> OneDNN.Entry {
+                             postOps: [OneDNN.PostOp] = []) -> OneDNN.Entry {
         let dnn = OneDNN.shared
-        let key = "conv2d forward \(g.key) bias: \(hasBias) \(source) -> \(destination) post-ops: \(postOps.map(\.rawValue))"
+        let key = "conv2d forward \(g.key) bias: \(hasBias) \(source) -> \(destination) post-ops: \(postOps.map(\.key))"
         let srcDense = OneDNN.memoryDesc(g.input, source.strides(g.input))
         let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output))
         return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : []),
@@ -119,9 +119,12 @@ enum ConvolutionKernels {
 
     /// `out` = conv2d(x, weight[, bias]) with `postOps` applied (float32 only). The input and
     /// output may be row-major or channels-last, each kept as it is. A `fixedWeight` is
-    /// converted to oneDNN's layout once, not on every call.
-    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, postOps: [dnnl_alg_kind_t] = [],
-                        fixedWeight: Bool = false, backend: CPUBackend) {
+    /// converted to oneDNN's layout once, not on every call. Returns false, computing
+    /// nothing, when a `.sum` post-op is asked for an output that oneDNN would write
+    /// through a reorder (the sum would add to the scratch buffer, not to `out`).
+    @discardableResult
+    static func forward(_ c: ConvConfig, _ inputs: [Tensor], _ out: Tensor, postOps: [OneDNN.PostOp] = [],
+                        fixedWeight: Bool = false, backend: CPUBackend) -> Bool {
         let (x, source) = backend.imageOperand(inputs[0])
         let w = backend.contiguous(inputs[1])
         let b = inputs.count == 3 ? backend.contiguous(inputs[2]) : nil
@@ -129,15 +132,17 @@ enum ConvolutionKernels {
         if x.dtype == .float64 {
             precondition(postOps.isEmpty, "conv2d: post-ops run in float32 only")
             referenceForward(g, backend.contiguous(x), w, b, out, Double.self)
-            return
+            return true
         }
         guard let destination = ImageLayout(out) else {
             preconditionFailure("conv2d: the output must be dense, row-major or channels-last; got strides \(out.strides)")
         }
+        let entry = forwardEntry(g, hasBias: b != nil, source: source, destination: destination, postOps: postOps)
+        if postOps.contains(.sum) && entry.conversions[dst] != nil { return false }
         var data = [src: x, weights: w, dst: out]
         if let b { data[bias] = b }
-        OneDNN.shared.execute(forwardEntry(g, hasBias: b != nil, source: source, destination: destination, postOps: postOps), data,
-                              fixed: fixedWeight ? [weights] : [])
+        OneDNN.shared.execute(entry, data, fixed: fixedWeight ? [weights] : [])
+        return true
     }
 
     /// The gradient of the input (`out`) from the output's (`gradY`).

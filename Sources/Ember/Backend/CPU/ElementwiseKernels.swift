@@ -263,7 +263,21 @@ enum ElementwiseKernels {
                 let pa = a.pointer(T.self) + off[2], pb = b.pointer(T.self) + off[3]
                 let sc = loop.rowStride(1), sa = loop.rowStride(2), sb = loop.rowStride(3)
                 let o = out.pointer(T.self) + off[0]
-                for i in 0..<n { o[i] = c[i &* sc] ? pa[i &* sa] : pb[i &* sb] }
+                // Dense rows choosing from a dense row or a scalar (a masked gradient) get
+                // loops without strides, the flags read as bytes: the compiler vectorizes
+                // those (reading Bools, it assembled each mask bit by bit).
+                let flags = UnsafeRawPointer(c).assumingMemoryBound(to: UInt8.self)
+                if sc == 1 && sa == 1 && sb == 1 {
+                    for i in 0..<n { o[i] = flags[i] != 0 ? pa[i] : pb[i] }
+                } else if sc == 1 && sa == 1 && sb == 0 {
+                    let b = pb[0]
+                    for i in 0..<n { o[i] = flags[i] != 0 ? pa[i] : b }
+                } else if sc == 1 && sa == 0 && sb == 1 {
+                    let a = pa[0]
+                    for i in 0..<n { o[i] = flags[i] != 0 ? a : pb[i] }
+                } else {
+                    for i in 0..<n { o[i] = c[i &* sc] ? pa[i &* sa] : pb[i &* sb] }
+                }
             }
         }
         switch a.dtype.byteSize {

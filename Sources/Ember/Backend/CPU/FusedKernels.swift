@@ -29,26 +29,39 @@ extension FusedKernels {
         .gelu: dnnl_eltwise_gelu_erf, .exp: dnnl_eltwise_exp, .abs: dnnl_eltwise_abs, .sqrt: dnnl_eltwise_sqrt,
     ]
 
-    /// The post-ops standing for the program, when it is a chain of unary operations that
-    /// oneDNN runs.
-    static func postOps(_ program: FusedProgram) -> [dnnl_alg_kind_t]? {
-        guard let chain = program.unaryChain else { return nil }
+    /// The post-ops standing for a chain of unary operations, when oneDNN runs them all.
+    static func postOps(_ chain: [UnaryOp]) -> [OneDNN.PostOp]? {
         let algorithms = chain.compactMap { postOpAlgorithms[$0] }
-        return algorithms.count == chain.count ? algorithms : nil
+        return algorithms.count == chain.count ? algorithms.map { .eltwise($0) } : nil
     }
 
     /// The head's result, then the program over it. A float32 convolution followed by a
     /// chain of unary operations oneDNN knows runs as one primitive with post-ops, the
-    /// chain applied while the result is in registers; anything else computes the head
-    /// into a tensor of the output's layout and runs the rest of the program on it.
+    /// chain applied while the result is in registers; so does one whose result is added
+    /// to a residual first (a sum post-op, in place when the output is the residual's
+    /// memory, as compile's memory plan arranges). Anything else computes the head into a
+    /// tensor of the output's layout and runs the rest of the program on it.
     static func runWithHead(_ program: FusedProgram, _ inputs: [Tensor], _ outputs: [Tensor], fixedWeight: Bool,
                             backend: CPUBackend) {
         guard case .conv2d(let config, _) = program.head else { preconditionFailure("fused: no head") }
         let headInputs = Array(inputs.prefix(program.headInputCount))
-        if outputs[0].dtype == .float32, let algorithms = postOps(program) {
-            ConvolutionKernels.forward(config, headInputs, outputs[0], postOps: algorithms, fixedWeight: fixedWeight,
-                                       backend: backend)
+        let out = outputs[0]
+        if out.dtype == .float32, let chain = program.unaryChain, let post = postOps(chain) {
+            ConvolutionKernels.forward(config, headInputs, out, postOps: post, fixedWeight: fixedWeight, backend: backend)
             return
+        }
+        if out.dtype == .float32, let (operand, chain) = program.residualChain, let post = postOps(chain) {
+            let residual = inputs[program.headInputCount + operand - 1]
+            if residual.shape == out.shape && residual.dtype == .float32 {
+                let inPlace = residual.storage === out.storage && residual.offset == out.offset && residual.strides == out.strides
+                if !inPlace { ElementwiseKernels.copy(residual, out) }
+                if ConvolutionKernels.forward(config, headInputs, out, postOps: [.sum] + post, fixedWeight: fixedWeight,
+                                              backend: backend) {
+                    return
+                }
+                // oneDNN would write through a reorder: computed below (in place too, the
+                // program reads each residual element before writing it).
+            }
         }
         let shape = ConvolutionKernels.Geometry(config, input: headInputs[0].shape, weight: headInputs[1].shape).output
         let dtype = headInputs[0].dtype

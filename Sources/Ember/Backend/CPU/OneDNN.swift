@@ -213,17 +213,35 @@ final class OneDNN: @unchecked Sendable {
         OneDNN.check(dnnl_primitive_execute(primitive, stream, Int32(args.count), &args), "execute")
     }
 
-    /// Makes a primitive descriptor from an operation descriptor, with `postOps` (eltwise
-    /// algorithms applied in order to the result while it is in registers) when given.
-    func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, postOps: [dnnl_alg_kind_t] = [],
+    /// What a primitive does to its result, in order, while it is in registers.
+    enum PostOp: Hashable {
+        /// Adds what the destination held before the primitive ran.
+        case sum
+        /// An elementwise function (alpha and beta 0: plain relu, ...).
+        case eltwise(dnnl_alg_kind_t)
+
+        var key: String {
+            switch self {
+            case .sum: return "sum"
+            case .eltwise(let algorithm): return "eltwise \(algorithm.rawValue)"
+            }
+        }
+    }
+
+    /// Makes a primitive descriptor from an operation descriptor, with `postOps` when given.
+    func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, postOps: [PostOp] = [],
                        _ what: String) -> dnnl_primitive_desc_t {
         var attributes: dnnl_primitive_attr_t?
         if !postOps.isEmpty {
             var ops: dnnl_post_ops_t?
             OneDNN.check(dnnl_post_ops_create(&ops), "post-ops for \(what)")
             defer { dnnl_post_ops_destroy(ops) }
-            for algorithm in postOps {
-                OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, algorithm, 0, 0), "post-op for \(what)")
+            for postOp in postOps {
+                switch postOp {
+                case .sum: OneDNN.check(dnnl_post_ops_append_sum(ops, 1), "post-op for \(what)")
+                case .eltwise(let algorithm):
+                    OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, algorithm, 0, 0), "post-op for \(what)")
+                }
             }
             OneDNN.check(dnnl_primitive_attr_create(&attributes), "attributes for \(what)")
             OneDNN.check(dnnl_primitive_attr_set_post_ops(attributes, ops), "post-ops for \(what)")

@@ -9,7 +9,7 @@ import Foundation
 final class Executor: @unchecked Sendable {
     let graph: Graph
     let plan: MemoryPlan
-    let layouts: LayoutPlan
+    var layouts: LayoutPlan { plan.layouts }
     /// Per operation, the positions of inputs that are constants fixed at compile time
     /// (`foldConstants`): the backend may keep work derived from them.
     let fixedInputs: [Set<Int>]
@@ -25,7 +25,6 @@ final class Executor: @unchecked Sendable {
     init(_ graph: Graph, _ plan: MemoryPlan, fixedConstants: Bool = false) {
         self.graph = graph
         self.plan = plan
-        layouts = LayoutPlan(graph)
         fixedInputs = graph.operations.map { operation in
             fixedConstants ? Set(operation.inputs.indices.filter { graph.constants[operation.inputs[$0]] != nil }) : []
         }
