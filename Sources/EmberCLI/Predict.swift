@@ -36,12 +36,10 @@ struct Predict: ParsableCommand {
         guard !saved.card.classNames.isEmpty else {
             throw CommandError("\(runPath) holds a language model ('\(saved.card.model)'): continue a prompt with ember generate")
         }
-        var inputs = inputs
-        if let file {
+        if file != nil {
             guard case .tokens = saved.card.input else { throw CommandError("--file is for text models; give image or CSV files as arguments") }
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandError("cannot read \(file) as UTF-8 text") }
-            inputs += text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
         }
+        let inputs = try inputs + linesOf(file)
         guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
         let examples = try PredictionInputs.examples(for: saved.card.input, from: inputs)
         var predictions: [Prediction] = []
