@@ -9,23 +9,6 @@ import XCTest
 /// `ember eval`, `predict`, `summary`, `generate`, `tokenize` and `embed` on small runs
 /// trained here, through the commands' own entry points.
 final class ModelCommandsTests: XCTestCase {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    /// The error message a command stops with, or nil when it succeeds.
-    private func message<Command: ParsableCommand>(_ type: Command.Type, _ arguments: [String]) -> String? {
-        do {
-            var command = try type.parse(arguments)
-            try command.run()
-            return nil
-        } catch {
-            return type.message(for: error)
-        }
-    }
-
     private func train(_ arguments: [String]) throws -> String {
         let out = try temporaryDirectory().path
         let command = try Train.parse(arguments + ["--out", out, "--workers", "0", "--epochs", "1"])

@@ -8,20 +8,8 @@ import XCTest
 /// `ember train`'s parsing, validation, resume rules and a whole small run, through the
 /// command's own entry points.
 final class TrainCommandTests: XCTestCase {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     private func message(_ arguments: [String]) -> String? {
-        do {
-            var command = try Train.parse(arguments)
-            try command.run()
-            return nil
-        } catch {
-            return Train.message(for: error)
-        }
+        EmberCLITests.message(Train.self, arguments)
     }
 
     func testBadSettingsAreOneLineErrors() {

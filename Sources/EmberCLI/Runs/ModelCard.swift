@@ -40,9 +40,7 @@ struct ModelCard: Codable, Equatable {
     static let fileName = "model.json"
 
     func write(to directory: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Data(encoder.encode(self)).write(to: directory.appendingPathComponent(Self.fileName), options: .atomic)
+        try writeJSON(self, to: directory.appendingPathComponent(Self.fileName))
     }
 
     static func read(from directory: URL) throws -> ModelCard {
@@ -56,4 +54,11 @@ struct ModelCard: Codable, Equatable {
             throw CommandError("\(url.path) is not a valid model description: \(error)")
         }
     }
+}
+
+/// Writes `value` as sorted, indented JSON, atomically: the files of a run directory.
+func writeJSON<Value: Encodable>(_ value: Value, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try Data(encoder.encode(value)).write(to: url, options: .atomic)
 }

@@ -85,9 +85,7 @@ struct TrainConfig: Codable, Equatable {
     }
 
     func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Data(encoder.encode(self)).write(to: url, options: .atomic)
+        try writeJSON(self, to: url)
     }
 
     static func read(from url: URL) throws -> TrainConfig {
