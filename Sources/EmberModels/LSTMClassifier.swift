@@ -51,8 +51,10 @@ public final class LSTMClassifier: Module, Layer {
     private func classify(_ tokens: Tensor, lengths: [Int]?) -> Tensor {
         precondition(tokens.rank == 2 && (tokens.dtype == .int64 || tokens.dtype == .int32),
                      "LSTMClassifier: expected int64 tokens [batch, length], found \(tokens.dtype) \(tokens.shape)")
-        let lengths = lengths ?? (tokens .!= Double(paddingIndex)).cast(to: .int64).sum(axis: 1).doubles.map { Int($0) }
-        let (_, state) = lstm(embedding(tokens), lengths: lengths)
+        let embedded = embedding(tokens)
+        // Without given lengths, counted with tensor operations so that the model compiles.
+        let (_, state) = lengths.map { lstm(embedded, lengths: $0) }
+            ?? lstm(embedded, lengths: (tokens .!= Double(paddingIndex)).cast(to: .int64).sum(axis: 1))
         // The last layer's final states: one, or forward and backward.
         let directions = lstm.bidirectional ? 2 : 1
         let last = state.h.narrow(axis: 0, start: state.h.shape[0] - directions, count: directions)

@@ -30,7 +30,8 @@ extension Tensor {
         if dtype == .float64 {
             self.init(storage: wide.storage, shape: shape, strides: wide.strides, offset: 0, dtype: .float64)
         } else {
-            let narrow = noGrad { wide.cast(to: dtype) }
+            // Cast now even inside a traced function: a value made from Swift numbers is a constant.
+            let narrow = eagerly { wide.cast(to: dtype) }
             self.init(storage: narrow.storage, shape: shape, strides: narrow.strides, offset: 0, dtype: dtype)
         }
     }

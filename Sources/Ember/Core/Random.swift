@@ -114,9 +114,6 @@ public struct Key: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "Key(0x\(String(rawValue, radix: 16)))" }
-
-    /// Random 32-bit words for `count` elements.
-    func words(_ count: Int) -> [UInt32] { Philox.words(key: rawValue, .values, count: count) }
 }
 
 /// A stateful generator for the PyTorch-style API: a key plus a position that advances
@@ -144,12 +141,17 @@ public final class Generator: @unchecked Sendable {
         set { lock.withLock { key = Key(rawValue: newValue.key); position = newValue.position } }
     }
 
-    func words(_ count: Int) -> [UInt32] {
+    /// The Philox state (int64 [3]: the key's low and high words, then the first block) that
+    /// a draw of `blocks` blocks starts from, advancing the generator past them. While a
+    /// trace records, the state is a value of the traced graph instead, fed from this
+    /// generator at every call (`Graph.RandomState`), so compiled functions draw fresh numbers.
+    func state(advancingBy blocks: Int) -> Tensor {
+        if let tracer = Tracer.current { return tracer.generatorState(self, advancingBy: blocks) }
         lock.lock()
-        let (k, start) = (key, position)
-        position &+= UInt64((count + 3) / 4)
+        let (word, start) = (key.rawValue, position)
+        position &+= UInt64(blocks)
         lock.unlock()
-        return Philox.words(key: k.rawValue, stream: 0, offset: start, count: count)
+        return Tensor([Int64(word & 0xFFFF_FFFF), Int64(word >> 32), Int64(bitPattern: start)])
     }
 }
 
@@ -157,25 +159,21 @@ public final class Generator: @unchecked Sendable {
 public func manualSeed(_ seed: UInt64) { Generator.global.manualSeed(seed) }
 
 /// Where random bits come from: the global generator, a given one, or an explicit key.
+///
+/// Every distribution is computed with tensor operations from Philox bits, the same way
+/// eagerly and inside traced functions: so `compile` of a function that draws from the
+/// global generator gives, call after call, the numbers eager calls give.
 public enum RandomSource {
     case generator(Generator)
     case key(Key)
 
     public static var global: RandomSource { .generator(.global) }
 
-    func words(_ count: Int) -> [UInt32] {
+    /// The key tensor [2] or generator state [3] that a draw of `count` 32-bit words starts from.
+    func state(words count: Int) -> Tensor {
         switch self {
-        case .generator(let g): return g.words(count)
-        case .key(let k): return k.words(count)
-        }
-    }
-
-    /// Uniform doubles in [0, 1) with 53 random bits each.
-    func unitDoubles(_ count: Int) -> [Double] {
-        let w = words(2 * count)
-        return (0..<count).map { i in
-            let bits = (UInt64(w[2 * i]) << 21) ^ UInt64(w[2 * i + 1] >> 11)
-            return Double(bits & ((1 << 53) - 1)) * 0x1p-53
+        case .generator(let g): return g.state(advancingBy: (count + 3) / 4)
+        case .key(let k): return k.tensor
         }
     }
 }
@@ -184,40 +182,30 @@ extension Tensor {
     /// Uniform values in [low, high).
     public static func randomUniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
                                      source: RandomSource = .global) -> Tensor {
-        let u = source.unitDoubles(ShapeMath.count(shape))
-        return Tensor(doubles: u.map { low + (high - low) * $0 }, shape: shape, dtype: dtype)
+        randomUniform(shape, key: source.state(words: 2 * ShapeMath.count(shape)), low: low, high: high, dtype: dtype)
     }
 
     /// Normal values with the given mean and standard deviation (Box-Muller).
     public static func randomNormal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
                                     source: RandomSource = .global) -> Tensor {
-        let n = ShapeMath.count(shape)
-        let u = source.unitDoubles(2 * ((n + 1) / 2))
-        var values = [Double](repeating: 0, count: n)
-        for pair in 0..<((n + 1) / 2) {
-            // 1 - u avoids log(0).
-            let radius = (-2 * Foundation.log(1 - u[2 * pair])).squareRoot()
-            let angle = 2 * Double.pi * u[2 * pair + 1]
-            values[2 * pair] = mean + std * radius * Foundation.cos(angle)
-            if 2 * pair + 1 < n { values[2 * pair + 1] = mean + std * radius * Foundation.sin(angle) }
-        }
-        return Tensor(doubles: values, shape: shape, dtype: dtype)
+        let pairs = (ShapeMath.count(shape) + 1) / 2
+        return randomNormal(shape, key: source.state(words: 4 * pairs), mean: mean, std: std, dtype: dtype)
     }
 
     /// Uniform integers in [low, high).
     public static func randomIntegers(_ shape: [Int], low: Int = 0, high: Int, dtype: DType = .int64,
                                       source: RandomSource = .global) -> Tensor {
         precondition(high > low, "randomIntegers: high (\(high)) must exceed low (\(low))")
-        let u = source.unitDoubles(ShapeMath.count(shape))
         let span = Double(high - low)
-        return Tensor(doubles: u.map { Double(low) + Swift.min((($0 * span).rounded(.down)), span - 1) }, shape: shape, dtype: dtype)
+        let u = randomUniform(shape, key: source.state(words: 2 * ShapeMath.count(shape)), dtype: .float64)
+        return (Ember.minimum((u * span).floor(), Tensor.scalar(span - 1, dtype: .float64)) + Double(low)).cast(to: dtype)
     }
 
     /// 1 with probability p, else 0.
     public static func bernoulli(_ shape: [Int], probability p: Double, dtype: DType = .float32,
                                  source: RandomSource = .global) -> Tensor {
         precondition(p >= 0 && p <= 1, "bernoulli: probability \(p) is outside [0, 1]")
-        let u = source.unitDoubles(ShapeMath.count(shape))
-        return Tensor(doubles: u.map { $0 < p ? 1 : 0 }, shape: shape, dtype: dtype)
+        let u = randomUniform(shape, key: source.state(words: 2 * ShapeMath.count(shape)), dtype: .float64)
+        return (u .< p).cast(to: dtype)
     }
 }

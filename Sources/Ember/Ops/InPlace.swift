@@ -34,10 +34,14 @@ extension Tensor {
     /// Applies `update` to this tensor in place; `operands` have this tensor's shape.
     public func update(_ update: InPlaceUpdate, _ operands: Tensor...) {
         precondition(operands.count == update.operandCount, "update(\(update)): expected \(update.operandCount) operands, got \(operands.count)")
-        precondition(!isAbstract && operands.allSatisfy { !$0.isAbstract }, "update: traced tensors have no storage to write")
         precondition(operands.allSatisfy { $0.shape == shape },
                      "update(\(update)): operands must have the target's shape \(shape), got \(operands.map(\.shape))")
         precondition(!(requiresGrad && isGradEnabled), "update: in-place update of a tensor that requires grad; wrap it in noGrad { }")
+        // Traced (a compiled optimizer step): recorded as an assignment of the formula.
+        if Tracer.current != nil || isAbstract || operands.contains(where: \.isAbstract) {
+            assign(noGrad { update.reference(self, operands) })
+            return
+        }
         let fused = isContiguous && (dtype == .float32 || dtype == .float64)
             && operands.allSatisfy { $0.dtype == dtype && $0.storage.backend === backend }
         let dense = noGrad { operands.map { $0.contiguous() } }

@@ -15,6 +15,8 @@ enum Movement {
             return x.sameLayout(shape: p.map { x.shape[$0] }, strides: p.map { x.strides[$0] })
         case .expand(let shape):
             return x.sameLayout(shape: shape, strides: StridedLoop.broadcastStrides(x, to: shape))
+        case .stopGradient:
+            return x.sameLayout()
         case .slice(let ranges):
             var offset = x.offset
             for (axis, r) in ranges.enumerated() where r.count > 0 { offset += r.start * x.strides[axis] }

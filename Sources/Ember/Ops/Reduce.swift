@@ -80,6 +80,21 @@ enum Reduction {
         }
     }
 
+    static func cumsumSpec(_ axis: Int, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let x = inputs[0]
+        guard axis >= 0 && axis < x.shape.count else {
+            throw ShapeError("cumsum", "axis \(axis) is out of range for a tensor of rank \(x.shape.count)")
+        }
+        if x.dtype == .bool || x.dtype == .int32 { throw ShapeError("cumsum", "\(x.dtype) tensors are summed as int64; cast first") }
+        return x
+    }
+
+    /// Each input element reaches every later running sum: the cotangent summed from the
+    /// other end.
+    static func cumsumVJP(_ axis: Int, _ reverse: Bool, _ g: Tensor) -> Tensor {
+        Dispatch.run1(.cumsum(axis: axis, reverse: !reverse), [g])
+    }
+
     static func reduce(_ op: ReduceOp, _ x: Tensor, _ axes: [Int]?, _ keepDims: Bool) -> Tensor {
         let normalized: [Int]
         do {
@@ -102,6 +117,15 @@ extension Tensor {
     public func max(axis: Int, keepDims: Bool = false) -> Tensor { max(axes: [axis], keepDims: keepDims) }
     public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { Reduction.reduce(.min, self, axes, keepDims) }
     public func min(axis: Int, keepDims: Bool = false) -> Tensor { min(axes: [axis], keepDims: keepDims) }
+
+    /// Running sums along `axis` (torch.cumsum); integer and bool tensors sum in int64.
+    public func cumsum(axis: Int) -> Tensor {
+        guard let a = ShapeMath.normalize(axis: axis, rank: rank) else {
+            fatalError("cumsum: axis \(axis) is out of range for a tensor of rank \(rank)")
+        }
+        let input = dtype == .bool || dtype == .int32 ? cast(to: .int64) : self
+        return Dispatch.run1(.cumsum(axis: a, reverse: false), [input])
+    }
 
     /// The arithmetic mean over `axes` (all when nil). Needs a floating-point tensor.
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {

@@ -13,9 +13,6 @@ enum Dispatch {
             outputs = Unmanaged<Tracer>.fromOpaque(tracer).takeUnretainedValue().record(primitive, inputs)
         } else {
             outputs = evaluate(primitive, inputs)
-            if let counter = state.pointee.flopCounter {
-                Unmanaged<FLOPCounter>.fromOpaque(counter).takeUnretainedValue().count(primitive, inputs, outputs)
-            }
         }
         if state.pointee.gradDisabledDepth == 0 {
             Tape.recordIfNeeded(primitive, inputs, outputs)
@@ -34,10 +31,12 @@ enum Dispatch {
         let specs = checkedSpecs(primitive, inputs)
         let backend = inputs[0].storage.backend
         for input in inputs {
-            precondition(!input.isAbstract,
-                         "\(primitive.name): a traced tensor was used outside of its trace; return it from the traced function instead")
-            precondition(input.storage.backend === backend,
-                         "\(primitive.name): inputs live on different backends (\(backend.name) and \(input.storage.backend.name))")
+            if input.isAbstract {
+                fatalError("\(primitive.name): a traced tensor was used outside of its trace; return it from the traced function instead")
+            }
+            if input.storage.backend !== backend {
+                fatalError("\(primitive.name): inputs live on different backends (\(backend.name) and \(input.storage.backend.name))")
+            }
         }
         if let view = Movement.view(primitive, inputs[0]) { return [view] }
         var outputs = [Tensor]()
@@ -45,8 +44,25 @@ enum Dispatch {
         for spec in specs {
             outputs.append(Tensor(uninitializedShape: spec.shape, dtype: spec.dtype, on: backend))
         }
-        backend.execute(primitive, inputs: inputs, outputs: outputs)
+        launch(primitive, inputs, outputs)
         return outputs
+    }
+
+    /// Runs a primitive's kernel into `outputs` on the inputs' backend: the one place where
+    /// eager dispatch and compiled functions launch kernels, so that observers (the FLOP
+    /// counter) see both. `fixed`: inputs a compiled function holds fixed (`Backend.execute`).
+    static func launch(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int> = []) {
+        let backend = inputs.first?.storage.backend ?? outputs[0].storage.backend
+        if case .custom(let function) = primitive {
+            function.run(inputs, into: outputs)
+        } else if fixed.isEmpty {
+            backend.execute(primitive, inputs: inputs, outputs: outputs)
+        } else {
+            backend.execute(primitive, inputs: inputs, outputs: outputs, fixed: fixed)
+        }
+        if let counter = ember_thread_state().pointee.flopCounter {
+            Unmanaged<FLOPCounter>.fromOpaque(counter).takeUnretainedValue().count(primitive, inputs, outputs)
+        }
     }
 
     /// The shape rule's result; a violation is a programming error, reported with the

@@ -1,7 +1,8 @@
 import CEmberSupport
 
-/// Counts the floating-point operations of the primitives run eagerly on this thread inside
-/// `countingFLOPs { }`. The count follows PyTorch's `torch.utils.flop_counter`: matrix
+/// Counts the floating-point operations of the kernels run on this thread, eagerly or in
+/// compiled functions, inside `countingFLOPs { }`. The count follows PyTorch's
+/// `torch.utils.flop_counter`: matrix
 /// products and convolutions (forward and backward), two operations per multiply-add;
 /// elementwise work, normalization and data movement are not counted.
 public final class FLOPCounter {
@@ -34,6 +35,10 @@ public final class FLOPCounter {
             // forward output's shape; the window is the weight's, the other input or output.
             let weight = primitive.isConvBackwardInput ? inputs[1] : outputs[0]
             return 2 * count(inputs[0]) * count(Array(weight.dropFirst()))
+        case .fused(let program):
+            // A convolution heading a fused program (compiled code) costs what it costs alone.
+            guard let head = program.headPrimitive else { return 0 }
+            return flops(of: head, inputs: Array(inputs.prefix(program.headInputCount)), outputs: outputs)
         default:
             return 0
         }

@@ -17,6 +17,12 @@ public enum Primitive: Hashable, Sendable {
     // Reductions (Ops/Reduce.swift)
     case reduce(ReduceOp, axes: [Int], keepDims: Bool)
     case argReduce(ArgReduceOp, axis: Int, keepDims: Bool)
+    /// Running sums along `axis` (torch.cumsum), from the end when `reverse`.
+    case cumsum(axis: Int, reverse: Bool)
+
+    // Sorting (Ops/Sorting.swift)
+    /// The indices that sort each slice along `axis` (stable; NaN counts as the largest).
+    case argsort(axis: Int, descending: Bool)
 
     // Movement (Ops/Movement.swift); the first four are views where the layout allows.
     case reshape([Int])
@@ -66,6 +72,12 @@ public enum Primitive: Hashable, Sendable {
     // Random numbers (Transforms/RandomKeys.swift)
     /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
     case randomBits(shape: [Int], stream: RandomStream)
+    // Derivative control (Ops/Custom.swift)
+    /// A user's function with a derivative rule of its own (`customVJP`).
+    case custom(CustomFunction)
+    /// The identity, through which no derivative flows.
+    case stopGradient
+
     // Fusion (Ops/Fused.swift), built by `compile`
     /// A chain of elementwise operations run as one loop, optionally ending in a reduction.
     case fused(FusedProgram)
@@ -193,6 +205,10 @@ extension Primitive {
         case .batchNormBackward(let e): return "batch_norm_backward(epsilon: \(e))"
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
+        case .cumsum(let axis, let reverse): return "cumsum(axis: \(axis)\(reverse ? ", reverse" : ""))"
+        case .argsort(let axis, let descending): return "argsort(axis: \(axis)\(descending ? ", descending" : ""))"
+        case .custom(let function): return "custom<\(function.name)>"
+        case .stopGradient: return "stop_gradient"
         case .randomBits(let s, let stream): return "random_bits(\(s), \(stream))"
         case .fused(let program): return program.description
         }
@@ -233,7 +249,11 @@ extension Primitive {
         case .batchNormBackward: return try Normalization.batchNormBackwardSpecs(inputs)
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
-        case .randomBits(let shape, _): return [try RandomKeys.bitsSpec(shape, inputs)]
+        case .cumsum(let axis, _): return [try Reduction.cumsumSpec(axis, inputs)]
+        case .argsort(let axis, _): return [try Sorting.argsortSpec(axis, inputs)]
+        case .custom(let function): return Custom.outputSpecs(function, inputs)
+        case .stopGradient: return [inputs[0]]
+        case .randomBits(let shape, let stream): return [try RandomKeys.bitsSpec(shape, stream, inputs)]
         case .fused(let program): return try Fused.outputSpecs(program, inputs)
         }
     }
@@ -277,6 +297,9 @@ extension Primitive {
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
         // Integer outputs: never recorded on the tape, and keys have no cotangent.
         case .randomBits: return [nil]
+        case .cumsum(let axis, let reverse): return [Reduction.cumsumVJP(axis, reverse, cotangents[0]!)]
+        case .argsort, .stopGradient: return [nil]
+        case .custom(let function): return Custom.vjp(function, inputs, saved, cotangents, needed)
         case .fused(let program): return Fused.vjp(program, inputs, cotangents, needed)
         }
     }
@@ -284,7 +307,7 @@ extension Primitive {
     /// Outputs the derivative rule reads, kept on the tape (as values without history).
     var savesOutputs: Bool {
         switch self {
-        case .batchNorm, .layerNorm: return true
+        case .batchNorm, .layerNorm, .custom: return true
         default: return false
         }
     }

@@ -117,7 +117,10 @@ extension Primitive {
         case .layerNorm(let axes, _): return BatchingRules.layerNorm(self, axes, x)
         case .layerNormBackward(let axes, let epsilon): return BatchingRules.layerNormBackward(axes, epsilon, x)
         // A batch of keys [B, ..., 2] gives each example its own bits.
-        case .randomBits: return [Dispatch.run1(self, x.values)]
+        case .randomBits, .stopGradient: return [Dispatch.run1(self, x.values)]
+        case .cumsum(let axis, let reverse): return [Dispatch.run1(.cumsum(axis: axis + 1, reverse: reverse), x.values)]
+        case .argsort(let axis, let descending): return [Dispatch.run1(.argsort(axis: axis + 1, descending: descending), x.values)]
+        case .custom(let function): return Custom.batch(function, x)
         }
     }
 }

@@ -31,13 +31,9 @@ public func jvp(_ f: (Tensor) -> Tensor, primal: Tensor, tangent: Tensor) -> (ou
 enum JVP {
     /// Replays `graph` on `primals` and pushes `tangents` (nil: zero) through it.
     static func run(_ graph: Graph, _ primals: [Tensor], _ tangents: [Tensor?]) -> (outputs: [Tensor], tangents: [Tensor]) {
-        var values = [Tensor?](repeating: nil, count: graph.specs.count)
+        var values = graph.boundValues(primals, caller: "jvp")
         var dots = [Tensor?](repeating: nil, count: graph.specs.count)
-        for (i, id) in graph.inputs.enumerated() {
-            values[id] = primals[i]
-            dots[id] = tangents[i]
-        }
-        for (id, constant) in graph.constants { values[id] = constant }
+        for (i, id) in graph.inputs.enumerated() { dots[id] = tangents[i] }
         for operation in graph.operations {
             let inputs = operation.inputs.map { values[$0]! }
             let outputs = Dispatch.run(operation.primitive, inputs)
@@ -50,6 +46,7 @@ enum JVP {
                 dots[id] = dot
             }
         }
+        graph.applyUpdates(values)
         let outputs = graph.outputs.map { values[$0]! }
         let outputDots = graph.outputs.map { id in
             dots[id] ?? Tensor.zeros(graph.specs[id].shape, dtype: graph.specs[id].dtype)

@@ -8,7 +8,9 @@ extension Primitive {
         // Elementwise derivatives are diagonal: the VJP rule applied to the tangent.
         case .unary(let op): return [Elementwise.unaryVJP(op, x[0], t[0]!)]
         case .binary(let op): return [JVPRules.binary(op, x, y[0], t)]
-        case .compare, .argReduce, .randomBits: return [nil]
+        case .compare, .argReduce, .randomBits, .argsort, .stopGradient: return [nil]
+        case .cumsum: return [Dispatch.run1(self, [t[0]!])]
+        case .custom(let function): return Custom.jvp(function, x, t)
         case .select:
             let zero = Tensor.scalar(0, dtype: y[0].dtype)
             return [Dispatch.run1(.select, [x[0], t[1] ?? zero, t[2] ?? zero]).expanded(to: y[0].shape)]

@@ -7,9 +7,11 @@
 /// or replayed; a batched key [B, 2] gives each example its own stream under `vmap`, and an
 /// unbatched key gives every example the same numbers, as in JAX.
 enum RandomKeys {
-    static func bitsSpec(_ shape: [Int], _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+    static func bitsSpec(_ shape: [Int], _ stream: RandomStream, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
         let key = inputs[0]
-        if key.dtype != .int64 || key.shape.last != 2 {
+        // [..., 3]: a generator's state, whose third word is the block its values start at.
+        let words = stream == .values ? [2, 3] : [2]
+        if key.dtype != .int64 || !words.contains(key.shape.last ?? 0) {
             throw ShapeError("random_bits", "expected a key tensor of int64 [..., 2] (two 32-bit words per key), got \(key); make one with Key(seed).tensor")
         }
         if shape.contains(where: { $0 < 0 }) { throw ShapeError("random_bits", "the shape \(shape) has a negative size") }
@@ -63,21 +65,25 @@ extension Tensor {
         let words = randomBits(shape + [2], key: key)
         let first = words.narrow(axis: -1, start: 0, count: 1).squeezed(axis: -1)
         let second = words.narrow(axis: -1, start: 1, count: 1).squeezed(axis: -1)
-        // 53 random bits per value, (first << 21) | (second >> 11), as the host generator.
+        // 53 random bits per value, (first << 21) | (second >> 11).
         let bits = first * Double(1 << 21) + second.floorDivided(by: Tensor.scalar(2048, dtype: .int64))
         let unit = bits.cast(to: .float64) * 0x1p-53
         return (unit * (high - low) + low).cast(to: dtype)
     }
 
     /// Normal values with the given mean and standard deviation of `shape` for each key of a
-    /// key tensor [..., 2] (Box-Muller, one value per pair of uniforms).
+    /// key tensor [..., 2] (Box-Muller: each pair of uniforms gives two values, r cos θ and
+    /// r sin θ). Exactly the numbers `randomNormal(_:mean:std:dtype:source: .key(Key(key)))` draws.
     public static func randomNormal(_ shape: [Int], key: Tensor, mean: Double = 0, std: Double = 1,
                                     dtype: DType = .float32) -> Tensor {
-        let u = randomUniform(shape + [2], key: key, dtype: .float64)
+        let count = ShapeMath.count(shape), pairs = (count + 1) / 2
+        let u = randomUniform([pairs, 2], key: key, dtype: .float64)
+        let batch = Array(u.shape.dropLast(2))
         // 1 - u avoids log(0).
-        let radius = ((1 - u.narrow(axis: -1, start: 0, count: 1)).log() * -2).sqrt()
+        let radius = ((1 - u.narrow(axis: -1, start: 0, count: 1)).log() * -2).sqrt() * std
         let angle = u.narrow(axis: -1, start: 1, count: 1) * (2 * Double.pi)
-        return (radius * angle.cos() * std + mean).squeezed(axis: -1).cast(to: dtype)
+        let values = Tensor.concatenate([radius * angle.cos(), radius * angle.sin()], axis: -1).reshaped(to: batch + [2 * pairs])
+        return (values.narrow(axis: -1, start: 0, count: count).reshaped(to: batch + shape) + mean).cast(to: dtype)
     }
 }
 

@@ -69,6 +69,13 @@ enum Batching {
             isBatched[id] = batched[i]
         }
         for (id, constant) in graph.constants { values[id] = constant }
+        for state in graph.randomStates {
+            // Example b draws what the b-th call of a loop over the examples would draw.
+            let first = state.generator.state(advancingBy: state.blocks * size)
+            let offsets = Tensor((0..<size).flatMap { [0, 0, Int64($0 * state.blocks)] }, shape: [size, 3])
+            values[state.value] = first + offsets
+            isBatched[state.value] = true
+        }
         for operation in graph.operations {
             let operands = operation.inputs.map { values[$0]! }
             let operandsBatched = operation.inputs.map { isBatched[$0] }
@@ -83,6 +90,12 @@ enum Batching {
                 isBatched[id] = operandsBatched.contains(true)
             }
         }
+        for update in graph.updates where isBatched[update.value] {
+            fatalError("vmap: the function assigns values that differ between examples to a captured tensor of shape "
+                       + "\(update.target.shape) (a batch norm's running statistics?); one tensor cannot hold them all: "
+                       + "update it outside vmap, or use a layer without running statistics")
+        }
+        graph.applyUpdates(values)
         return (graph.outputs.map { values[$0]! }, graph.outputs.map { isBatched[$0] })
     }
 

@@ -42,17 +42,23 @@ public class BatchNorm: Module, Layer {
     public func forward(_ x: Tensor) -> Tensor {
         precondition(ranks.contains(x.rank) && x.shape[1] == numFeatures,
                      "\(typeName)(\(numFeatures)): expected an input \(layout) with C = \(numFeatures), got \(x.shape)")
-        var factor = 0.0
-        if isTraining, let count = numBatchesTracked {
-            count.assign(count + 1)
-            factor = momentum ?? 1 / count.item()
-        }
+        if isTraining, let count = numBatchesTracked { count.assign(count + 1) }
+        // Without a momentum, the cumulative average: the batch's statistics are blended in
+        // with weight 1 / count, a tensor, so that nothing reads values (the layer compiles).
         let result = batchNorm(x, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
-                               training: isTraining || runningMean == nil, momentum: factor, epsilon: epsilon)
+                               training: isTraining || runningMean == nil, momentum: momentum ?? 1, epsilon: epsilon)
         // In place, as PyTorch: whoever holds the buffers (a state dict) sees the update.
         if isTraining, let runningMean, let runningVar {
-            runningMean.assign(result.runningMean!)
-            runningVar.assign(result.runningVariance!)
+            if momentum == nil, let count = numBatchesTracked {
+                noGrad {
+                    let weight = 1 / count.cast(to: runningMean.dtype)
+                    runningMean.assign(runningMean + (result.runningMean! - runningMean) * weight)
+                    runningVar.assign(runningVar + (result.runningVariance! - runningVar) * weight)
+                }
+            } else {
+                runningMean.assign(result.runningMean!)
+                runningVar.assign(result.runningVariance!)
+            }
         }
         return result.output
     }

@@ -65,7 +65,7 @@ public class RecurrentLayer: Module {
     /// With `lengths`, sequence b has only its first lengths[b] steps, as a PyTorch
     /// `PackedSequence`: its states stand still outside them (so the forward direction ends at
     /// its last step and the backward one starts there) and its outputs there are zeros.
-    func run(_ input: Tensor, initial: [Tensor?], lengths: [Int]?, step: (Tensor, [Tensor], DirectionWeights) -> [Tensor])
+    func run(_ input: Tensor, initial: [Tensor?], lengths: Lengths?, step: (Tensor, [Tensor], DirectionWeights) -> [Tensor])
         -> (output: Tensor, states: [Tensor]) {
         let unbatched = input.rank == 2
         precondition((input.rank == 3 || unbatched) && input.shape.last == inputSize,
@@ -116,12 +116,27 @@ public class RecurrentLayer: Module {
         return (x.squeezed(axis: batchAxis), finalStates.map { $0.squeezed(axis: 1) })
     }
 
+    /// Sequence lengths as Swift values (checked, and steps that every sequence has skip the
+    /// mask) or as a tensor [batch] (for traced functions: nothing reads its values).
+    enum Lengths {
+        case values([Int])
+        case tensor(Tensor)
+    }
+
     /// For each time step, a [batch, 1] mask of the sequences that have it, or nil where all do.
-    private func activeSteps(_ lengths: [Int], batch: Int, time: Int) -> [Tensor?] {
-        precondition(lengths.count == batch && lengths.allSatisfy { (1...time).contains($0) },
-                     "\(typeName): expected \(batch) lengths (one per sequence) in 1...\(time), found \(lengths)")
-        let column = Tensor(lengths.map(Int64.init), shape: [batch, 1])
-        return (0..<time).map { t in lengths.allSatisfy { $0 > t } ? nil : column .> Double(t) }
+    private func activeSteps(_ lengths: Lengths, batch: Int, time: Int) -> [Tensor?] {
+        switch lengths {
+        case .values(let lengths):
+            precondition(lengths.count == batch && lengths.allSatisfy { (1...time).contains($0) },
+                         "\(typeName): expected \(batch) lengths (one per sequence) in 1...\(time), found \(lengths)")
+            let column = Tensor(lengths.map(Int64.init), shape: [batch, 1])
+            return (0..<time).map { t in lengths.allSatisfy { $0 > t } ? nil : column .> Double(t) }
+        case .tensor(let lengths):
+            precondition(lengths.shape == [batch] && !lengths.dtype.isFloatingPoint,
+                         "\(typeName): expected integer lengths [\(batch)] (one per sequence), found \(lengths.dtype) \(lengths.shape)")
+            let column = lengths.reshaped(to: [batch, 1])
+            return (0..<time).map { t in column .> Double(t) }
+        }
     }
 }
 
@@ -139,6 +154,17 @@ public final class LSTM: RecurrentLayer {
     /// `RecurrentLayer.run`): the final states are those of each sequence's own last step.
     public func callAsFunction(_ input: Tensor, state: (h: Tensor, c: Tensor)? = nil, lengths: [Int]? = nil)
         -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
+        run(input, state: state, lengths: lengths.map { .values($0) })
+    }
+
+    /// Lengths as an integer tensor [batch], for traced functions (`compile`, `vmap`): each
+    /// step is masked by `lengths > t`.
+    public func callAsFunction(_ input: Tensor, state: (h: Tensor, c: Tensor)? = nil, lengths: Tensor)
+        -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
+        run(input, state: state, lengths: .tensor(lengths))
+    }
+
+    private func run(_ input: Tensor, state: (h: Tensor, c: Tensor)?, lengths: Lengths?) -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
         recordingCall {
             let (output, states) = run(input, initial: [state?.h, state?.c], lengths: lengths) { gates, state, w in
                 let next = LSTMCell.step(gates, h: state[0], c: state[1], weightHH: w.hiddenHidden.wrappedValue,
@@ -163,7 +189,7 @@ public final class GRU: RecurrentLayer {
     /// `lengths` as for `LSTM`.
     public func callAsFunction(_ input: Tensor, hidden: Tensor? = nil, lengths: [Int]? = nil) -> (output: Tensor, hidden: Tensor) {
         recordingCall {
-            let (output, states) = run(input, initial: [hidden], lengths: lengths) { gates, state, w in
+            let (output, states) = run(input, initial: [hidden], lengths: lengths.map { .values($0) }) { gates, state, w in
                 [GRUCell.step(gates, h: state[0], weightHH: w.hiddenHidden.wrappedValue, biasHH: w.hiddenBias?.wrappedValue)]
             }
             return (output, states[0])

@@ -23,7 +23,7 @@ final class RandomKeyTests: XCTestCase {
         let fromHost = Tensor.randomUniform([5, 3], low: -2, high: 3, dtype: .float64, source: .key(key))
         XCTAssertEqual(fromTensor.doubles, fromHost.doubles)
         let bits = Tensor.randomBits([6], key: key.tensor).scalars(as: Int64.self)
-        XCTAssertEqual(bits.map { UInt32($0) }, key.words(6))
+        XCTAssertEqual(bits.map { UInt32($0) }, Philox.words(key: key.rawValue, .values, count: 6))
     }
 
     /// A batch of keys [B, 2] gives each key's own bits, as drawing with each key alone.

@@ -132,6 +132,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .layerNorm(let axes, let e): NormalizationKernels.layerNorm(axes, e, inputs, outputs, backend: self)
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
         case .randomBits(_, let stream): RandomKernels.bits(contiguous(inputs[0]), stream, out)
+        case .cumsum(let axis, let reverse): ReduceKernels.cumsum(contiguous(inputs[0]), axis: axis, reverse: reverse, out)
+        case .argsort(let axis, let descending): SortKernels.argsort(contiguous(inputs[0]), axis: axis, descending: descending, out)
+        case .stopGradient: ElementwiseKernels.copy(inputs[0], out)
+        case .custom: preconditionFailure("custom functions run through Dispatch.launch, not a backend kernel")
         case .fused(let program): FusedKernels.run(program, inputs, outputs, fixedWeight: fixed.contains(1), backend: self)
         }
     }
@@ -143,10 +147,11 @@ extension Primitive {
         switch self {
         case .unary, .binary, .compare, .reduce, .argReduce, .scatterAdd, .indexAdd, .matmul,
              .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
-             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .fused:
+             .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .fused,
+             .cumsum, .argsort:
             return true
         case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect,
-             .randomBits:
+             .randomBits, .stopGradient, .custom:
             return false
         }
     }

@@ -8,7 +8,8 @@ enum IndexingKernels {
 
     @inline(__always)
     static func checked(_ i: Int, _ size: Int, _ op: String) -> Int {
-        precondition(i >= 0 && i < size, "\(op): index \(i) is out of range for an axis of size \(size)")
+        // In every build: an index from data must never read or write outside the tensor.
+        if i < 0 || i >= size { fatalError("\(op): index \(i) is out of range for an axis of size \(size) (valid: 0..<\(size))") }
         return i
     }
 

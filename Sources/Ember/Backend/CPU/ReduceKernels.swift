@@ -27,6 +27,33 @@ enum ReduceKernels {
                       reduced: ShapeMath.count(sorted.map { x.shape[$0] }), inner: 1, input: dense)
     }
 
+    /// Running sums along `axis` of a dense tensor viewed as [outer, n, inner].
+    static func cumsum(_ x: Tensor, axis: Int, reverse: Bool, _ out: Tensor) {
+        switch x.dtype {
+        case .float32: cumsumTyped(x, axis, reverse, out, Float.self)
+        case .float64: cumsumTyped(x, axis, reverse, out, Double.self)
+        case .int64: cumsumTyped(x, axis, reverse, out, Int64.self)
+        case .bool, .int32, .float16, .bfloat16: preconditionFailure("cumsum: \(x.dtype) is computed in another dtype")
+        }
+    }
+
+    private static func cumsumTyped<T: Numeric>(_ x: Tensor, _ axis: Int, _ reverse: Bool, _ out: Tensor, _: T.Type) {
+        let n = x.shape[axis]
+        let inner = ShapeMath.count(Array(x.shape[(axis + 1)...]))
+        let outer = n == 0 ? 0 : x.count / (n * inner)
+        let source = x.pointer(T.self), target = out.pointer(T.self)
+        Parallel.forRange(outer, cost: n * inner) { range in
+            for o in range {
+                let base = o * n * inner
+                for j in 0..<inner { target[base + (reverse ? (n - 1) * inner : 0) + j] = source[base + (reverse ? (n - 1) * inner : 0) + j] }
+                for step in 1..<Swift.max(n, 1) {
+                    let i = reverse ? n - 1 - step : step, previous = reverse ? i + 1 : i - 1
+                    for j in 0..<inner { target[base + i * inner + j] = target[base + previous * inner + j] + source[base + i * inner + j] }
+                }
+            }
+        }
+    }
+
     static func reduce(_ op: ReduceOp, _ x: Tensor, axes: [Int], _ out: Tensor, backend: CPUBackend) {
         let b = blocks(x, axes: axes, backend: backend)
         switch x.dtype {

@@ -21,7 +21,7 @@ struct BatchNormFolding: GraphPass {
         }
         var removed = Set<Int>()
         var replacements = [Int: Graph.Operation]()
-        atCompileTime {
+        eagerly {
             for (index, conv) in graph.operations.enumerated() {
                 guard case .conv2d = conv.primitive, graph.constants[conv.inputs[1]] != nil,
                       conv.inputs.count == 2 || graph.constants[conv.inputs[2]] != nil else { continue }

@@ -25,7 +25,7 @@ struct CommonSubexpressionElimination: GraphPass {
         if mergeEqualConstants {
             // Contents as bit patterns, so that 0 and -0 (and NaNs) stay apart.
             var seen = [[UInt64]: Int]()
-            for (id, tensor) in graph.constants.sorted(by: { $0.key < $1.key }) where tensor.count <= 64 {
+            for (id, tensor) in graph.constants.sorted(by: { $0.key < $1.key }) where tensor.count <= 64 && !tensor.isAbstract {
                 let key = [UInt64(tensor.dtype.rawValue)] + tensor.shape.map { UInt64($0) } + [UInt64.max]
                     + tensor.doubles.map(\.bitPattern)
                 if let first = seen[key] {
@@ -52,6 +52,7 @@ struct CommonSubexpressionElimination: GraphPass {
         }
         result.operations = kept
         result.outputs = result.outputs.map { renamed[$0] ?? $0 }
+        for k in result.updates.indices { result.updates[k].value = renamed[result.updates[k].value] ?? result.updates[k].value }
         result.constants = result.constants.filter { substitutions[$0.key] == nil }
         return result
     }

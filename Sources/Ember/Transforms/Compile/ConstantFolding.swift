@@ -8,10 +8,10 @@ struct ConstantFolding: GraphPass {
     func run(_ graph: Graph) -> Graph {
         var result = graph
         var kept = [Graph.Operation]()
-        atCompileTime {
+        eagerly {
             for operation in graph.operations {
                 let values = operation.inputs.map { result.constants[$0] }
-                guard values.allSatisfy({ $0 != nil }) else {
+                guard values.allSatisfy({ $0 != nil && !$0!.isAbstract }) else {
                     kept.append(operation)
                     continue
                 }

@@ -4,7 +4,7 @@ struct DeadCodeElimination: GraphPass {
     var name: String { "dead-code elimination" }
 
     func run(_ graph: Graph) -> Graph {
-        var live = Set(graph.outputs)
+        var live = Set(graph.results)
         var kept = [Graph.Operation]()
         for operation in graph.operations.reversed() where operation.outputs.contains(where: live.contains) {
             kept.append(operation)

@@ -113,7 +113,7 @@ struct ElementwiseFusion: GraphPass {
         let members = Set(group.members)
         var produced = [Int]()
         for index in group.members { produced.append(contentsOf: graph.operations[index].outputs) }
-        var external = Set(graph.outputs)
+        var external = Set(graph.results)
         for (index, operation) in graph.operations.enumerated() where !members.contains(index) {
             external.formUnion(operation.inputs)
         }
@@ -198,7 +198,7 @@ struct ElementwiseFusion: GraphPass {
                 nodes.append((index, operation))
             }
         }
-        var available = Set(graph.inputs).union(graph.constants.keys)
+        var available = graph.sources
         var pending = nodes
         var ordered = [Graph.Operation]()
         while !pending.isEmpty {

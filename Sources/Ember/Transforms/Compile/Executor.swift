@@ -39,13 +39,9 @@ final class Executor: @unchecked Sendable {
     }
 
     func run(_ arguments: [Tensor]) -> [Tensor] {
-        precondition(arguments.count == graph.inputs.count,
-                     "compiled function: expected \(graph.inputs.count) inputs, got \(arguments.count)")
         let backend = arguments.first?.storage.backend ?? defaultBackend
         var memory = takeMemory(backend)
-        var values = [Tensor?](repeating: nil, count: graph.specs.count)
-        for (argument, id) in zip(arguments, graph.inputs) { values[id] = argument }
-        for (id, constant) in graph.constants { values[id] = constant }
+        var values = graph.boundValues(arguments, caller: "compiled function")
         for (index, operation) in graph.operations.enumerated() {
             let inputs = operation.inputs.map { values[$0]! }
             if MemoryPlan.mayBeView(operation.primitive), let view = Movement.view(operation.primitive, inputs[0]) {
@@ -66,9 +62,10 @@ final class Executor: @unchecked Sendable {
                 return Tensor(storage: storage, shape: spec.shape, strides: layouts.strides(id, spec.shape), offset: 0,
                               dtype: spec.dtype)
             }
-            backend.execute(operation.primitive, inputs: inputs, outputs: outputs, fixed: fixedInputs[index])
+            Dispatch.launch(operation.primitive, inputs, outputs, fixed: fixedInputs[index])
             for (id, output) in zip(operation.outputs, outputs) { values[id] = output }
         }
+        graph.applyUpdates(values)
         let results = graph.outputs.map { values[$0]! }
         values.removeAll()
         lock.withLock { kept = memory }

@@ -1,5 +1,3 @@
-import CEmberSupport
-
 /// A rewrite of a graph that keeps what it computes: `compile` runs a pipeline of them.
 protocol GraphPass {
     var name: String { get }
@@ -7,13 +5,14 @@ protocol GraphPass {
 }
 
 extension Graph {
-    /// How many times each value is read: by operations, and once more per graph output.
+    /// How many times each value is read: by operations, and once more per graph output
+    /// and per update that writes it.
     var useCounts: [Int] {
         var counts = [Int](repeating: 0, count: specs.count)
         for operation in operations {
             for id in operation.inputs { counts[id] += 1 }
         }
-        for id in outputs { counts[id] += 1 }
+        for id in results { counts[id] += 1 }
         return counts
     }
 
@@ -44,16 +43,6 @@ extension Graph {
         }
         for k in operations.indices { operations[k].inputs = operations[k].inputs.map(resolve) }
         outputs = outputs.map(resolve)
+        for k in updates.indices { updates[k].value = resolve(updates[k].value) }
     }
-}
-
-/// Runs a computation at compile time: eagerly, outside any trace that is recording on this
-/// thread (compile may be first called while an outer function is being traced) and
-/// without recording for differentiation.
-func atCompileTime<T>(_ body: () -> T) -> T {
-    let state = ember_thread_state()
-    let tracer = state.pointee.tracer
-    state.pointee.tracer = nil
-    defer { state.pointee.tracer = tracer }
-    return noGrad(body)
 }

@@ -17,7 +17,7 @@ struct LayoutPlan: CustomStringConvertible {
         for operation in graph.operations {
             for id in Set(operation.inputs) { readers[id, default: []].append(operation) }
         }
-        let returned = Set(graph.outputs)
+        let returned = Set(graph.results)
         for operation in graph.operations {
             let produced = operation.outputs.filter { id in
                 let spec = graph.specs[id]

@@ -20,7 +20,7 @@ struct MemoryPlan: CustomStringConvertible {
     /// Movement operations that return a view of their input when its layout allows.
     static func mayBeView(_ primitive: Primitive) -> Bool {
         switch primitive {
-        case .reshape, .permute, .expand, .slice: return true
+        case .reshape, .permute, .expand, .slice, .stopGradient: return true
         default: return false
         }
     }
@@ -42,9 +42,8 @@ struct MemoryPlan: CustomStringConvertible {
         for operation in graph.operations where MemoryPlan.mayBeView(operation.primitive) {
             root[operation.outputs[0]] = root[operation.inputs[0]]
         }
-        var escaping = Set(graph.outputs.map { root[$0] })
-        escaping.formUnion(graph.inputs)
-        escaping.formUnion(graph.constants.keys)
+        var escaping = Set(graph.results.map { root[$0] })
+        escaping.formUnion(graph.sources)
         var lastUse = [Int: Int]()
         for (index, operation) in graph.operations.enumerated() {
             for id in operation.outputs + operation.inputs { lastUse[root[id]] = index }
