@@ -63,7 +63,10 @@ let package = Package(
         .executableTarget(name: "example-gpt", dependencies: ["Ember", "EmberData", "EmberModels", "EmberNN", "EmberOptim"], path: "Examples/GPT"),
         .executableTarget(name: "example-sentence-embeddings", dependencies: ["Ember", "EmberModels", "EmberText"],
                           path: "Examples/SentenceEmbeddings"),
-        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText"], resources: [.copy("Fixtures")]),
+        .executableTarget(name: "example-simple-attention", dependencies: ["Ember", "EmberNN"], path: "Examples/SimpleAttention"),
+        // The SimpleAttention test checks the example's module against PyTorch.
+        .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText", "example-simple-attention"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py"], resources: [.copy("Formats/ImageFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",

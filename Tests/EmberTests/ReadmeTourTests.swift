@@ -12,6 +12,8 @@ final class ReadmeTourTests: XCTestCase {
         let y = (x * 2 + 1).relu().sum(axis: 1)          // broadcasting, reductions
         let column = x[TensorIndex.all, 1]                // NumPy-style subscripts (views)
         let h = matmul(x, x.transposed())                 // oneDNN
+        let gram = einsum("ij,kj->ik", x, x)              // = h; torch.einsum's rules
+        let causal = gram.maskedFill(Tensor.ones([2, 2]).tril() .== 0, with: -1e9)   // tril, triu
 
         // Autograd, the PyTorch way.
         let w = Tensor.randomNormal([3, 1], dtype: .float64).requiringGrad()
@@ -42,6 +44,8 @@ final class ReadmeTourTests: XCTestCase {
         XCTAssertEqual(y.floats, [15, 33])
         XCTAssertEqual(column.floats, [2, 5])
         XCTAssertEqual(h.floats, [14, 32, 32, 77])
+        XCTAssertEqual(gram.floats, h.floats)
+        XCTAssertEqual(causal.floats, [14, -1e9, 32, 77])
         XCTAssertEqual(d2(Tensor([1, 2, 3] as [Double])).doubles, [6, 12, 18])
         XCTAssertEqual(out.shape, [2, 3])
         XCTAssertEqual(normalized.shape, [2, 3])

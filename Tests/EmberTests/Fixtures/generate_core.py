@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from fixture_io import write
+from module_fixtures import module_case
 
 torch.manual_seed(0)
 cases = {}
@@ -282,5 +283,96 @@ cases["creation"] = {
     "arange_halves": torch.arange(1, 2.5, 0.5, dtype=torch.float64), "arange_down": torch.arange(3, -1, -1.5, dtype=torch.float64),
     "eye_3_4": torch.eye(3, 4), "eye_3": torch.eye(3),
 }
+
+# MARK: Einsum
+# Appended after the cases above so that their random draws keep their values.
+
+einsum_cases = {
+    "einsum_matmul": ("ij,jk->ik", [3, 4], [4, 5]),
+    "einsum_batched": ("bij,bjk->bik", [2, 3, 4], [2, 4, 5]),
+    "einsum_attention_scores": ("nqhd,nkhd->nhqk", [2, 3, 2, 4], [2, 5, 2, 4]),
+    "einsum_attention_values": ("nhql,nlhd->nqhd", [2, 2, 3, 5], [2, 5, 2, 4]),
+    "einsum_implicit": ("ij,kj", [3, 4], [5, 4]),
+    "einsum_trace": ("ii", [4, 4]),
+    "einsum_diagonal": ("ii->i", [4, 4]),
+    "einsum_outer": ("i,j->ij", [3], [4]),
+    "einsum_sum": ("ijk->j", [2, 3, 4]),
+    # Batch axes [2, 1] and [5] broadcast to [2, 5].
+    "einsum_ellipsis": ("...ij,...jk->...ik", [2, 1, 3, 4], [5, 4, 2]),
+    "einsum_three": ("ij,jk,kl->il", [2, 3], [3, 4], [4, 2]),
+    "einsum_bilinear": ("bn,anm,bm->ba", [2, 3], [4, 3, 5], [2, 5]),
+    # A diagonal of two axes beside a free one.
+    "einsum_partial_diagonal": ("iij->ji", [3, 3, 2]),
+}
+for name, (equation, *shapes) in einsum_cases.items():
+    case(name, [randn(*s) for s in shapes], lambda *xs, equation=equation: torch.einsum(equation, *xs))
+
+# MARK: Masking
+
+# The mask is one row, broadcast over the rows of x.
+case("masked_fill", [randn(3, 4), torch.tensor([True, False, False, True])],
+     lambda x, m: x.masked_fill(m, -1e9), grad_indices=[0])
+tri = randn(2, 3, 4)
+case("triu_0", [tri], lambda x: x.triu())
+case("triu_1", [tri], lambda x: x.triu(1))
+case("tril_0", [tri], lambda x: x.tril())
+case("tril_m1", [tri], lambda x: x.tril(-1))
+
+# MARK: Scans and sorting
+
+
+def distinct(*shape):
+    # Multiples of 1/4 in random order: no ties, so that sorting has one gradient.
+    n = torch.Size(shape).numel()
+    return (torch.randperm(n).reshape(shape).float() - n / 2) / 4
+
+
+case("cumsum_1", [randn(3, 4)], lambda x: torch.cumsum(x, 1))
+case("cumsum_0", [randn(3, 4)], lambda x: torch.cumsum(x, 0))
+case("sort_1", [distinct(3, 5)], lambda x: torch.sort(x, dim=1).values)
+case("sort_desc_0", [distinct(4, 3)], lambda x: torch.sort(x, dim=0, descending=True).values)
+case("argsort_1", [distinct(3, 5)], lambda x: torch.argsort(x, dim=1))
+case("topk_2", [distinct(3, 5)], lambda x: torch.topk(x, 2, dim=-1).values)
+case("topk_smallest", [distinct(2, 6)], lambda x: torch.topk(x, 3, dim=1, largest=False).values)
+case("topk_indices", [distinct(3, 5)], lambda x: torch.topk(x, 2, dim=-1).indices)
+
+# MARK: SimpleAttention (Examples/SimpleAttention)
+
+
+class SelfAttention(torch.nn.Module):
+    """The classic multi-head self-attention written with einsum (one Linear per head
+    dimension, shared by the heads)."""
+
+    def __init__(self, embed_size, heads):
+        super().__init__()
+        self.embed_size = embed_size
+        self.heads = heads
+        self.head_dim = embed_size // heads
+        self.values = torch.nn.Linear(self.head_dim, self.head_dim, bias=False)
+        self.keys = torch.nn.Linear(self.head_dim, self.head_dim, bias=False)
+        self.queries = torch.nn.Linear(self.head_dim, self.head_dim, bias=False)
+        self.fc_out = torch.nn.Linear(heads * self.head_dim, embed_size)
+
+    def forward(self, values, keys, query, mask):
+        N = query.shape[0]
+        value_len, key_len, query_len = values.shape[1], keys.shape[1], query.shape[1]
+        values = self.values(values.reshape(N, value_len, self.heads, self.head_dim))
+        keys = self.keys(keys.reshape(N, key_len, self.heads, self.head_dim))
+        queries = self.queries(query.reshape(N, query_len, self.heads, self.head_dim))
+        energy = torch.einsum("nqhd,nkhd->nhqk", queries, keys)
+        if mask is not None:
+            energy = energy.masked_fill(mask == 0, float("-1e20"))
+        attention = torch.softmax(energy / (self.embed_size ** (1 / 2)), dim=3)
+        out = torch.einsum("nhql,nlhd->nqhd", attention, values).reshape(N, query_len, self.heads * self.head_dim)
+        return self.fc_out(out)
+
+
+attention = SelfAttention(8, 2)
+with torch.no_grad():
+    # Parameters exact in float32, so a float32 module can be checked against the same case.
+    for p in attention.parameters():
+        p.copy_(randn(*p.shape) * 0.5)
+causal = torch.tril(torch.ones(3, 3, dtype=torch.int64)).expand(2, 1, 3, 3).contiguous()
+module_case(cases, "simple_attention", attention, [randn(2, 3, 8), randn(2, 3, 8), randn(2, 3, 8), causal])
 
 write(os.path.join(os.path.dirname(os.path.abspath(__file__)), "core.json"), cases)
