@@ -21,6 +21,7 @@ let coreFixtures: Fixtures = {
 ///   float32 rounding, about 1e-7 relative per operation, a little more for long sums.
 /// - The products must also match float64 central finite differences of sum(w * f), unless
 ///   `finiteDifferences` is false (the case's inputs sit on jumps of f, e.g. round at halves).
+/// - Every transform must agree with eager execution (`checkTransforms`, the conformance suite).
 func checkAgainstTorch(_ name: String, atol: Double = 1e-6, rtol: Double = 1e-6, finiteDifferences: Bool = true,
                        file: StaticString = #filePath, line: UInt = #line, _ f: @escaping ([Tensor]) -> Tensor) {
     let fixture = coreFixtures
@@ -39,9 +40,10 @@ func checkAgainstTorch(_ name: String, atol: Double = 1e-6, rtol: Double = 1e-6,
     assertClose(narrowValue, expected, atol: atol, rtol: rtol, "\(name) in float32", file: file, line: line)
     assertClose(f(wide), expected, atol: 1e-12, rtol: 1e-12, "\(name) in float64", file: file, line: line)
 
-    guard entry["w"] != nil else { return }
-    let w = fixture.tensor(name, "w").cast(to: .float64)
+    let w = entry["w"] == nil ? nil : fixture.tensor(name, "w").cast(to: .float64)
     let wrt = wide.indices.filter { entry["d\($0)"] != nil }
+    checkTransforms(name, f, inputs: wide, cotangent: w, wrt: wrt, file: file, line: line)
+    guard let w else { return }
     let substituted = { (vars: [Tensor]) -> [Tensor] in
         var all = wide
         for (k, i) in wrt.enumerated() { all[i] = vars[k] }
