@@ -5,7 +5,11 @@ extension Tensor {
     /// The elements in row-major order as Swift values of type T (converted from the
     /// tensor's dtype).
     public func scalars<T: TensorScalar>(as _: T.Type = T.self) -> [T] {
-        precondition(!isAbstract, "cannot read the values of a traced tensor: it has a shape but no values during tracing")
+        if isAbstract {
+            fatalError("cannot read the values of a traced tensor (.item(), .scalars, .doubles inside a function under compile, "
+                       + "vmap, jvp or trace): it has a shape but no values yet; keep the computation in tensor operations "
+                       + "(Tensor.where instead of an if on a value), or read the values from the function's results")
+        }
         let dense = noGrad { cast(to: T.dtype).contiguous() }
         var result = [T]()
         result.reserveCapacity(count)

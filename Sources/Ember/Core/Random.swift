@@ -87,7 +87,7 @@ extension Philox {
 /// An explicit random key for the functional style (JAX's PRNGKey): split it to get
 /// independent keys; the same key always gives the same numbers. Inside traced and
 /// vectorized functions keys are tensors instead (`tensor`, and the key operations in
-/// Transforms/RandomKeys.swift), which compute exactly what these methods do.
+/// Ops/RandomBits.swift), which compute exactly what these methods do.
 public struct Key: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
 

@@ -122,6 +122,63 @@ enum Convolution {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Convolution {
+    /// Inputs (x, w, bias?).
+    static func conv2dJVP(_ c: ConvConfig, _ x: [Tensor], _ y: Tensor, _ t: [Tensor?]) -> Tensor? {
+        let bias = x.count == 3 ? t[2].map { $0.reshaped(to: [1, $0.count, 1, 1]) } : nil
+        return Tangents.sum([t[0].map { Dispatch.run1(.conv2d(c), [$0, x[1]]) },
+                    t[1].map { Dispatch.run1(.conv2d(c), [x[0], $0]) }, bias], y.shape)
+    }
+
+
+    /// Inputs (x, w, bias?).
+    static func conv2dBatch(_ c: ConvConfig, _ x: BatchedOperands) -> Tensor {
+        let size = x.size
+        let hasBias = x.values.count == 3
+        guard x.batched[1] || (hasBias && x.batched[2]) else {
+            // One weight for every example: the examples' images are one larger batch.
+            return x.unfoldedFromFirstAxis(Dispatch.run1(.conv2d(c), [x.foldedIntoFirstAxis(0)] + x.values.dropFirst()))
+        }
+        // Per-example weights: the examples become groups of one convolution, with images
+        // [N, B * C, H, W] and weights [B * O, C / groups, kh, kw].
+        var grouped = c
+        grouped.groups *= size
+        let w = x.materialized(1)
+        var operands = [x.foldedIntoChannels(0), w.reshaped(to: [size * w.shape[1]] + Array(w.shape.dropFirst(2)))]
+        if hasBias { operands.append(x.materialized(2).reshaped(to: [-1])) }
+        return x.unfoldedFromChannels(Dispatch.run1(.conv2d(grouped), operands))
+    }
+
+    /// Inputs (gradY, w).
+    static func backwardInputBatch(_ c: ConvConfig, _ inputShape: [Int], _ x: BatchedOperands) -> Tensor {
+        let size = x.size
+        guard x.batched[1] else {
+            let primitive = Primitive.conv2dBackwardInput(c, inputShape: [size * inputShape[0]] + inputShape.dropFirst())
+            return x.unfoldedFromFirstAxis(Dispatch.run1(primitive, [x.foldedIntoFirstAxis(0), x.values[1]]))
+        }
+        var grouped = c
+        grouped.groups *= size
+        let w = x.values[1]
+        let shape = [inputShape[0], size * inputShape[1]] + inputShape.dropFirst(2)
+        let folded = Dispatch.run1(.conv2dBackwardInput(grouped, inputShape: shape),
+                                   [x.foldedIntoChannels(0), w.reshaped(to: [size * w.shape[1]] + Array(w.shape.dropFirst(2)))])
+        return x.unfoldedFromChannels(folded)
+    }
+
+
+    /// Per-example weight gradients: the examples become groups of one convolution.
+    static func backwardWeightBatch(_ c: ConvConfig, _ weightShape: [Int], _ x: BatchedOperands) -> Tensor {
+        var grouped = c
+        grouped.groups *= x.size
+        let folded = Dispatch.run1(.conv2dBackwardWeight(grouped, weightShape: [x.size * weightShape[0]] + weightShape.dropFirst()),
+                                   [x.foldedIntoChannels(0), x.foldedIntoChannels(1)])
+        return folded.reshaped(to: [x.size] + weightShape)
+    }
+}
+
+
 /// A size per spatial axis (height, width), written `3` for both or `[3, 1]` for each, as
 /// PyTorch's int-or-tuple arguments. Shared by convolution and pooling.
 public struct Size2D: Hashable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {

@@ -158,6 +158,39 @@ enum Elementwise {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Elementwise {
+    /// The partial derivatives of each elementwise binary operation, as in its VJP rule.
+    static func binaryJVP(_ op: BinaryOp, _ x: [Tensor], _ y: Tensor, _ t: [Tensor?]) -> Tensor? {
+        let a = x[0], b = x[1]
+        switch op {
+        case .add: return Tangents.sum([t[0], t[1]], y.shape)
+        case .sub: return Tangents.sum([t[0], t[1].map { -$0 }], y.shape)
+        case .mul: return Tangents.sum([t[0].map { $0 * b }, t[1].map { a * $0 }], y.shape)
+        case .div: return Tangents.sum([t[0].map { $0 / b }, t[1].map { -(a * $0) / (b * b) }], y.shape)
+        case .pow:
+            // 0 where b == 0 for the base, and where a == 0 for the exponent (see the VJP rule).
+            let zero = Tensor.scalar(0, dtype: a.dtype)
+            let da = t[0].map { Tensor.where(b .== zero, zero, $0 * b * pow(a, b - 1)) }
+            let db = t[1].map { Tensor.where(a .== zero, zero, $0 * y * Tensor.where(a .== zero, zero, a).log()) }
+            return Tangents.sum([da, db], y.shape)
+        case .maximum, .minimum:
+            // Ties take the mean of the two tangents, as the VJP rule shares the gradient.
+            let wins = (op == .maximum ? a .> b : a .< b).cast(to: y.dtype)
+            let share = wins + (a .== b).cast(to: y.dtype) * 0.5
+            return Tangents.sum([t[0].map { $0 * share }, t[1].map { $0 * (1 - share) }], y.shape)
+        case .logicalAnd, .logicalOr, .logicalXor: return nil
+        }
+    }
+
+    static func selectJVP(_ x: [Tensor], _ y: Tensor, _ t: [Tensor?]) -> Tensor {
+        let zero = Tensor.scalar(0, dtype: y.dtype)
+        return Dispatch.run1(.select, [x[0], t[1] ?? zero, t[2] ?? zero]).expanded(to: y.shape)
+    }
+}
+
+
 // MARK: - Public API
 
 extension Tensor {

@@ -228,3 +228,17 @@ enum Fused {
         return grads
     }
 }
+
+// MARK: Forward mode and batching
+
+extension Fused {
+    /// The program's operations one by one, each with its own rule.
+    static func jvp(_ program: FusedProgram, _ x: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+        Ember.jvp({ unfused(program, $0) }, primals: x, tangents: Tangents.zeroFilled(x, t)).tangents
+    }
+
+    static func batch(_ program: FusedProgram, _ x: BatchedOperands) -> [Tensor] {
+        vmap({ unfused(program, $0) }, inAxes: x.batched.map { $0 ? 0 : nil })(x.values)
+    }
+}
+

@@ -75,6 +75,37 @@ enum Indexing {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Indexing {
+    /// A per-example index [B, K] as a gather index of `shape`: along the batch axis and `axis`.
+    static func spread(_ index: Tensor, along axis: Int, to shape: [Int]) -> Tensor {
+        var indexShape = [Int](repeating: 1, count: shape.count)
+        indexShape[0] = index.shape[0]
+        indexShape[axis] = index.shape[1]
+        return index.reshaped(to: indexShape).expanded(to: shape)
+    }
+
+    /// Inputs (x, index [K]).
+    static func indexSelectBatch(_ axis: Int, _ x: BatchedOperands) -> Tensor {
+        let values = x.materialized(0)
+        guard x.batched[1] else { return Dispatch.run1(.indexSelect(axis: axis + 1), [values, x.values[1]]) }
+        // Each example picks its own slices: a gather with the index laid along the axis.
+        var shape = values.shape
+        shape[axis + 1] = x.values[1].shape[1]
+        return Dispatch.run1(.gather(axis: axis + 1), [values, spread(x.values[1], along: axis + 1, to: shape)])
+    }
+
+    /// Inputs (base, index [K], source).
+    static func indexAddBatch(_ axis: Int, _ x: BatchedOperands) -> Tensor {
+        let base = x.materialized(0), source = x.materialized(2)
+        guard x.batched[1] else { return Dispatch.run1(.indexAdd(axis: axis + 1), [base, x.values[1], source]) }
+        // Each example adds at its own slices: a scatter-add with the index laid along the axis.
+        return Dispatch.run1(.scatterAdd(axis: axis + 1), [base, spread(x.values[1], along: axis + 1, to: source.shape), source])
+    }
+}
+
+
 /// One entry of a tensor subscript.
 public enum TensorIndex {
     /// One position (negative counts from the end); the axis is removed.

@@ -130,6 +130,108 @@ enum Normalization {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Normalization {
+    /// Inputs (x, w, b), outputs (y, mean, variance) with y = x̂ w + b and
+    /// x̂ = (x - mean) / sqrt(variance + epsilon), the biased statistics over `axes`.
+    static func normalizationJVP(_ x: [Tensor], _ y: [Tensor], _ t: [Tensor?], axes: [Int], parameterShape: [Int],
+                              _ epsilon: Double) -> [Tensor?] {
+        let statisticShape = Reduction.reducedShape(x[0].shape, axes, keepDims: true)
+        let variance = y[2].reshaped(to: statisticShape)
+        let centered = x[0] - y[1].reshaped(to: statisticShape)
+        let inverseStd = (variance + epsilon).rsqrt()
+        let normalized = centered * inverseStd
+        var dNormalized: Tensor?, dMean: Tensor?, dVariance: Tensor?
+        if let tx = t[0] {
+            let dm = tx.mean(axes: axes, keepDims: true)
+            let dv = (centered * tx).mean(axes: axes, keepDims: true) * 2
+            // d rsqrt(v + eps) = -rsqrt(v + eps) dv / (2 (v + eps))
+            dNormalized = (tx - dm) * inverseStd - normalized * (dv * 0.5 / (variance + epsilon))
+            dMean = dm.reshaped(to: y[1].shape)
+            dVariance = dv.reshaped(to: y[2].shape)
+        }
+        let w = x[1].reshaped(to: parameterShape)
+        let dy = Tangents.sum([dNormalized.map { $0 * w }, t[1].map { normalized * $0.reshaped(to: parameterShape) },
+                      t[2].map { $0.reshaped(to: parameterShape) }], x[0].shape)
+        return [dy, dMean, dVariance]
+    }
+
+    /// Inputs (x, gradY, mean, variance, w). The fused backward kernels compute
+    /// `Normalization.differentiableVJP`, so their tangents are that formula's, pushed forward
+    /// by `jvp` itself. The formula recomputes the statistics from x, as they are x's.
+    static func normalizationBackwardJVP(_ x: [Tensor], _ t: [Tensor?], axes: [Int], parameterAxes: [Int],
+                                      parameterShape: [Int], _ epsilon: Double) -> [Tensor?] {
+        let formula = { (v: [Tensor]) -> [Tensor] in
+            Normalization.differentiableVJP(v[0], v[2].reshaped(to: parameterShape), v[1], axes: axes, parameterAxes: parameterAxes,
+                                            epsilon, [true, true, true]).map { $0! }
+        }
+        let primals = [x[0], x[1], x[4]]
+        return jvp(formula, primals: primals, tangents: Tangents.zeroFilled(primals, [t[0], t[1], t[4]])).tangents
+    }
+
+    static func batchNormJVP(_ epsilon: Double, _ x: [Tensor], _ y: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+        var parameterShape = [Int](repeating: 1, count: x[0].rank)
+        parameterShape[1] = x[0].shape[1]
+        return normalizationJVP(x, y, t, axes: [0] + Array(2..<x[0].rank), parameterShape: parameterShape, epsilon)
+    }
+
+    static func layerNormJVP(_ axes: Int, _ epsilon: Double, _ x: [Tensor], _ y: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+        let rank = x[0].rank
+        return normalizationJVP(x, y, t, axes: Array((rank - axes)..<rank), parameterShape: x[1].shape, epsilon)
+    }
+
+    static func batchNormBackwardJVP(_ epsilon: Double, _ x: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+        var parameterShape = [Int](repeating: 1, count: x[0].rank)
+        parameterShape[1] = x[0].shape[1]
+        let axes = [0] + Array(2..<x[0].rank)
+        return normalizationBackwardJVP(x, t, axes: axes, parameterAxes: axes, parameterShape: parameterShape, epsilon)
+    }
+
+    static func layerNormBackwardJVP(_ axes: Int, _ epsilon: Double, _ x: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+        let rank = x[0].rank
+        return normalizationBackwardJVP(x, t, axes: Array((rank - axes)..<rank), parameterAxes: Array(0..<(rank - axes)),
+                                        parameterShape: x[4].shape, epsilon)
+    }
+
+    /// Per-example statistics: each example's channels become channels of their own.
+    static func batchNormBatch(_ primitive: Primitive, _ x: BatchedOperands) -> [Tensor] {
+        let parameters = [1, 2].map { x.materialized($0).reshaped(to: [-1]) }
+        let r = Dispatch.run(primitive, [x.foldedIntoChannels(0)] + parameters)
+        return [x.unfoldedFromChannels(r[0]), r[1].reshaped(to: [x.size, -1]), r[2].reshaped(to: [x.size, -1])]
+    }
+
+    static func batchNormBackwardBatch(_ primitive: Primitive, _ x: BatchedOperands) -> [Tensor] {
+        let perChannel = [2, 3, 4].map { x.materialized($0).reshaped(to: [-1]) }
+        let r = Dispatch.run(primitive, [x.foldedIntoChannels(0), x.foldedIntoChannels(1)] + perChannel)
+        return [x.unfoldedFromChannels(r[0]), r[1].reshaped(to: [x.size, -1]), r[2].reshaped(to: [x.size, -1])]
+    }
+
+    /// Inputs (x, w, b). Shared parameters: the batch axis is one more axis of statistics.
+    /// Per-example ones: normalize without them, then scale and shift each example.
+    static func layerNormBatch(_ primitive: Primitive, _ axes: Int, _ x: BatchedOperands) -> [Tensor] {
+        guard x.batched[1] || x.batched[2] else { return Dispatch.run(primitive, x.values) }
+        let normalizedShape = x.exampleShape(1), dtype = x.values[0].dtype
+        let r = Dispatch.run(primitive, [x.materialized(0), Tensor.ones(normalizedShape, dtype: dtype),
+                                         Tensor.zeros(normalizedShape, dtype: dtype)])
+        let rank = x.exampleShape(0).count
+        return [r[0] * x.aligned(1, rank: rank) + x.aligned(2, rank: rank), r[1], r[2]]
+    }
+
+    /// Inputs (x, gradY, mean, variance, w). The weight's and bias's gradients are sums over
+    /// each example's rows alone, which the fused kernel cannot keep apart: the batched
+    /// result is the differentiable formula the kernel computes.
+    static func layerNormBackwardBatch(_ axes: Int, _ epsilon: Double, _ x: BatchedOperands) -> [Tensor] {
+        let input = x.materialized(0)
+        let rank = input.rank
+        let grads = differentiableVJP(input, x.aligned(4, rank: rank - 1), x.materialized(1),
+                                                    axes: Array((rank - axes)..<rank), parameterAxes: Array(1..<(rank - axes)),
+                                                    epsilon, [true, true, true])
+        return grads.map { $0! }
+    }
+}
+
+
 // MARK: - Public API
 
 /// Batch normalization's output with the running statistics to keep.

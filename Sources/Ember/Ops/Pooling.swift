@@ -165,6 +165,26 @@ enum Pooling {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Pooling {
+    /// Pooling windows never cross images: the examples' images are one larger batch.
+    static func poolBatch(_ primitive: Primitive, _ x: BatchedOperands) -> Tensor {
+        x.unfoldedFromFirstAxis(Dispatch.run1(primitive, [x.foldedIntoFirstAxis(0)]))
+    }
+
+    static func maxPoolBackwardBatch(_ primitive: Primitive, _ x: BatchedOperands) -> Tensor {
+        x.unfoldedFromFirstAxis(Dispatch.run1(primitive, [x.foldedIntoFirstAxis(0), x.foldedIntoFirstAxis(1)]))
+    }
+
+    static func avgPoolBackwardBatch(_ c: PoolConfig, _ inputShape: [Int], _ x: BatchedOperands) -> Tensor {
+        let folded = Dispatch.run1(.avgPool2dBackward(c, inputShape: [x.size * inputShape[0]] + inputShape.dropFirst()),
+                                   [x.foldedIntoFirstAxis(0)])
+        return x.unfoldedFromFirstAxis(folded)
+    }
+}
+
+
 // MARK: - Public API
 
 /// 2-D max pooling of an input [N, C, H, W] (torch.nn.functional.max_pool2d): padding

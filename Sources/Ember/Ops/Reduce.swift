@@ -107,6 +107,24 @@ enum Reduction {
     }
 }
 
+// MARK: Forward mode and batching
+
+extension Reduction {
+    static func reduceJVP(_ op: ReduceOp, _ axes: [Int], _ keepDims: Bool, _ x: Tensor, _ t: Tensor) -> Tensor {
+        let reduced: Tensor
+        switch op {
+        case .sum:
+            reduced = t
+        case .prod, .max, .min:
+            // The partial derivatives are the VJP rule's answer to a cotangent of ones.
+            let ones = Tensor.ones(Reduction.reducedShape(x.shape, axes, keepDims: keepDims), dtype: x.dtype)
+            reduced = t * Reduction.reduceVJP(op, axes, keepDims, x, ones)
+        }
+        return Dispatch.run1(.reduce(.sum, axes: axes, keepDims: keepDims), [reduced])
+    }
+}
+
+
 extension Tensor {
     /// Sum over `axes` (all when nil). Integer and bool tensors sum to int64, as in PyTorch.
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { Reduction.reduce(.sum, self, axes, keepDims) }

@@ -1,10 +1,11 @@
 /// The closed set of operations every tensor operation bottoms out in.
 ///
 /// Each primitive has, in the file of its family (Ops/): a shape and dtype rule
-/// (`outputSpecs`), a derivative rule written with tensor operations (`vjp`), and a kernel
-/// on each backend (`Backend.execute`); in Transforms/, a forward-mode rule (`jvp`) and a
-/// batching rule (`batch`). The exhaustive switches in this file, in Transforms/ and in each
-/// backend make the compiler refuse a primitive that lacks a rule.
+/// (`outputSpecs`), a reverse-mode derivative rule written with tensor operations (`vjp`),
+/// a forward-mode rule (`jvp`) and a batching rule (`batch`); and a kernel on each backend
+/// (`Backend.execute`, Backend/CPU/). The exhaustive switches of this folder (this file,
+/// ForwardMode.swift, Batching.swift) are tables from each case to its rules, and with the
+/// backends' they make the compiler refuse a primitive that lacks a rule.
 public enum Primitive: Hashable, Sendable {
     // Elementwise (Ops/Elementwise.swift)
     case unary(UnaryOp)
@@ -69,7 +70,7 @@ public enum Primitive: Hashable, Sendable {
     /// (x, gradY, mean, variance, weight) -> (gradX, gradWeight, gradBias)
     case layerNormBackward(axes: Int, epsilon: Double)
 
-    // Random numbers (Transforms/RandomKeys.swift)
+    // Random numbers (Ops/RandomBits.swift)
     /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
     case randomBits(shape: [Int], stream: RandomStream)
     // Derivative control (Ops/Custom.swift)

@@ -2,7 +2,7 @@
 /// tangents, the Jacobian of `f` applied to `tangents` (one per primal, of its shape).
 ///
 /// `f` is traced to a graph of primitives, so it must not read tensor values. The graph
-/// is then replayed on the primals while each primitive's JVP rule (JVPRules.swift) pushes
+/// is then replayed on the primals while each primitive's JVP rule (Primitives/ForwardMode.swift) pushes
 /// the tangents forward. Both run through the dispatcher as tensor operations, so the results
 /// can themselves be differentiated (grad of jvp), traced, vectorized or pushed forward
 /// again (jvp of jvp, jvp of grad for Hessian-vector products).

@@ -6,7 +6,7 @@
 /// every argument and `outAxes` to 0 for every result; negative axes count from the end.
 ///
 /// `f` is traced on one example's shapes (so it must not read tensor values); the graph
-/// is then rewritten primitive by primitive with batching rules (BatchingRules.swift) and run
+/// is then rewritten primitive by primitive with batching rules (Primitives/Batching.swift) and run
 /// through the dispatcher, so the result can be differentiated, traced or vectorized again:
 /// `grad(vmap(f))`, `vmap(grad(f))` (per-example gradients) and nested `vmap` compose.
 public func vmap(_ f: @escaping ([Tensor]) -> [Tensor], inAxes: [Int?]? = nil, outAxes: [Int]? = nil) -> ([Tensor]) -> [Tensor] {
