@@ -5,7 +5,9 @@ import PackageDescription
 /// Release builds of the kernels target the building machine's CPU (`-target-cpu native`,
 /// as -march=native does for C): with AVX-512 the vector math (exp, erf, ...) measured
 /// 2-2.6x faster than the x86-64 baseline. Set EMBER_TARGET_CPU to an LLVM CPU name
-/// (`x86-64` for the baseline) to build a binary for other machines.
+/// (`x86-64` for the baseline) to build a binary for other machines. Bounds and overflow
+/// checks stay on in every build (no `-Ounchecked`): kernels validate sizes and indices at
+/// the op and run their hot loops on unsafe pointers.
 let targetCPU = ProcessInfo.processInfo.environment["EMBER_TARGET_CPU"] ?? "native"
 
 let package = Package(
@@ -20,6 +22,8 @@ let package = Package(
         .library(name: "EmberTrain", targets: ["EmberTrain"]),
         .library(name: "EmberText", targets: ["EmberText"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
+        // Every file loader as a fuzz target, for Fuzz/ (libFuzzer) and the corpus replay test.
+        .library(name: "EmberFuzzTargets", targets: ["EmberFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,7 +37,7 @@ let package = Package(
         .target(
             name: "Ember",
             dependencies: ["COneDNN", "CEmberSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
         ),
         // Modules, layers, initializers, losses and metrics.
         .target(name: "EmberNN", dependencies: ["Ember", "EmberIO"]),
@@ -51,6 +55,7 @@ let package = Package(
         .target(name: "EmberText", dependencies: ["Ember", "EmberIO"]),
         // The model zoo, Hugging Face model folders and sentence embeddings.
         .target(name: "EmberModels", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberText"]),
+        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
         .executableTarget(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -71,6 +76,7 @@ let package = Package(
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py"], resources: [.copy("Formats/ImageFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels"]),
+        .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",
+                                                           "EmberFuzzTargets"]),
     ]
 )

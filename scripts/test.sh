@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Installs what is missing and runs the whole test suite.
+# Installs what is missing and runs the whole test suite. Arguments go to `swift test`
+# (for example --filter TracedCreationTests).
+#
+#   scripts/test.sh --sanitize address   # the suite under AddressSanitizer (.build-address)
+#   scripts/test.sh --sanitize thread    # under ThreadSanitizer (.build-thread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The pretrained model the sentence-embedding tests compare with sentence-transformers
 # (those tests fetch it themselves too, and are skipped with the reason if they cannot).
 scripts/fetch-minilm.sh >/dev/null || echo "warning: all-MiniLM-L6-v2 could not be fetched; its tests will be skipped"
-swift build --build-tests
-swift test --skip-build "$@"
+build=()
+if [ "${1:-}" = "--sanitize" ]; then
+    case "${2:-}" in
+        address|thread) build=(--sanitize "$2" --build-path ".build-$2") ;;
+        *) echo "scripts/test.sh: --sanitize takes address or thread, got '${2:-}'" >&2; exit 1 ;;
+    esac
+    shift 2
+fi
+swift build --build-tests ${build[@]+"${build[@]}"}
+swift test --skip-build ${build[@]+"${build[@]}"} "$@"

@@ -41,6 +41,16 @@ final class ReadmeTourTests: XCTestCase {
         let keys = Key(0).split(into: 2)
         let noise = Tensor.randomNormal([4], source: .key(keys[0]))
 
+        // Derivative rules of your own (JAX's custom_vjp, PyTorch's autograd.Function): here a
+        // gradient clipped in the backward pass. They hold under grad, compile and vmap.
+        let clipGradient = customVJP({ (t: Tensor) in t * 1 }, backward: { _, _, g in
+            minimum(maximum(g, Tensor.scalar(-1)), Tensor.scalar(1))
+        })
+        let clipped = grad { (t: Tensor) in (clipGradient(t) * 5).sum() }(x)   // all ones
+        let stopped = grad { (t: Tensor) in (t * stopGradient(t)).sum() }(x)    // = x: no derivative through it
+
+        XCTAssertEqual(clipped.floats, [1, 1, 1, 1, 1, 1])
+        XCTAssertEqual(stopped.floats, x.floats)
         XCTAssertEqual(y.floats, [15, 33])
         XCTAssertEqual(column.floats, [2, 5])
         XCTAssertEqual(h.floats, [14, 32, 32, 77])

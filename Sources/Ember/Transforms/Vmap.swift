@@ -9,6 +9,12 @@
 /// is then rewritten primitive by primitive with batching rules (Primitives/Batching.swift) and run
 /// through the dispatcher, so the result can be differentiated, traced or vectorized again:
 /// `grad(vmap(f))`, `vmap(grad(f))` (per-example gradients) and nested `vmap` compose.
+///
+/// Randomness: a draw from a generator (the global one) inside `f` gives example b the
+/// numbers the b-th call of a loop over the examples would draw, and advances the
+/// generator as the loop would; a key tensor passed unbatched gives every example the same
+/// numbers, a batch of keys one stream per example (as in JAX). An assignment to a
+/// captured tensor (`assign`) must not differ between examples.
 public func vmap(_ f: @escaping ([Tensor]) -> [Tensor], inAxes: [Int?]? = nil, outAxes: [Int]? = nil) -> ([Tensor]) -> [Tensor] {
     { xs in Batching.run(f, xs, inAxes: inAxes ?? Array(repeating: 0, count: xs.count), outAxes: outAxes) }
 }

@@ -33,6 +33,19 @@ final class FLOPCountTests: XCTestCase {
         try check("encoder_layer", TransformerEncoderLayer(dModel: 64, numHeads: 4, feedforward: 128, dropout: 0, batchFirst: true))
     }
 
+    /// Compiled code launches its kernels through the same function as eager code, so the
+    /// counter sees them, fused convolutions included (ResNet-18 with batch norm folded).
+    func testCompiledKernelsAreCounted() throws {
+        let model = ResNet.resnet18(classes: 10)
+        model.eval()
+        let x = Tensor.zeros([1, 3, 32, 32])
+        let eager = countingFLOPs { noGrad { model(x) } }.flops
+        let compiled = compile({ model($0) }, options: .inference)
+        _ = noGrad { compiled(x) }
+        XCTAssertTrue(compiled.graph(for: [x]).operations.contains { if case .fused = $0.primitive { return true }; return false })
+        XCTAssertEqual(countingFLOPs { noGrad { compiled(x) } }.flops, eager)
+    }
+
     func testCountsNestAndStopOutside() {
         let a = Tensor.ones([4, 3]), b = Tensor.ones([3, 5])
         let (inner, outer) = countingFLOPs { () -> Int in

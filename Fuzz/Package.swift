@@ -1,0 +1,13 @@
+// swift-tools-version:5.10
+// The loaders' fuzz targets as one libFuzzer binary; built by scripts/fuzz.sh with
+// `-sanitize=fuzzer,address` (coverage-guided, with AddressSanitizer), not by the main
+// package's build.
+import PackageDescription
+
+let package = Package(
+    name: "EmberFuzz",
+    dependencies: [.package(name: "Ember", path: "..")],
+    targets: [
+        .executableTarget(name: "ember-fuzz", dependencies: [.product(name: "EmberFuzzTargets", package: "Ember")]),
+    ]
+)
