@@ -8,6 +8,7 @@ let package = Package(
     name: "EmberFuzz",
     dependencies: [.package(name: "Ember", path: "..")],
     targets: [
-        .executableTarget(name: "ember-fuzz", dependencies: [.product(name: "EmberFuzzTargets", package: "Ember")]),
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "ember-fuzz", dependencies: ["CFuzzerDriver", .product(name: "EmberFuzzTargets", package: "Ember")]),
     ]
 )

@@ -59,7 +59,7 @@ public enum NumPy {
     /// A file's bytes, memory-mapped.
     static func mapped(_ url: URL) throws(NumPyError) -> Data {
         do {
-            return try Data(contentsOf: url, options: .alwaysMapped)
+            return try Data.mapped(contentsOf: url)
         } catch {
             throw NumPyError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
         }

@@ -33,7 +33,7 @@ public final class SafeTensorsFile: Sendable {
     public convenience init(contentsOf url: URL) throws {
         let bytes: Data
         do {
-            bytes = try Data(contentsOf: url, options: .alwaysMapped)
+            bytes = try Data.mapped(contentsOf: url)
         } catch {
             throw SafeTensorsError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
         }

@@ -1,3 +1,4 @@
+import CFuzzerDriver
 import EmberFuzzTargets
 import Foundation
 
@@ -17,4 +18,13 @@ private let target: FuzzTargets.Target = {
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     FuzzTargets.run(target, UnsafeRawBufferPointer(start: data, count: count))
     return 0
+}
+
+/// The executable's entry point (SwiftPM links `main` to it): libFuzzer's driver with the
+/// command line, running `fuzzOneInput` on each input.
+@_cdecl("ember_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
 }

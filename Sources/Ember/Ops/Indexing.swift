@@ -245,9 +245,12 @@ extension Tensor {
     }
 
     /// One-hot encoding of integer class indices: a new last axis of `classes` entries.
+    /// A scatter, so that an index outside 0..<classes stops with the index and the bound
+    /// (in compiled code too) instead of giving a row of zeros.
     public func oneHot(classes: Int, dtype: DType = .float32) -> Tensor {
         precondition(!self.dtype.isFloatingPoint, "oneHot: expected integer class indices, got \(self.dtype)")
-        let classIDs = Tensor.arange(classes, dtype: self.dtype)
-        return (unsqueezed(axis: -1) .== classIDs).cast(to: dtype)
+        let index = unsqueezed(axis: -1)
+        return Tensor.zeros(shape + [classes], dtype: dtype)
+            .scatterAdding(axis: -1, index: index, source: Tensor.ones(index.shape, dtype: dtype))
     }
 }

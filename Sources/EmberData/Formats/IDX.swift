@@ -39,8 +39,14 @@ public struct IDXArray: Sendable {
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else { throw fail("truncated: the file ends inside its \(rank) dimensions") }
         let shape = (0..<rank).map { axis in bytes[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) } }
-        let needed = shape.reduce(elementType.byteSize) { $0 * $1 }
         let available = bytes.count - headerSize
+        // Dimensions from the file may multiply past Int.max: that is more than any file holds.
+        var needed = elementType.byteSize
+        for size in shape {
+            let (product, overflow) = needed.multipliedReportingOverflow(by: size)
+            guard !overflow else { throw fail("truncated: dimensions \(shape) of \(elementType) need more bytes than any file holds") }
+            needed = product
+        }
         guard needed == available else {
             let what = needed > available ? "truncated" : "too long"
             throw fail("\(what): dimensions \(shape) of \(elementType) need \(needed) bytes of data, the file has \(available) after its header")

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 extension Pipeline {
@@ -41,7 +42,7 @@ extension Pipeline {
     private func cache(file: URL, write: @escaping (Element, inout CacheWriter) -> Void,
                        read: @escaping (inout CacheReader) -> Element) -> Pipeline {
         Pipeline(count: count) { epoch in
-            if let data = try? Data(contentsOf: file, options: .alwaysMapped) {
+            if let data = try? Data.mapped(contentsOf: file) {
                 var reader = CacheReader(data, source: "the cache file \(file.path)")
                 return AnyIterator { reader.isAtEnd ? nil : read(&reader) }
             }
