@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// An array in Yann LeCun's IDX format (MNIST, Fashion-MNIST, EMNIST): the magic bytes
@@ -24,12 +25,12 @@ public struct IDXArray: Sendable {
     public let elementBytes: ArraySlice<UInt8>
 
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: DataFile.contents(of: url), source: url.path)
+        try self.init(bytes: DataFile.contents(of: url, format: .idx), source: url.path)
     }
 
     /// Parses a whole (decompressed) file; `source` names it in errors.
-    public init(bytes: [UInt8], source: String) throws(DataFileError) {
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: problem) }
+    public init(bytes: [UInt8], source: String) throws(FileError) {
+        func fail(_ problem: String) -> FileError { FileError(.idx, path: source, problem: problem) }
         guard bytes.count >= 4 else { throw fail("truncated: \(bytes.count) bytes, too short for the 4-byte IDX magic number") }
         let magic = bytes[0..<4].map { String(format: "%02x", $0) }.joined(separator: " ")
         guard bytes[0] == 0, bytes[1] == 0, let elementType = ElementType(rawValue: bytes[2]) else {
