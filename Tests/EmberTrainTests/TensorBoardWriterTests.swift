@@ -59,9 +59,9 @@ final class TensorBoardWriterTests: XCTestCase {
         let writer = try SummaryWriter(logDirectory: directory, purgeStep: 301)
         let stored = try records(writer.fileURL)
         XCTAssertEqual(stored.count, 2)
-        // wall_time (field 1), step 301 (field 2, varint ad 02), session_log (field 6) {status START (field 1) = 1}.
+        // wall_time (field 1), step 301 (field 2, varint ad 02), session_log (field 7) {status START (field 1) = 1}.
         XCTAssertEqual(stored[1].first, 0x09)
-        XCTAssertEqual(Array(stored[1].dropFirst(9)), [0x10, 0xAD, 0x02, 0x32, 0x02, 0x08, 0x01])
+        XCTAssertEqual(Array(stored[1].dropFirst(9)), [0x10, 0xAD, 0x02, 0x3A, 0x02, 0x08, 0x01])
     }
 
     /// A resumed fit marks the steps after its checkpoint as superseded, and logs epoch
@@ -83,7 +83,7 @@ final class TensorBoardWriterTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil).sorted { $0.path < $1.path }
         XCTAssertEqual(files.count, 2)
         let resumed = try records(files[1])
-        XCTAssertEqual(Array(resumed[1].dropFirst(9)), [0x10, 0x05, 0x32, 0x02, 0x08, 0x01], "purge from step 5, after the checkpoint's 4")
+        XCTAssertEqual(Array(resumed[1].dropFirst(9)), [0x10, 0x05, 0x3A, 0x02, 0x08, 0x01], "purge from step 5, after the checkpoint's 4")
         // epoch/loss of the first epoch sits at step 4, where that epoch ended.
         let epochLoss = try records(files[0]).first { Array($0).starts(with: [0x09]) && String(decoding: $0, as: UTF8.self).contains("epoch/loss") }
         XCTAssertEqual(epochLoss.map { Array($0[9..<11]) }, [0x10, 0x04])
@@ -140,7 +140,7 @@ final class TensorBoardWriterTests: XCTestCase {
     }
 
     /// Reads what SummaryWriter wrote with TensorBoard's own EventAccumulator, through
-    /// scripts/check_tensorboard.py.
+    /// scripts/check_tensorboard.py, a resumed run's purge included.
     func testTensorBoardReadsTheEventFiles() throws {
         guard let python = ProcessInfo.processInfo.environment["EMBER_PYTHON"] else {
             throw XCTSkip("set EMBER_PYTHON to a python with tensorboard and numpy installed to read the event files with TensorBoard itself, e.g. EMBER_PYTHON=/path/to/venv/bin/python swift test --filter TensorBoardWriterTests")
@@ -160,6 +160,13 @@ final class TensorBoardWriterTests: XCTestCase {
         try writer.addHistogram("layer/tensor", tensor, step: 3)
         try writer.addText("notes", "**bold** text, unicode: é ✓", step: 2)
         try writer.close()
+        // A run resumed after step 3: what the first file logged from step 4 on is superseded.
+        // (A later second orders the files as TensorBoard reads them.)
+        Thread.sleep(forTimeInterval: 1.1)
+        let resumed = try SummaryWriter(logDirectory: logs, purgeStep: 4)
+        try resumed.addScalar("loss", 0.05, step: 4)
+        try resumed.addScalar("val/accuracy", 0.9, step: 4)
+        try resumed.close()
 
         func entry(_ step: Int, _ values: [Double]) -> [String: Any] {
             ["step": step, "num": Double(values.count), "sum": values.reduce(0, +),
@@ -167,8 +174,8 @@ final class TensorBoardWriterTests: XCTestCase {
         }
         let expected: [String: Any] = [
             "scalars": [
-                "loss": losses.enumerated().map { [$0.offset, $0.element] },
-                "val/accuracy": (0..<5).map { [$0 * 10, 0.1 * Double($0)] },
+                "loss": losses.prefix(4).enumerated().map { [$0.offset, $0.element] } + [[4, 0.05]],
+                "val/accuracy": [[0, 0.0], [4, 0.9]],
             ],
             "histograms": [
                 "weights": [entry(0, weights), entry(1, gradients)],
@@ -191,6 +198,6 @@ final class TensorBoardWriterTests: XCTestCase {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, output)
-        XCTAssertTrue(output.contains("OK 1 file(s): 10 scalars, 3 histograms, 1 texts match"), output)
+        XCTAssertTrue(output.contains("OK 2 file(s): 7 scalars, 3 histograms, 1 texts match"), output)
     }
 }

@@ -27,7 +27,7 @@ struct Event {
                 }
             }
         case .sessionStart:
-            writer.message(6) { $0.int64(1, 1) }
+            writer.message(7) { $0.int64(1, 1) }
         }
         return writer.bytes
     }
