@@ -40,8 +40,10 @@ public struct IDXArray: Sendable {
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else { throw fail("truncated: the file ends inside its \(rank) dimensions") }
         let shape = (0..<rank).map { axis in bytes[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) } }
-        let needed = shape.reduce(elementType.byteSize) { $0 * $1 }
         let available = bytes.count - headerSize
+        guard let needed = MemoryLimit.bytes(shape + [elementType.byteSize]) else {
+            throw fail("dimensions \(shape) of \(elementType) need more bytes than can be counted; the file has \(available) after its header")
+        }
         guard needed == available else {
             let what = needed > available ? "truncated" : "too long"
             throw fail("\(what): dimensions \(shape) of \(elementType) need \(needed) bytes of data, the file has \(available) after its header")
