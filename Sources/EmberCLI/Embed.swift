@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberIO
 import EmberModels
 import Foundation
 
@@ -18,7 +19,7 @@ struct Embed: ParsableCommand {
     @Option(help: "The model folder.") var model: String
     @Argument(help: "Sentences to embed.") var sentences: [String] = []
     @Option(help: "A file of sentences, one per line, embedded after the arguments.") var file: String?
-    @Option(help: "Sentences per batch.") var batchSize = 32
+    @Option(parsing: .unconditional, help: "Sentences per batch.") var batchSize = 32
     @Flag(help: "Print only {\"embeddings\": [[...], ...]}.") var json = false
 
     func run() throws {
@@ -39,7 +40,7 @@ struct Embed: ParsableCommand {
         let embeddings = embedder.embed(sentences, batchSize: batchSize)
         let rows = (0..<sentences.count).map { embeddings[$0].floats }
         if json {
-            return String(decoding: try JSONEncoder().encode(["embeddings": rows]), as: UTF8.self)
+            return try jsonText(["embeddings": rows])
         }
         var lines = ["\(sentences.count) sentence(s), \(embedder.dimension) dimensions"]
         for (i, (sentence, row)) in zip(sentences, rows).enumerated() {
@@ -60,6 +61,7 @@ struct Embed: ParsableCommand {
 /// The non-empty lines of a text file (none when `path` is nil).
 func linesOf(_ path: String?) throws -> [String] {
     guard let path else { return [] }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandError("cannot read \(path) as UTF-8 text") }
+    let data = try FileError.contents(of: URL(fileURLWithPath: path), format: .text)
+    guard let text = String(validating: data, as: UTF8.self) else { throw FileError(.text, path: path, problem: "not UTF-8 text") }
     return text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
 }

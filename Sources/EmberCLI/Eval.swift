@@ -18,12 +18,14 @@ struct Eval: ParsableCommand {
     var runPath: String
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: the run's]") var dataset: String?
     @Option(help: "The dataset's files (as for ember train). [default: the run's]") var dataDir: String?
-    @Option(help: "Evaluate at most this many examples. [default: the run's validation size]") var valSize: Int?
-    @Option(help: "Examples per batch. [default: the run's]") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Evaluate at most this many examples. [default: the run's validation size]") var valSize: Int?
+    @Option(parsing: .unconditional, help: "Examples per batch. [default: the run's]") var batchSize: Int?
     @Flag(help: "Also print the confusion matrix (rows: true class, columns: predicted).") var confusion = false
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     func run() throws {
+        if let valSize, valSize <= 0 { throw CommandError("--val-size must be positive, got \(valSize)") }
+        if let batchSize, batchSize <= 0 { throw CommandError("--batch-size must be positive, got \(batchSize)") }
         let saved = try SavedRun(path: runPath)
         var config = saved.config
         if let dataset { config.dataset = dataset } else if let dataDir { config.dataset = try TrainingData.detectFormat(at: dataDir) }
@@ -37,6 +39,9 @@ struct Eval: ParsableCommand {
         }
         guard data.classNames.count == saved.card.classNames.count else {
             throw CommandError("the model has \(saved.card.classNames.count) classes, the dataset \(data.classNames.count)")
+        }
+        if let problem = ModelRegistry.memoryProblem(saved.card.model, input: data.input, classes: saved.card.outputs, examples: config.batchSize) {
+            throw CommandError("--batch-size \(config.batchSize) is too large for model '\(saved.card.model)': \(problem)")
         }
         if config.isLanguageModel {
             let task = TrainingRun.task(languageModel: true)
@@ -124,8 +129,6 @@ struct EvalReport {
         let output = Output(examples: examples, loss: results["loss"] ?? .nan, accuracy: results["accuracy"] ?? .nan,
                             top5_accuracy: results["top_5_accuracy"], classes: classes, class_names: classNames,
                             confusion_matrix: counts)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(output), as: UTF8.self)
+        return try jsonText(output)
     }
 }

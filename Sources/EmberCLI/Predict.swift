@@ -20,8 +20,8 @@ struct Predict: ParsableCommand {
     var runPath: String
     @Argument(help: ArgumentHelp("Image files or directories, CSV files, or texts.", valueName: "input")) var inputs: [String] = []
     @Option(help: "Text models: a file of texts to classify, one per line.") var file: String?
-    @Option(help: "Classes shown per input, most likely first.") var topK = 3
-    @Option(help: "Examples per batch.") var batchSize = 64
+    @Option(parsing: .unconditional, help: "Classes shown per input, most likely first.") var topK = 3
+    @Option(parsing: .unconditional, help: "Examples per batch.") var batchSize = 64
     @Flag(help: "Print one JSON object: {\"predictions\": [{\"input\", \"label\", \"top\": [{\"label\", \"probability\"}]}]}.") var json = false
 
     func run() throws {
@@ -32,6 +32,8 @@ struct Predict: ParsableCommand {
     func output() throws -> String {
         guard topK > 0 else { throw CommandError("--top-k must be positive, got \(topK)") }
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
+        let inputs = try inputs + linesOf(file)
+        guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
         let saved = try SavedRun(path: runPath)
         guard !saved.card.classNames.isEmpty else {
             throw CommandError("\(runPath) holds a language model ('\(saved.card.model)'): continue a prompt with ember generate")
@@ -39,8 +41,6 @@ struct Predict: ParsableCommand {
         if file != nil {
             guard case .tokens = saved.card.input else { throw CommandError("--file is for text models; give image or CSV files as arguments") }
         }
-        let inputs = try inputs + linesOf(file)
-        guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
         let examples = try PredictionInputs.examples(for: saved.card.input, from: inputs)
         var predictions: [Prediction] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
@@ -55,9 +55,7 @@ struct Predict: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return String(decoding: try encoder.encode(["predictions": predictions]), as: UTF8.self)
+            return try jsonText(["predictions": predictions])
         }
         return predictions.map { prediction in
             "\(prediction.input): " + prediction.top.map { $0.label + String(format: " %.1f%%", $0.probability * 100) }.joined(separator: ", ")

@@ -16,12 +16,7 @@ enum PredictionInputs {
         case .image(let channels, let height, let width, let mean, let std):
             let normalize = Normalize(mean: mean, std: std)
             return try imageFiles(paths).map { url in
-                let image: Image
-                do {
-                    image = try Image(contentsOf: url)
-                } catch {
-                    throw CommandError("\(error)")
-                }
+                let image = try Image(contentsOf: url)
                 var prepared = image.converted(toChannels: channels)
                 if prepared.height != height || prepared.width != width {
                     prepared = Resize(height, width)(prepared)
@@ -35,11 +30,13 @@ enum PredictionInputs {
                                            options: CSVOptions(header: .present, standardization: standardization))
                 return (0..<rows.count).map { Example(name: "\(path) row \($0 + 1)", tensor: rows[$0]) }
             }
-        case .tokens(let folder, _, let maxLength, _):
+        case .tokens(let folder, let vocabularySize, let maxLength, _):
             // Texts are given as they are; examples are padded when batched.
-            let tokenizer = try TextTokenizer(folder: folder)
-            return paths.map { text in
+            let tokenizer = try TextTokenizer(folder: folder, fitting: vocabularySize)
+            return try paths.enumerated().map { index, text in
                 let ids = tokenizer.encode(text, maxLength: maxLength)
+                // A recurrent model has no state to classify a text of no tokens from.
+                guard !ids.isEmpty else { throw CommandError("text \(index + 1) (\"\(text)\") has no tokens: give some text to classify") }
                 return Example(name: text, tensor: Tensor(ids.map(Int64.init), shape: [ids.count]))
             }
         }

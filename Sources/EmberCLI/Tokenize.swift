@@ -15,7 +15,7 @@ struct Tokenize: ParsableCommand {
     @Option(help: "The folder holding the tokenizer files.") var model: String
     @Argument(help: "Texts to tokenize.") var texts: [String] = []
     @Option(help: "A file of texts, one per line, tokenized after the arguments.") var file: String?
-    @Option(help: "Truncate to this many ids, special tokens included.") var maxLength: Int?
+    @Option(parsing: .unconditional, help: "Truncate to this many ids, special tokens included.") var maxLength: Int?
     @Flag(help: "Leave out the special tokens ([CLS], [SEP], ...).") var noSpecialTokens = false
     @Flag(help: "Print only {\"input_ids\": [[...], ...]}.") var json = false
 
@@ -28,15 +28,10 @@ struct Tokenize: ParsableCommand {
         let texts = try self.texts + linesOf(file)
         guard !texts.isEmpty else { throw CommandError("give at least one text (as arguments or with --file)") }
         if let maxLength, maxLength <= 0 { throw CommandError("--max-length must be positive, got \(maxLength)") }
-        let tokenizer: any Tokenizer
-        do {
-            tokenizer = try loadTokenizer(folder: URL(fileURLWithPath: model))
-        } catch {
-            throw CommandError("\(error)")
-        }
+        let tokenizer = try loadTokenizer(folder: URL(fileURLWithPath: model))
         let encodings = texts.map { tokenizer.encode($0, pair: nil, addSpecialTokens: !noSpecialTokens, maxLength: maxLength) }
         if json {
-            return String(decoding: try JSONEncoder().encode(["input_ids": encodings.map(\.ids)]), as: UTF8.self)
+            return try jsonText(["input_ids": encodings.map(\.ids)])
         }
         return zip(texts, encodings).map { text, encoding in
             "\(text)\n  tokens: \(encoding.tokens.joined(separator: " "))\n  ids:    \(encoding.ids.map(String.init).joined(separator: " "))"

@@ -1,23 +1,21 @@
 import Foundation
 
-/// Why a file could not be written (the step that failed and the system's reason).
-public struct FileWriteError: Error, CustomStringConvertible {
-    public let problem: String
-    public var description: String { problem }
-}
-
 /// Replacing a file so that an error or crash mid-write never leaves a partial file at its
 /// path: the bytes go to a temporary file in the same directory (so the rename stays within
 /// one file system), are flushed to disk, and the temporary file is renamed over the target.
-/// On failure the temporary file is removed and the old file, if any, is untouched.
+/// On failure the temporary file is removed and the old file, if any, is untouched. Errors
+/// are `FileError`s of `format`, naming the step that failed and the system's reason.
 public enum AtomicFile {
     /// Replaces `url` with `data`.
-    public static func write(_ data: Data, to url: URL) throws {
-        try replace(url) { append in try data.withUnsafeBytes { try append($0) } }
+    public static func write(_ data: Data, to url: URL, format: FileError.Format) throws {
+        try replace(url, format: format) { append in try data.withUnsafeBytes { try append($0) } }
     }
 
     /// `fill` is handed a function that appends bytes to the new file.
-    public static func replace(_ url: URL, fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    public static func replace(_ url: URL, format: FileError.Format, fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        func failure(_ step: String) -> FileError {
+            FileError(format, path: url.path, problem: "\(step): \(String(cString: strerror(errno)))")
+        }
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -51,9 +49,5 @@ public enum AtomicFile {
             fsync(directoryDescriptor)
             close(directoryDescriptor)
         }
-    }
-
-    private static func failure(_ step: String) -> FileWriteError {
-        FileWriteError(problem: "\(step): \(String(cString: strerror(errno)))")
     }
 }

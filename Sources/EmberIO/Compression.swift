@@ -13,8 +13,8 @@ public enum Compression {
     /// The decompressed contents of a gzip file. Several members concatenated (as `cat a.gz
     /// b.gz` or parallel gzip tools make) decompress to their contents concatenated, as
     /// `gunzip` does. Each member's CRC-32 and length are checked.
-    public static func gunzip(_ data: Data, source: String) throws(CompressionError) -> [UInt8] {
-        guard isGzip(data) else { throw CompressionError(source: source, problem: "not gzip data (the file does not start with 1f 8b)") }
+    public static func gunzip(_ data: Data, source: String) throws(FileError) -> [UInt8] {
+        guard isGzip(data) else { throw FileError(.gzip, path: source, problem: "not gzip data (the file does not start with 1f 8b)") }
         // The last 4 bytes hold the (last member's) length modulo 2^32: a good first guess,
         // capped at deflate's largest expansion (about 1032:1) so a corrupt file cannot make
         // us reserve gigabytes.
@@ -25,26 +25,27 @@ public enum Compression {
         while consumed < data.count {
             let rest = data.dropFirst(consumed)
             if consumed > 0 && !isGzip(rest) {
-                throw CompressionError(source: source, problem: "\(rest.count) bytes after the end of the gzip data are not another gzip member")
+                throw FileError(.gzip, path: source, problem: "\(rest.count) bytes after the end of the gzip data are not another gzip member")
             }
             // 16 + 15: a gzip wrapper around a deflate stream with the largest window.
-            consumed += try inflate(rest, windowBits: 16 + 15, into: &output, source: source)
+            consumed += try inflate(rest, windowBits: 16 + 15, into: &output, format: .gzip, source: source)
         }
         return output
     }
 
     /// The decompressed contents of a raw deflate stream (no zlib or gzip wrapper), as zip
     /// archives store their members. The stream must end exactly at the end of `data` and
-    /// decompress to exactly `expectedCount` bytes.
-    public static func inflate(_ data: Data, expectedCount: Int, source: String) throws(CompressionError) -> [UInt8] {
+    /// decompress to exactly `expectedCount` bytes. Errors are of `format`, the file that holds
+    /// the stream (a zip archive, a PNG image).
+    public static func inflate(_ data: Data, expectedCount: Int, format: FileError.Format, source: String) throws(FileError) -> [UInt8] {
         var output = [UInt8]()
         output.reserveCapacity(expectedCount)
-        let consumed = try inflate(data, windowBits: -15, into: &output, source: source)
+        let consumed = try inflate(data, windowBits: -15, into: &output, format: format, source: source)
         if consumed != data.count {
-            throw CompressionError(source: source, problem: "the deflate stream ends after \(consumed) of its \(data.count) bytes")
+            throw FileError(format, path: source, problem: "the deflate stream ends after \(consumed) of its \(data.count) bytes")
         }
         if output.count != expectedCount {
-            throw CompressionError(source: source, problem: "the deflate stream holds \(output.count) bytes, \(expectedCount) were declared")
+            throw FileError(format, path: source, problem: "the deflate stream holds \(output.count) bytes, \(expectedCount) were declared")
         }
         return output
     }
@@ -99,10 +100,11 @@ public enum Compression {
 
     /// Inflates one stream from the start of `data`, appending to `output`; returns the number
     /// of input bytes the stream took.
-    private static func inflate(_ data: Data, windowBits: Int32, into output: inout [UInt8], source: String) throws(CompressionError) -> Int {
+    private static func inflate(_ data: Data, windowBits: Int32, into output: inout [UInt8], format: FileError.Format,
+                                source: String) throws(FileError) -> Int {
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw CompressionError(source: source, problem: "zlib could not start decompressing (out of memory)")
+            throw FileError(format, path: source, problem: "zlib could not start decompressing (out of memory)")
         }
         defer { inflateEnd(&stream) }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -139,7 +141,7 @@ public enum Compression {
                 }
             }
         }
-        if let problem { throw CompressionError(source: source, problem: problem) }
+        if let problem { throw FileError(format, path: source, problem: problem) }
         return consumed
     }
 }

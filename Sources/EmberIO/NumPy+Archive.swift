@@ -8,7 +8,7 @@ extension NumPy {
     /// `np.load(...).files` lists them). Members are checked against their CRC-32; members
     /// that are not `.npy` arrays are refused.
     public static func loadArchive(contentsOf url: URL) throws -> [String: Tensor] {
-        try decodeArchive(mapped(url), source: url.path)
+        try decodeArchive(mapped(url, format: .npz), source: url.path)
     }
 
     /// The arrays of a `.npz` file held in memory; `source` names it in errors.
@@ -17,22 +17,20 @@ extension NumPy {
         do {
             archive = try ZipArchive(data)
         } catch {
-            throw NumPyError(source: source, problem: error.problem)
+            throw FileError(.npz, path: source, problem: error.problem)
         }
         var arrays = [String: Tensor]()
         for member in archive.members {
             guard member.name.hasSuffix(".npy") else {
-                throw NumPyError(source: source, member: member.name, problem: "not a .npy array (np.load would return its raw bytes)")
+                throw FileError(.npz, path: source, member: member.name, problem: "not a .npy array (np.load would return its raw bytes)")
             }
             let key = String(member.name.dropLast(4))
-            guard arrays[key] == nil else { throw NumPyError(source: source, member: member.name, problem: "the archive holds two members of this name") }
+            guard arrays[key] == nil else { throw FileError(.npz, path: source, member: member.name, problem: "the archive holds two members of this name") }
             do {
                 let contents = try archive.contents(of: member)
                 arrays[key] = try contents.withUnsafeBytes { try decodeArray($0) }
-            } catch let error as ZipProblem {
-                throw NumPyError(source: source, member: member.name, problem: error.problem)
-            } catch let error as NumPyFormatProblem {
-                throw NumPyError(source: source, member: member.name, problem: error.problem)
+            } catch let error as FormatProblem {
+                throw FileError(.npz, path: source, member: member.name, problem: error.problem)
             }
         }
         return arrays
@@ -49,12 +47,8 @@ extension NumPy {
     /// Writes `arrays` as a `.npz` file, deflated like `np.savez_compressed` when `compressed`,
     /// else stored like `np.savez`. Atomic, and streamed one member at a time.
     public static func writeArchive(_ arrays: [String: Tensor], compressed: Bool = false, to url: URL) throws {
-        do {
-            try AtomicFile.replace(url) { append in
-                try writeArchive(arrays, compressed: compressed, source: url.path, to: append)
-            }
-        } catch let error as FileWriteError {
-            throw NumPyError(source: url.path, problem: error.problem)
+        try AtomicFile.replace(url, format: .npz) { append in
+            try writeArchive(arrays, compressed: compressed, source: url.path, to: append)
         }
     }
 
@@ -66,7 +60,7 @@ extension NumPy {
             do {
                 contents = try encodeArray(tensor)
             } catch {
-                throw NumPyError(source: source, member: key + ".npy", problem: error.problem)
+                throw FileError(.npz, path: source, member: key + ".npy", problem: error.problem)
             }
             try writer.add(name: key + ".npy", contents: contents, deflated: compressed, to: sink)
         }

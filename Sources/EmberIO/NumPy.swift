@@ -19,24 +19,24 @@ import Foundation
 public enum NumPy {
     /// The array in a `.npy` file.
     public static func load(contentsOf url: URL) throws -> Tensor {
-        try decode(mapped(url), source: url.path)
+        try decode(mapped(url, format: .npy), source: url.path)
     }
 
     /// The array in the bytes of a whole `.npy` file; `source` names it in errors.
     public static func decode(_ data: Data, source: String = "<memory>") throws -> Tensor {
         do {
             return try data.withUnsafeBytes { try decodeArray($0) }
-        } catch let error as NumPyFormatProblem {
-            throw NumPyError(source: source, problem: error.problem)
+        } catch let error as FormatProblem {
+            throw FileError(.npy, path: source, problem: error.problem)
         }
     }
 
     /// The bytes of a `.npy` file holding `tensor` (any layout: views are written by value).
-    public static func encode(_ tensor: Tensor) throws(NumPyError) -> Data {
+    public static func encode(_ tensor: Tensor) throws(FileError) -> Data {
         do {
             return Data(try encodeArray(tensor))
         } catch {
-            throw NumPyError(source: "<memory>", problem: error.problem)
+            throw FileError(.npy, path: "<memory>", problem: error.problem)
         }
     }
 
@@ -47,31 +47,23 @@ public enum NumPy {
         do {
             bytes = try encodeArray(tensor)
         } catch {
-            throw NumPyError(source: url.path, problem: error.problem)
+            throw FileError(.npy, path: url.path, problem: error.problem)
         }
-        do {
-            try AtomicFile.replace(url) { append in try bytes.withUnsafeBytes(append) }
-        } catch let error as FileWriteError {
-            throw NumPyError(source: url.path, problem: error.problem)
-        }
+        try AtomicFile.replace(url, format: .npy) { append in try bytes.withUnsafeBytes(append) }
     }
 
     /// A file's bytes, memory-mapped.
-    static func mapped(_ url: URL) throws(NumPyError) -> Data {
-        do {
-            return try Data.mapped(contentsOf: url)
-        } catch {
-            throw NumPyError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
-        }
+    static func mapped(_ url: URL, format: FileError.Format) throws(FileError) -> Data {
+        try FileError.contents(of: url, format: format, options: .alwaysMapped)
     }
 
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-    static func decodeArray(_ bytes: UnsafeRawBufferPointer) throws(NumPyFormatProblem) -> Tensor {
+    static func decodeArray(_ bytes: UnsafeRawBufferPointer) throws(FormatProblem) -> Tensor {
         guard bytes.count >= 6, Array(bytes[0..<6]) == magic else {
-            throw NumPyFormatProblem("bad magic: a .npy file starts with \\x93NUMPY, this one with \(hex(bytes.prefix(6)))")
+            throw FormatProblem("bad magic: a .npy file starts with \\x93NUMPY, this one with \(hex(bytes.prefix(6)))")
         }
-        guard bytes.count >= 10 else { throw NumPyFormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
+        guard bytes.count >= 10 else { throw FormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
         let (major, minor) = (bytes[6], bytes[7])
         let preamble: Int
         let headerLength: Int
@@ -80,14 +72,14 @@ public enum NumPy {
             preamble = 10
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
         case (2, 0), (3, 0):
-            guard bytes.count >= 12 else { throw NumPyFormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
+            guard bytes.count >= 12 else { throw FormatProblem("truncated: the file is \(bytes.count) bytes, too short for the preamble") }
             preamble = 12
             headerLength = (8..<12).reduce(0) { $0 | Int(bytes[$1]) << (8 * ($1 - 8)) }
         default:
-            throw NumPyFormatProblem("unsupported format version \(major).\(minor) (1.0, 2.0 and 3.0 are known)")
+            throw FormatProblem("unsupported format version \(major).\(minor) (1.0, 2.0 and 3.0 are known)")
         }
         guard preamble + headerLength <= bytes.count else {
-            throw NumPyFormatProblem("truncated: the header claims \(headerLength) bytes, only \(bytes.count - preamble) follow the preamble")
+            throw FormatProblem("truncated: the header claims \(headerLength) bytes, only \(bytes.count - preamble) follow the preamble")
         }
         // 1.0 and 2.0 headers are Latin-1, 3.0 UTF-8; the dict's own characters are ASCII either way.
         let text = String(decoding: bytes[preamble..<(preamble + headerLength)], as: UTF8.self)
@@ -97,16 +89,16 @@ public enum NumPy {
         var count = 1
         for dimension in header.shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow else { throw NumPyFormatProblem("the shape \(header.shape) has more elements than can be addressed") }
+            guard !overflow else { throw FormatProblem("the shape \(header.shape) has more elements than can be addressed") }
             count = product
         }
         let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
         let available = bytes.count - preamble - headerLength
         guard !overflow && needed <= available else {
-            throw NumPyFormatProblem("truncated: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes of data, only \(available) follow the header")
+            throw FormatProblem("truncated: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes of data, only \(available) follow the header")
         }
         guard needed == available else {
-            throw NumPyFormatProblem("the header is inconsistent with the data length: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes, \(available) follow the header")
+            throw FormatProblem("the header is inconsistent with the data length: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes, \(available) follow the header")
         }
 
         let loaded = dtype.load(UnsafeRawBufferPointer(rebasing: bytes[(preamble + headerLength)...]), count: count)
@@ -119,8 +111,8 @@ public enum NumPy {
         return noGrad { tensor.permuted(Array((0..<header.shape.count).reversed())).contiguous() }
     }
 
-    static func encodeArray(_ tensor: Tensor) throws(NumPyFormatProblem) -> [UInt8] {
-        if tensor.isAbstract { throw NumPyFormatProblem("the tensor is a traced placeholder without values") }
+    static func encodeArray(_ tensor: Tensor) throws(FormatProblem) -> [UInt8] {
+        if tensor.isAbstract { throw FormatProblem("the tensor is a traced placeholder without values") }
         let dtype = try NumPyDType(tensor.dtype)
         let header = NumPyHeader(descr: dtype.descr, fortranOrder: false, shape: tensor.shape)
         let text = Array(header.text.utf8)

@@ -12,40 +12,40 @@ struct NumPyDType: Equatable {
     let isBigEndian: Bool
 
     /// Parses a descr, refusing the types Ember cannot hold with the reason.
-    init(descr: String) throws(NumPyFormatProblem) {
+    init(descr: String) throws(FormatProblem) {
         var rest = Substring(descr)
         var isBigEndian = false
         if let order = rest.first, "<>|=".contains(order) {
             isBigEndian = order == ">"
             rest = rest.dropFirst()
         }
-        guard let code = rest.first else { throw NumPyFormatProblem("the dtype descr '\(descr)' is empty") }
+        guard let code = rest.first else { throw FormatProblem("the dtype descr '\(descr)' is empty") }
         let size = Int(rest.dropFirst()) ?? (rest.count == 1 ? 1 : 0)
         switch code {
         case "O":
-            throw NumPyFormatProblem("the array holds Python objects (dtype '\(descr)'), stored as a pickle; pickles can run arbitrary code and are never loaded, save plain numeric arrays instead")
+            throw FormatProblem("the array holds Python objects (dtype '\(descr)'), stored as a pickle; pickles can run arbitrary code and are never loaded, save plain numeric arrays instead")
         case "U", "S", "a":
-            throw NumPyFormatProblem("unsupported dtype '\(descr)': strings have no Ember dtype")
+            throw FormatProblem("unsupported dtype '\(descr)': strings have no Ember dtype")
         case "c":
-            throw NumPyFormatProblem("unsupported dtype '\(descr)': complex numbers have no Ember dtype")
+            throw FormatProblem("unsupported dtype '\(descr)': complex numbers have no Ember dtype")
         case "M", "m":
-            throw NumPyFormatProblem("unsupported dtype '\(descr)': dates and time spans have no Ember dtype")
+            throw FormatProblem("unsupported dtype '\(descr)': dates and time spans have no Ember dtype")
         case "V":
-            throw NumPyFormatProblem("unsupported dtype '\(descr)': raw bytes (void) have no Ember dtype")
+            throw FormatProblem("unsupported dtype '\(descr)': raw bytes (void) have no Ember dtype")
         case "?":
             self.init(kind: .bool, size: 1, isBigEndian: false)
             return
         default:
             break
         }
-        guard let kind = Kind(rawValue: code) else { throw NumPyFormatProblem("unsupported dtype '\(descr)'") }
+        guard let kind = Kind(rawValue: code) else { throw FormatProblem("unsupported dtype '\(descr)'") }
         switch (kind, size) {
         case (.bool, 1), (.int, 1), (.int, 2), (.int, 4), (.int, 8), (.uint, 1), (.uint, 2), (.uint, 4), (.float, 2), (.float, 4), (.float, 8):
             self.init(kind: kind, size: size, isBigEndian: isBigEndian)
         case (.uint, 8):
-            throw NumPyFormatProblem("unsupported dtype '\(descr)': uint64 has no Ember dtype that holds all its values")
+            throw FormatProblem("unsupported dtype '\(descr)': uint64 has no Ember dtype that holds all its values")
         default:
-            throw NumPyFormatProblem("unsupported dtype '\(descr)'")
+            throw FormatProblem("unsupported dtype '\(descr)'")
         }
     }
 
@@ -56,7 +56,7 @@ struct NumPyDType: Equatable {
     }
 
     /// The type a tensor of `dtype` is written as (little-endian); bfloat16, which NumPy lacks, throws.
-    init(_ dtype: DType) throws(NumPyFormatProblem) {
+    init(_ dtype: DType) throws(FormatProblem) {
         switch dtype {
         case .bool: self.init(kind: .bool, size: 1, isBigEndian: false)
         case .int32: self.init(kind: .int, size: 4, isBigEndian: false)
@@ -64,7 +64,7 @@ struct NumPyDType: Equatable {
         case .float16: self.init(kind: .float, size: 2, isBigEndian: false)
         case .float32: self.init(kind: .float, size: 4, isBigEndian: false)
         case .float64: self.init(kind: .float, size: 8, isBigEndian: false)
-        case .bfloat16: throw NumPyFormatProblem("NumPy has no bfloat16 dtype: cast the tensor to float32 first")
+        case .bfloat16: throw FormatProblem("NumPy has no bfloat16 dtype: cast the tensor to float32 first")
         }
     }
 
@@ -115,8 +115,3 @@ struct NumPyDType: Equatable {
     }
 }
 
-/// A problem found in a `.npy` header or payload; `NumPy` adds the file and member names.
-struct NumPyFormatProblem: Error {
-    let problem: String
-    init(_ problem: String) { self.problem = problem }
-}

@@ -13,27 +13,27 @@ struct NumPyHeader: Equatable {
         self.shape = shape
     }
 
-    init(parsing text: String) throws(NumPyFormatProblem) {
+    init(parsing text: String) throws(FormatProblem) {
         var parser = LiteralParser(text: Array(text.utf8))
         let value = try parser.parseValue()
         parser.skipSpace()
-        guard parser.position == parser.text.count else { throw NumPyFormatProblem("the header has text after its dict: \(text)") }
-        guard case .dict(let entries) = value else { throw NumPyFormatProblem("the header is not a dict: \(text)") }
+        guard parser.position == parser.text.count else { throw FormatProblem("the header has text after its dict: \(text)") }
+        guard case .dict(let entries) = value else { throw FormatProblem("the header is not a dict: \(text)") }
         let keys = Set(entries.map(\.key))
         guard keys == ["descr", "fortran_order", "shape"] && entries.count == 3 else {
-            throw NumPyFormatProblem("the header must have exactly the keys descr, fortran_order and shape, it has \(entries.map(\.key).sorted()): \(text)")
+            throw FormatProblem("the header must have exactly the keys descr, fortran_order and shape, it has \(entries.map(\.key).sorted()): \(text)")
         }
         let dict = Dictionary(uniqueKeysWithValues: entries)
         switch dict["descr"]! {
         case .string(let descr): self.descr = descr
-        case .list: throw NumPyFormatProblem("structured arrays (a list of fields as descr) are not supported: \(text)")
-        default: throw NumPyFormatProblem("descr is not a string: \(text)")
+        case .list: throw FormatProblem("structured arrays (a list of fields as descr) are not supported: \(text)")
+        default: throw FormatProblem("descr is not a string: \(text)")
         }
-        guard case .bool(let fortranOrder) = dict["fortran_order"]! else { throw NumPyFormatProblem("fortran_order is not True or False: \(text)") }
+        guard case .bool(let fortranOrder) = dict["fortran_order"]! else { throw FormatProblem("fortran_order is not True or False: \(text)") }
         self.fortranOrder = fortranOrder
-        guard case .tuple(let dimensions) = dict["shape"]! else { throw NumPyFormatProblem("shape is not a tuple: \(text)") }
-        shape = try dimensions.map { dimension throws(NumPyFormatProblem) in
-            guard case .int(let n) = dimension, n >= 0 else { throw NumPyFormatProblem("shape has a dimension that is not a non-negative integer: \(text)") }
+        guard case .tuple(let dimensions) = dict["shape"]! else { throw FormatProblem("shape is not a tuple: \(text)") }
+        shape = try dimensions.map { dimension throws(FormatProblem) in
+            guard case .int(let n) = dimension, n >= 0 else { throw FormatProblem("shape has a dimension that is not a non-negative integer: \(text)") }
             return n
         }
     }
@@ -64,11 +64,11 @@ private struct LiteralParser {
         }
     }
 
-    private func fail(_ expected: String) -> NumPyFormatProblem {
-        NumPyFormatProblem("cannot parse the header: expected \(expected) at character \(position) of \(String(decoding: text, as: UTF8.self))")
+    private func fail(_ expected: String) -> FormatProblem {
+        FormatProblem("cannot parse the header: expected \(expected) at character \(position) of \(String(decoding: text, as: UTF8.self))")
     }
 
-    mutating func parseValue() throws(NumPyFormatProblem) -> Literal {
+    mutating func parseValue() throws(FormatProblem) -> Literal {
         skipSpace()
         guard position < text.count else { throw fail("a value") }
         switch text[position] {
@@ -91,7 +91,7 @@ private struct LiteralParser {
         return value
     }
 
-    private mutating func parseString() throws(NumPyFormatProblem) -> String {
+    private mutating func parseString() throws(FormatProblem) -> String {
         let quote = text[position]
         position += 1
         var bytes = [UInt8]()
@@ -107,7 +107,7 @@ private struct LiteralParser {
     }
 
     /// Items separated by commas, a trailing comma allowed, up to `closing`.
-    private mutating func parseSequence(closing: Character) throws(NumPyFormatProblem) -> [Literal] {
+    private mutating func parseSequence(closing: Character) throws(FormatProblem) -> [Literal] {
         position += 1
         var items = [Literal]()
         while true {
@@ -126,7 +126,7 @@ private struct LiteralParser {
         }
     }
 
-    private mutating func parseDict() throws(NumPyFormatProblem) -> Literal {
+    private mutating func parseDict() throws(FormatProblem) -> Literal {
         position += 1
         var entries = [(key: String, value: Literal)]()
         while true {

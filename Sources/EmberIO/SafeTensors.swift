@@ -7,7 +7,7 @@ import Foundation
 /// at offsets relative to the end of the header.
 ///
 /// Files are validated as strictly as the Rust reader validates them; anything malformed
-/// throws a `SafeTensorsError` naming the file and the problem. What we write is
+/// throws a `FileError` naming the file and the problem. What we write is
 /// byte-identical to Python's `safetensors.torch.save_file` for the same tensors (see
 /// `SafeTensorsEncoder`); dtype conversions on reading are listed on `SafeTensorsFile`.
 public enum SafeTensors {
@@ -51,17 +51,14 @@ public enum SafeTensors {
     /// Tensors are streamed to disk one at a time, so the file never sits whole in memory.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         let encoder = try SafeTensorsEncoder(tensors, metadata: metadata, source: url.path)
-        do {
-            try AtomicFile.replace(url) { append in try encoder.write(to: append) }
-        } catch let error as FileWriteError {
-            throw SafeTensorsError(source: url.path, problem: error.problem)
-        }
+        try AtomicFile.replace(url, format: .safetensors) { append in try encoder.write(to: append) }
     }
 
     /// Only the header: names, dtypes (as `load` returns them) and shapes, without reading or
     /// mapping tensor data (for sharded checkpoints and listing). The header is validated
     /// against the file's size as fully as by `read`.
     public static func header(contentsOf url: URL) throws -> [String: TensorSpec] {
+        try FileError.requireFile(url, format: .safetensors)
         let fileSize: Int
         let json: [UInt8]
         do {
@@ -73,12 +70,12 @@ public enum SafeTensors {
             let length = try SafeTensorsHeader.length(prefix: prefix, fileSize: fileSize, source: url.path)
             json = [UInt8](try handle.read(upToCount: length) ?? Data())
             guard json.count == length else {
-                throw SafeTensorsError(source: url.path, problem: "the file ended while its header was being read")
+                throw FileError(.safetensors, path: url.path, problem: "the file ended while its header was being read")
             }
-        } catch let error as SafeTensorsError {
+        } catch let error as FileError {
             throw error
         } catch {
-            throw SafeTensorsError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
+            throw FileError(.safetensors, path: url.path, problem: "cannot be read: \(FileError.systemReason(error))")
         }
         let header = try SafeTensorsHeader(json: json, dataByteCount: fileSize - 8 - json.count, source: url.path)
         var specs = [String: TensorSpec]()

@@ -12,8 +12,8 @@ struct SafeTensorsEncoder {
     private let tensors: [Tensor]
     let byteCount: Int
 
-    init(_ tensors: [String: Tensor], metadata: [String: String], source: String) throws(SafeTensorsError) {
-        func fail(_ problem: String) -> SafeTensorsError { SafeTensorsError(source: source, problem: problem) }
+    init(_ tensors: [String: Tensor], metadata: [String: String], source: String) throws(FileError) {
+        func fail(_ problem: String) -> FileError { FileError(.safetensors, path: source, problem: problem) }
         for (name, tensor) in tensors {
             if name == "__metadata__" { throw fail("a tensor cannot be named __metadata__: the header reserves that key") }
             if tensor.isAbstract { throw fail("tensor \(JSONWriter.quoted(name)) is a traced placeholder without values") }

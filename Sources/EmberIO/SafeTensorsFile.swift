@@ -31,17 +31,11 @@ public final class SafeTensorsFile: Sendable {
 
     /// Opens and validates `url`, mapping it into memory.
     public convenience init(contentsOf url: URL) throws {
-        let bytes: Data
-        do {
-            bytes = try Data.mapped(contentsOf: url)
-        } catch {
-            throw SafeTensorsError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
-        }
-        try self.init(bytes: bytes, source: url.path)
+        try self.init(bytes: FileError.contents(of: url, format: .safetensors, options: .alwaysMapped), source: url.path)
     }
 
     /// Validates a whole file held in memory.
-    init(bytes: Data, source: String) throws(SafeTensorsError) {
+    init(bytes: Data, source: String) throws(FileError) {
         let prefix = [UInt8](bytes.prefix(8))
         let length = try SafeTensorsHeader.length(prefix: prefix, fileSize: bytes.count, source: source)
         let json = [UInt8](bytes.dropFirst(8).prefix(length))
@@ -85,9 +79,9 @@ public final class SafeTensorsFile: Sendable {
         return tensors
     }
 
-    private func entry(_ name: String) throws(SafeTensorsError) -> SafeTensorsHeader.Entry {
+    private func entry(_ name: String) throws(FileError) -> SafeTensorsHeader.Entry {
         guard let entry = header.entries[name] else {
-            throw SafeTensorsError(source: source, problem: "there is no tensor named \(JSONWriter.quoted(name)) among the file's \(names.count) tensors")
+            throw FileError(.safetensors, path: source, problem: "there is no tensor named \(JSONWriter.quoted(name)) among the file's \(names.count) tensors")
         }
         return entry
     }

@@ -11,9 +11,9 @@ struct SafeTensorsHeader {
         let range: Range<Int>
 
         /// The Ember dtype the tensor loads as, or an error for types Ember cannot hold.
-        func loadedDType(name: String, source: String) throws(SafeTensorsError) -> DType {
+        func loadedDType(name: String, source: String) throws(FileError) -> DType {
             guard let loaded = dtype.loadedDType else {
-                throw SafeTensorsError(source: source, problem: "tensor \(JSONWriter.quoted(name)) has dtype \(dtype.rawValue), which Ember has no dtype for")
+                throw FileError(.safetensors, path: source, problem: "tensor \(JSONWriter.quoted(name)) has dtype \(dtype.rawValue), which Ember has no dtype for")
             }
             return loaded
         }
@@ -29,23 +29,23 @@ struct SafeTensorsHeader {
 
     /// The length of the JSON header, read from the first 8 bytes (little-endian) of a file
     /// of `fileSize` bytes.
-    static func length(prefix: [UInt8], fileSize: Int, source: String) throws(SafeTensorsError) -> Int {
+    static func length(prefix: [UInt8], fileSize: Int, source: String) throws(FileError) -> Int {
         guard fileSize >= 8, prefix.count >= 8 else {
-            throw SafeTensorsError(source: source, problem: "the file is \(fileSize) bytes long, too short for the 8-byte header length a safetensors file starts with")
+            throw FileError(.safetensors, path: source, problem: "the file is \(fileSize) bytes long, too short for the 8-byte header length a safetensors file starts with")
         }
         let length = prefix[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length <= UInt64(maxLength) else {
-            throw SafeTensorsError(source: source, problem: "the header length is \(length) bytes, more than the \(maxLength)-byte limit: the file is not safetensors or is corrupt")
+            throw FileError(.safetensors, path: source, problem: "the header length is \(length) bytes, more than the \(maxLength)-byte limit: the file is not safetensors or is corrupt")
         }
         guard Int(length) <= fileSize - 8 else {
-            throw SafeTensorsError(source: source, problem: "the header length is \(length) bytes but only \(fileSize - 8) bytes follow it: the file is truncated or not safetensors")
+            throw FileError(.safetensors, path: source, problem: "the header length is \(length) bytes but only \(fileSize - 8) bytes follow it: the file is truncated or not safetensors")
         }
         return Int(length)
     }
 
     /// Parses the JSON header of a file whose data buffer (after the header) is `dataByteCount` bytes.
-    init(json: [UInt8], dataByteCount: Int, source: String) throws(SafeTensorsError) {
-        func fail(_ problem: String) -> SafeTensorsError { SafeTensorsError(source: source, problem: problem) }
+    init(json: [UInt8], dataByteCount: Int, source: String) throws(FileError) {
+        func fail(_ problem: String) -> FileError { FileError(.safetensors, path: source, problem: problem) }
         let root: JSONValue
         do {
             root = try JSONParser.parse(json)
@@ -68,7 +68,7 @@ struct SafeTensorsHeader {
     }
 
     /// `__metadata__`: null or an object whose values are all strings.
-    private static func metadata(_ value: JSONValue, _ fail: (String) -> SafeTensorsError) throws(SafeTensorsError) -> [String: String] {
+    private static func metadata(_ value: JSONValue, _ fail: (String) -> FileError) throws(FileError) -> [String: String] {
         if case .null = value { return [:] }
         guard case .object(let members) = value else { throw fail("__metadata__ is \(value.kind), not an object of strings") }
         var metadata = [String: String]()
@@ -82,17 +82,17 @@ struct SafeTensorsHeader {
     }
 
     private static func entry(named name: String, _ value: JSONValue, dataByteCount: Int,
-                              _ fail: (String) -> SafeTensorsError) throws(SafeTensorsError) -> Entry {
+                              _ fail: (String) -> FileError) throws(FileError) -> Entry {
         let tensor = "tensor \(JSONWriter.quoted(name))"
         guard case .object(let fields) = value else {
             throw fail("\(tensor) is described by \(value.kind), not an object with dtype, shape and data_offsets")
         }
         // Other keys are ignored, as the Rust reader ignores them.
-        func field(_ key: String) throws(SafeTensorsError) -> JSONValue {
+        func field(_ key: String) throws(FileError) -> JSONValue {
             guard let value = fields.first(where: { $0.key == key })?.value else { throw fail("\(tensor) has no \"\(key)\"") }
             return value
         }
-        func integers(_ key: String) throws(SafeTensorsError) -> [Int] {
+        func integers(_ key: String) throws(FileError) -> [Int] {
             guard case .array(let elements) = try field(key) else { throw fail("\(tensor): \(key) is not an array") }
             var result = [Int]()
             for element in elements {
@@ -134,7 +134,7 @@ struct SafeTensorsHeader {
 
     /// Checks that the tensors' byte ranges, sorted, tile the data buffer; returns the names in that order.
     private static func checkTiling(_ entries: [String: Entry], dataByteCount: Int,
-                                    _ fail: (String) -> SafeTensorsError) throws(SafeTensorsError) -> [String] {
+                                    _ fail: (String) -> FileError) throws(FileError) -> [String] {
         let names = entries.keys.sorted { a, b in
             let (ra, rb) = (entries[a]!.range, entries[b]!.range)
             return (ra.lowerBound, ra.upperBound) != (rb.lowerBound, rb.upperBound)

@@ -5,10 +5,14 @@ public protocol LRSchedule: Sendable {
     /// The momentum (or Adam's beta1) to set at `step`, for schedules that cycle it; nil
     /// leaves the optimizer's alone.
     func momentum(at step: Int) -> Double?
+    /// The most steps the schedule is defined for (OneCycleLR's `totalSteps`); nil when it
+    /// goes on without end.
+    var stepLimit: Int? { get }
 }
 
 extension LRSchedule {
     public func momentum(at step: Int) -> Double? { nil }
+    public var stepLimit: Int? { nil }
 }
 
 /// Sets an optimizer's learning rates from a schedule: call `step()` after each
@@ -67,6 +71,9 @@ public final class LRScheduler {
         }
         guard state.lastEpoch >= 0 else {
             throw OptimizerError("LRScheduler.loadStateDict: negative step count \(state.lastEpoch)")
+        }
+        if let limit = schedule.stepLimit, state.lastEpoch > limit {
+            throw OptimizerError("LRScheduler.loadStateDict: the state has taken \(state.lastEpoch) steps, more than the \(limit) the schedule has")
         }
         lastEpoch = state.lastEpoch
         baseLRs = state.baseLRs

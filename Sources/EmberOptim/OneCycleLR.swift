@@ -17,6 +17,7 @@ public struct OneCycleLR: LRSchedule {
     }
 
     public let totalSteps: Int
+    public var stepLimit: Int? { totalSteps }
     public let anneal: Anneal
     public let cycleMomentum: Bool
     private let phases: [Phase]

@@ -206,8 +206,14 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
         var parameters = [Tensor]()
         var steps = [Int]()
         for (i, (group, savedGroup)) in zip(parameterGroups, saved.info.groups).enumerated() {
-            guard savedGroup.shapes.count == group.parameters.count, savedGroup.steps.count == group.parameters.count else {
+            guard savedGroup.shapes.count == group.parameters.count else {
                 throw OptimizerError("loadStateDict: parameter group \(i) has \(savedGroup.shapes.count) parameters in the state, \(group.parameters.count) here")
+            }
+            guard savedGroup.steps.count == savedGroup.shapes.count else {
+                throw OptimizerError("loadStateDict: parameter group \(i) of the state has \(savedGroup.steps.count) step counts for its \(savedGroup.shapes.count) parameters")
+            }
+            if let step = savedGroup.steps.first(where: { $0 < 0 }) {
+                throw OptimizerError("loadStateDict: parameter group \(i) of the state has a negative step count \(step)")
             }
             for (k, (parameter, shape)) in zip(group.parameters, savedGroup.shapes).enumerated() where parameter.shape != shape {
                 throw OptimizerError("loadStateDict: parameter \(parameters.count + k) (group \(i)) has shape \(parameter.shape), the state's has shape \(shape)")

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 extension ByteLevelBPETokenizer {
@@ -11,13 +12,13 @@ extension ByteLevelBPETokenizer {
                       modelMaxLength: modelMaxLength)
     }
 
-    init(json: TokenizerJSON, paddingToken: String?, endOfTextToken: String, modelMaxLength: Int?) throws(TokenizerError) {
+    init(json: TokenizerJSON, paddingToken: String?, endOfTextToken: String, modelMaxLength: Int?) throws(FileError) {
         guard json.modelType == "BPE" else { throw json.model.error("is a \(json.modelType) model, not BPE") }
         let model = json.model
         if try model.member("byte_fallback")?.bool() == true {
             throw model.error("uses byte_fallback, which byte-level BPE does not (supported: byte-level BPE)")
         }
-        let merges = try model.required("merges").elements().map { (merge: JSONField) throws(TokenizerError) -> (String, String) in
+        let merges = try model.required("merges").elements().map { (merge: JSONField) throws(FileError) -> (String, String) in
             if case .string(let text) = merge.value {
                 let parts = text.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw merge.error("should be two tokens separated by a space") }
@@ -46,11 +47,12 @@ extension ByteLevelBPETokenizer {
         func id(of token: String) -> Int? {
             addedTokens.first { Array($0.content.utf8) == Array(token.utf8) }?.id ?? bpe.vocabulary.id(of: token)
         }
+        func isToken(_ id: Int) -> Bool { bpe.vocabulary.token(of: id) != nil || addedTokens.contains { $0.id == id } }
         let paddingID: Int
         if let paddingToken {
             guard let id = id(of: paddingToken) else { throw json.root.error("has no \(paddingToken) token to pad with") }
             paddingID = id
-        } else if let id = try json.paddingID() {
+        } else if let id = try json.paddingID(isToken: isToken) {
             paddingID = id
         } else if let id = id(of: endOfTextToken) {
             paddingID = id
@@ -59,12 +61,12 @@ extension ByteLevelBPETokenizer {
         }
         let truncationLength = try json.truncationLength()
         self.init(model: bpe, addPrefixSpace: addPrefixSpace, splitsWords: splitsWords, addedTokens: addedTokens,
-                  postProcessor: try json.postProcessor(), paddingID: paddingID, modelMaxLength: modelMaxLength ?? truncationLength)
+                  postProcessor: try json.postProcessor(isToken: isToken), paddingID: paddingID, modelMaxLength: modelMaxLength ?? truncationLength)
     }
 
     /// `add_prefix_space` and `use_regex` of the ByteLevel pre-tokenizer (alone or the only
     /// member of a Sequence), with Hugging Face's defaults (both true).
-    private static func byteLevelSettings(_ json: TokenizerJSON) throws(TokenizerError) -> (addPrefixSpace: Bool, splitsWords: Bool) {
+    private static func byteLevelSettings(_ json: TokenizerJSON) throws(FileError) -> (addPrefixSpace: Bool, splitsWords: Bool) {
         guard var (field, type) = try json.component("pre_tokenizer") else {
             throw json.root.error("has no pre_tokenizer (byte-level BPE tokenizers read ByteLevel)")
         }

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// GPT-2's tokenizer, as Hugging Face's `tokenizers` runs it: special tokens (`<|endoftext|>`)
@@ -33,7 +34,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.postProcessor = postProcessor
         self.paddingID = paddingID
         self.modelMaxLength = modelMaxLength
-        vocabularySize = model.vocabulary.count + addedTokens.filter { model.vocabulary.id(of: $0.content) == nil }.count
+        vocabularySize = max(model.vocabulary.idBound, (addedTokens.map(\.id).max() ?? -1) + 1)
     }
 
     /// GPT-2's tokenizer from its `vocab.json` (token → id) and `merges.txt` (one merge "a b" per
@@ -43,21 +44,21 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 paddingToken: String? = nil, modelMaxLength: Int? = nil) throws {
         var vocabulary = Vocabulary()
         for (token, id) in try JSONField.read(vocabularyFile).members() { vocabulary.insert(token, id: try id.id()) }
-        guard vocabulary.count > 0 else { throw TokenizerError("\(vocabularyFile.path): the vocabulary is empty") }
+        guard vocabulary.count > 0 else { throw FileError(.tokenizer, path: vocabularyFile.path, problem: "the vocabulary is empty") }
         let model = try BytePairEncoding(vocabulary: vocabulary, merges: Self.readMerges(mergesFile), source: mergesFile.path)
-        func special(_ token: String) throws(TokenizerError) -> AddedToken {
-            guard let id = vocabulary.id(of: token) else { throw TokenizerError("\(vocabularyFile.path): the vocabulary has no \(token) token") }
+        func special(_ token: String) throws(FileError) -> AddedToken {
+            guard let id = vocabulary.id(of: token) else { throw FileError(.tokenizer, path: vocabularyFile.path, problem: "the vocabulary has no \(token) token") }
             return AddedToken(content: token, id: id, special: true, normalized: false)
         }
         let endOfText = try special(endOfTextToken)
-        let padding = try paddingToken.map { (token: String) throws(TokenizerError) in try special(token) }
+        let padding = try paddingToken.map { (token: String) throws(FileError) in try special(token) }
         self.init(model: model, addPrefixSpace: addPrefixSpace, splitsWords: true, addedTokens: [endOfText] + (padding.map { [$0] } ?? []),
                   postProcessor: .plain, paddingID: (padding ?? endOfText).id, modelMaxLength: modelMaxLength)
     }
 
     /// `merges.txt` as Hugging Face reads it: `#version` lines skipped, every other line two
     /// tokens separated by one space.
-    static func readMerges(_ url: URL) throws(TokenizerError) -> [(String, String)] {
+    static func readMerges(_ url: URL) throws(FileError) -> [(String, String)] {
         let text = try readTokenizerText(url)
         var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
@@ -68,7 +69,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             if bytes.starts(with: Array("#version".utf8)) { continue }
             let parts = bytes.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
             guard parts.count == 2 else {
-                throw TokenizerError("\(url.path): line \(index + 1) should be two tokens separated by a space")
+                throw FileError(.tokenizer, path: url.path, problem: "line \(index + 1) should be two tokens separated by a space")
             }
             merges.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
         }

@@ -1,3 +1,4 @@
+import EmberIO
 import Synchronization
 
 /// The BPE model: a word starts as one symbol per character and adjacent symbols are merged,
@@ -26,14 +27,14 @@ struct BytePairEncoding: Sendable {
     /// `merges` in rank order, as pairs of tokens. `source` names the file for errors.
     init(vocabulary: Vocabulary, merges: [(String, String)], unknownToken: String? = nil, fuseUnknown: Bool = false,
          continuingSubwordPrefix: String? = nil, endOfWordSuffix: String? = nil, ignoreMerges: Bool = false,
-         source: String) throws(TokenizerError) {
+         source: String) throws(FileError) {
         var table = [Int: Merge]()
         let prefixLength = continuingSubwordPrefix?.utf8.count ?? 0
         for (rank, (left, right)) in merges.enumerated() {
             // The merged token is left + right without right's prefix, compared as bytes.
             let merged = String(decoding: Array(left.utf8) + Array(right.utf8.dropFirst(prefixLength)), as: UTF8.self)
             for token in [left, right, merged] where vocabulary.id(of: token) == nil {
-                throw TokenizerError("\(source): merge \(rank + 1) (\(left) \(right)) needs \(token), which is not in the vocabulary")
+                throw FileError(.tokenizer, path: source, problem: "merge \(rank + 1) (\(left) \(right)) needs \(token), which is not in the vocabulary")
             }
             if let leftID = vocabulary.id(of: left), let rightID = vocabulary.id(of: right), let id = vocabulary.id(of: merged) {
                 table[leftID << 32 | rightID] = Merge(rank: rank, id: id)
@@ -42,7 +43,7 @@ struct BytePairEncoding: Sendable {
         var unknownID: Int?
         if let unknownToken {
             guard let id = vocabulary.id(of: unknownToken) else {
-                throw TokenizerError("\(source): the unknown token \(unknownToken) is not in the vocabulary")
+                throw FileError(.tokenizer, path: source, problem: "the unknown token \(unknownToken) is not in the vocabulary")
             }
             unknownID = id
         }

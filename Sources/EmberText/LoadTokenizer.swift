@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// The tokenizer of a Hugging Face model folder: its `tokenizer.json` (WordPiece or BPE model)
@@ -38,7 +39,7 @@ public func loadTokenizer(folder: URL) throws -> any Tokenizer {
                                          endOfTextToken: config.endOfTextToken ?? "<|endoftext|>", paddingToken: config.paddingToken,
                                          modelMaxLength: config.modelMaxLength)
     }
-    throw TokenizerError("\(folder.path): no tokenizer.json, vocab.txt, or vocab.json with merges.txt")
+    throw FileError(.tokenizer, path: folder.path, problem: "no tokenizer.json, vocab.txt, or vocab.json with merges.txt")
 }
 
 /// The settings of transformers' `tokenizer_config.json` that tokenizing depends on.
@@ -60,7 +61,7 @@ struct TokenizerConfig {
 
     init() {}
 
-    init(_ url: URL) throws(TokenizerError) {
+    init(_ url: URL) throws(FileError) {
         let json = try JSONField.read(url)
         if let length = try json.member("model_max_length") {
             let value = try length.number()
@@ -83,7 +84,7 @@ struct TokenizerConfig {
     }
 
     /// A special token: its text, or an AddedToken object with the text as `content`.
-    private static func token(_ field: JSONField?) throws(TokenizerError) -> String? {
+    private static func token(_ field: JSONField?) throws(FileError) -> String? {
         guard let field else { return nil }
         if case .string(let text) = field.value { return text }
         return try field.required("content").string()

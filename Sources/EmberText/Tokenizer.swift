@@ -31,7 +31,8 @@ public enum Padding: Equatable, Sendable {
 /// and `ByteLevelBPETokenizer` (GPT-2); `loadTokenizer(folder:)` picks one for a Hugging
 /// Face model folder.
 public protocol Tokenizer: Sendable {
-    /// The number of ids, added tokens included.
+    /// One more than the largest id it gives (vocabulary and added tokens): the rows an
+    /// embedding of its ids needs. Hugging Face's `len(tokenizer)` when the ids have no gaps.
     var vocabularySize: Int { get }
     /// The id that pads a batch (BERT's `[PAD]`; for GPT-2 its end-of-text token).
     var paddingID: Int { get }
@@ -107,10 +108,4 @@ public struct BatchEncoding: Equatable, Sendable {
         }
         return (tensor(inputIDs), tensor(attentionMask), tensor(tokenTypeIDs))
     }
-}
-
-/// A tokenizer file that cannot be read: the file and the problem.
-public struct TokenizerError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

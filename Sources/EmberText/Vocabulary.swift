@@ -12,6 +12,8 @@ struct Vocabulary: Sendable {
 
     /// The number of distinct tokens.
     var count: Int { tokens.count }
+    /// One more than the largest id (its count when the ids have no gaps).
+    var idBound: Int { (tokens.keys.max() ?? -1) + 1 }
 
     init() {}
 

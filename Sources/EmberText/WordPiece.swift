@@ -1,3 +1,4 @@
+import EmberIO
 /// The WordPiece model: each word becomes the longest vocabulary token that starts it, then the
 /// longest `##` continuation that starts the rest, and so on; a word with a rest that no token
 /// starts, or longer than `maxInputCharsPerWord` characters, becomes the unknown token.
@@ -11,9 +12,9 @@ struct WordPiece: Sendable {
     private let continuationNode: Int?
 
     init(vocabulary: Vocabulary, unknownToken: String, continuingSubwordPrefix: String = "##",
-         maxInputCharsPerWord: Int = 100, source: String) throws(TokenizerError) {
+         maxInputCharsPerWord: Int = 100, source: String) throws(FileError) {
         guard let unknownID = vocabulary.id(of: unknownToken) else {
-            throw TokenizerError("\(source): the unknown token \(unknownToken) is not in the vocabulary")
+            throw FileError(.tokenizer, path: source, problem: "the unknown token \(unknownToken) is not in the vocabulary")
         }
         self.vocabulary = vocabulary
         self.unknownToken = unknownToken

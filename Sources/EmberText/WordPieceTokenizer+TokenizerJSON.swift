@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 extension WordPieceTokenizer {
@@ -9,7 +10,7 @@ extension WordPieceTokenizer {
         try self.init(json: TokenizerJSON(JSONField.read(tokenizerFile)), modelMaxLength: modelMaxLength)
     }
 
-    init(json: TokenizerJSON, modelMaxLength: Int?) throws(TokenizerError) {
+    init(json: TokenizerJSON, modelMaxLength: Int?) throws(FileError) {
         guard json.modelType == "WordPiece" else {
             throw json.model.error("is a \(json.modelType) model, not WordPiece")
         }
@@ -43,8 +44,9 @@ extension WordPieceTokenizer {
             decoder = WordPieceDecoder(prefix: try field.member("prefix")?.string() ?? "##", cleanup: try field.member("cleanup")?.bool() ?? true)
         }
 
+        func isToken(_ id: Int) -> Bool { model.vocabulary.token(of: id) != nil || addedTokens.contains { $0.id == id } }
         let paddingID: Int
-        if let id = try json.paddingID() {
+        if let id = try json.paddingID(isToken: isToken) {
             paddingID = id
         } else if let id = addedTokens.first(where: { $0.content == "[PAD]" })?.id ?? model.vocabulary.id(of: "[PAD]") {
             paddingID = id
@@ -52,7 +54,7 @@ extension WordPieceTokenizer {
             throw json.root.error("has no padding settings and no [PAD] token")
         }
         let truncationLength = try json.truncationLength()
-        self.init(normalizer: normalizer, model: model, addedTokens: addedTokens, postProcessor: try json.postProcessor(),
+        self.init(normalizer: normalizer, model: model, addedTokens: addedTokens, postProcessor: try json.postProcessor(isToken: isToken),
                   decoder: decoder, paddingID: paddingID, modelMaxLength: modelMaxLength ?? truncationLength)
     }
 }

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// BERT's tokenizer, as Hugging Face's `tokenizers` runs it: special tokens recognised in the raw
@@ -50,7 +51,7 @@ public struct WordPieceTokenizer: Tokenizer {
         self.decoder = decoder
         self.paddingID = paddingID
         self.modelMaxLength = modelMaxLength
-        vocabularySize = model.vocabulary.count + addedTokens.filter { model.vocabulary.id(of: $0.content) == nil }.count
+        vocabularySize = max(model.vocabulary.idBound, (addedTokens.map(\.id).max() ?? -1) + 1)
     }
 
     /// BERT's tokenizer from a `vocab.txt` (one token per line, the id is the line number), set
@@ -58,8 +59,8 @@ public struct WordPieceTokenizer: Tokenizer {
     public init(vocabularyFile: URL, lowercase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
                 specialTokens: SpecialTokens = SpecialTokens(), modelMaxLength: Int? = nil) throws {
         let vocabulary = try Self.readVocabulary(vocabularyFile)
-        func id(_ token: String) throws(TokenizerError) -> Int {
-            guard let id = vocabulary.id(of: token) else { throw TokenizerError("\(vocabularyFile.path): the vocabulary has no \(token) token") }
+        func id(_ token: String) throws(FileError) -> Int {
+            guard let id = vocabulary.id(of: token) else { throw FileError(.tokenizer, path: vocabularyFile.path, problem: "the vocabulary has no \(token) token") }
             return id
         }
         let model = try WordPiece(vocabulary: vocabulary, unknownToken: specialTokens.unknown, source: vocabularyFile.path)
@@ -76,11 +77,11 @@ public struct WordPieceTokenizer: Tokenizer {
 
     /// `vocab.txt` as Hugging Face reads it: line n (from 0) is token n, trailing whitespace
     /// trimmed; a token given twice keeps its last line.
-    static func readVocabulary(_ url: URL) throws(TokenizerError) -> Vocabulary {
+    static func readVocabulary(_ url: URL) throws(FileError) -> Vocabulary {
         let text = try readTokenizerText(url)
         var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        guard !lines.isEmpty else { throw TokenizerError("\(url.path): the vocabulary is empty") }
+        guard !lines.isEmpty else { throw FileError(.tokenizer, path: url.path, problem: "the vocabulary is empty") }
         var vocabulary = Vocabulary()
         for (index, line) in lines.enumerated() {
             var scalars = String(decoding: line, as: UTF8.self).unicodeScalars

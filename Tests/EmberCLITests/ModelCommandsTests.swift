@@ -60,6 +60,8 @@ final class ModelCommandsTests: XCTestCase {
         XCTAssertTrue(lines[0].hasPrefix("the plot was not clever: negative") || lines[0].hasPrefix("the plot was not clever: positive"), output)
         XCTAssertEqual(message(Generate.self, [classifier, "--prompt", "the"]),
                        "\(classifier) holds a 'lstm' model; ember generate continues text with a gpt run")
+        // A recurrent model has no state to classify a text of no tokens from.
+        XCTAssertEqual(message(Predict.self, [classifier, "fine", ""]), "text 2 (\"\") has no tokens: give some text to classify")
 
         let gpt = try train(["--model", "gpt", "--train-size", "40", "--val-size", "10", "--batch-size", "8", "--max-length", "16"])
         XCTAssertNil(message(Generate.self, [gpt, "--prompt", "the film", "--max-new-tokens", "20", "--top-k", "5", "--seed", "3"]))
@@ -70,6 +72,8 @@ final class ModelCommandsTests: XCTestCase {
                        "\(gpt) holds a language model ('gpt'): continue a prompt with ember generate")
         XCTAssertNil(message(Eval.self, [gpt]))
         XCTAssertNil(message(Summary.self, ["gpt", "--length", "16"]))
+        XCTAssertNil(message(Summary.self, [gpt, "--length", "8"]))
+        XCTAssertEqual(message(Summary.self, [gpt, "--length", "17"]), "--length 17 is more than the 16 tokens the run's model 'gpt' reads")
     }
 
     func testTextCSVIsSplitForValidationAndReadWithAHuggingFaceTokenizer() throws {
@@ -127,6 +131,29 @@ final class ModelCommandsTests: XCTestCase {
         let table = try Embed.parse(["--model", folder] + sentences).output()
         XCTAssertTrue(table.contains("cosine similarity"), table)
         XCTAssertEqual(message(Embed.self, ["--model", "/nonexistent-folder", "x"])?.hasPrefix("cannot load the model in /nonexistent-folder"), true)
+    }
+
+    /// A copied all-MiniLM-L6-v2 folder whose tokenizer adds an id past the vocabulary (which
+    /// used to print garbage, or crash) is refused when it is loaded.
+    func testEmbedRefusesATokenizerWhoseIDsPassTheVocabulary() throws {
+        let cache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache"
+        let original = URL(fileURLWithPath: ProcessInfo.processInfo.environment["EMBER_MINILM_DIR"] ?? cache + "/ember/all-MiniLM-L6-v2")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: original.appendingPathComponent("tokenizer.json").path),
+                          "all-MiniLM-L6-v2 is not available at \(original.path); run scripts/fetch-minilm.sh or set EMBER_MINILM_DIR")
+        let folder = try temporaryDirectory()
+        for name in try FileManager.default.contentsOfDirectory(atPath: original.path) where name != "tokenizer.json" {
+            try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent(name), withDestinationURL: original.appendingPathComponent(name))
+        }
+        let text = try String(contentsOf: original.appendingPathComponent("tokenizer.json"), encoding: .utf8)
+        for id in [30600, 100000] {
+            let edited = text.replacingOccurrences(of: #""\[CLS\]":\s*\{\s*"id":\s*"\[CLS\]",\s*"ids":\s*\[\s*101\s*\]"#,
+                                                   with: #""[CLS]": {"id": "[CLS]", "ids": [\#(id)]"#, options: .regularExpression)
+            XCTAssertNotEqual(edited, text, "the fixture's [CLS] entry was found")
+            try Data(edited.utf8).write(to: folder.appendingPathComponent("tokenizer.json"))
+            XCTAssertEqual(message(Embed.self, ["--model", folder.path, "hello"]),
+                           "cannot load the model in \(folder.path): tokenizer \(folder.path)/tokenizer.json, post_processor.special_tokens.[CLS].ids[0]: "
+                           + "is \(id), which is not the id of a token of the vocabulary or the added tokens")
+        }
     }
 }
 

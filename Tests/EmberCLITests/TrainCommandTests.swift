@@ -13,7 +13,7 @@ final class TrainCommandTests: XCTestCase {
     }
 
     func testBadSettingsAreOneLineErrors() {
-        XCTAssertEqual(message(["--model", "vgg"]), "unknown model 'vgg' (available: \(ModelRegistry.names.joined(separator: ", ")))")
+        XCTAssertEqual(message(["--model", "vgg"]), "--model must be one of \(ModelRegistry.names.joined(separator: ", ")), got 'vgg'")
         XCTAssertEqual(message(["--model", "lstm", "--dataset", "shapes"]), "model 'lstm' reads text: use --dataset reviews or text")
         XCTAssertEqual(message(["--model", "gpt", "--dataset", "cifar10", "--data-dir", "/tmp"]),
                        "model 'gpt' reads text: use --dataset reviews or corpus")
@@ -23,7 +23,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(message(["--epochs", "0"]), "--epochs must be positive, got 0")
         XCTAssertEqual(message(["--dataset", "mnist"]), "--dataset mnist reads files: give --data-dir DIR")
         XCTAssertEqual(message(["--data-dir", "/nonexistent/data"]), "the data directory /nonexistent/data does not exist")
-        XCTAssertEqual(message(["--optimizer", "lbfgs"]), "unknown optimizer 'lbfgs' (available: sgd, adam, adamw, rmsprop)")
+        XCTAssertEqual(message(["--optimizer", "lbfgs"]), "--optimizer must be one of sgd, adam, adamw, rmsprop, got 'lbfgs'")
     }
 
     func testEveryModelBuildsForItsKindOfInput() throws {
@@ -89,5 +89,68 @@ final class TrainCommandTests: XCTestCase {
         let book = directory.appendingPathComponent("book.txt")
         FileManager.default.createFile(atPath: book.path, contents: Data("Call me Ishmael.".utf8))
         XCTAssertEqual(try TrainingData.detectFormat(at: book.path), "corpus")
+    }
+
+    /// Datasets that cannot train a model are refused before the first step, naming the files:
+    /// empty splits, splits of different image sizes (which used to stop at validation, after
+    /// a whole epoch), a CSV without features or with NaN, an empty text.
+    func testUnusableDatasetsAreRefusedBeforeTraining() throws {
+        let directory = try temporaryDirectory()
+        func folder(_ name: String, _ files: [String: Data]) throws -> String {
+            let url = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            for (file, data) in files { try data.write(to: url.appendingPathComponent(file)) }
+            return url.path
+        }
+        func train(_ arguments: [String]) -> String? {
+            message(arguments + ["--out", directory.appendingPathComponent("out").path, "--workers", "0", "--epochs", "1"])
+        }
+        let record = Data(count: 3073)
+        let cifarTrain = Dictionary(uniqueKeysWithValues: (1...5).map { ("data_batch_\($0).bin", Data()) })
+        let noTraining = try folder("cifar-a", cifarTrain.merging(["test_batch.bin": record]) { $1 })
+        XCTAssertEqual(train(["--data-dir", noTraining]), "CIFAR-10 in \(noTraining): the training split holds no images")
+        let noTest = try folder("cifar-b", cifarTrain.mapValues { _ in record }.merging(["test_batch.bin": Data()]) { $1 })
+        XCTAssertEqual(train(["--data-dir", noTest]), "CIFAR-10 in \(noTest): the test split holds no images")
+
+        func idx(_ dimensions: [Int]) -> Data {
+            Data([0, 0, 8, UInt8(dimensions.count)] + dimensions.flatMap { withUnsafeBytes(of: UInt32($0).bigEndian, Array.init) }
+                 + [UInt8](repeating: 0, count: dimensions.reduce(1, *)))
+        }
+        func mnist(_ name: String, train: Int, test: Int, testSize: Int = 28) throws -> String {
+            try folder(name, ["train-images-idx3-ubyte": idx([train, 28, 28]), "train-labels-idx1-ubyte": idx([train]),
+                              "t10k-images-idx3-ubyte": idx([test, testSize, testSize]), "t10k-labels-idx1-ubyte": idx([test])])
+        }
+        let emptyTrain = try mnist("mnist-a", train: 0, test: 4), emptyTest = try mnist("mnist-b", train: 4, test: 0)
+        XCTAssertEqual(train(["--data-dir", emptyTrain]), "mnist in \(emptyTrain): the training split holds no images")
+        XCTAssertEqual(train(["--data-dir", emptyTest]), "mnist in \(emptyTest): the test split holds no images")
+        let sizes = try mnist("mnist-c", train: 4, test: 4, testSize: 20)
+        XCTAssertEqual(train(["--data-dir", sizes, "--model", "mlp"]),
+                       "mnist in \(sizes): the training images are 28x28x1, the test images 20x20x1; both splits need one size")
+
+        let rows = (0..<6).map { "\($0),\($0 % 2)" }
+        let labelsOnly = directory.appendingPathComponent("labels.csv")
+        try Data((["label"] + rows.map { String($0.suffix(1)) }).joined(separator: "\n").utf8).write(to: labelsOnly)
+        XCTAssertEqual(train(["--data-dir", labelsOnly.path, "--dataset", "csv", "--model", "mlp"]),
+                       "CSV \(labelsOnly.path): has no feature columns: its only column, \"label\", is the label")
+        let nan = directory.appendingPathComponent("nan.csv")
+        try Data((["a,label", "nan,0"] + rows).joined(separator: "\n").utf8).write(to: nan)
+        XCTAssertEqual(train(["--data-dir", nan.path, "--model", "mlp"]),
+                       "CSV \(nan.path), line 2, column 1 (\"a\"): \"nan\" is not a finite number")
+        let texts = directory.appendingPathComponent("texts.csv")
+        try Data((["text,label", "\"\",neg"] + (0..<6).map { "film \($0),pos" }).joined(separator: "\n").utf8).write(to: texts)
+        XCTAssertEqual(train(["--data-dir", texts.path, "--model", "lstm"]),
+                       "\(texts.path) holds a text of no tokens (\"\", class 0): every text needs at least one")
+    }
+
+    /// --train-size and --val-size count a language model's windows, from a text file too.
+    func testSizesApplyToATextCorpus() throws {
+        let book = try temporaryDirectory().appendingPathComponent("book.txt")
+        try Data(String(repeating: "Call me Ishmael. Some years ago, never mind how long. ", count: 40).utf8).write(to: book)
+        var config = TrainConfig()
+        (config.model, config.dataset, config.dataDir, config.maxLength, config.batchSize) = ("gpt", "corpus", book.path, 8, 1)
+        (config.trainSize, config.valSize) = (3, 2)
+        let data = try TrainingData.load(config, workers: 0)
+        XCTAssertEqual(data.train.batchesPerEpoch, 3)
+        XCTAssertEqual(data.validation.batchesPerEpoch, 2)
     }
 }

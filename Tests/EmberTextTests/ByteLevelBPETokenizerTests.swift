@@ -51,7 +51,7 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
         let byToken = try ByteLevelBPETokenizer(tokenizerFile: folder.appendingPathComponent("tokenizer.json"), paddingToken: "!")
         XCTAssertEqual(byToken.paddingID, byToken.id(of: "!"))
         XCTAssertThrowsError(try ByteLevelBPETokenizer(tokenizerFile: folder.appendingPathComponent("tokenizer.json"), paddingToken: "<pad>")) { error in
-            XCTAssertEqual("\(error)", "\(folder.appendingPathComponent("tokenizer.json").path): has no <pad> token to pad with")
+            XCTAssertEqual("\(error)", "tokenizer \(folder.appendingPathComponent("tokenizer.json").path): has no <pad> token to pad with")
         }
     }
 
@@ -64,16 +64,16 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
         try #"{"a": 0, "b": 1, "ab": 2, "<|endoftext|>": 3}"#.write(to: vocab, atomically: true, encoding: .utf8)
         try "#version: 0.2\na b\nab\n".write(to: merges, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ByteLevelBPETokenizer(vocabularyFile: vocab, mergesFile: merges)) { error in
-            XCTAssertEqual("\(error)", "\(merges.path): line 3 should be two tokens separated by a space")
+            XCTAssertEqual("\(error)", "tokenizer \(merges.path): line 3 should be two tokens separated by a space")
         }
         try "#version: 0.2\na b\nab c\n".write(to: merges, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ByteLevelBPETokenizer(vocabularyFile: vocab, mergesFile: merges)) { error in
-            XCTAssertEqual("\(error)", "\(merges.path): merge 2 (ab c) needs c, which is not in the vocabulary")
+            XCTAssertEqual("\(error)", "tokenizer \(merges.path): merge 2 (ab c) needs c, which is not in the vocabulary")
         }
         try "#version: 0.2\na b\n".write(to: merges, atomically: true, encoding: .utf8)
         XCTAssertEqual(try ByteLevelBPETokenizer(vocabularyFile: vocab, mergesFile: merges).encode("ab").ids, [2])
         XCTAssertThrowsError(try ByteLevelBPETokenizer(vocabularyFile: vocab, mergesFile: merges, endOfTextToken: "</s>")) { error in
-            XCTAssertEqual("\(error)", "\(vocab.path): the vocabulary has no </s> token")
+            XCTAssertEqual("\(error)", "tokenizer \(vocab.path): the vocabulary has no </s> token")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EmberIO
 import EmberText
 import Foundation
 import XCTest
@@ -27,7 +28,7 @@ final class LoadTokenizerTests: XCTestCase {
 
     private func assertLoadError(_ expected: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try loadTokenizer(folder: folder), file: file, line: line) { error in
-            XCTAssertTrue(error is TokenizerError, "\(type(of: error))", file: file, line: line)
+            XCTAssertTrue(error is FileError, "\(type(of: error))", file: file, line: line)
             XCTAssertEqual("\(error)", expected, file: file, line: line)
         }
     }
@@ -74,57 +75,87 @@ final class LoadTokenizerTests: XCTestCase {
     }
 
     func testMissingFiles() {
-        assertLoadError("\(folder.path): no tokenizer.json, vocab.txt, or vocab.json with merges.txt")
+        assertLoadError("tokenizer \(folder.path): no tokenizer.json, vocab.txt, or vocab.json with merges.txt")
         XCTAssertThrowsError(try loadTokenizer(folder: folder.appendingPathComponent("absent")))
     }
 
     func testMalformedJSON() throws {
         try write(#"{"model": {"type": "WordPiece", "vocab": {"a": 0,}}}"#, to: "tokenizer.json")
         let path = folder.appendingPathComponent("tokenizer.json").path
-        assertLoadError("\(path): is not valid JSON: unexpected '}' where a key should start at byte 49")
+        assertLoadError("tokenizer \(path): not valid JSON: unexpected '}' where a key should start at byte 49")
         try write(#"{"model": {"type": "WordPiece", "vocab": ["a"]}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): model.vocab should be an object, found an array")
+        assertLoadError("tokenizer \(path), model.vocab: should be an object, found an array")
         try write(#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": -1}}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): model.vocab.[UNK] should be a token id (0 to 2^31 - 1), found -1")
+        assertLoadError("tokenizer \(path), model.vocab.[UNK]: should be a token id (0 to 2^31 - 1), found -1")
         try write(#"{"version": "1.0"}"#, to: "tokenizer.json")
-        assertLoadError("\(path): model is missing")
+        assertLoadError("tokenizer \(path), model: missing")
         try write("{}", to: "tokenizer_config.json")
         try write("[1, 2", to: "tokenizer_config.json")
-        assertLoadError("\(folder.appendingPathComponent("tokenizer_config.json").path): is not valid JSON: unexpected end of input where ',' or ']' should follow an array element at byte 5")
+        assertLoadError("tokenizer \(folder.appendingPathComponent("tokenizer_config.json").path): not valid JSON: unexpected end of input where ',' or ']' should follow an array element at byte 5")
     }
 
     func testUnknownModelType() throws {
         try write(#"{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}"#, to: "tokenizer.json")
-        assertLoadError("\(folder.appendingPathComponent("tokenizer.json").path): model has type Unigram, which is not supported (supported: WordPiece, BPE)")
+        assertLoadError("tokenizer \(folder.appendingPathComponent("tokenizer.json").path), model: has type Unigram, which is not supported (supported: WordPiece, BPE)")
     }
 
     func testMissingUnknownToken() throws {
         try write(#"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[PAD]": 0, "a": 1}}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#,
                   to: "tokenizer.json")
-        assertLoadError("\(folder.appendingPathComponent("tokenizer.json").path): the unknown token [UNK] is not in the vocabulary")
+        assertLoadError("tokenizer \(folder.appendingPathComponent("tokenizer.json").path): the unknown token [UNK] is not in the vocabulary")
         try FileManager.default.removeItem(at: folder.appendingPathComponent("tokenizer.json"))
         try write("[PAD]\n[CLS]\n[SEP]\n", to: "vocab.txt")
-        assertLoadError("\(folder.appendingPathComponent("vocab.txt").path): the unknown token [UNK] is not in the vocabulary")
+        assertLoadError("tokenizer \(folder.appendingPathComponent("vocab.txt").path): the unknown token [UNK] is not in the vocabulary")
+    }
+
+    /// An id the template or the padding adds must be a token: a copied folder with an edited
+    /// `[CLS]` id would otherwise feed a model ids past its embeddings.
+    func testSpecialTokenIDsMustBeTokens() throws {
+        let path = folder.appendingPathComponent("tokenizer.json").path
+        let model = #""model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[PAD]": 1, "[CLS]": 2, "[SEP]": 3, "hi": 4}}, "pre_tokenizer": {"type": "BertPreTokenizer"}"#
+        func template(cls: Int) -> String {
+            #"{\#(model), "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "pair": [], "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [\#(cls)], "tokens": ["[CLS]"]}}}}"#
+        }
+        try write(template(cls: 30600), to: "tokenizer.json")
+        assertLoadError("tokenizer \(path), post_processor.special_tokens.[CLS].ids[0]: is 30600, which is not the id of a token of the vocabulary or the added tokens")
+        try write(#"{\#(model), "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 100000], "sep": ["[SEP]", 3]}}"#, to: "tokenizer.json")
+        assertLoadError("tokenizer \(path), post_processor.cls[1]: is 100000, which is not the id of a token of the vocabulary or the added tokens")
+        try write(#"{\#(model), "padding": {"pad_id": 7}}"#, to: "tokenizer.json")
+        assertLoadError("tokenizer \(path), padding.pad_id: is 7, which is not the id of a token of the vocabulary or the added tokens")
+        try write(template(cls: 2), to: "tokenizer.json")
+        let tokenizer = try loadTokenizer(folder: folder)
+        XCTAssertEqual(tokenizer.encode("hi").ids, [2, 4])
+        XCTAssertEqual(tokenizer.vocabularySize, 5)
+    }
+
+    /// The vocabulary size is what an embedding of the ids needs: one more than the largest id,
+    /// even when the file's ids leave gaps.
+    func testVocabularySizeCoversTheLargestID() throws {
+        try write(#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[PAD]": 1, "far": 40}}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#,
+                  to: "tokenizer.json")
+        let tokenizer = try loadTokenizer(folder: folder)
+        XCTAssertEqual(tokenizer.encode("far", addSpecialTokens: false).ids, [40])
+        XCTAssertEqual(tokenizer.vocabularySize, 41)
     }
 
     func testUnsupportedComponents() throws {
         let path = folder.appendingPathComponent("tokenizer.json").path
         let model = #""model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[PAD]": 1}}"#
         try write(#"{\#(model), "normalizer": {"type": "NFKC"}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): normalizer has type NFKC, which is not supported (supported: BertNormalizer)")
+        assertLoadError("tokenizer \(path), normalizer: has type NFKC, which is not supported (supported: BertNormalizer)")
         try write(#"{\#(model), "pre_tokenizer": {"type": "Metaspace"}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): pre_tokenizer has type Metaspace, which is not supported (supported: BertPreTokenizer)")
+        assertLoadError("tokenizer \(path), pre_tokenizer: has type Metaspace, which is not supported (supported: BertPreTokenizer)")
         try write(#"{\#(model), "pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": {"type": "RobertaProcessing"}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): post_processor has type RobertaProcessing, which is not supported (supported: TemplateProcessing, BertProcessing, ByteLevel, Sequence)")
+        assertLoadError("tokenizer \(path), post_processor: has type RobertaProcessing, which is not supported (supported: TemplateProcessing, BertProcessing, ByteLevel, Sequence)")
         try write(#"{\#(model), "pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}], "pair": [], "special_tokens": {}}}"#,
                   to: "tokenizer.json")
-        assertLoadError("\(path): post_processor.single[0].SpecialToken names [CLS], which is not among special_tokens")
+        assertLoadError("tokenizer \(path), post_processor.single[0].SpecialToken: names [CLS], which is not among special_tokens")
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): model uses byte_fallback, which byte-level BPE does not (supported: byte-level BPE)")
+        assertLoadError("tokenizer \(path), model: uses byte_fallback, which byte-level BPE does not (supported: byte-level BPE)")
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): has no padding settings and no <|endoftext|> token: give the token to pad with")
+        assertLoadError("tokenizer \(path): has no padding settings and no <|endoftext|> token: give the token to pad with")
         try write(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "b"]]}}"#, to: "tokenizer.json")
-        assertLoadError("\(path): merge 1 (a b) needs b, which is not in the vocabulary")
+        assertLoadError("tokenizer \(path): merge 1 (a b) needs b, which is not in the vocabulary")
     }
 
     /// A tokenizer.json vocabulary keeps "é" (U+00E9) and "e\u{301}" apart, as Hugging Face does;

@@ -95,14 +95,14 @@ final class WordPieceTokenizerTests: XCTestCase {
         let vocab = folder.appendingPathComponent("vocab.txt")
         try "[PAD]\n[CLS]\n[SEP]\nhello\n".write(to: vocab, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try WordPieceTokenizer(vocabularyFile: vocab)) { error in
-            XCTAssertEqual("\(error)", "\(vocab.path): the unknown token [UNK] is not in the vocabulary")
+            XCTAssertEqual("\(error)", "tokenizer \(vocab.path): the unknown token [UNK] is not in the vocabulary")
         }
         try "[PAD]\n[UNK]\n[SEP]\nhello\n".write(to: vocab, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try WordPieceTokenizer(vocabularyFile: vocab)) { error in
-            XCTAssertEqual("\(error)", "\(vocab.path): the vocabulary has no [CLS] token")
+            XCTAssertEqual("\(error)", "tokenizer \(vocab.path): the vocabulary has no [CLS] token")
         }
         XCTAssertThrowsError(try WordPieceTokenizer(vocabularyFile: folder.appendingPathComponent("absent.txt"))) { error in
-            XCTAssertEqual("\(error)", "\(folder.appendingPathComponent("absent.txt").path): no such file")
+            XCTAssertEqual("\(error)", "tokenizer \(folder.appendingPathComponent("absent.txt").path): no such file")
         }
     }
 }

@@ -97,6 +97,20 @@ final class ProgressBarTests: XCTestCase {
             """)
     }
 
+    /// Off a terminal a long epoch still shows it is alive: a line whenever the interval has
+    /// passed since the last one.
+    func testPlainOutputEveryTenSeconds() {
+        let recorder = Recorder()
+        let progress = ProgressBar(total: 100, isTerminal: false, plainEverySeconds: 10, output: { recorder.text += $0 }, clock: { recorder.now })
+        for step in 1...30 {
+            recorder.now += 4
+            progress.update(step: step)
+        }
+        let steps = recorder.text.split(separator: "\n").map { Int($0.split(separator: "/")[0].trimmingCharacters(in: .whitespaces)) }
+        XCTAssertEqual(steps, Array(stride(from: 3, through: 30, by: 3)))
+        XCTAssertFalse(recorder.text.contains("\r"))
+    }
+
     func testUnknownTotalShowsElapsedTime() {
         let recorder = Recorder()
         let progress = bar(total: nil, isTerminal: true, recorder)

@@ -1,4 +1,7 @@
 import Ember
+import EmberIO
+import EmberNN
+import EmberOptim
 import Foundation
 import XCTest
 @testable import EmberTrain
@@ -50,6 +53,42 @@ final class TensorBoardWriterTests: XCTestCase {
         XCTAssertEqual(Array(stored[0].dropFirst(9)), [0x1A, 0x0D] + Array("brain.Event:2".utf8))
     }
 
+    /// A writer for a resumed run starts with TensorBoard's purge marker: SessionLog START at
+    /// the purge step, which hides what earlier files logged from that step on.
+    func testPurgeStepWritesASessionStart() throws {
+        let writer = try SummaryWriter(logDirectory: directory, purgeStep: 301)
+        let stored = try records(writer.fileURL)
+        XCTAssertEqual(stored.count, 2)
+        // wall_time (field 1), step 301 (field 2, varint ad 02), session_log (field 7) {status START (field 1) = 1}.
+        XCTAssertEqual(stored[1].first, 0x09)
+        XCTAssertEqual(Array(stored[1].dropFirst(9)), [0x10, 0xAD, 0x02, 0x3A, 0x02, 0x08, 0x01])
+    }
+
+    /// A resumed fit marks the steps after its checkpoint as superseded, and logs epoch
+    /// values on the same step axis as batch values, so the one purge covers both.
+    func testAResumedFitSupersedesTheStepsAfterItsCheckpoint() throws {
+        let data = blobs(count: 64, seed: 3)
+        let batches = InMemoryBatches(inputs: data.x, targets: data.y, batchSize: 16)
+        func trainer() -> Trainer {
+            let model = blobClassifier(seed: 1)
+            return Trainer(model: model, optimizer: SGD(model.parameters(), lr: 0.1), loss: CrossEntropyLoss(),
+                           callbacks: [TensorBoardLogger(logDirectory: directory, batchInterval: 1, histograms: false)])
+        }
+        let first = trainer()
+        try first.fit(batches, epochs: 1)
+        let checkpoint = try TrainingCheckpoint(first)
+        let second = trainer()
+        try checkpoint.restore(into: second)
+        try second.fit(batches, epochs: 2)
+        let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil).sorted { $0.path < $1.path }
+        XCTAssertEqual(files.count, 2)
+        let resumed = try records(files[1])
+        XCTAssertEqual(Array(resumed[1].dropFirst(9)), [0x10, 0x05, 0x3A, 0x02, 0x08, 0x01], "purge from step 5, after the checkpoint's 4")
+        // epoch/loss of the first epoch sits at step 4, where that epoch ended.
+        let epochLoss = try records(files[0]).first { Array($0).starts(with: [0x09]) && String(decoding: $0, as: UTF8.self).contains("epoch/loss") }
+        XCTAssertEqual(epochLoss.map { Array($0[9..<11]) }, [0x10, 0x04])
+    }
+
     func testRecordsReachTheFileOnFlushAndClose() throws {
         let writer = try SummaryWriter(logDirectory: directory, flushInterval: 3600)
         try writer.addScalar("loss", 0.5, step: 300, wallTime: 1.25)
@@ -94,13 +133,14 @@ final class TensorBoardWriterTests: XCTestCase {
         try Data("x".utf8).write(to: file)
         let logs = file.appendingPathComponent("logs")
         XCTAssertThrowsError(try SummaryWriter(logDirectory: logs)) { error in
-            XCTAssertEqual((error as? SummaryWriterError)?.path, logs.path)
+            XCTAssertEqual((error as? FileError)?.path, logs.path)
+            XCTAssertFalse("\(error)".contains("NSCocoaErrorDomain"), "\(error)")
             XCTAssertTrue("\(error)".contains(logs.path), "\(error)")
         }
     }
 
     /// Reads what SummaryWriter wrote with TensorBoard's own EventAccumulator, through
-    /// scripts/check_tensorboard.py.
+    /// scripts/check_tensorboard.py, a resumed run's purge included.
     func testTensorBoardReadsTheEventFiles() throws {
         guard let python = ProcessInfo.processInfo.environment["EMBER_PYTHON"] else {
             throw XCTSkip("set EMBER_PYTHON to a python with tensorboard and numpy installed to read the event files with TensorBoard itself, e.g. EMBER_PYTHON=/path/to/venv/bin/python swift test --filter TensorBoardWriterTests")
@@ -120,6 +160,13 @@ final class TensorBoardWriterTests: XCTestCase {
         try writer.addHistogram("layer/tensor", tensor, step: 3)
         try writer.addText("notes", "**bold** text, unicode: é ✓", step: 2)
         try writer.close()
+        // A run resumed after step 3: what the first file logged from step 4 on is superseded.
+        // (A later second orders the files as TensorBoard reads them.)
+        Thread.sleep(forTimeInterval: 1.1)
+        let resumed = try SummaryWriter(logDirectory: logs, purgeStep: 4)
+        try resumed.addScalar("loss", 0.05, step: 4)
+        try resumed.addScalar("val/accuracy", 0.9, step: 4)
+        try resumed.close()
 
         func entry(_ step: Int, _ values: [Double]) -> [String: Any] {
             ["step": step, "num": Double(values.count), "sum": values.reduce(0, +),
@@ -127,8 +174,8 @@ final class TensorBoardWriterTests: XCTestCase {
         }
         let expected: [String: Any] = [
             "scalars": [
-                "loss": losses.enumerated().map { [$0.offset, $0.element] },
-                "val/accuracy": (0..<5).map { [$0 * 10, 0.1 * Double($0)] },
+                "loss": losses.prefix(4).enumerated().map { [$0.offset, $0.element] } + [[4, 0.05]],
+                "val/accuracy": [[0, 0.0], [4, 0.9]],
             ],
             "histograms": [
                 "weights": [entry(0, weights), entry(1, gradients)],
@@ -151,6 +198,6 @@ final class TensorBoardWriterTests: XCTestCase {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, output)
-        XCTAssertTrue(output.contains("OK 1 file(s): 10 scalars, 3 histograms, 1 texts match"), output)
+        XCTAssertTrue(output.contains("OK 2 file(s): 7 scalars, 3 histograms, 1 texts match"), output)
     }
 }

@@ -131,9 +131,9 @@ final class TrainingCheckpointTests: XCTestCase {
         XCTAssertTrue(refusal(good.prefix(good.count - 100)).contains("truncated or corrupt"))
         XCTAssertTrue(refusal(good.prefix(5)).contains("truncated or corrupt"))
         let plain = try SafeTensors.encode(["w": Tensor([1, 2] as [Float])])
-        XCTAssertTrue(refusal(plain).contains("is not an Ember training checkpoint"))
+        XCTAssertTrue(refusal(plain).contains("not an Ember training checkpoint"))
         XCTAssertThrowsError(try TrainingCheckpoint(contentsOf: directory.appendingPathComponent("missing.ckpt"))) {
-            XCTAssertTrue("\($0)".contains("does not exist"))
+            XCTAssertTrue("\($0)".contains("no such file"), "\($0)")
         }
     }
 
@@ -144,7 +144,7 @@ final class TrainingCheckpointTests: XCTestCase {
         let checkpoint = try TrainingCheckpoint(contentsOf: checkpoints.lastURL)
 
         XCTAssertThrowsError(try checkpoint.restore(into: trainer, expectingModel: "resnet")) {
-            XCTAssertTrue("\($0)".contains("was saved from model 'blobs', not 'resnet'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("saved from model 'blobs', not 'resnet'"), "\($0)")
         }
 
         manualSeed(0)
@@ -179,5 +179,88 @@ final class TrainingCheckpointTests: XCTestCase {
         let (next, _) = makeTrainer(directory: directory)
         try next.fit(train, epochs: 1, validation: validation)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+    }
+
+    /// The checksum covers the header: progress edited in place (same length, so the file
+    /// still parses) is refused, as flipped tensor bytes are.
+    func testAnEditedHeaderFailsItsChecksum() throws {
+        let directory = try temporaryDirectory()
+        let (trainer, checkpoints) = makeTrainer(directory: directory)
+        try trainer.fit(train, epochs: 2, validation: validation)
+        var bytes = try Data(contentsOf: checkpoints.lastURL)
+        let field = Data(#"\"epoch\":2"#.utf8)
+        let range = try XCTUnwrap(bytes.range(of: field))
+        bytes.replaceSubrange(range, with: Data(#"\"epoch\":1"#.utf8))
+        let url = directory.appendingPathComponent("edited.ckpt")
+        try bytes.write(to: url)
+        XCTAssertThrowsError(try TrainingCheckpoint(contentsOf: url)) {
+            XCTAssertEqual("\($0)", "checkpoint \(url.path): corrupt: the header or the tensor data does not match its checksum")
+        }
+    }
+
+    /// Files of the first format, whose checksum covers the tensor data only, still load.
+    func testFormatOneCheckpointsStillLoad() throws {
+        let directory = try temporaryDirectory()
+        let (trainer, checkpoints) = makeTrainer(directory: directory)
+        try trainer.fit(train, epochs: 1, validation: validation)
+        let (tensors, metadata) = try SafeTensors.read(contentsOf: checkpoints.lastURL)
+        var old = metadata
+        old["format"] = "ember-training-checkpoint-1"
+        old["crc32"] = "00000000"
+        var bytes = try SafeTensors.encode(tensors, metadata: old)
+        let headerEnd = 8 + Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        let crc = String(bytes[headerEnd...].withUnsafeBytes { Compression.crc32($0) }, radix: 16)
+        let digits = String(repeating: "0", count: 8 - crc.count) + crc
+        bytes.replaceSubrange(try XCTUnwrap(bytes.range(of: Data(#""crc32":"00000000""#.utf8))), with: Data(#""crc32":"\#(digits)""#.utf8))
+        let url = directory.appendingPathComponent("old.ckpt")
+        try bytes.write(to: url)
+        XCTAssertEqual(try TrainingCheckpoint(contentsOf: url).progress.epoch, 1)
+    }
+
+    /// Counts no run can have written are refused when the file is read (with a valid
+    /// checksum: the values were written through the API), and a position past the data's
+    /// batches or a schedule's end when it is restored, before anything changes.
+    func testImpossibleProgressIsRefusedNamingTheField() throws {
+        let directory = try temporaryDirectory()
+        let (trainer, checkpoints) = makeTrainer(directory: directory)
+        try trainer.fit(train, epochs: 1, validation: validation)
+        let good = try TrainingCheckpoint(contentsOf: checkpoints.lastURL)
+        let url = directory.appendingPathComponent("edited.ckpt")
+        func refusal(_ edit: (inout TrainingCheckpoint.Progress) -> Void) throws -> String {
+            var checkpoint = good
+            edit(&checkpoint.progress)
+            try checkpoint.write(to: url)
+            do {
+                _ = try TrainingCheckpoint(contentsOf: url)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(try refusal { $0.epoch = -1 }, "checkpoint \(url.path), progress.epoch: -1 is negative; counts start at 0")
+        XCTAssertEqual(try refusal { $0.batchInEpoch = -5 }, "checkpoint \(url.path), progress.batchInEpoch: -5 is negative; counts start at 0")
+
+        var far = good
+        far.progress.batchInEpoch = 50
+        far.progress.globalStep = 57
+        let (fresh, _) = makeTrainer(directory: try temporaryDirectory())
+        XCTAssertThrowsError(try far.restore(into: fresh, batchesPerEpoch: train.batchesPerEpoch, source: "far.ckpt")) {
+            XCTAssertEqual("\($0)", "checkpoint far.ckpt, progress.batchInEpoch: 50 batches of the epoch are done, but the data has 7 per epoch: "
+                           + "resume on the data the run was trained on")
+        }
+        var late = good
+        late.progress.callbacks["lr_scheduler"] = #"{"lastEpoch": 1000000, "baseLRs": [0.01]}"#
+        let oneCycle = LRScheduler(fresh.optimizer, schedule: OneCycleLR(maxLR: 0.1, totalSteps: 14))
+        fresh.callbacks = [LearningRateScheduler(oneCycle, interval: .step)]
+        XCTAssertThrowsError(try late.restore(into: fresh, source: "late.ckpt")) {
+            XCTAssertEqual("\($0)", "checkpoint late.ckpt, progress.callbacks.lr_scheduler: does not fit this run: "
+                           + "LRScheduler.loadStateDict: the state has taken 1000000 steps, more than the 14 the schedule has")
+        }
+        late.progress.callbacks["lr_scheduler"] = #"{"lastEpoch": "x"}"#
+        XCTAssertThrowsError(try late.restore(into: fresh, source: "late.ckpt")) {
+            XCTAssertFalse("\($0)".contains("DecodingError"), "\($0)")
+            XCTAssertTrue("\($0)".contains("progress.callbacks.lr_scheduler.lastEpoch: expected a whole number"), "\($0)")
+        }
+        XCTAssertEqual(fresh.epoch, 0)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberIO
 import Foundation
 
 /// Runs the benchmark workloads of shared/BENCHMARKS.md on Ember's side. The peers' side
@@ -9,13 +10,13 @@ struct Bench: ParsableCommand {
         abstract: "Run benchmark workloads (W1...W9); all when none is named.")
 
     @Argument(help: "Workload ids, e.g. W1 W9.") var workloads: [String] = []
-    @Option(help: "Timed repetitions per workload (after 2 warm-ups).") var reps = 5
+    @Option(parsing: .unconditional, help: "Timed repetitions per workload (after 2 warm-ups).") var reps = 5
     @Flag(help: "Print one JSON object per line.") var json = false
     @Flag(help: "Measure the machine's fp32 peak on a 4096^3 matrix product instead.") var peak = false
     @Flag(help: "Instead: train W3 from a data loader with on-the-fly augmentation and report the time spent waiting for data.")
     var dataWait = false
-    @Option(help: "Images per epoch for --data-wait.") var images = 1280
-    @Option(help: "Loader worker threads for --data-wait.") var workers = 2
+    @Option(parsing: .unconditional, help: "Images per epoch for --data-wait.") var images = 1280
+    @Option(parsing: .unconditional, help: "Loader worker threads for --data-wait.") var workers = 2
     @Flag(help: ArgumentHelp("Time runs by the process's CPU time instead of the wall clock.",
                              discussion: "With one thread (EMBER_NUM_THREADS=1 OMP_NUM_THREADS=1), a figure that other processes on a busy machine barely disturb, for comparing builds or sides there."))
     var cpuTime = false
@@ -23,7 +24,18 @@ struct Bench: ParsableCommand {
     var minilm: String?
 
     func run() throws {
-        if let minilm { setenv("EMBER_MINILM_DIR", minilm, 1) }
+        guard reps > 0 else { throw CommandError("--reps must be positive, got \(reps)") }
+        // --data-wait times whole batches of 64 images, held in memory as CIFAR-10's are.
+        guard images >= 64 else { throw CommandError("--images must be at least 64 (one batch), got \(images)") }
+        if let problem = MemoryLimit.problem(bytes: MemoryLimit.bytes([images, 3072])) { throw CommandError("--images \(images) is too many: they need \(problem)") }
+        guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
+        if let minilm {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: minilm, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandError("--minilm \(minilm): no such folder (give the all-MiniLM-L6-v2 folder that scripts/fetch-minilm.sh fills)")
+            }
+            setenv("EMBER_MINILM_DIR", minilm, 1)
+        }
         if peak {
             report(measure(peakMatmulWorkload()))
             return
@@ -42,6 +54,9 @@ struct Bench: ParsableCommand {
             }
             for workload in runs {
                 if let reason = workload.unavailableReason {
+                    // Asked for by name or by its files, a workload that cannot run is an error;
+                    // in a run of all of them, a line says why it was skipped.
+                    if !workloads.isEmpty || (id == "W7" && minilm != nil) { throw CommandError("\(id): \(reason)") }
                     report(["workload": id, "impl": workload.impl, "error": reason])
                     continue
                 }
@@ -53,7 +68,7 @@ struct Bench: ParsableCommand {
     func measure(_ workload: Workload) -> [String: Any] {
         workload.prepare()
         for _ in 0..<2 { _ = workload.timedRun() }
-        let figures = (0..<Swift.max(reps, 1)).map { _ in workload.figure(seconds: seconds(workload)) }.sorted()
+        let figures = (0..<reps).map { _ in workload.figure(seconds: seconds(workload)) }.sorted()
         var row: [String: Any] = [
             "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// What one example given to a trained model is, and how raw input becomes one: enough to
@@ -40,25 +41,18 @@ struct ModelCard: Codable, Equatable {
     static let fileName = "model.json"
 
     func write(to directory: URL) throws {
-        try writeJSON(self, to: directory.appendingPathComponent(Self.fileName))
+        try JSONFile.write(self, to: directory.appendingPathComponent(Self.fileName), format: .runModel)
     }
 
+    /// The description of the run in `directory`, checked as `problem` says before any model
+    /// is built from it.
     static func read(from directory: URL) throws -> ModelCard {
         let url = directory.appendingPathComponent(fileName)
-        guard let data = try? Data(contentsOf: url) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             throw CommandError("\(directory.path) has no \(fileName): it is not a directory written by ember train")
         }
-        do {
-            return try JSONDecoder().decode(ModelCard.self, from: data)
-        } catch {
-            throw CommandError("\(url.path) is not a valid model description: \(error)")
-        }
+        let card = try JSONFile.decode(ModelCard.self, from: url, format: .runModel)
+        if let (member, problem) = card.problem { throw FileError(.runModel, path: url.path, member: member, problem: problem) }
+        return card
     }
-}
-
-/// Writes `value` as sorted, indented JSON, atomically: the files of a run directory.
-func writeJSON<Value: Encodable>(_ value: Value, to url: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try Data(encoder.encode(value)).write(to: url, options: .atomic)
 }

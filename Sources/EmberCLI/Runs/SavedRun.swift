@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberNN
 import EmberTrain
 import Foundation
@@ -39,7 +40,11 @@ struct SavedRun {
             throw CommandError("\(checkpoint.path) holds a '\(name)' model, but \(directory.path) describes a '\(card.model)'")
         }
         manualSeed(config.seed)
-        model = try ModelRegistry.make(card.model, input: card.input, classes: card.classNames.count)
+        do {
+            model = try ModelRegistry.make(card.model, input: card.input, classes: card.outputs)
+        } catch {
+            throw FileError(.runModel, path: directory.appendingPathComponent(ModelCard.fileName).path, problem: "\(error)")
+        }
         do {
             _ = try model.loadStateDict(saved.modelState, strict: true)
         } catch {

@@ -23,6 +23,16 @@ struct TextTokenizer {
         }
     }
 
+    /// The tokenizer of a trained model's input, whose ids must all be below the model's
+    /// `vocabularySize` (the folder may have changed since the model was trained).
+    init(folder: String?, fitting vocabularySize: Int) throws {
+        try self.init(folder: folder)
+        guard self.vocabularySize <= vocabularySize else {
+            throw CommandError("\(description) gives ids up to \(self.vocabularySize - 1), but the model's vocabulary has \(vocabularySize) "
+                               + "(ids 0..<\(vocabularySize)): was the tokenizer changed since the model was trained?")
+        }
+    }
+
     var vocabularySize: Int { tokenizer?.vocabularySize ?? 257 }
     var paddingID: Int { tokenizer?.paddingID ?? Self.bytePadding }
     var description: String { folder.map { "the tokenizer in \($0)" } ?? "UTF-8 bytes" }

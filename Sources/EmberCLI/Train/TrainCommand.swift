@@ -22,40 +22,53 @@ struct Train: ParsableCommand {
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes; reviews for text models]") var dataset: String?
     @Option(help: "The dataset's files: a directory of MNIST IDX files or CIFAR-10 .bin batches, a .csv file, or a directory with train.csv (and test.csv). Without --dataset the format is detected.")
     var dataDir: String?
-    @Option(help: "Epochs to train in all. [default: 8]") var epochs: Int?
-    @Option(help: "Examples per batch. [default: 64]") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Epochs to train in all. [default: 8]") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Examples per batch. [default: 64]") var batchSize: Int?
     @Option(help: "Optimizer: \(TrainConfig.optimizers.joined(separator: ", ")). [default: adamw]") var optimizer: String?
-    @Option(help: "Learning rate (the peak for onecycle). [default: 0.003 for adam(w), 0.05 for sgd, 0.001 for rmsprop]") var lr: Double?
+    @Option(parsing: .unconditional, help: "Learning rate (the peak for onecycle). [default: 0.003 for adam(w), 0.05 for sgd, 0.001 for rmsprop]") var lr: Double?
     @Option(help: "Schedule: \(TrainConfig.schedules.joined(separator: ", ")). [default: onecycle]") var schedule: String?
-    @Option(help: "Weight decay. [default: 0.01 for adamw, 0.0005 otherwise]") var weightDecay: Double?
-    @Option(help: "Threads preparing batches ahead of the training step.") var workers = 2
-    @Option(help: "Also save checkpoints/last.ckpt every N optimizer steps, so a kill mid-epoch loses at most N steps (0: only at epoch ends).")
+    @Option(parsing: .unconditional, help: "Weight decay. [default: 0.01 for adamw, 0.0005 otherwise]") var weightDecay: Double?
+    @Option(parsing: .unconditional, help: "Threads preparing batches ahead of the training step.") var workers = 2
+    @Option(parsing: .unconditional, help: "Also save checkpoints/last.ckpt every N optimizer steps, so a kill mid-epoch loses at most N steps (0: only at epoch ends).")
     var checkpointEvery = 100
-    @Option(help: "Random seed (weights, data order, augmentation, the built-in dataset). [default: 0]") var seed: UInt64?
-    @Option(help: "Training examples (the built-in dataset's size, or a prefix of a file dataset). [default: 10000 for shapes, all otherwise]")
+    @Option(parsing: .unconditional, help: "Random seed (weights, data order, augmentation, the built-in dataset). [default: 0]", transform: parseSeed) var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Training examples: the built-in dataset's size, else a prefix of the files' (windows of --max-length tokens for gpt). [default: 10000 for shapes and reviews, all otherwise]")
     var trainSize: Int?
-    @Option(help: "Validation examples. [default: 2000 for shapes, all otherwise]") var valSize: Int?
+    @Option(parsing: .unconditional, help: "Validation examples, counted as --train-size. [default: 2000 for shapes and reviews, all otherwise]") var valSize: Int?
     @Option(help: "Text: a Hugging Face tokenizer folder (tokenizer.json or vocab.txt). [default: UTF-8 bytes]") var tokenizer: String?
-    @Option(help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
+    @Option(parsing: .unconditional, help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
     @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
 
     func run() throws {
-        let directory = URL(fileURLWithPath: out ?? Self.defaultOutput(resuming: resume))
+        guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
+        guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
+        let directory = URL(fileURLWithPath: try out ?? Self.defaultOutput(resuming: resume))
         let config = try resolveConfig(directory: directory)
         try config.validate()
-        guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
+        // Everything the checkpoint holds is checked before any data is read.
+        let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
         let run = try TrainingRun(config: config, directory: directory, workers: workers,
                                   checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil)
-        try run.start(resuming: resume)
+        try run.start(resuming: checkpoint)
     }
 
-    /// runs/train-N: the first N not yet used, or when resuming the highest one used.
-    static func defaultOutput(resuming: Bool) -> String {
+    /// runs/train-N: the first N not yet used, or when resuming the highest one that holds a
+    /// checkpoint. A directory becomes a run with its first checkpoint: one whose training
+    /// stopped before saving any is skipped, with a note.
+    static func defaultOutput(resuming: Bool) throws -> String {
         let used = ((try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? [])
-            .compactMap { $0.hasPrefix("train-") ? Int($0.dropFirst(6)) : nil }
-        let number = resuming ? used.max() ?? 1 : (used.max() ?? 0) + 1
-        return "runs/train-\(number)"
+            .compactMap { $0.hasPrefix("train-") ? Int($0.dropFirst(6)) : nil }.sorted()
+        guard resuming else { return "runs/train-\((used.last ?? 0) + 1)" }
+        let runs = used.filter { FileManager.default.fileExists(atPath: "runs/train-\($0)/\(TrainingRun.lastCheckpointPath)") }
+        guard let latest = runs.last else {
+            throw CommandError(used.isEmpty ? "no run to resume: runs/ holds no train-N directory (give --out DIR)"
+                                            : "no run to resume: no runs/train-N directory holds a checkpoint yet (give --out DIR)")
+        }
+        for skipped in used where skipped > latest {
+            FileHandle.standardError.write(Data("note: skipping runs/train-\(skipped): it holds no checkpoint (its training never saved one)\n".utf8))
+        }
+        return "runs/train-\(latest)"
     }
 
     /// The options given on the command line over the defaults, or, with `--resume`, the
@@ -84,6 +97,10 @@ struct Train: ParsableCommand {
             config.trainSize = trainSize
             config.valSize = valSize
             return config
+        }
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(TrainingRun.lastCheckpointPath).path) else {
+            throw CommandError("cannot resume: \(directory.path) holds no checkpoint (\(TrainingRun.lastCheckpointPath)); "
+                               + "its training never saved one: start it again without --resume")
         }
         var config = try TrainConfig.read(from: directory.appendingPathComponent("config.json"))
         func check<T: Equatable>(_ option: String, _ given: T?, _ saved: T?) throws {

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// The settings of an `ember train` run. Saved as `config.json` in the output directory, so
@@ -45,14 +46,23 @@ struct TrainConfig: Codable, Equatable {
         ModelRegistry.textModels.contains(model) || ModelRegistry.languageModels.contains(model) ? "reviews" : "shapes"
     }
 
-    /// Checks the values a parser cannot (names, ranges), naming the option at fault.
-    func validate() throws {
-        func require(_ condition: Bool, _ message: String) throws {
-            if !condition { throw CommandError(message) }
+    /// Checks the values a parser cannot (names, ranges, sizes against memory), naming the
+    /// option at fault; for a configuration read from `file`, the file and its field.
+    func validate(file: URL? = nil) throws {
+        // A setting of one field: the error names the option, or the file's field.
+        func require(_ condition: Bool, _ field: String, _ value: Any, _ allowed: String) throws {
+            guard !condition else { return }
+            guard let file else { throw CommandError("--\(Self.option(field)) \(allowed), got \(value)") }
+            throw FileError(.runConfig, path: file.path, member: field, problem: "is \(value); it \(allowed)")
         }
-        try require(ModelRegistry.names.contains(model),
-                    "unknown model '\(model)' (available: \(ModelRegistry.names.joined(separator: ", ")))")
-        try require(Self.datasets.contains(dataset), "unknown dataset '\(dataset)' (available: \(Self.datasets.joined(separator: ", ")))")
+        // A rule between settings, said in terms of options.
+        func require(_ condition: Bool, _ message: String) throws {
+            guard !condition else { return }
+            guard let file else { throw CommandError(message) }
+            throw FileError(.runConfig, path: file.path, problem: message)
+        }
+        try require(ModelRegistry.names.contains(model), "model", "'\(model)'", "must be one of \(ModelRegistry.names.joined(separator: ", "))")
+        try require(Self.datasets.contains(dataset), "dataset", "'\(dataset)'", "must be one of \(Self.datasets.joined(separator: ", "))")
         try require(Self.builtInDatasets.contains(dataset) || dataDir != nil, "--dataset \(dataset) reads files: give --data-dir DIR")
         try require(!Self.builtInDatasets.contains(dataset) || dataDir == nil,
                     "the built-in \(dataset) dataset reads no files: drop --data-dir or name its format with --dataset")
@@ -63,15 +73,29 @@ struct TrainConfig: Codable, Equatable {
         try require(!isLanguageModel || dataset != "text", "model '\(model)' is a language model: train it on --dataset reviews or corpus (a text file)")
         try require(isLanguageModel || dataset != "corpus", "--dataset corpus is for language models: use --model gpt")
         try require(tokenizer == nil || readsText, "--tokenizer is for text models")
-        try require((maxLength ?? 1) > 0, "--max-length must be positive")
-        try require(Self.optimizers.contains(optimizer), "unknown optimizer '\(optimizer)' (available: \(Self.optimizers.joined(separator: ", ")))")
-        try require(Self.schedules.contains(schedule), "unknown schedule '\(schedule)' (available: \(Self.schedules.joined(separator: ", ")))")
-        try require(epochs > 0, "--epochs must be positive, got \(epochs)")
-        try require(batchSize > 0, "--batch-size must be positive, got \(batchSize)")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr must be positive, got \(learningRate)")
-        try require(effectiveWeightDecay >= 0, "--weight-decay must not be negative, got \(effectiveWeightDecay)")
-        try require((trainSize ?? 1) > 0, "--train-size must be positive")
-        try require((valSize ?? 1) > 0, "--val-size must be positive")
+        try require(Self.optimizers.contains(optimizer), "optimizer", "'\(optimizer)'", "must be one of \(Self.optimizers.joined(separator: ", "))")
+        try require(Self.schedules.contains(schedule), "schedule", "'\(schedule)'", "must be one of \(Self.schedules.joined(separator: ", "))")
+        try require(epochs > 0, "epochs", epochs, "must be positive")
+        try require(batchSize > 0, "batchSize", batchSize, "must be positive")
+        try require(learningRate > 0 && learningRate.isFinite, "lr", learningRate, "must be a positive number")
+        try require(effectiveWeightDecay >= 0 && effectiveWeightDecay.isFinite, "weightDecay", effectiveWeightDecay, "must be a number, 0 or more")
+        for (field, size) in [("maxLength", maxLength), ("trainSize", trainSize), ("valSize", valSize)] {
+            if let size { try require(size > 0, field, size, "must be positive") }
+        }
+        // The built-in datasets are as large as asked; their examples (generated, or a text's
+        // token ids) and the loader's order take at least this much.
+        if Self.builtInDatasets.contains(dataset) {
+            let bytesPerExample = dataset == "shapes" ? 16 : 8 * (effectiveMaxLength + 2)
+            for (field, size) in [("trainSize", trainSize), ("valSize", valSize)] {
+                guard let size, let problem = MemoryLimit.problem(bytes: MemoryLimit.bytes([size, bytesPerExample])) else { continue }
+                try require(false, "--\(Self.option(field)) \(size) is too large: the examples of the built-in \(dataset) dataset would need \(problem)")
+            }
+        }
+    }
+
+    /// The option that sets a field: `trainSize` → `train-size`.
+    static func option(_ field: String) -> String {
+        field.reduce(into: "") { name, character in name += character.isUppercase ? "-" + character.lowercased() : String(character) }
     }
 
     /// Key-value lines for the report.
@@ -85,17 +109,13 @@ struct TrainConfig: Codable, Equatable {
     }
 
     func write(to url: URL) throws {
-        try writeJSON(self, to: url)
+        try JSONFile.write(self, to: url, format: .runConfig)
     }
 
+    /// A run's `config.json`, checked as `validate` checks options.
     static func read(from url: URL) throws -> TrainConfig {
-        guard let data = try? Data(contentsOf: url) else {
-            throw CommandError("cannot resume: \(url.path) does not exist (was the run started with this --out?)")
-        }
-        do {
-            return try JSONDecoder().decode(TrainConfig.self, from: data)
-        } catch {
-            throw CommandError("cannot resume: \(url.path) is not a valid run configuration")
-        }
+        let config = try JSONFile.decode(TrainConfig.self, from: url, format: .runConfig)
+        try config.validate(file: url)
+        return config
     }
 }

@@ -1,5 +1,6 @@
 import Ember
 import EmberData
+import EmberIO
 import Foundation
 
 extension TrainingData {
@@ -8,15 +9,21 @@ extension TrainingData {
     static func textClassification(_ config: TrainConfig, workers: Int) throws -> TrainingData {
         let tokenizer = try TextTokenizer(folder: config.tokenizer)
         let maxLength = config.effectiveMaxLength
-        func encode<D: Dataset>(_ data: D, _ count: Int?) -> LabelledSequences where D.Element == (text: String, label: Int) {
-            let indices = 0..<min(count ?? data.count, data.count)
-            let examples = indices.map { data[$0] }
-            return LabelledSequences(sequences: examples.map { tokenizer.encode($0.text, maxLength: maxLength) }, labels: examples.map(\.label))
+        // A text of no tokens would leave a recurrent model no state to classify from.
+        func encode<D: Dataset>(_ data: D, _ count: Int?, from source: String) throws -> LabelledSequences
+        where D.Element == (text: String, label: Int) {
+            let examples = (0..<min(count ?? data.count, data.count)).map { data[$0] }
+            let sequences = examples.map { tokenizer.encode($0.text, maxLength: maxLength) }
+            if let empty = sequences.firstIndex(where: \.isEmpty) {
+                throw CommandError("\(source) holds a text of no tokens (\"\(examples[empty].text)\", class \(examples[empty].label)): "
+                                   + "every text needs at least one")
+            }
+            return LabelledSequences(sequences: sequences, labels: examples.map(\.label))
         }
         let train: LabelledSequences, validation: LabelledSequences, classNames: [String], name: String
         if config.dataset == "reviews" {
-            train = encode(ReviewsDataset(count: config.trainSize ?? 10_000, seed: config.seed), nil)
-            validation = encode(ReviewsDataset(count: config.valSize ?? 2_000, seed: config.seed &+ 0x9E37_79B9), nil)
+            train = try encode(ReviewsDataset(count: config.trainSize ?? 10_000, seed: config.seed), nil, from: "the built-in reviews")
+            validation = try encode(ReviewsDataset(count: config.valSize ?? 2_000, seed: config.seed &+ 0x9E37_79B9), nil, from: "the built-in reviews")
             (classNames, name) = (ReviewsDataset.classNames, "the built-in reviews")
         } else {
             let location = URL(fileURLWithPath: config.dataDir!)
@@ -26,10 +33,10 @@ extension TrainingData {
             name = trainURL.lastPathComponent
             if let testURL {
                 let test = try CSVTextClassification(contentsOf: testURL, options: CSVOptions(header: .present, classNames: classNames))
-                (train, validation) = (encode(trainFile, config.trainSize), encode(test, config.valSize))
+                (train, validation) = (try encode(trainFile, config.trainSize, from: trainURL.path), try encode(test, config.valSize, from: testURL.path))
             } else {
                 let split = try holdOut(trainFile, from: trainURL, config: config)
-                (train, validation) = (encode(split.train, nil), encode(split.validation, nil))
+                (train, validation) = (try encode(split.train, nil, from: trainURL.path), try encode(split.validation, nil, from: trainURL.path))
             }
         }
         let collate = TextBatches.classification(padding: tokenizer.paddingID)
@@ -55,17 +62,20 @@ extension TrainingData {
             name = "the built-in reviews as text"
         } else {
             let url = URL(fileURLWithPath: config.dataDir!)
-            guard let data = try? Data(contentsOf: url) else { throw CommandError("cannot read \(url.path)") }
-            text = String(decoding: data, as: UTF8.self)
+            let data = try FileError.contents(of: url, format: .text)
+            guard let utf8 = String(validating: data, as: UTF8.self) else { throw FileError(.text, path: url.path, problem: "not UTF-8 text") }
+            text = utf8
             name = url.lastPathComponent
         }
         let stream = tokenizer.encode(text, maxLength: nil, specialTokens: false)
         let split = stream.count * 9 / 10
-        let train = NextTokenWindows(stream: Array(stream[..<split]), length: length)
-        let validation = NextTokenWindows(stream: Array(stream[split...]), length: length)
-        guard train.count > 0 && validation.count > 0 else {
+        let windows = NextTokenWindows(stream: Array(stream[..<split]), length: length)
+        let heldOut = NextTokenWindows(stream: Array(stream[split...]), length: length)
+        guard windows.count > 0 && heldOut.count > 0 else {
             throw CommandError("\(name) has \(stream.count) tokens: too few for windows of \(length) tokens (--max-length) with a tenth held out")
         }
+        // --train-size and --val-size count windows, as they count examples of other datasets.
+        let train = prefix(windows, config.trainSize), validation = prefix(heldOut, config.valSize)
         return TrainingData(
             train: DataLoader(train, batchSize: config.batchSize, shuffle: true, seed: config.seed, workers: workers, collate: TextBatches.nextToken),
             validation: DataLoader(validation, batchSize: config.batchSize, workers: workers, collate: TextBatches.nextToken),

@@ -25,16 +25,16 @@ struct TrainingData {
             let validation = ShapesDataset(count: config.shapesValidationSize, seed: config.seed &+ 0x9E37_79B9)
             let normalize = Normalize(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
             let transform = Compose { ToTensor(); normalize }
-            return images(train, validation, classNames: ShapesDataset.classNames, normalize: normalize, transform: transform,
-                          augment: transform, config: config, workers: workers, name: "the built-in shapes dataset")
+            return try images(train, validation, classNames: ShapesDataset.classNames, normalize: normalize, transform: transform,
+                              augment: transform, config: config, workers: workers, name: "the built-in shapes dataset")
         case "mnist", "fashion-mnist":
             let names = config.dataset == "mnist" ? MNIST.digitClassNames : MNIST.fashionClassNames
             let train = try MNIST(directory: directory!, split: .train, classNames: names)
             let test = try MNIST(directory: directory!, split: .test, classNames: names)
             let normalize = Normalize(mean: [0.1307], std: [0.3081])
             let transform = Compose { ToTensor(); normalize }
-            return images(train, test, classNames: names, normalize: normalize, transform: transform, augment: transform,
-                          config: config, workers: workers, name: config.dataset)
+            return try images(train, test, classNames: names, normalize: normalize, transform: transform, augment: transform,
+                              config: config, workers: workers, name: "\(config.dataset) in \(directory!.path)")
         case "cifar10":
             let train = try CIFAR10(directory: directory!, split: .train)
             let test = try CIFAR10(directory: directory!, split: .test)
@@ -42,8 +42,8 @@ struct TrainingData {
             // The standard CIFAR augmentation: padded random crops and mirror images.
             let augment = Compose { RandomCrop(32, padding: 4); RandomHorizontalFlip(); ToTensor(); normalize }
             let transform = Compose { ToTensor(); normalize }
-            return images(train, test, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
-                          config: config, workers: workers, name: "CIFAR-10")
+            return try images(train, test, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
+                              config: config, workers: workers, name: "CIFAR-10 in \(directory!.path)")
         case "reviews" where config.isLanguageModel, "corpus":
             return try corpus(config, workers: workers)
         case "reviews", "text":
@@ -53,16 +53,23 @@ struct TrainingData {
         }
     }
 
-    /// Image datasets: `augment` for training examples, `transform` for validation.
+    /// Image datasets: `augment` for training examples, `transform` for validation. Both
+    /// splits must hold images, of one size (checked on their first images, before training).
     private static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
         _ train: Train, _ validation: Validation, classNames: [String], normalize: Normalize, transform: Plain, augment: Augment,
         config: TrainConfig, workers: Int, name: String
-    ) -> TrainingData
+    ) throws -> TrainingData
     where Train.Element == (image: Image, label: Int), Validation.Element == (image: Image, label: Int),
           Augment.Input == Image, Augment.Output == Tensor, Plain.Input == Image, Plain.Output == Tensor {
+        guard train.count > 0 else { throw CommandError("\(name): the training split holds no images") }
+        guard validation.count > 0 else { throw CommandError("\(name): the test split holds no images") }
+        let example = validation[0].image, first = train[0].image
+        guard (first.width, first.height, first.channels) == (example.width, example.height, example.channels) else {
+            throw CommandError("\(name): the training images are \(first.width)x\(first.height)x\(first.channels), "
+                               + "the test images \(example.width)x\(example.height)x\(example.channels); both splits need one size")
+        }
         let trainSet = prefix(train, config.trainSize).map(images: augment)
         let validationSet = prefix(validation, config.valSize).map(images: transform)
-        let example = validation[0].image
         let description = "\(name): \(trainSet.count) training and \(validationSet.count) validation images "
             + "\(example.width)x\(example.height)x\(example.channels), \(classNames.count) classes"
         return TrainingData(
@@ -143,7 +150,7 @@ struct TrainingData {
     }
 
     /// The first `count` examples (all when nil or larger).
-    private static func prefix<D: Dataset>(_ dataset: D, _ count: Int?) -> Subset<D> {
+    static func prefix<D: Dataset>(_ dataset: D, _ count: Int?) -> Subset<D> {
         Subset(dataset, indices: Array(0..<min(count ?? dataset.count, dataset.count)))
     }
 }

@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberNN
 import EmberOptim
 import EmberTrain
@@ -12,7 +13,8 @@ final class TrainingRun {
     let data: TrainingData
     let trainer: Trainer
 
-    var lastCheckpoint: URL { directory.appendingPathComponent("checkpoints/last.ckpt") }
+    static let lastCheckpointPath = "checkpoints/last.ckpt"
+    var lastCheckpoint: URL { directory.appendingPathComponent(Self.lastCheckpointPath) }
     var configURL: URL { directory.appendingPathComponent("config.json") }
     var card: ModelCard { ModelCard(model: config.model, input: data.input, classNames: data.classNames) }
 
@@ -23,14 +25,17 @@ final class TrainingRun {
     ]
 
     init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?) throws {
-        guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
         self.config = config
         self.directory = directory
         data = try TrainingData.load(config, workers: workers)
+        let outputs = ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs
+        if let problem = ModelRegistry.memoryProblem(config.model, input: data.input, classes: outputs, examples: config.batchSize) {
+            throw CommandError("model '\(config.model)' for examples of shape \(data.input.shape) and \(outputs) outputs, "
+                               + "with --batch-size \(config.batchSize), is too large: \(problem)")
+        }
         // The seed fixes the initial weights, dropout and the data order.
         manualSeed(config.seed)
-        let model = try ModelRegistry.make(config.model, input: data.input,
-                                           classes: ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs)
+        let model = try ModelRegistry.make(config.model, input: data.input, classes: outputs)
         let optimizer = OptimizerFactory.optimizer(for: model, config)
         var callbacks: [any Callback] = []
         if let schedule = OptimizerFactory.schedule(config, optimizer: optimizer, stepsPerEpoch: data.train.batchesPerEpoch ?? 1) {
@@ -52,15 +57,28 @@ final class TrainingRun {
         languageModel ? (NextTokenLoss(), [NextTokenAccuracy()]) : (CrossEntropyLoss(), [Accuracy()])
     }
 
-    func start(resuming: Bool) throws {
+    /// The checkpoint `--resume` continues from, refused when it has already trained more
+    /// than `epochs` epochs.
+    static func lastCheckpoint(of directory: URL, epochs: Int) throws -> TrainingCheckpoint {
+        let checkpoint = try TrainingCheckpoint(contentsOf: directory.appendingPathComponent(lastCheckpointPath))
+        let done = checkpoint.progress.epoch
+        guard done <= epochs else {
+            throw CommandError("cannot resume with --epochs \(epochs): the run in \(directory.path) has already trained \(done) epochs; "
+                               + "give --epochs \(done) or more")
+        }
+        return checkpoint
+    }
+
+    /// Trains, from `checkpoint` when resuming.
+    func start(resuming checkpoint: TrainingCheckpoint?) throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw CommandError("cannot create the output directory \(directory.path): \(error.localizedDescription)")
+            throw CommandError("cannot create the output directory \(directory.path): \(FileError.systemReason(error))")
         }
-        if resuming {
-            let checkpoint = try TrainingCheckpoint(contentsOf: lastCheckpoint)
-            try checkpoint.restore(into: trainer, expectingModel: config.model, source: lastCheckpoint.path)
+        if let checkpoint {
+            try checkpoint.restore(into: trainer, expectingModel: config.model, batchesPerEpoch: data.train.batchesPerEpoch,
+                                   source: lastCheckpoint.path)
             try config.write(to: configURL)
             let position = trainer.batchInEpoch > 0 ? "at batch \(trainer.batchInEpoch) of epoch \(trainer.epoch + 1)" : "after epoch \(trainer.epoch)"
             print("Resuming \(directory.path) \(position) of \(config.epochs)")

@@ -13,10 +13,10 @@ public struct ArrayDataset: Dataset, Sendable {
     /// Rows of `features` and `labels`; `source` names them in errors.
     public init(features: Tensor, labels: Tensor, source: String = "<memory>") throws {
         guard features.rank >= 1 && labels.rank >= 1 else {
-            throw DataFileError(source: source, problem: "features \(features.shape) and labels \(labels.shape) must both have a leading example axis")
+            throw FileError(.npy, path: source, problem: "features \(features.shape) and labels \(labels.shape) must both have a leading example axis")
         }
         guard features.shape[0] == labels.shape[0] else {
-            throw DataFileError(source: source, problem: "\(features.shape[0]) feature rows (shape \(features.shape)) but \(labels.shape[0]) labels (shape \(labels.shape))")
+            throw FileError(.npy, path: source, problem: "\(features.shape[0]) feature rows (shape \(features.shape)) but \(labels.shape[0]) labels (shape \(labels.shape))")
         }
         count = features.shape[0]
         self.features = Rows(features)
@@ -27,7 +27,7 @@ public struct ArrayDataset: Dataset, Sendable {
     public init(contentsOf url: URL, features: String, labels: String) throws {
         let arrays = try NumPy.loadArchive(contentsOf: url)
         for key in [features, labels] where arrays[key] == nil {
-            throw DataFileError(source: url.path, problem: "no array named \"\(key)\"; the archive holds \(arrays.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
+            throw FileError(.npy, path: url.path, problem: "no array named \"\(key)\"; the archive holds \(arrays.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", "))")
         }
         try self.init(features: arrays[features]!, labels: arrays[labels]!, source: url.path)
     }

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// CIFAR-10's binary version as published (`cifar-10-batches-bin`): `data_batch_1.bin` ...
@@ -17,16 +18,16 @@ public struct CIFAR10: Dataset, Sendable {
     public init(directory: URL, split: DatasetSplit) throws {
         let directories = [directory, directory.appendingPathComponent("cifar-10-batches-bin")]
         let names = split == .train ? (1...5).map { "data_batch_\($0).bin" } : ["test_batch.bin"]
-        let urls = try names.map { name throws(DataFileError) in try DataFile.find([name], in: directories, dataset: "CIFAR-10") }
+        let urls = try names.map { name throws(FileError) in try DataFile.find([name], in: directories, format: .cifar10) }
 
         var records = [UInt8]()
         for url in urls {
-            let bytes = try DataFile.contents(of: url)
+            let bytes = try DataFile.contents(of: url, format: .cifar10)
             guard bytes.count % Self.recordSize == 0 else {
-                throw DataFileError(source: url.path, problem: "truncated record: \(bytes.count) bytes is not a multiple of the \(Self.recordSize)-byte record (a label and 3072 pixels); the last record has \(bytes.count % Self.recordSize) bytes")
+                throw FileError(.cifar10, path: url.path, problem: "truncated record: \(bytes.count) bytes is not a multiple of the \(Self.recordSize)-byte record (a label and 3072 pixels); the last record has \(bytes.count % Self.recordSize) bytes")
             }
             for record in 0..<(bytes.count / Self.recordSize) where bytes[record * Self.recordSize] > 9 {
-                throw DataFileError(source: url.path, problem: "record \(record) has label \(bytes[record * Self.recordSize]); CIFAR-10 labels are 0-9")
+                throw FileError(.cifar10, path: url.path, problem: "record \(record) has label \(bytes[record * Self.recordSize]); CIFAR-10 labels are 0-9")
             }
             if records.isEmpty { records.reserveCapacity(bytes.count * urls.count) }
             records += bytes
@@ -35,10 +36,10 @@ public struct CIFAR10: Dataset, Sendable {
         var classNames = Self.defaultClassNames
         let metaURL = urls[0].deletingLastPathComponent().appendingPathComponent("batches.meta.txt")
         if FileManager.default.fileExists(atPath: metaURL.path) {
-            let names = String(decoding: try DataFile.contents(of: metaURL), as: UTF8.self)
+            let names = String(decoding: try DataFile.contents(of: metaURL, format: .cifar10), as: UTF8.self)
                 .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard names.count == 10 else {
-                throw DataFileError(source: metaURL.path, problem: "expected 10 class names, one per line, found \(names.count)")
+                throw FileError(.cifar10, path: metaURL.path, problem: "expected 10 class names, one per line, found \(names.count)")
             }
             classNames = names
         }

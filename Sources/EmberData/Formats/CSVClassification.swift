@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// A classification dataset from a CSV file: every column but the label is a numeric feature.
@@ -17,6 +18,9 @@ public struct CSVClassification: Dataset, Sendable {
         let table = try CSVTable(contentsOf: url, options: options)
         let labelColumn = try table.index(of: label)
         let featureColumns = table.columnNames.indices.filter { $0 != labelColumn }
+        guard !featureColumns.isEmpty else {
+            throw FileError(.csv, path: url.path, problem: "has no feature columns: its only column, \"\(table.columnNames[labelColumn])\", is the label")
+        }
         var features = try table.numbers(columns: featureColumns)
         standardization = try options.standardization.apply(to: &features, width: featureColumns.count, source: url.path)
 

@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// Rows of numeric features from a CSV file, without labels: the input of a trained model.
@@ -11,7 +12,7 @@ public struct CSVFeatures: Dataset, Sendable {
 
     public init(contentsOf url: URL, columns: [String]?, options: CSVOptions = CSVOptions()) throws {
         let table = try CSVTable(contentsOf: url, options: options)
-        let indices = try (columns ?? table.columnNames).map { name throws(DataFileError) in try table.index(of: .name(name)) }
+        let indices = try (columns ?? table.columnNames).map { name throws(FileError) in try table.index(of: .name(name)) }
         var values = try table.numbers(columns: indices)
         _ = try options.standardization.apply(to: &values, width: indices.count, source: url.path)
         featureNames = indices.map { table.columnNames[$0] }

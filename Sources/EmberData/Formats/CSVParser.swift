@@ -1,3 +1,4 @@
+import EmberIO
 /// One record of a CSV file: its fields and the line it starts on (quoted fields may span lines).
 struct CSVRecord {
     let line: Int
@@ -9,7 +10,7 @@ struct CSVRecord {
 /// breaks and doubled quotes (`""` for `"`). Blank lines and a UTF-8 byte order mark are
 /// skipped. A quote inside an unquoted field is kept as text, as most writers produce.
 enum CSVParser {
-    static func records(_ bytes: [UInt8], delimiter: UInt8, source: String) throws(DataFileError) -> [CSVRecord] {
+    static func records(_ bytes: [UInt8], delimiter: UInt8, source: String) throws(FileError) -> [CSVRecord] {
         let quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         var records = [CSVRecord]()
         var fields = [String]()
@@ -35,7 +36,7 @@ enum CSVParser {
                 position += 1
                 while true {
                     guard position < bytes.count else {
-                        throw DataFileError(source: source, problem: "line \(openedOn), column \(fields.count + 1): the quoted field is never closed")
+                        throw FileError(.csv, path: source, problem: "line \(openedOn), column \(fields.count + 1): the quoted field is never closed")
                     }
                     let inner = bytes[position]
                     if inner == quote {
@@ -52,7 +53,7 @@ enum CSVParser {
                     position += 1
                 }
                 if position < bytes.count, ![delimiter, newline, carriageReturn].contains(bytes[position]) {
-                    throw DataFileError(source: source, problem: "line \(line), column \(fields.count + 1): unexpected text after a closing quote")
+                    throw FileError(.csv, path: source, problem: "line \(line), column \(fields.count + 1): unexpected text after a closing quote")
                 }
                 continue
             }

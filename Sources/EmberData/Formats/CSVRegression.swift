@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// A regression dataset from a CSV file: the target columns are predicted from all the other
@@ -16,7 +17,7 @@ public struct CSVRegression: Dataset, Sendable {
     public init(contentsOf url: URL, targets: [CSVColumn], options: CSVOptions = CSVOptions()) throws {
         precondition(!targets.isEmpty, "CSVRegression: name at least one target column")
         let table = try CSVTable(contentsOf: url, options: options)
-        let targetColumns = try targets.map { column throws(DataFileError) in try table.index(of: column) }
+        let targetColumns = try targets.map { column throws(FileError) in try table.index(of: column) }
         let featureColumns = table.columnNames.indices.filter { !targetColumns.contains($0) }
         var features = try table.numbers(columns: featureColumns)
         standardization = try options.standardization.apply(to: &features, width: featureColumns.count, source: url.path)

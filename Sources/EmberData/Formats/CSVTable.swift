@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// A CSV file parsed into records of equal length, with its column names, for the CSV
@@ -8,12 +9,12 @@ struct CSVTable {
     let columnNames: [String]
     let rows: [CSVRecord]
 
-    init(contentsOf url: URL, options: CSVOptions) throws(DataFileError) {
+    init(contentsOf url: URL, options: CSVOptions) throws(FileError) {
         source = url.path
-        var records = try CSVParser.records(DataFile.contents(of: url), delimiter: options.delimiter.asciiValue!, source: url.path)
-        guard let first = records.first else { throw DataFileError(source: url.path, problem: "the file is empty: no records") }
+        var records = try CSVParser.records(DataFile.contents(of: url, format: .csv), delimiter: options.delimiter.asciiValue!, source: url.path)
+        guard let first = records.first else { throw FileError(.csv, path: url.path, problem: "the file is empty: no records") }
         for record in records where record.fields.count != first.fields.count {
-            throw DataFileError(source: url.path, problem: "line \(record.line): ragged row with \(record.fields.count) fields, line \(first.line) has \(first.fields.count)")
+            throw FileError(.csv, path: url.path, problem: "line \(record.line): ragged row with \(record.fields.count) fields, line \(first.line) has \(first.fields.count)")
         }
         let hasHeader: Bool
         switch options.header {
@@ -31,21 +32,21 @@ struct CSVTable {
         } else {
             columnNames = (1...first.fields.count).map { "column \($0)" }
         }
-        guard !records.isEmpty else { throw DataFileError(source: url.path, problem: "the file is empty: a header and no data rows") }
+        guard !records.isEmpty else { throw FileError(.csv, path: url.path, problem: "the file is empty: a header and no data rows") }
         rows = records
     }
 
     /// The index of `column`, or an error listing the columns there are.
-    func index(of column: CSVColumn) throws(DataFileError) -> Int {
+    func index(of column: CSVColumn) throws(FileError) -> Int {
         switch column {
         case .index(let index):
             guard columnNames.indices.contains(index) else {
-                throw DataFileError(source: source, problem: "missing column: index \(index) is out of range, the file has \(columnNames.count) columns")
+                throw FileError(.csv, path: source, problem: "missing column: index \(index) is out of range, the file has \(columnNames.count) columns")
             }
             return index
         case .name(let name):
             guard let index = columnNames.firstIndex(of: name) else {
-                throw DataFileError(source: source, problem: "missing column \"\(name)\": the columns are \(columnNames.map { "\"\($0)\"" }.joined(separator: ", "))")
+                throw FileError(.csv, path: source, problem: "missing column \"\(name)\": the columns are \(columnNames.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
             return index
         case .nameOrLast(let name):
@@ -54,12 +55,14 @@ struct CSVTable {
     }
 
     /// The values of `columns`, row after row, as Floats.
-    func numbers(columns: [Int]) throws(DataFileError) -> [Float] {
+    func numbers(columns: [Int]) throws(FileError) -> [Float] {
         var values = [Float]()
         values.reserveCapacity(rows.count * columns.count)
         for row in rows {
             for column in columns {
                 guard let value = Self.number(row.fields[column]) else { throw fail(row, column, "is not a number") }
+                // NaN and infinity would poison the standardization and every weight they touch.
+                guard value.isFinite else { throw fail(row, column, "is not a finite number") }
                 values.append(value)
             }
         }
@@ -70,7 +73,7 @@ struct CSVTable {
     /// label among them; otherwise, when all labels are non-negative integers, the integers
     /// (class names "0", "1", ... up to the largest), else each distinct label is a class,
     /// numbered in sorted order.
-    func labels(column: Int, classNames given: [String]?) throws(DataFileError) -> (classNames: [String], labels: [Int]) {
+    func labels(column: Int, classNames given: [String]?) throws(FileError) -> (classNames: [String], labels: [Int]) {
         let texts = rows.map { $0.fields[column].trimmingCharacters(in: .whitespaces) }
         if let empty = texts.firstIndex(where: \.isEmpty) { throw fail(rows[empty], column, "is not a label") }
         if let given {
@@ -97,9 +100,9 @@ struct CSVTable {
     }
 
     /// An error at a row's field: "line 7, column 3 ("age"): "abc" is not a number".
-    func fail(_ row: CSVRecord, _ column: Int, _ problem: String) -> DataFileError {
+    func fail(_ row: CSVRecord, _ column: Int, _ problem: String) -> FileError {
         let value = row.fields[column].isEmpty ? "the empty value (missing values are not supported)" : "\"\(row.fields[column])\""
-        return DataFileError(source: source, problem: "line \(row.line), column \(column + 1) (\"\(columnNames[column])\"): \(value) \(problem)")
+        return FileError(.csv, path: source, member: "line \(row.line), column \(column + 1) (\"\(columnNames[column])\")", problem: "\(value) \(problem)")
     }
 
     static func number(_ field: String) -> Float? {

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// A text classification dataset from a CSV file: one column of text and one of labels
@@ -13,7 +14,7 @@ public struct CSVTextClassification: Dataset, Sendable {
         let table = try CSVTable(contentsOf: url, options: options)
         let textColumn = try table.index(of: text), labelColumn = try table.index(of: label)
         guard textColumn != labelColumn else {
-            throw DataFileError(source: url.path, problem: "the text and the label are the same column (\"\(table.columnNames[textColumn])\")")
+            throw FileError(.csv, path: url.path, problem: "the text and the label are the same column (\"\(table.columnNames[textColumn])\")")
         }
         texts = table.rows.map { $0.fields[textColumn] }
         (classNames, labels) = try table.labels(column: labelColumn, classNames: options.classNames)

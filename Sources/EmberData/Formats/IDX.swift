@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// An array in Yann LeCun's IDX format (MNIST, Fashion-MNIST, EMNIST): the magic bytes
@@ -24,12 +25,12 @@ public struct IDXArray: Sendable {
     public let elementBytes: ArraySlice<UInt8>
 
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: DataFile.contents(of: url), source: url.path)
+        try self.init(bytes: DataFile.contents(of: url, format: .idx), source: url.path)
     }
 
     /// Parses a whole (decompressed) file; `source` names it in errors.
-    public init(bytes: [UInt8], source: String) throws(DataFileError) {
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: problem) }
+    public init(bytes: [UInt8], source: String) throws(FileError) {
+        func fail(_ problem: String) -> FileError { FileError(.idx, path: source, problem: problem) }
         guard bytes.count >= 4 else { throw fail("truncated: \(bytes.count) bytes, too short for the 4-byte IDX magic number") }
         let magic = bytes[0..<4].map { String(format: "%02x", $0) }.joined(separator: " ")
         guard bytes[0] == 0, bytes[1] == 0, let elementType = ElementType(rawValue: bytes[2]) else {
@@ -40,12 +41,8 @@ public struct IDXArray: Sendable {
         guard bytes.count >= headerSize else { throw fail("truncated: the file ends inside its \(rank) dimensions") }
         let shape = (0..<rank).map { axis in bytes[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) } }
         let available = bytes.count - headerSize
-        // Dimensions from the file may multiply past Int.max: that is more than any file holds.
-        var needed = elementType.byteSize
-        for size in shape {
-            let (product, overflow) = needed.multipliedReportingOverflow(by: size)
-            guard !overflow else { throw fail("truncated: dimensions \(shape) of \(elementType) need more bytes than any file holds") }
-            needed = product
+        guard let needed = MemoryLimit.bytes(shape + [elementType.byteSize]) else {
+            throw fail("dimensions \(shape) of \(elementType) need more bytes than can be counted; the file has \(available) after its header")
         }
         guard needed == available else {
             let what = needed > available ? "truncated" : "too long"

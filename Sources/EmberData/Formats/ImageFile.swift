@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 extension Image {
@@ -16,25 +17,20 @@ extension Image {
     /// Other formats (JPEG, GIF, WebP...) are refused with an error naming them. Images of
     /// more than `maximumPixels` pixels are refused before their data is decompressed.
     /// `converted(toChannels:)` gives the channel count a model expects.
-    public init(contentsOf url: URL, maximumPixels: Int = Image.defaultMaximumPixels) throws(DataFileError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw DataFileError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
-        }
+    public init(contentsOf url: URL, maximumPixels: Int = Image.defaultMaximumPixels) throws(FileError) {
+        let data = try FileError.contents(of: url, format: .image)
         try self.init(encoded: [UInt8](data), source: url.path, maximumPixels: maximumPixels)
     }
 
     /// Decodes a whole image file held in memory (see `init(contentsOf:)`); `source` names it
     /// in errors.
-    public init(encoded bytes: [UInt8], source: String, maximumPixels: Int = Image.defaultMaximumPixels) throws(DataFileError) {
+    public init(encoded bytes: [UInt8], source: String, maximumPixels: Int = Image.defaultMaximumPixels) throws(FileError) {
         if bytes.starts(with: PNGChunk.signature) {
             self = try PNGDecoder.decode(bytes, source: source, maximumPixels: maximumPixels)
         } else if Netpbm.hasMagicNumber(bytes) {
             self = try Netpbm.decode(bytes, source: source, maximumPixels: maximumPixels)
         } else {
-            throw DataFileError(source: source, problem: Self.unsupportedFormat(bytes))
+            throw FileError(.image, path: source, problem: Self.unsupportedFormat(bytes))
         }
     }
 

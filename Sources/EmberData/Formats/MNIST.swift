@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// MNIST's handwritten digits as published: `train-images-idx3-ubyte` and
@@ -23,22 +24,22 @@ public struct MNIST: Dataset, Sendable {
     /// `classNames.count`.
     public init(directory: URL, split: DatasetSplit, classNames: [String] = MNIST.digitClassNames) throws {
         let prefix = split == .train ? "train" : "t10k"
-        let imagesURL = try DataFile.find(["\(prefix)-images-idx3-ubyte", "\(prefix)-images-idx3-ubyte.gz"], in: [directory], dataset: "MNIST")
-        let labelsURL = try DataFile.find(["\(prefix)-labels-idx1-ubyte", "\(prefix)-labels-idx1-ubyte.gz"], in: [directory], dataset: "MNIST")
+        let imagesURL = try DataFile.find(["\(prefix)-images-idx3-ubyte", "\(prefix)-images-idx3-ubyte.gz"], in: [directory], format: .mnist)
+        let labelsURL = try DataFile.find(["\(prefix)-labels-idx1-ubyte", "\(prefix)-labels-idx1-ubyte.gz"], in: [directory], format: .mnist)
         let images = try IDXArray(contentsOf: imagesURL)
         let labels = try IDXArray(contentsOf: labelsURL)
         guard images.elementType == .ubyte, images.shape.count == 3, images.shape[1] > 0, images.shape[2] > 0 else {
-            throw DataFileError(source: imagesURL.path, problem: "expected images as ubyte [count, height, width], found \(images.elementType) \(images.shape)")
+            throw FileError(.mnist, path: imagesURL.path, problem: "expected images as ubyte [count, height, width], found \(images.elementType) \(images.shape)")
         }
         guard labels.elementType == .ubyte, labels.shape.count == 1 else {
-            throw DataFileError(source: labelsURL.path, problem: "expected labels as ubyte [count], found \(labels.elementType) \(labels.shape)")
+            throw FileError(.mnist, path: labelsURL.path, problem: "expected labels as ubyte [count], found \(labels.elementType) \(labels.shape)")
         }
         guard images.shape[0] == labels.shape[0] else {
-            throw DataFileError(source: labelsURL.path, problem: "\(labels.shape[0]) labels for the \(images.shape[0]) images of \(imagesURL.lastPathComponent)")
+            throw FileError(.mnist, path: labelsURL.path, problem: "\(labels.shape[0]) labels for the \(images.shape[0]) images of \(imagesURL.lastPathComponent)")
         }
         if let bad = labels.elementBytes.firstIndex(where: { Int($0) >= classNames.count }) {
             let example = bad - labels.elementBytes.startIndex
-            throw DataFileError(source: labelsURL.path, problem: "label \(labels.elementBytes[bad]) of example \(example) is out of range: there are \(classNames.count) classes")
+            throw FileError(.mnist, path: labelsURL.path, problem: "label \(labels.elementBytes[bad]) of example \(example) is out of range: there are \(classNames.count) classes")
         }
         self.classNames = classNames
         count = images.shape[0]

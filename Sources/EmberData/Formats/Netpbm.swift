@@ -1,3 +1,4 @@
+import EmberIO
 /// Netpbm images (netpbm.sourceforge.net/doc): PBM bitmaps (P1 plain text, P4 packed bits),
 /// PGM gray maps (P2, P5) and PPM colour maps (P3, P6). The header holds the magic number,
 /// width, height and (except in PBM) the largest sample value, separated by whitespace, with
@@ -16,9 +17,9 @@ enum Netpbm {
 
     /// The image in `bytes`, a whole Netpbm file; `source` names it in errors. Images of more
     /// than `maximumPixels` pixels are refused before their pixels are read.
-    static func decode(_ bytes: [UInt8], source: String, maximumPixels: Int) throws(DataFileError) -> Image {
+    static func decode(_ bytes: [UInt8], source: String, maximumPixels: Int) throws(FileError) -> Image {
         guard hasMagicNumber(bytes) else {
-            throw DataFileError(source: source, problem: "not a Netpbm file: it does not start with P1 to P6 and whitespace")
+            throw FileError(.netpbm, path: source, problem: "not a Netpbm file: it does not start with P1 to P6 and whitespace")
         }
         let kind = Int(bytes[1] - UInt8(ascii: "0"))
         let format = ["PBM", "PGM", "PPM"][(kind - 1) % 3]
@@ -30,7 +31,7 @@ enum Netpbm {
         guard width > 0 && height > 0 else { throw reader.fail("the image is \(width)x\(height); both must be at least 1") }
         guard (1...65535).contains(maxval) else { throw reader.fail("the maxval is \(maxval); Netpbm allows 1 to 65535") }
         guard width <= maximumPixels / height else {
-            throw reader.fail("the image is \(width)x\(height), more than the limit of \(maximumPixels) pixels (raise maximumPixels to read it)")
+            throw reader.fail("the image is \(width)x\(height), more than the limit of \(maximumPixels) pixels (a guard against decompression bombs)")
         }
         let channels = kind == 3 || kind == 6 ? 3 : 1
         let sampleCount = width * height * channels
@@ -86,7 +87,7 @@ enum Netpbm {
         let source: String
         let format: String
 
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: "\(format): \(problem)") }
+        func fail(_ problem: String) -> FileError { FileError(.netpbm, path: source, problem: "\(format): \(problem)") }
 
         /// Moves past whitespace and comments.
         mutating func skipSeparators() {
@@ -102,7 +103,7 @@ enum Netpbm {
         }
 
         /// A decimal number, or nil at the end of the file; the error names `what` was expected.
-        mutating func number(_ what: String) throws(DataFileError) -> Int? {
+        mutating func number(_ what: String) throws(FileError) -> Int? {
             skipSeparators()
             guard position < bytes.count else { return nil }
             let start = position
@@ -118,13 +119,13 @@ enum Netpbm {
             return value
         }
 
-        mutating func headerNumber(_ what: String) throws(DataFileError) -> Int {
+        mutating func headerNumber(_ what: String) throws(FileError) -> Int {
             guard let value = try number(what) else { throw fail("truncated: the header ends before \(what)") }
             return value
         }
 
         /// Raw formats: the header ends with exactly one whitespace byte.
-        mutating func endOfHeader() throws(DataFileError) {
+        mutating func endOfHeader() throws(FileError) {
             guard position < bytes.count, isWhitespace(bytes[position]) else {
                 throw fail("the header's last number must be followed by one whitespace byte, then the pixel data")
             }
@@ -132,7 +133,7 @@ enum Netpbm {
         }
 
         /// The `count` bytes of raw pixel data after the header.
-        mutating func pixelData(count: Int, description: String) throws(DataFileError) -> ArraySlice<UInt8> {
+        mutating func pixelData(count: Int, description: String) throws(FileError) -> ArraySlice<UInt8> {
             let available = bytes.count - position
             guard available >= count else {
                 throw fail("short pixel data: \(description) need \(count) bytes after the header, the file has \(available)")
@@ -142,7 +143,7 @@ enum Netpbm {
         }
 
         /// One plain PBM pixel, "0" or "1"; they need no whitespace between them.
-        mutating func plainBit(index: Int, of total: Int) throws(DataFileError) -> Bool {
+        mutating func plainBit(index: Int, of total: Int) throws(FileError) -> Bool {
             skipSeparators()
             guard position < bytes.count else { throw fail("short pixel data: the file ends after \(index) of the \(total) pixels") }
             let byte = bytes[position]
@@ -153,14 +154,14 @@ enum Netpbm {
             return byte == UInt8(ascii: "1")
         }
 
-        mutating func plainSample(index: Int, of total: Int) throws(DataFileError) -> Int {
+        mutating func plainSample(index: Int, of total: Int) throws(FileError) -> Int {
             guard let value = try number("sample \(index)") else {
                 throw fail("short pixel data: the file ends after \(index) of the \(total) samples")
             }
             return value
         }
 
-        func sampleAboveMaxval(_ value: Int, index: Int, maxval: Int, width: Int, channels: Int) -> DataFileError {
+        func sampleAboveMaxval(_ value: Int, index: Int, maxval: Int, width: Int, channels: Int) -> FileError {
             let pixel = index / channels
             return fail("the sample of pixel (x: \(pixel % width), y: \(pixel / width)) is \(value), above the maxval \(maxval)")
         }

@@ -1,3 +1,4 @@
+import EmberIO
 /// Rescaling of feature columns to zero mean and unit variance.
 public enum Standardization: Sendable, Equatable {
     case none
@@ -17,7 +18,7 @@ extension Standardization {
 
     /// Standardizes `values` (rows of `width` features) in place, returning the statistics
     /// used (`.none` when none were applied).
-    func apply(to values: inout [Float], width: Int, source: String) throws(DataFileError) -> Standardization {
+    func apply(to values: inout [Float], width: Int, source: String) throws(FileError) -> Standardization {
         let rows = width == 0 ? 0 : values.count / width
         let mean: [Float], std: [Float]
         switch self {
@@ -25,7 +26,7 @@ extension Standardization {
             return .none
         case .using(let given, let givenStd):
             guard given.count == width && givenStd.count == width else {
-                throw DataFileError(source: source, problem: "the standardization has \(given.count) means and \(givenStd.count) standard deviations for \(width) feature columns")
+                throw FileError(.csv, path: source, problem: "the standardization has \(given.count) means and \(givenStd.count) standard deviations for \(width) feature columns")
             }
             (mean, std) = (given, givenStd)
         case .fitted:

@@ -1,4 +1,3 @@
-import EmberIO
 import Foundation
 
 extension Pipeline {
@@ -42,7 +41,7 @@ extension Pipeline {
     private func cache(file: URL, write: @escaping (Element, inout CacheWriter) -> Void,
                        read: @escaping (inout CacheReader) -> Element) -> Pipeline {
         Pipeline(count: count) { epoch in
-            if let data = try? Data.mapped(contentsOf: file) {
+            if let data = try? Data(contentsOf: file, options: .alwaysMapped) {
                 var reader = CacheReader(data, source: "the cache file \(file.path)")
                 return AnyIterator { reader.isAtEnd ? nil : read(&reader) }
             }

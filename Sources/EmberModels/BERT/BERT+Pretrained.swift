@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberNN
 import Foundation
 
@@ -43,7 +44,7 @@ extension BERTForSequenceClassification {
         let folder = try PretrainedFolder(url)
         var config = try folder.config(BERTConfig.self)
         if let numLabels {
-            guard numLabels > 0 else { throw PretrainedError(source: url.path, problem: "numLabels must be positive, got \(numLabels)") }
+            guard numLabels > 0 else { throw FileError(.huggingFaceModel, path: url.path, problem: "numLabels must be positive, got \(numLabels)") }
             config.numLabels = numLabels
         }
         let weights = try folder.weights()

@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 
 /// A BERT architecture as Hugging Face's `BertConfig` describes it, read from and written to
@@ -84,6 +85,21 @@ public struct BERTConfig: Codable, Equatable, Sendable {
         if !(layerNormEps > 0) { return (.layerNormEps, "must be positive, found \(layerNormEps)") }
         if let padTokenID, !(0..<vocabSize).contains(padTokenID) {
             return (.padTokenID, "must be a token id in 0..<\(vocabSize) (vocab_size), found \(padTokenID)")
+        }
+        // The float32 weights each size sets, against the memory there is.
+        let weights: [(CodingKeys, Int, [Int])] = [
+            (.vocabSize, vocabSize, [vocabSize, hiddenSize, 4]),
+            (.maxPositionEmbeddings, maxPositionEmbeddings, [maxPositionEmbeddings, hiddenSize, 4]),
+            (.typeVocabSize, typeVocabSize, [typeVocabSize, hiddenSize, 4]),
+            (.intermediateSize, intermediateSize, [numHiddenLayers, 2, hiddenSize, intermediateSize, 4]),
+            (.hiddenSize, hiddenSize, [numHiddenLayers, 4, hiddenSize, hiddenSize, 4]),
+            (.numLabels, numLabels, [numLabels, hiddenSize, 4]),
+        ]
+        for (key, value, factors) in weights {
+            if let problem = MemoryLimit.problem(bytes: MemoryLimit.bytes(factors)) { return (key, "\(value) is too large: its weights need \(problem)") }
+        }
+        if let problem = MemoryLimit.problem(bytes: MemoryLimit.sum(weights.map { MemoryLimit.bytes($0.2) })) {
+            return (.hiddenSize, "the model is too large: its weights need \(problem)")
         }
         return nil
     }

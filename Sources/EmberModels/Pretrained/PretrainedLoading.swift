@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberNN
 
 /// How a checkpoint's tensor names relate to a model's state keys, as Hugging Face's
@@ -113,7 +114,7 @@ extension Module {
             problems.append("unexpected tensors in the checkpoint: \(listed(unexpected))")
         }
         guard problems.isEmpty else {
-            throw PretrainedError(source: weights.source, problem: "cannot load into \(typeName): " + problems.joined(separator: "; "))
+            throw FileError(.huggingFaceModel, path: weights.source, problem: "cannot load into \(typeName): " + problems.joined(separator: "; "))
         }
 
         for key in keys {
@@ -124,4 +125,10 @@ extension Module {
         return PretrainedLoadReport(loaded: keys.filter { sourceOf[$0] != nil }, ignored: ignored,
                                     newlyInitialized: newlyInitialized)
     }
+}
+
+/// Names in an error message: all of them when few, else the first ones and how many more.
+func listed(_ names: [String], limit: Int = 20) -> String {
+    guard names.count > limit else { return names.joined(separator: ", ") }
+    return names.prefix(limit).joined(separator: ", ") + " and \(names.count - limit) more"
 }

@@ -17,7 +17,7 @@ public final class PretrainedWeights: Sendable {
 
     /// One safetensors file.
     public init(file url: URL) throws {
-        let file = try Self.open(url)
+        let file = try SafeTensorsFile(contentsOf: url)
         source = url.path
         names = file.names.sorted()
         files = [url]
@@ -32,35 +32,28 @@ public final class PretrainedWeights: Sendable {
             enum CodingKeys: String, CodingKey { case weightMap = "weight_map" }
         }
         let folder = url.deletingLastPathComponent()
-        let index: Index
-        do {
-            index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: url))
-        } catch let error as DecodingError {
-            throw PretrainedError(source: url.path, problem: PretrainedFolder.explain(error))
-        } catch {
-            throw PretrainedError(source: url.path, problem: "cannot read the file: \(error.localizedDescription)")
-        }
+        let index = try JSONFile.decode(Index.self, from: url, format: .huggingFaceModel)
         guard !index.weightMap.isEmpty else {
-            throw PretrainedError(source: url.path, problem: "weight_map lists no tensors")
+            throw FileError(.huggingFaceModel, path: url.path, problem: "weight_map lists no tensors")
         }
         var shards = [String: SafeTensorsFile]()
         for shard in Set(index.weightMap.values).sorted() {
             // Shards are files beside the index; a path would reach outside the folder.
             guard !shard.isEmpty, !shard.contains("/"), shard != ".", shard != ".." else {
-                throw PretrainedError(source: url.path, problem: "weight_map names the shard \"\(shard)\", which is not a file name in the folder")
+                throw FileError(.huggingFaceModel, path: url.path, problem: "weight_map names the shard \"\(shard)\", which is not a file name in the folder")
             }
             let shardURL = folder.appendingPathComponent(shard)
             guard FileManager.default.fileExists(atPath: shardURL.path) else {
                 let tensors = index.weightMap.filter { $0.value == shard }.keys.sorted()
-                throw PretrainedError(source: folder.path, problem: "missing shard \(shard), listed in \(url.lastPathComponent) for \(tensors.count) tensor(s): \(listed(tensors))")
+                throw FileError(.huggingFaceModel, path: folder.path, problem: "missing shard \(shard), listed in \(url.lastPathComponent) for \(tensors.count) tensor(s): \(listed(tensors))")
             }
-            shards[shard] = try Self.open(shardURL)
+            shards[shard] = try SafeTensorsFile(contentsOf: shardURL)
         }
         var locations = [String: SafeTensorsFile]()
         for (name, shard) in index.weightMap {
             let file = shards[shard]!
             guard file.names.contains(name) else {
-                throw PretrainedError(source: file.source, problem: "has no tensor \"\(name)\", which \(url.lastPathComponent) places in this shard")
+                throw FileError(.huggingFaceModel, path: file.source, problem: "has no tensor \"\(name)\", which \(url.lastPathComponent) places in this shard")
             }
             locations[name] = file
         }
@@ -74,33 +67,19 @@ public final class PretrainedWeights: Sendable {
 
     /// The shape and dtype of `name` as loaded (F16 and BF16 stay half precision until cast).
     public func spec(_ name: String) throws -> TensorSpec {
-        try converting { try file(name).spec(name) }
+        try file(name).spec(name)
     }
 
     /// Copies the tensor `name` out of its file.
     public func tensor(named name: String) throws -> Tensor {
-        try converting { try file(name).tensor(named: name) }
+        try file(name).tensor(named: name)
     }
 
     private func file(_ name: String) throws -> SafeTensorsFile {
         guard let file = locations[name] else {
-            throw PretrainedError(source: source, problem: "the checkpoint has no tensor \"\(name)\"")
+            throw FileError(.huggingFaceModel, path: source, problem: "the checkpoint has no tensor \"\(name)\"")
         }
         return file
     }
 
-    private static func open(_ url: URL) throws -> SafeTensorsFile {
-        try converting { try SafeTensorsFile(contentsOf: url) }
-    }
-
-    /// Safetensors errors as `PretrainedError`s, so callers catch one type.
-    private static func converting<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as SafeTensorsError {
-            throw PretrainedError(source: error.source, problem: error.problem)
-        }
-    }
-
-    private func converting<T>(_ body: () throws -> T) throws -> T { try Self.converting(body) }
 }

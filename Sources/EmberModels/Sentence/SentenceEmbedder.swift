@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberText
 import Foundation
 
@@ -22,8 +23,11 @@ public final class SentenceEmbedder {
     public convenience init(pretrained url: URL, dtype: DType = .float32) throws {
         let model = try SentenceEmbeddingModel(pretrained: url, dtype: dtype)
         let tokenizer = try loadTokenizer(folder: model.transformerFolder ?? url)
-        guard tokenizer.vocabularySize <= model.transformer.config.vocabSize else {
-            throw PretrainedError(source: url.path, problem: "the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocab_size is \(model.transformer.config.vocabSize)")
+        // An id past the word embeddings would read outside them.
+        let vocabSize = model.transformer.config.vocabSize
+        guard tokenizer.vocabularySize <= vocabSize else {
+            throw FileError(.huggingFaceModel, path: url.path, problem: "the tokenizer gives ids up to \(tokenizer.vocabularySize - 1), "
+                            + "but the model's vocab_size is \(vocabSize) (ids 0..<\(vocabSize))")
         }
         self.init(model: model, tokenizer: tokenizer)
     }

@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import EmberNN
 import Foundation
 
@@ -77,18 +78,18 @@ public final class SentenceEmbeddingModel: Module {
             let type: String
         }
         guard folder.contains("modules.json") else {
-            throw PretrainedError(source: url.path, problem: "not a sentence-transformers folder: expected modules.json (listing the Transformer, Pooling and Normalize modules)")
+            throw FileError(.huggingFaceModel, path: url.path, problem: "not a sentence-transformers folder: expected modules.json (listing the Transformer, Pooling and Normalize modules)")
         }
         let entries = try folder.decode([ModuleEntry].self, from: "modules.json").enumerated()
             .sorted { ($0.element.idx ?? $0.offset, $0.offset) < ($1.element.idx ?? $1.offset, $1.offset) }.map(\.element)
         let kinds = entries.map { String($0.type.split(separator: ".").last ?? "") }
         let source = folder.file("modules.json").path
         for (entry, kind) in zip(entries, kinds) where !["Transformer", "Pooling", "Normalize"].contains(kind) {
-            throw PretrainedError(source: source, problem: "the module \(entry.type) (at \"\(entry.path)\") is not supported; Ember runs Transformer, Pooling and Normalize modules")
+            throw FileError(.huggingFaceModel, path: source, problem: "the module \(entry.type) (at \"\(entry.path)\") is not supported; Ember runs Transformer, Pooling and Normalize modules")
         }
         guard kinds.count >= 2, kinds[0] == "Transformer", kinds[1] == "Pooling",
               kinds.dropFirst(2).allSatisfy({ $0 == "Normalize" }) else {
-            throw PretrainedError(source: source, problem: "expected the modules Transformer, Pooling and optionally Normalize, in that order, found \(kinds.joined(separator: ", "))")
+            throw FileError(.huggingFaceModel, path: source, problem: "expected the modules Transformer, Pooling and optionally Normalize, in that order, found \(kinds.joined(separator: ", "))")
         }
         let transformerFolder = try PretrainedFolder(folder.file(entries[0].path))
         let poolingFile = entries[1].path + "/config.json"
@@ -112,13 +113,13 @@ public final class SentenceEmbeddingModel: Module {
             : TransformerSettings(maxSeqLength: nil, doLowerCase: nil)
         let hiddenSize = try transformerFolder.config(BERTConfig.self).hiddenSize
         if let dimension = poolingDimension.embeddingDimension ?? poolingDimension.wordEmbeddingDimension, dimension != hiddenSize {
-            throw PretrainedError(source: folder.file(poolingFile).path, problem: "pools embeddings of dimension \(dimension), but the transformer's hidden_size is \(hiddenSize)")
+            throw FileError(.huggingFaceModel, path: folder.file(poolingFile).path, problem: "pools embeddings of dimension \(dimension), but the transformer's hidden_size is \(hiddenSize)")
         }
         let transformer = try BERTModel(pretrained: transformerFolder.url, addPoolingLayer: false, dtype: dtype)
         // sentence-transformers caps the length at the model's positions, as does this.
         let limit = transformer.config.maxPositionEmbeddings
         if let length = settings.maxSeqLength, length <= 0 {
-            throw PretrainedError(source: transformerFolder.file("sentence_bert_config.json").path, problem: "max_seq_length must be positive, found \(length)")
+            throw FileError(.huggingFaceModel, path: transformerFolder.file("sentence_bert_config.json").path, problem: "max_seq_length must be positive, found \(length)")
         }
         self.init(transformer: transformer, pooling: pooling, normalizes: kinds.count > 2,
                   maxSequenceLength: min(settings.maxSeqLength ?? limit, limit), lowercases: settings.doLowerCase ?? false,

@@ -41,11 +41,7 @@ public final class CSVLogger: Callback {
                 column.key == "epoch" ? String(epoch + 1) : Self.format(history[column.key]?[row])
             }.joined(separator: ",") + "\n"
         }
-        do {
-            try AtomicFile.write(Data(text.utf8), to: url)
-        } catch {
-            throw CallbackError("CSVLogger: cannot write \(url.path): \(error)")
-        }
+        try AtomicFile.write(Data(text.utf8), to: url, format: .csv)
     }
 
     /// Shortest text that reads back as the same double; empty for a missing value.

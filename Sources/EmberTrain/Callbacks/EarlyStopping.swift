@@ -57,11 +57,11 @@ public final class EarlyStopping: StatefulCallback {
     public var stateKey: String { "early_stopping.\(monitor.key)" }
 
     public func savedState() throws -> Data {
-        try JSONEncoder().encode(State(best: best, bestEpoch: bestEpoch, wait: wait))
+        try CheckpointJSON.encoder.encode(State(best: best, bestEpoch: bestEpoch, wait: wait))
     }
 
     public func restoreState(from data: Data) throws {
-        let state = try JSONDecoder().decode(State.self, from: data)
+        let state = try CheckpointJSON.decoder.decode(State.self, from: data)
         (best, bestEpoch, wait) = (state.best, state.bestEpoch, state.wait)
     }
 }

@@ -26,10 +26,10 @@ public final class LearningRateScheduler: StatefulCallback {
 
     public var stateKey: String { "lr_scheduler" }
 
-    public func savedState() throws -> Data { try JSONEncoder().encode(scheduler.stateDict()) }
+    public func savedState() throws -> Data { try CheckpointJSON.encoder.encode(scheduler.stateDict()) }
 
     public func restoreState(from data: Data) throws {
-        try scheduler.loadStateDict(JSONDecoder().decode(LRScheduler.State.self, from: data))
+        try scheduler.loadStateDict(CheckpointJSON.decoder.decode(LRScheduler.State.self, from: data))
     }
 }
 
@@ -52,9 +52,9 @@ public final class ReduceLROnPlateauCallback: StatefulCallback {
 
     public var stateKey: String { "reduce_lr_on_plateau" }
 
-    public func savedState() throws -> Data { try JSONEncoder().encode(scheduler.stateDict()) }
+    public func savedState() throws -> Data { try CheckpointJSON.encoder.encode(scheduler.stateDict()) }
 
     public func restoreState(from data: Data) throws {
-        try scheduler.loadStateDict(JSONDecoder().decode(ReduceLROnPlateau.State.self, from: data))
+        try scheduler.loadStateDict(CheckpointJSON.decoder.decode(ReduceLROnPlateau.State.self, from: data))
     }
 }

@@ -1,3 +1,4 @@
+import EmberIO
 import Foundation
 
 /// Saves training checkpoints at the end of every epoch (after the other callbacks, so the
@@ -38,7 +39,7 @@ public final class ModelCheckpoint: StatefulCallback {
         do {
             try files.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw CallbackError("ModelCheckpoint: cannot create the directory \(directory.path): \(error.localizedDescription)")
+            throw FileError(.checkpoint, path: directory.path, problem: "cannot create the directory: \(FileError.systemReason(error))")
         }
         // A process killed while writing leaves its temporary file behind (the checkpoint it
         // was replacing is intact); remove such leftovers.
@@ -74,9 +75,9 @@ public final class ModelCheckpoint: StatefulCallback {
 
     public var stateKey: String { "model_checkpoint" }
 
-    public func savedState() throws -> Data { try JSONEncoder().encode(State(best: best)) }
+    public func savedState() throws -> Data { try CheckpointJSON.encoder.encode(State(best: best)) }
 
     public func restoreState(from data: Data) throws {
-        best = try JSONDecoder().decode(State.self, from: data).best
+        best = try CheckpointJSON.decoder.decode(State.self, from: data).best
     }
 }

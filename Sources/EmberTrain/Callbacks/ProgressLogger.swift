@@ -2,21 +2,24 @@ import Foundation
 
 /// Prints each epoch's progress (Keras's verbose output): an `Epoch 3/10` line, then a
 /// progress bar with the running loss and metrics, ending with the epoch's validation
-/// values. Off a terminal the bar is one plain line per epoch.
+/// values. Off a terminal (a log file, CI) the bar is plain lines: one every
+/// `plainEverySeconds` within the epoch, so a long epoch shows it is alive, and one at its end.
 public final class ProgressLogger: Callback {
     private let output: (String) -> Void
     private let isTerminal: Bool
+    private let plainEverySeconds: Double
     private var bar: ProgressBar?
 
-    public init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0,
+    public init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0, plainEverySeconds: Double = 10,
                 output: @escaping (String) -> Void = ProgressBar.writeToStandardOutput) {
         self.isTerminal = isTerminal
+        self.plainEverySeconds = plainEverySeconds
         self.output = output
     }
 
     public func epochBegan(_ epoch: Int, trainer: Trainer) throws {
         output("Epoch \(epoch + 1)/\(trainer.targetEpochs)\n")
-        bar = ProgressBar(total: trainer.batchesPerEpoch, isTerminal: isTerminal, output: output)
+        bar = ProgressBar(total: trainer.batchesPerEpoch, isTerminal: isTerminal, plainEverySeconds: plainEverySeconds, output: output)
     }
 
     public func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {

@@ -3,9 +3,11 @@ import EmberNN
 import Foundation
 
 /// Writes TensorBoard event files during `fit`: the running loss and metrics every
-/// `batchInterval` steps (tags `batch/<name>`, by optimizer step), every epoch value
-/// (`epoch/<name>`, by epoch number from 1), and histograms of the weights each epoch
-/// when `histograms` is on (cheap for small models; off by default for large ones).
+/// `batchInterval` steps (tags `batch/<name>`), every epoch value (`epoch/<name>`) and
+/// histograms of the weights each epoch when `histograms` is on (cheap for small models).
+/// Every event is at the optimizer step it was logged after, so that a run resumed from a
+/// checkpoint can mark everything logged after the checkpoint as superseded (TensorBoard's
+/// purge by step) and TensorBoard shows each step once.
 public final class TensorBoardLogger: Callback {
     public let logDirectory: URL
     public let batchInterval: Int
@@ -20,7 +22,7 @@ public final class TensorBoardLogger: Callback {
     }
 
     public func trainBegan(_ trainer: Trainer) throws {
-        writer = try SummaryWriter(logDirectory: logDirectory)
+        writer = try SummaryWriter(logDirectory: logDirectory, purgeStep: trainer.globalStep > 0 ? trainer.globalStep + 1 : nil)
     }
 
     public func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {
@@ -31,11 +33,11 @@ public final class TensorBoardLogger: Callback {
     public func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws {
         guard let writer else { return }
         for (name, value) in logs.sorted(by: { $0.key < $1.key }) {
-            try writer.addScalar("epoch/" + name, value, step: epoch + 1)
+            try writer.addScalar("epoch/" + name, value, step: trainer.globalStep)
         }
         if histograms {
             for (name, parameter) in trainer.model.namedParameters() {
-                try writer.addHistogram("weights/" + name, parameter, step: epoch + 1)
+                try writer.addHistogram("weights/" + name, parameter, step: trainer.globalStep)
             }
         }
         try writer.flush()

@@ -1,4 +1,3 @@
-import CZlib
 import Ember
 import EmberIO
 import EmberNN
@@ -13,7 +12,8 @@ import Foundation
 /// metrics, and training resumes with the next batch.
 ///
 /// On disk it is a safetensors file: tensors `model.<key>` and `optimizer.<key>`, and in
-/// the metadata the progress as JSON plus a CRC-32 of the tensor bytes, so a file corrupted
+/// the metadata the progress as JSON plus a CRC-32 of the whole file (header and metadata
+/// included, with the checksum's own digits taken as zeros), so a file corrupted or edited
 /// after it was written is refused rather than loaded. Writes are atomic: a crash or kill
 /// during a save leaves the previous file in place.
 public struct TrainingCheckpoint {
@@ -41,22 +41,21 @@ public struct TrainingCheckpoint {
         public var callbacks: [String: String]
         /// Whatever else the caller wants kept (a run's configuration, say).
         public var extra: [String: String]
+
+        /// The first field that no run can have written (a negative count), and why.
+        var problem: (field: String, problem: String)? {
+            let counts = [("epoch", epoch), ("batchInEpoch", batchInEpoch), ("globalStep", globalStep)]
+            for (field, value) in counts where value < 0 { return (field, "\(value) is negative; counts start at 0") }
+            if globalStep < batchInEpoch {
+                return ("globalStep", "\(globalStep) steps in all is fewer than the \(batchInEpoch) batches done of the current epoch")
+            }
+            return nil
+        }
     }
 
-    static let format = "ember-training-checkpoint-1"
-
-    /// JSON for the progress record; histories hold NaN where a value was not logged.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }()
-
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }()
+    static let format = "ember-training-checkpoint-2"
+    /// Files of format 1 carry a checksum of the tensor data only; they still load.
+    static let dataChecksumFormat = "ember-training-checkpoint-1"
 
     /// The current state of `trainer`.
     public init(_ trainer: Trainer, model name: String? = nil, extra: [String: String] = [:]) throws {
@@ -71,7 +70,7 @@ public struct TrainingCheckpoint {
         if trainer.batchInEpoch > 0 {
             for metric in trainer.metrics {
                 guard let resumable = metric as? any ResumableMetric else {
-                    throw CheckpointError(file: "at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch)", problem: "cannot be taken in the middle of an epoch: the metric '\(metric.name)' cannot save its running value (it is not a ResumableMetric)")
+                    throw CallbackError("a checkpoint at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch) cannot be taken in the middle of an epoch: the metric '\(metric.name)' cannot save its running value (it is not a ResumableMetric)")
                 }
                 metricStates[metric.name] = resumable.accumulators
             }
@@ -91,51 +90,62 @@ public struct TrainingCheckpoint {
         for (key, tensor) in modelState { tensors["model." + key] = tensor }
         for (key, tensor) in optimizerState.tensors { tensors["optimizer." + key] = tensor }
         // Encoded once with a placeholder checksum of fixed width, which is then overwritten in
-        // the header with the CRC of the data section (the header's length does not change).
+        // the header with the CRC of the whole file (the header's length does not change).
         let metadata = [
             "format": Self.format,
-            "progress": String(decoding: try Self.encoder.encode(progress), as: UTF8.self),
+            "progress": String(decoding: try CheckpointJSON.encoder.encode(progress), as: UTF8.self),
             "crc32": Self.checksumPlaceholder,
         ]
         var file = try SafeTensors.encode(tensors, metadata: metadata)
-        let placeholder = Data("\"crc32\":\"\(Self.checksumPlaceholder)\"".utf8)
-        let headerEnd = 8 + Int(file.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
-        guard let range = file.range(of: placeholder, in: 8..<headerEnd) else {
+        guard let digits = Self.checksumDigits(in: file, reading: Self.checksumPlaceholder) else {
             preconditionFailure("TrainingCheckpoint: the checksum placeholder is missing from the header")
         }
-        let checksum = String(Self.crc32(ofDataSection: file), radix: 16)
-        let digits = String(repeating: "0", count: 8 - checksum.count) + checksum
-        file.replaceSubrange(range, with: Data("\"crc32\":\"\(digits)\"".utf8))
-        try AtomicFile.write(file, to: url)
+        let checksum = String(Self.crc32(file), radix: 16)
+        file.replaceSubrange(digits, with: Data((String(repeating: "0", count: 8 - checksum.count) + checksum).utf8))
+        try AtomicFile.write(file, to: url, format: .checkpoint)
     }
 
     private static let checksumPlaceholder = "00000000"
 
+    /// Where the checksum's 8 hex digits `digits` sit in the file's header.
+    private static func checksumDigits(in file: Data, reading digits: String) -> Range<Int>? {
+        guard file.count >= 8 else { return nil }
+        let headerLength = file.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }
+        guard headerLength <= UInt64(file.count - 8) else { return nil }
+        let field = Data("\"crc32\":\"\(digits)\"".utf8)
+        guard let range = file.range(of: field, in: 8..<(8 + Int(headerLength))) else { return nil }
+        return (range.upperBound - 9)..<(range.upperBound - 1)
+    }
+
     /// Reads and verifies a checkpoint (format, checksum, progress record) without
     /// applying it anywhere.
     public init(contentsOf url: URL) throws {
-        func fail(_ problem: String) -> CheckpointError { CheckpointError(file: url.path, problem: problem) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw fail(FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "does not exist")
-        }
+        func fail(_ problem: String, member: String? = nil) -> FileError { FileError(.checkpoint, path: url.path, member: member, problem: problem) }
+        let data = try FileError.contents(of: url, format: .checkpoint)
         let file: (tensors: [String: Tensor], metadata: [String: String])
         do {
             file = try SafeTensors.decode(data, source: url.path)
-        } catch let error as SafeTensorsError {
-            throw fail("is not a valid checkpoint (truncated or corrupt?): \(error.problem)")
+        } catch let error as FileError {
+            throw fail("not a valid checkpoint (truncated or corrupt?): \(error.problem)")
         }
-        guard file.metadata["format"] == Self.format else {
-            throw fail("is not an Ember training checkpoint (format \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)')")
+        let format = file.metadata["format"]
+        guard format == Self.format || format == Self.dataChecksumFormat else {
+            throw fail("not an Ember training checkpoint (format \(format.map { "'\($0)'" } ?? "missing"), expected '\(Self.format)')")
         }
-        guard let expected = file.metadata["crc32"].flatMap({ UInt32($0, radix: 16) }), expected == Self.crc32(ofDataSection: data) else {
-            throw fail("is corrupt: the tensor data does not match its checksum")
+        guard let recorded = file.metadata["crc32"], recorded.count == 8, let expected = UInt32(recorded, radix: 16) else {
+            throw fail("corrupt: its checksum is missing or malformed")
         }
-        guard let json = file.metadata["progress"], let progress = try? Self.decoder.decode(Progress.self, from: Data(json.utf8)) else {
-            throw fail("is corrupt: its progress record cannot be decoded")
+        if format == Self.format {
+            var zeroed = data
+            guard let digits = Self.checksumDigits(in: data, reading: recorded) else { throw fail("corrupt: its header was edited") }
+            zeroed.replaceSubrange(digits, with: Data(Self.checksumPlaceholder.utf8))
+            guard expected == Self.crc32(zeroed) else { throw fail("corrupt: the header or the tensor data does not match its checksum") }
+        } else {
+            guard expected == Self.crc32(ofDataSection: data) else { throw fail("corrupt: the tensor data does not match its checksum") }
         }
+        guard let json = file.metadata["progress"] else { throw fail("corrupt: it has no progress record") }
+        let progress = try JSONFile.decode(Progress.self, from: Data(json.utf8), path: url.path, format: .checkpoint, decoder: CheckpointJSON.decoder)
+        if let (field, problem) = progress.problem { throw fail(problem, member: "progress." + field) }
         self.progress = progress
         modelState = [:]
         var optimizerTensors: [String: Tensor] = [:]
@@ -145,7 +155,7 @@ public struct TrainingCheckpoint {
             } else if key.hasPrefix("optimizer.") {
                 optimizerTensors[String(key.dropFirst(10))] = tensor
             } else {
-                throw fail("holds an unexpected tensor '\(key)'")
+                throw fail("holds an unexpected tensor '\(key)' (expected model.* and optimizer.* tensors)")
             }
         }
         optimizerState = OptimizerState(tensors: optimizerTensors, info: progress.optimizer)
@@ -154,11 +164,17 @@ public struct TrainingCheckpoint {
     /// Puts the checkpoint into `trainer`: model, optimizer, callbacks, counters, history and
     /// the global generator. Everything that can fail to fit (another model's weights, another
     /// optimizer) is checked before anything changes, so a refused checkpoint leaves the
-    /// trainer as it was. `source` names the file in errors.
-    public func restore(into trainer: Trainer, expectingModel name: String? = nil, source: String = "checkpoint") throws {
-        func fail(_ problem: String) -> CheckpointError { CheckpointError(file: source, problem: problem) }
+    /// trainer as it was. `source` names the file in errors. With `batchesPerEpoch`, the
+    /// data the run continues on, a checkpoint taken further into an epoch is refused.
+    public func restore(into trainer: Trainer, expectingModel name: String? = nil, batchesPerEpoch: Int? = nil,
+                        source: String = "<memory>") throws {
+        func fail(_ problem: String, member: String? = nil) -> FileError { FileError(.checkpoint, path: source, member: member, problem: problem) }
         if let name, let saved = progress.model, saved != name {
-            throw fail("was saved from model '\(saved)', not '\(name)'")
+            throw fail("saved from model '\(saved)', not '\(name)'")
+        }
+        if let batchesPerEpoch, progress.batchInEpoch > batchesPerEpoch {
+            throw fail("\(progress.batchInEpoch) batches of the epoch are done, but the data has \(batchesPerEpoch) per epoch: resume on the data the run was trained on",
+                       member: "progress.batchInEpoch")
         }
         let problems = Self.mismatches(between: trainer.model.stateDict(), and: modelState)
         guard problems.isEmpty else {
@@ -167,7 +183,7 @@ public struct TrainingCheckpoint {
         }
         if progress.batchInEpoch > 0 {
             for metric in trainer.metrics where !(metric is any ResumableMetric) || progress.metrics[metric.name] == nil {
-                throw fail("was taken in the middle of an epoch without the running value of the metric '\(metric.name)'")
+                throw fail("taken in the middle of an epoch without the running value of the metric '\(metric.name)'")
             }
         }
         do {
@@ -177,7 +193,15 @@ public struct TrainingCheckpoint {
         }
         _ = try trainer.model.loadStateDict(modelState, strict: true)
         for case let callback as any StatefulCallback in trainer.callbacks {
-            if let state = progress.callbacks[callback.stateKey] { try callback.restoreState(from: Data(state.utf8)) }
+            guard let state = progress.callbacks[callback.stateKey] else { continue }
+            do {
+                try callback.restoreState(from: Data(state.utf8))
+            } catch let error as DecodingError {
+                let (key, problem) = JSONFile.explain(error)
+                throw fail(problem, member: "progress.callbacks.\(callback.stateKey)" + (key.map { "." + $0 } ?? ""))
+            } catch {
+                throw fail("does not fit this run: \(error)", member: "progress.callbacks.\(callback.stateKey)")
+            }
         }
         if progress.batchInEpoch > 0 {
             try trainer.epochLoss.restore(accumulators: progress.epochLoss)
@@ -205,35 +229,18 @@ public struct TrainingCheckpoint {
         return problems
     }
 
-    /// CRC-32 of the bytes after a safetensors header.
+    /// CRC-32 of a whole file.
+    private static func crc32(_ file: Data) -> UInt32 {
+        file.withUnsafeBytes { Compression.crc32($0) }
+    }
+
+    /// CRC-32 of the bytes after a safetensors header (format 1).
     private static func crc32(ofDataSection file: Data) -> UInt32 {
-        file.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> UInt32 in
+        file.withUnsafeBytes { bytes in
             guard bytes.count >= 8 else { return 0 }
-            let headerLength = Int(bytes.loadUnaligned(as: UInt64.self).littleEndian)
-            let start = 8 + headerLength
-            guard start <= bytes.count else { return 0 }
-            var crc = CZlib.crc32(0, nil, 0)
-            var offset = start
-            // zlib takes 32-bit lengths.
-            while offset < bytes.count {
-                let chunk = min(bytes.count - offset, 1 << 30)
-                crc = CZlib.crc32(crc, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, uInt(chunk))
-                offset += chunk
-            }
-            return UInt32(crc)
+            let headerLength = bytes.loadUnaligned(as: UInt64.self).littleEndian
+            guard headerLength <= UInt64(bytes.count - 8) else { return 0 }
+            return Compression.crc32(UnsafeRawBufferPointer(rebasing: bytes[(8 + Int(headerLength))...]))
         }
     }
-}
-
-/// A checkpoint that cannot be read or does not fit, naming the file and the problem.
-public struct CheckpointError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let problem: String
-
-    public init(file: String, problem: String) {
-        self.file = file
-        self.problem = problem
-    }
-
-    public var description: String { "checkpoint \(file) \(problem)" }
 }

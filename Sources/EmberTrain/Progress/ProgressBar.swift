@@ -4,13 +4,15 @@ import Foundation
 /// `12/40 [=======>......................] - ETA: 3s - loss: 0.4321 - accuracy: 0.8812 - 5210 samples/s`.
 /// On a terminal the line is redrawn in place with `\r`, at most ten times a second. Elsewhere
 /// (a log file, CI) there are no carriage returns or escape codes: one plain line at the end of
-/// the epoch, and optionally one each time another `plainEveryPercent` of the steps is done.
+/// the epoch, and optionally one each time another `plainEveryPercent` of the steps is done
+/// and one whenever `plainEverySeconds` have passed since the last line.
 /// Used from one thread, the training loop's.
 public final class ProgressBar {
     public let total: Int?
     public let width: Int
     public let isTerminal: Bool
     public let plainEveryPercent: Int?
+    public let plainEverySeconds: Double?
 
     private let output: (String) -> Void
     private let clock: () -> Double
@@ -20,6 +22,7 @@ public final class ProgressBar {
     /// Characters of the line on screen, so a shorter redraw can blank the rest with spaces.
     private var drawnWidth = 0
     private var nextPlainPercent: Int
+    private var lastPlainLine: Double
 
     private static let redrawInterval = 0.1
 
@@ -30,20 +33,24 @@ public final class ProgressBar {
         width: Int = 30,
         isTerminal: Bool = isatty(STDOUT_FILENO) != 0,
         plainEveryPercent: Int? = nil,
+        plainEverySeconds: Double? = nil,
         output: @escaping (String) -> Void = ProgressBar.writeToStandardOutput,
         clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }
     ) {
         precondition(total.map { $0 >= 0 } ?? true, "ProgressBar: total must not be negative, got \(total!)")
         precondition(width > 0, "ProgressBar: width must be positive, got \(width)")
         precondition(plainEveryPercent.map { 1...100 ~= $0 } ?? true, "ProgressBar: plainEveryPercent must be in 1...100")
+        precondition(plainEverySeconds.map { $0 > 0 } ?? true, "ProgressBar: plainEverySeconds must be positive")
         self.total = total
         self.width = width
         self.isTerminal = isTerminal
         self.plainEveryPercent = plainEveryPercent
+        self.plainEverySeconds = plainEverySeconds
         self.output = output
         self.clock = clock
         start = clock()
         nextPlainPercent = plainEveryPercent ?? 0
+        lastPlainLine = start
     }
 
     public static func writeToStandardOutput(_ text: String) {
@@ -59,10 +66,17 @@ public final class ProgressBar {
             if let last = lastDraw, now - last < ProgressBar.redrawInterval, step != total { return }
             lastDraw = now
             redraw(line(step: step, values: values, samplesPerSecond: samplesPerSecond, elapsed: now - start, finished: false))
-        } else if let every = plainEveryPercent, let total, total > 0, step < total {
-            let percent = step * 100 / total
-            guard percent >= nextPlainPercent else { return }
-            nextPlainPercent = (percent / every + 1) * every
+        } else if step < total ?? .max {
+            var due = plainEverySeconds.map { now - lastPlainLine >= $0 } ?? false
+            if let every = plainEveryPercent, let total, total > 0 {
+                let percent = step * 100 / total
+                if percent >= nextPlainPercent {
+                    nextPlainPercent = (percent / every + 1) * every
+                    due = true
+                }
+            }
+            guard due else { return }
+            lastPlainLine = now
             output(line(step: step, values: values, samplesPerSecond: samplesPerSecond, elapsed: now - start, finished: false) + "\n")
         }
     }

@@ -39,16 +39,12 @@ public struct TrainingReport {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw TrainingReportError(path: directory.path, problem: "cannot create the directory: \(error.localizedDescription)")
+            throw FileError(.report, path: directory.path, problem: "cannot create the directory: \(FileError.systemReason(error))")
         }
         let svgURL = directory.appendingPathComponent(TrainingReport.chartFileName)
         let markdownURL = directory.appendingPathComponent(TrainingReport.summaryFileName)
         for (url, text) in [(svgURL, svg), (markdownURL, markdown)] {
-            do {
-                try AtomicFile.write(Data(text.utf8), to: url)
-            } catch {
-                throw TrainingReportError(path: url.path, problem: "cannot write: \(error)")
-            }
+            try AtomicFile.write(Data(text.utf8), to: url, format: .report)
         }
         return (svgURL, markdownURL)
     }

@@ -4,6 +4,9 @@ struct Event {
     enum Payload {
         case fileVersion(String)
         case summary([SummaryValue])
+        /// `SessionLog` with status START: TensorBoard hides the events of earlier files at
+        /// this step and later (a restarted run's superseded steps).
+        case sessionStart
     }
 
     var wallTime: Double
@@ -23,6 +26,8 @@ struct Event {
                     summary.message(1) { value.encode(into: &$0) }
                 }
             }
+        case .sessionStart:
+            writer.message(7) { $0.int64(1, 1) }
         }
         return writer.bytes
     }

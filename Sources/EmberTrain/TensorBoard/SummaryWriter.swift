@@ -1,4 +1,5 @@
 import Ember
+import EmberIO
 import Foundation
 import Synchronization
 
@@ -21,18 +22,20 @@ public final class SummaryWriter: @unchecked Sendable {
     private var descriptor: Int32
     private var pending: [UInt8] = []
     /// An error met by the periodic flush, which has no caller: the next call reports it.
-    private var deferredError: SummaryWriterError?
+    private var deferredError: FileError?
     private var timer: DispatchSourceTimer?
 
     /// Creates `logDirectory` (and its parents) and a new event file in it, starting with the
-    /// file-version record TensorBoard expects first.
-    public init(logDirectory: URL, flushInterval: Double = 2) throws {
+    /// file-version record TensorBoard expects first. With `purgeStep` (PyTorch's name), a
+    /// run that restarts from a checkpoint: TensorBoard hides what earlier files logged at
+    /// that step or later, so each step shows once.
+    public init(logDirectory: URL, purgeStep: Int? = nil, flushInterval: Double = 2) throws {
         precondition(flushInterval > 0, "SummaryWriter: flushInterval must be positive, got \(flushInterval)")
         self.logDirectory = logDirectory
         do {
             try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         } catch {
-            throw SummaryWriterError(path: logDirectory.path, problem: "cannot create the log directory: \(error.localizedDescription)")
+            throw FileError(.tensorBoard, path: logDirectory.path, problem: "cannot create the log directory: \(FileError.systemReason(error))")
         }
         let seconds = Int(Date().timeIntervalSince1970)
         let counter = eventFileCounter.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -40,9 +43,10 @@ public final class SummaryWriter: @unchecked Sendable {
         fileURL = logDirectory.appendingPathComponent(name)
         descriptor = open(fileURL.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw SummaryWriterError(path: fileURL.path, problem: "cannot create the file: \(String(cString: strerror(errno)))")
+            throw FileError(.tensorBoard, path: fileURL.path, problem: "cannot create the file: \(String(cString: strerror(errno)))")
         }
         try append(Event(wallTime: Date().timeIntervalSince1970, step: 0, payload: .fileVersion("brain.Event:2")))
+        if let purgeStep { try append(Event(wallTime: Date().timeIntervalSince1970, step: Int64(purgeStep), payload: .sessionStart)) }
         try flush()
 
         let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
@@ -109,7 +113,7 @@ public final class SummaryWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         try reportDeferredError()
-        guard descriptor >= 0 else { throw SummaryWriterError(path: fileURL.path, problem: "the writer is closed") }
+        guard descriptor >= 0 else { throw FileError(.tensorBoard, path: fileURL.path, problem: "the writer is closed") }
         pending += record
         if pending.count >= SummaryWriter.bufferLimit { try writePending() }
     }
@@ -134,7 +138,7 @@ public final class SummaryWriter: @unchecked Sendable {
 
     /// Called with the lock held. After a failed write only the bytes not yet written stay
     /// buffered, so a retry never duplicates a record.
-    private func writePending() throws(SummaryWriterError) {
+    private func writePending() throws(FileError) {
         guard descriptor >= 0, !pending.isEmpty else { return }
         var written = 0
         defer { pending.removeFirst(written) }
@@ -148,7 +152,7 @@ public final class SummaryWriter: @unchecked Sendable {
             return nil
         }
         if let code = failure {
-            throw SummaryWriterError(path: fileURL.path, problem: "cannot write: \(String(cString: strerror(code)))")
+            throw FileError(.tensorBoard, path: fileURL.path, problem: "cannot write: \(String(cString: strerror(code)))")
         }
     }
 }

@@ -106,7 +106,17 @@ final class CSVTests: XCTestCase {
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,0\n2,-1\n"), label: "label"), "line 3, column 2 (\"label\"): \"-1\" is a negative label")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,\"x\n2,y\n"), label: "label"), "data.csv", "line 2, column 2: the quoted field is never closed")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,\"x\"y\n"), label: "label"), "data.csv", "line 2, column 2: unexpected text after a closing quote")
-        assertThrows(try CSVClassification(contentsOf: directory.appendingPathComponent("none.csv"), label: 0), "none.csv", "cannot read the file")
+        assertThrows(try CSVClassification(contentsOf: directory.appendingPathComponent("none.csv"), label: 0), "none.csv", "no such file")
+    }
+
+    /// NaN and infinity would make the standardization, and every weight they reach, NaN.
+    func testFeaturesMustBeFiniteAndPresent() throws {
+        assertThrows(try CSVClassification(contentsOf: file("a,b,label\n1,2,x\nnan,3,y\n"), label: "label", options: CSVOptions(standardization: .fitted)),
+                     "data.csv", "line 3, column 1 (\"a\"): \"nan\" is not a finite number")
+        assertThrows(try CSVFeatures(contentsOf: file("a,b\n1,-inf\n"), columns: nil), "line 2, column 2 (\"b\"): \"-inf\" is not a finite number")
+        assertThrows(try CSVClassification(contentsOf: file("a,label\n1e39,x\n"), label: "label"), "\"1e39\" is not a finite number")
+        assertThrows(try CSVClassification(contentsOf: file("label\nx\ny\n"), label: "label", options: CSVOptions(header: .present)),
+                     "data.csv", "has no feature columns: its only column, \"label\", is the label")
     }
 
     func testGivenClassNamesKeepTheTrainingFilesNumbering() throws {

@@ -30,17 +30,17 @@ final class CompressionTests: XCTestCase {
         let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * $0 / 7) }
         for level in [0, 1, 6, 9] {
             let packed = bytes.withUnsafeBytes { Compression.deflate($0, level: level) }
-            XCTAssertEqual(try Compression.inflate(Data(packed), expectedCount: bytes.count, source: "m"), bytes, "level \(level)")
+            XCTAssertEqual(try Compression.inflate(Data(packed), expectedCount: bytes.count, format: .zip, source: "m"), bytes, "level \(level)")
         }
         let empty = [UInt8]().withUnsafeBytes { Compression.deflate($0) }
-        XCTAssertEqual(try Compression.inflate(Data(empty), expectedCount: 0, source: "m"), [])
+        XCTAssertEqual(try Compression.inflate(Data(empty), expectedCount: 0, format: .zip, source: "m"), [])
     }
 
     func testRawInflateChecksTheDeclaredSizeAndTheStreamEnd() {
         let packed = text.withUnsafeBytes { Compression.deflate($0) }
-        assertThrows(try Compression.inflate(Data(packed), expectedCount: text.count + 1, source: "m.npy"), "m.npy", "holds \(text.count) bytes, \(text.count + 1) were declared")
-        assertThrows(try Compression.inflate(Data(packed + [9]), expectedCount: text.count, source: "m.npy"), "ends after \(packed.count) of its \(packed.count + 1) bytes")
-        assertThrows(try Compression.inflate(Data(packed.dropLast(3)), expectedCount: text.count, source: "m.npy"), "truncated")
+        assertThrows(try Compression.inflate(Data(packed), expectedCount: text.count + 1, format: .zip, source: "m.npy"), "m.npy", "holds \(text.count) bytes, \(text.count + 1) were declared")
+        assertThrows(try Compression.inflate(Data(packed + [9]), expectedCount: text.count, format: .zip, source: "m.npy"), "ends after \(packed.count) of its \(packed.count + 1) bytes")
+        assertThrows(try Compression.inflate(Data(packed.dropLast(3)), expectedCount: text.count, format: .zip, source: "m.npy"), "truncated")
     }
 
     func testCRC32MatchesTheStandardCheckValue() {

@@ -76,7 +76,7 @@ final class ImageFilePNGTests: XCTestCase {
     private func assertRefused(_ file: [UInt8], _ fragments: String..., line: UInt = #line) {
         XCTAssertThrowsError(try Image(encoded: file, source: "broken.png"), line: line) { error in
             let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("broken.png: "), message, line: line)
+            XCTAssertTrue(message.hasPrefix("PNG broken.png: "), message, line: line)
             for fragment in fragments { XCTAssertTrue(message.contains(fragment), "expected “\(fragment)” in: \(message)", line: line) }
         }
     }

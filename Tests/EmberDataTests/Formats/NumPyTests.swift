@@ -98,7 +98,7 @@ final class NumPyTests: XCTestCase {
         XCTAssertEqual(loaded.dtype, .int64)
         XCTAssertEqual(loaded.doubles, [-5, 6])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["x.npy"])
-        assertThrows(try NumPy.load(contentsOf: directory.appendingPathComponent("missing.npy")), "missing.npy", "cannot read the file")
+        assertThrows(try NumPy.load(contentsOf: directory.appendingPathComponent("missing.npy")), "missing.npy", "no such file")
         assertThrows(try NumPy.write(Tensor([Float(1)]), to: directory.appendingPathComponent("no/such/dir.npy")), "no/such/dir.npy", "cannot create the temporary file")
     }
 }

@@ -157,7 +157,7 @@ final class SafeTensorsTests: XCTestCase {
         let original = try Data(contentsOf: url)
 
         XCTAssertThrowsError(try SafeTensors.write(["__metadata__": Tensor([Float(3)])], to: url)) { error in
-            XCTAssertEqual((error as? SafeTensorsError)?.source, url.path)
+            XCTAssertEqual((error as? FileError)?.path, url.path)
             XCTAssertTrue("\(error)".contains("__metadata__"), "\(error)")
         }
         XCTAssertEqual(try Data(contentsOf: url), original)

@@ -14,8 +14,8 @@ final class SafeTensorsValidationTests: XCTestCase {
 
     private func assertRejects(_ bytes: Data, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try SafeTensors.decode(bytes, source: "bad.safetensors"), file: file, line: line) { error in
-            guard let error = error as? SafeTensorsError else { return XCTFail("not a SafeTensorsError: \(error)", file: file, line: line) }
-            XCTAssertEqual(error.source, "bad.safetensors", file: file, line: line)
+            guard let error = error as? FileError else { return XCTFail("not a FileError: \(error)", file: file, line: line) }
+            XCTAssertEqual(error.path, "bad.safetensors", file: file, line: line)
             XCTAssertTrue(error.description.contains("bad.safetensors"), file: file, line: line)
             XCTAssertTrue(error.problem.contains(fragment), "expected “\(fragment)” in: \(error.problem)", file: file, line: line)
         }
@@ -125,15 +125,15 @@ final class SafeTensorsValidationTests: XCTestCase {
         let missing = directory.appendingPathComponent("missing.safetensors")
         for read in [{ _ = try SafeTensors.load(contentsOf: missing) }, { _ = try SafeTensors.header(contentsOf: missing) }] {
             XCTAssertThrowsError(try read()) { error in
-                XCTAssertEqual((error as? SafeTensorsError)?.source, missing.path)
-                XCTAssertTrue("\(error)".contains("cannot read the file"), "\(error)")
+                XCTAssertEqual((error as? FileError)?.path, missing.path)
+                XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
             }
         }
         // header() checks the layout against the file's size without reading the data.
         let truncated = directory.appendingPathComponent("truncated.safetensors")
         try file(#"{"a":\#(f32x2)}"#, data: [0, 0, 0]).write(to: truncated)
         XCTAssertThrowsError(try SafeTensors.header(contentsOf: truncated)) { error in
-            XCTAssertEqual((error as? SafeTensorsError)?.source, truncated.path)
+            XCTAssertEqual((error as? FileError)?.path, truncated.path)
             XCTAssertTrue("\(error)".contains("run past the end of the 3-byte data buffer"), "\(error)")
         }
         let short = directory.appendingPathComponent("short.safetensors")

@@ -182,7 +182,10 @@ final class BERTTests: XCTestCase {
             (#"{"num_hidden_layers": 0}"#, ["num_hidden_layers", "positive"]),
             (#"{"hidden_dropout_prob": 1.5}"#, ["hidden_dropout_prob", "1.5"]),
             (#"{"vocab_size": 10, "pad_token_id": 10}"#, ["pad_token_id", "10"]),
-            (#"{"hidden_size": "big"}"#, ["hidden_size", "integer"]),
+            (#"{"hidden_size": "big"}"#, ["hidden_size", "whole number"]),
+            // Sizes whose weights no machine holds are refused before any is allocated.
+            (#"{"vocab_size": 1000000000000000}"#, ["vocab_size: 1000000000000000 is too large: its weights need 3.1 EB", "of memory"]),
+            (#"{"max_position_embeddings": 1000000000000}"#, ["max_position_embeddings: 1000000000000 is too large: its weights need 3.1 PB"]),
         ]
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-bert-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -100,7 +100,7 @@ final class PretrainedFolderTests: XCTestCase {
     // MARK: Folder errors
 
     private func assertMentions(_ error: Error, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(error is PretrainedError, "\(type(of: error)): \(error)", file: file, line: line)
+        XCTAssertTrue(error is FileError, "\(type(of: error)): \(error)", file: file, line: line)
         let message = "\(error)"
         for fragment in fragments {
             XCTAssertTrue(message.contains(fragment), "\"\(message)\" does not mention \(fragment)", file: file, line: line)

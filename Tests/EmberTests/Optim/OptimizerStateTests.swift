@@ -115,6 +115,14 @@ final class OptimizerStateTests: XCTestCase {
         badShape.tensors["state.1.exp_avg"] = Tensor.zeros([3], dtype: .float64)
         XCTAssertEqual(refusal(badShape, into: Adam(makeParameters())),
                        "loadStateDict: state tensor 'state.1.exp_avg' has shape [3], parameter 1 has shape [4]")
+        // Each count is printed once, for what it counts.
+        var steps = saved
+        steps.info.groups[0].steps.removeLast()
+        XCTAssertEqual(refusal(steps, into: Adam(makeParameters())),
+                       "loadStateDict: parameter group 0 of the state has 1 step counts for its 2 parameters")
+        steps = saved
+        steps.info.groups[0].steps[0] = -3
+        XCTAssertEqual(refusal(steps, into: Adam(makeParameters())), "loadStateDict: parameter group 0 of the state has a negative step count -3")
         var missing = saved
         missing.info.groups[0].hyperparameters["beta2"] = nil
         XCTAssertEqual(refusal(missing, into: Adam(makeParameters())),

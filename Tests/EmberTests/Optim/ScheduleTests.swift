@@ -120,6 +120,20 @@ final class ScheduleTests: XCTestCase {
         }
     }
 
+    /// A state past the end of a schedule that has one (a resumed run told to train fewer
+    /// epochs, an edited checkpoint) is refused rather than stopping in OneCycleLR.
+    func testAStateBeyondTheScheduleIsRefused() throws {
+        let cycle = OneCycleLR(maxLR: 0.1, totalSteps: 10)
+        XCTAssertEqual(cycle.stepLimit, 10)
+        XCTAssertNil(CosineAnnealingLR(tMax: 10).stepLimit)
+        let scheduler = LRScheduler(optimizer([0.1]), schedule: cycle)
+        XCTAssertNoThrow(try scheduler.loadStateDict(LRScheduler.State(lastEpoch: 10, baseLRs: [0.1])))
+        XCTAssertThrowsError(try scheduler.loadStateDict(LRScheduler.State(lastEpoch: 1_000_000, baseLRs: [0.1]))) { error in
+            XCTAssertEqual("\(error)", "LRScheduler.loadStateDict: the state has taken 1000000 steps, more than the 10 the schedule has")
+        }
+        XCTAssertEqual(scheduler.lastEpoch, 10, "a refused state changes nothing")
+    }
+
     func testPlateauStateResumes() throws {
         let metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85]
         let reference = ReduceLROnPlateau(optimizer([0.1]), factor: 0.5, patience: 1)

@@ -35,10 +35,10 @@ struct PNGChunkReader {
     }
 
     /// The next chunk, or nil at the end of the file.
-    mutating func next() throws(DataFileError) -> PNGChunk? {
+    mutating func next() throws(FileError) -> PNGChunk? {
         let offset = position
         guard offset < bytes.count else { return nil }
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: problem) }
+        func fail(_ problem: String) -> FileError { FileError(.png, path: source, problem: problem) }
         guard bytes.count - offset >= 8 else {
             throw fail("truncated: the file ends inside the header of the chunk at byte \(offset) (\(bytes.count - offset) of its 8 bytes)")
         }

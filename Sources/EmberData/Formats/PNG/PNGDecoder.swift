@@ -1,3 +1,4 @@
+import EmberIO
 /// Decoding PNG files (ISO/IEC 15948, the W3C PNG specification) into 8-bit images.
 ///
 /// Every colour type and bit depth, the five filters and Adam7 interlacing are read. Pixels
@@ -17,8 +18,8 @@ enum PNGDecoder {
 
     /// The image in `bytes`, a whole PNG file; `source` names it in errors. Images of more than
     /// `maximumPixels` pixels are refused before their data is decompressed.
-    static func decode(_ bytes: [UInt8], source: String, maximumPixels: Int) throws(DataFileError) -> Image {
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: problem) }
+    static func decode(_ bytes: [UInt8], source: String, maximumPixels: Int) throws(FileError) -> Image {
+        func fail(_ problem: String) -> FileError { FileError(.png, path: source, problem: problem) }
         guard bytes.starts(with: PNGChunk.signature) else { throw fail("not a PNG file: it does not start with the 8-byte PNG signature") }
 
         var reader = PNGChunkReader(bytes: bytes, source: source)
@@ -72,7 +73,7 @@ enum PNGDecoder {
         if header.colorType == .palette && palette == nil { throw fail("a palette image (colour type 3) without a PLTE chunk") }
 
         guard header.width * header.height <= maximumPixels else {
-            throw fail("the image is \(header.width)x\(header.height), \(header.width * header.height) pixels, more than the limit of \(maximumPixels) (raise maximumPixels to read it)")
+            throw fail("the image is \(header.width)x\(header.height), \(header.width * header.height) pixels, more than the limit of \(maximumPixels) (a guard against decompression bombs)")
         }
         // Deflate expands at most about 1032:1: refuse before allocating what cannot be there.
         guard let filteredCount = header.filteredDataCount, filteredCount / 1032 <= compressed.count else {
@@ -84,7 +85,7 @@ enum PNGDecoder {
     }
 
     private static func readTransparency(_ data: ArraySlice<UInt8>, header: PNGHeader, palette: [UInt8]?,
-                                         fail: (String) -> DataFileError) throws(DataFileError) -> Transparency {
+                                         fail: (String) -> FileError) throws(FileError) -> Transparency {
         let values = stride(from: data.startIndex, to: data.endIndex - 1, by: 2).map { Int(data[$0]) << 8 | Int(data[$0 + 1]) }
         switch header.colorType {
         case .gray:

@@ -27,7 +27,7 @@ extension Image {
     /// Writes the image to `url` as a PNG file (see `pngData()`), atomically: a failure leaves
     /// any existing file untouched.
     public func writePNG(to url: URL) throws {
-        try AtomicFile.write(pngData(), to: url)
+        try AtomicFile.write(pngData(), to: url, format: .png)
     }
 
     /// Every row behind the filter byte chosen for it.

@@ -1,3 +1,4 @@
+import EmberIO
 /// PNG's colour types (IHDR's tenth byte): what one pixel's samples are.
 enum PNGColorType: UInt8 {
     case gray = 0, rgb = 2, palette = 3, grayAlpha = 4, rgba = 6
@@ -50,8 +51,8 @@ struct PNGHeader {
     let colorType: PNGColorType
     let interlaced: Bool
 
-    init(_ data: ArraySlice<UInt8>, source: String) throws(DataFileError) {
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: "IHDR: \(problem)") }
+    init(_ data: ArraySlice<UInt8>, source: String) throws(FileError) {
+        func fail(_ problem: String) -> FileError { FileError(.png, path: source, problem: "IHDR: \(problem)") }
         guard data.count == 13 else { throw fail("holds \(data.count) bytes, 13 expected") }
         let bytes = Array(data)
         let width = bytes[0..<4].reduce(0) { $0 << 8 | Int($1) }

@@ -1,3 +1,4 @@
+import EmberIO
 /// Turns a PNG's decompressed image data (rows, each behind its filter byte, pass after pass)
 /// into an 8-bit Image: unfilters the rows, unpacks their samples, applies the palette and
 /// tRNS, and puts interlaced passes' pixels in place.
@@ -40,7 +41,7 @@ struct PNGPixels {
 
     /// The image held by `filtered` (exactly `header.filteredDataCount` bytes), which is
     /// unfiltered in place.
-    func image(from filtered: inout [UInt8]) throws(DataFileError) -> Image {
+    func image(from filtered: inout [UInt8]) throws(FileError) -> Image {
         let channels = self.channels
         var pixels = [UInt8](repeating: 0, count: header.width * header.height * channels)
         let widest = header.rowBytes(pixels: header.width)
@@ -48,10 +49,10 @@ struct PNGPixels {
         // Interlaced passes unpack into `line` first, then spread over the image.
         var line = [UInt8](repeating: 0, count: header.interlaced ? header.width * channels : 0)
         var offset = 0
-        try filtered.withUnsafeMutableBufferPointer { (data: inout UnsafeMutableBufferPointer<UInt8>) throws(DataFileError) in
-            try pixels.withUnsafeMutableBufferPointer { (image: inout UnsafeMutableBufferPointer<UInt8>) throws(DataFileError) in
-                try zeros.withUnsafeBufferPointer { (zeros: UnsafeBufferPointer<UInt8>) throws(DataFileError) in
-                    try line.withUnsafeMutableBufferPointer { (line: inout UnsafeMutableBufferPointer<UInt8>) throws(DataFileError) in
+        try filtered.withUnsafeMutableBufferPointer { (data: inout UnsafeMutableBufferPointer<UInt8>) throws(FileError) in
+            try pixels.withUnsafeMutableBufferPointer { (image: inout UnsafeMutableBufferPointer<UInt8>) throws(FileError) in
+                try zeros.withUnsafeBufferPointer { (zeros: UnsafeBufferPointer<UInt8>) throws(FileError) in
+                    try line.withUnsafeMutableBufferPointer { (line: inout UnsafeMutableBufferPointer<UInt8>) throws(FileError) in
                         let data = data.baseAddress!, image = image.baseAddress!
                         for pass in header.passes {
                             let rowBytes = header.rowBytes(pixels: pass.width)
@@ -60,7 +61,7 @@ struct PNGPixels {
                                 let y = pass.yStart + row * pass.yStep
                                 guard let filter = PNGFilter(rawValue: data[offset]) else {
                                     let place = header.interlaced ? "row \(row) of Adam7 pass \(pass.number)" : "row \(row)"
-                                    throw DataFileError(source: source, problem: "\(place) uses filter type \(data[offset]); PNG defines 0 (none) to 4 (Paeth)")
+                                    throw FileError(.png, path: source, problem: "\(place) uses filter type \(data[offset]); PNG defines 0 (none) to 4 (Paeth)")
                                 }
                                 let current = data + offset + 1
                                 filter.unfilter(current, previous: previous, count: rowBytes, stride: header.filterStride)
@@ -86,7 +87,7 @@ struct PNGPixels {
 
     /// Writes the `count` pixels of one unfiltered row to `output`, one after another.
     private func unpack(_ row: UnsafeMutablePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>,
-                        row y: Int, pass: PNGPass) throws(DataFileError) {
+                        row y: Int, pass: PNGPass) throws(FileError) {
         let depth = header.bitDepth, samplesPerPixel = header.colorType.samplesPerPixel
         // The common cases: 8-bit samples copied as they are, 16-bit ones cut to their high byte.
         if transparency == nil && header.colorType != .palette && depth >= 8 {
@@ -108,11 +109,11 @@ struct PNGPixels {
             }
         }
         if header.colorType == .palette {
-            try paletteTable.withUnsafeBufferPointer { (table: UnsafeBufferPointer<UInt8>) throws(DataFileError) in
+            try paletteTable.withUnsafeBufferPointer { (table: UnsafeBufferPointer<UInt8>) throws(FileError) in
                 for i in 0..<count {
                     let index = sample(i)
                     guard index < paletteCount else {
-                        throw DataFileError(source: source, problem: "pixel (x: \(pass.xStart + i * pass.xStep), y: \(y)) uses palette entry \(index), the PLTE chunk has \(paletteCount) entries")
+                        throw FileError(.png, path: source, problem: "pixel (x: \(pass.xStart + i * pass.xStep), y: \(y)) uses palette entry \(index), the PLTE chunk has \(paletteCount) entries")
                     }
                     (output + i * channels).update(from: table.baseAddress! + index * channels, count: channels)
                 }

@@ -17,8 +17,8 @@ enum ZlibStream {
 
     /// The `expectedCount` bytes held by the zlib stream `stream`; `context` says in errors
     /// what the stream is ("the IDAT data", ...).
-    static func decompress(_ stream: [UInt8], expectedCount: Int, source: String, context: String) throws(DataFileError) -> [UInt8] {
-        func fail(_ problem: String) -> DataFileError { DataFileError(source: source, problem: "\(context): \(problem)") }
+    static func decompress(_ stream: [UInt8], expectedCount: Int, source: String, context: String) throws(FileError) -> [UInt8] {
+        func fail(_ problem: String) -> FileError { FileError(.png, path: source, problem: "\(context): \(problem)") }
         guard stream.count >= 6 else { throw fail("truncated: \(stream.count) bytes, too short for a zlib stream (a 2-byte header, compressed data and a 4-byte checksum)") }
         let method = stream[0], flags = stream[1]
         guard method & 0x0F == 8, method >> 4 <= 7, (Int(method) * 256 + Int(flags)) % 31 == 0 else {
@@ -27,7 +27,7 @@ enum ZlibStream {
         guard flags & 0x20 == 0 else { throw fail("the zlib stream asks for a preset dictionary, which PNG does not allow") }
         let inflated: [UInt8]
         do {
-            inflated = try Compression.inflate(Data(stream[2..<(stream.count - 4)]), expectedCount: expectedCount, source: source)
+            inflated = try Compression.inflate(Data(stream[2..<(stream.count - 4)]), expectedCount: expectedCount, format: .png, source: source)
         } catch {
             throw fail(error.problem)
         }
