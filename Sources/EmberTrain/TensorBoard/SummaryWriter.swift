@@ -39,7 +39,10 @@ public final class SummaryWriter: @unchecked Sendable {
         }
         let seconds = Int(Date().timeIntervalSince1970)
         let counter = eventFileCounter.wrappingAdd(1, ordering: .relaxed).oldValue
-        let name = "events.out.tfevents.\(seconds).\(ProcessInfo.processInfo.hostName).\(getpid()).\(counter)"
+        // The counter zero-padded: TensorBoard reads a directory's files in name order, and
+        // two writers started in the same second must keep their order (".9" sorts after ".10").
+        let name = "events.out.tfevents.\(seconds).\(ProcessInfo.processInfo.hostName).\(getpid())."
+            + String(format: "%06d", counter)
         fileURL = logDirectory.appendingPathComponent(name)
         descriptor = open(fileURL.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
