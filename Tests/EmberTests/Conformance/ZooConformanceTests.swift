@@ -46,7 +46,7 @@ final class ZooConformanceTests: XCTestCase {
         .layer(.integers([7], below: 13), "KV cache, no bias") { dtype -> PiecewiseGPT in
             var config = gpt
             config.bias = false
-            return PiecewiseGPT(config, batch: 3, dtype: dtype)
+            return PiecewiseGPT(config, batch: 3, dtype: dtype)  // the harness's batch
         }.skipping(.perExampleGradients, "a cache is one set of buffers updated in place, which cannot take a different "
                    + "update from each example (as batch norm's running statistics); per-example decoding needs a cache per example")
         .skipping(.finiteDifferences, "no derivative flows through the keys and values a cache holds from earlier calls "
