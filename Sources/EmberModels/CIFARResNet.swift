@@ -19,25 +19,25 @@ public final class CIFARResNet: Module, Layer {
     public let inputChannels: Int
 
     /// `depth` is 6n + 2 for n blocks per stage.
-    public init(depth: Int, classes: Int = 10, inputChannels: Int = 3) {
+    public init(depth: Int, classes: Int = 10, inputChannels: Int = 3, dtype: DType = .float32) {
         precondition(depth >= 8 && (depth - 2) % 6 == 0, "CIFARResNet: depth must be 6n + 2 with n >= 1 (8, 14, 20, ...), got \(depth)")
         precondition(classes > 0 && inputChannels > 0, "CIFARResNet: classes and input channels must be positive")
         let blocks = (depth - 2) / 6
         self.inputChannels = inputChannels
-        conv1 = Conv2d(inputChannels, 16, kernelSize: 3, padding: 1, bias: false)
-        bn1 = BatchNorm2d(16)
+        conv1 = Conv2d(inputChannels, 16, kernelSize: 3, padding: 1, bias: false, dtype: dtype)
+        bn1 = BatchNorm2d(16, dtype: dtype)
         var inplanes = 16
         func stage(_ planes: Int, stride: Int) -> Sequential {
             let layers: [any Layer] = (0..<blocks).map { index in
                 defer { inplanes = planes }
-                return ResidualBlock(.basic, inplanes: inplanes, planes: planes, stride: index == 0 ? stride : 1)
+                return ResidualBlock(.basic, inplanes: inplanes, planes: planes, stride: index == 0 ? stride : 1, dtype: dtype)
             }
             return Sequential(layers)
         }
         layer1 = stage(16, stride: 1)
         layer2 = stage(32, stride: 2)
         layer3 = stage(64, stride: 2)
-        fc = Linear(64, classes)
+        fc = Linear(64, classes, dtype: dtype)
         super.init()
         ResNet.initializeLikeTorchvision(self)
     }

@@ -26,29 +26,33 @@ public final class ResNet: Module, Layer {
     let avgpool = AdaptiveAvgPool2d(1)
     let fc: Linear
 
-    /// `layers` gives the number of blocks in each of the four stages.
-    public init(block: Block, layers: [Int], classes: Int = 1000, cifarStem: Bool = false) {
+    /// `layers` gives the number of blocks in each of the four stages. `baseWidth` is the
+    /// number of channels of the stem and the first stage (the paper's 64), doubled by each
+    /// later stage: a smaller one gives the same architecture narrower (quick tests).
+    public init(block: Block, layers: [Int], classes: Int = 1000, cifarStem: Bool = false, baseWidth: Int = 64,
+                dtype: DType = .float32) {
         precondition(layers.count == 4 && layers.allSatisfy { $0 > 0 }, "ResNet: need four positive stage depths, got \(layers)")
         precondition(classes > 0, "ResNet: classes must be positive, got \(classes)")
-        conv1 = cifarStem ? Conv2d(3, 64, kernelSize: 3, stride: 1, padding: 1, bias: false)
-                          : Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false)
-        bn1 = BatchNorm2d(64)
+        precondition(baseWidth > 0, "ResNet: baseWidth must be positive, got \(baseWidth)")
+        conv1 = cifarStem ? Conv2d(3, baseWidth, kernelSize: 3, stride: 1, padding: 1, bias: false, dtype: dtype)
+                          : Conv2d(3, baseWidth, kernelSize: 7, stride: 2, padding: 3, bias: false, dtype: dtype)
+        bn1 = BatchNorm2d(baseWidth, dtype: dtype)
         maxpool = cifarStem ? nil : MaxPool2d(3, stride: 2, padding: 1)
-        var inplanes = 64
+        var inplanes = baseWidth
         func stage(_ planes: Int, _ count: Int, stride: Int) -> Sequential {
             var blocks = [any Layer]()
             for index in 0..<count {
-                let block = ResidualBlock(block, inplanes: inplanes, planes: planes, stride: index == 0 ? stride : 1)
+                let block = ResidualBlock(block, inplanes: inplanes, planes: planes, stride: index == 0 ? stride : 1, dtype: dtype)
                 inplanes = planes * block.kind.expansion
                 blocks.append(block)
             }
             return Sequential(blocks)
         }
-        layer1 = stage(64, layers[0], stride: 1)
-        layer2 = stage(128, layers[1], stride: 2)
-        layer3 = stage(256, layers[2], stride: 2)
-        layer4 = stage(512, layers[3], stride: 2)
-        fc = Linear(512 * block.expansion, classes)
+        layer1 = stage(baseWidth, layers[0], stride: 1)
+        layer2 = stage(2 * baseWidth, layers[1], stride: 2)
+        layer3 = stage(4 * baseWidth, layers[2], stride: 2)
+        layer4 = stage(8 * baseWidth, layers[3], stride: 2)
+        fc = Linear(8 * baseWidth * block.expansion, classes, dtype: dtype)
         super.init()
         Self.initializeLikeTorchvision(self)
     }
@@ -74,13 +78,19 @@ public final class ResNet: Module, Layer {
         }
     }
 
-    public static func resnet18(classes: Int = 1000) -> ResNet { ResNet(block: .basic, layers: [2, 2, 2, 2], classes: classes) }
-    public static func resnet34(classes: Int = 1000) -> ResNet { ResNet(block: .basic, layers: [3, 4, 6, 3], classes: classes) }
-    public static func resnet50(classes: Int = 1000) -> ResNet { ResNet(block: .bottleneck, layers: [3, 4, 6, 3], classes: classes) }
+    public static func resnet18(classes: Int = 1000, dtype: DType = .float32) -> ResNet {
+        ResNet(block: .basic, layers: [2, 2, 2, 2], classes: classes, dtype: dtype)
+    }
+    public static func resnet34(classes: Int = 1000, dtype: DType = .float32) -> ResNet {
+        ResNet(block: .basic, layers: [3, 4, 6, 3], classes: classes, dtype: dtype)
+    }
+    public static func resnet50(classes: Int = 1000, dtype: DType = .float32) -> ResNet {
+        ResNet(block: .bottleneck, layers: [3, 4, 6, 3], classes: classes, dtype: dtype)
+    }
 
     /// ResNet-18 for 32x32 images (CIFAR): 3x3 stem, no max-pool.
-    public static func resnet18Cifar(classes: Int = 10) -> ResNet {
-        ResNet(block: .basic, layers: [2, 2, 2, 2], classes: classes, cifarStem: true)
+    public static func resnet18Cifar(classes: Int = 10, dtype: DType = .float32) -> ResNet {
+        ResNet(block: .basic, layers: [2, 2, 2, 2], classes: classes, cifarStem: true, dtype: dtype)
     }
 }
 
@@ -97,25 +107,26 @@ final class ResidualBlock: Module, Layer {
     /// A strided 1x1 convolution and batch norm where the shortcut changes shape.
     let downsample: Sequential?
 
-    init(_ kind: ResNet.Block, inplanes: Int, planes: Int, stride: Int) {
+    init(_ kind: ResNet.Block, inplanes: Int, planes: Int, stride: Int, dtype: DType) {
         self.kind = kind
         let out = planes * kind.expansion
         switch kind {
         case .basic:
-            conv1 = Conv2d(inplanes, planes, kernelSize: 3, stride: Size2D(stride, stride), padding: 1, bias: false)
-            conv2 = Conv2d(planes, planes, kernelSize: 3, padding: 1, bias: false)
+            conv1 = Conv2d(inplanes, planes, kernelSize: 3, stride: Size2D(stride, stride), padding: 1, bias: false, dtype: dtype)
+            conv2 = Conv2d(planes, planes, kernelSize: 3, padding: 1, bias: false, dtype: dtype)
             conv3 = nil
             bn3 = nil
         case .bottleneck:
-            conv1 = Conv2d(inplanes, planes, kernelSize: 1, bias: false)
-            conv2 = Conv2d(planes, planes, kernelSize: 3, stride: Size2D(stride, stride), padding: 1, bias: false)
-            conv3 = Conv2d(planes, out, kernelSize: 1, bias: false)
-            bn3 = BatchNorm2d(out)
+            conv1 = Conv2d(inplanes, planes, kernelSize: 1, bias: false, dtype: dtype)
+            conv2 = Conv2d(planes, planes, kernelSize: 3, stride: Size2D(stride, stride), padding: 1, bias: false, dtype: dtype)
+            conv3 = Conv2d(planes, out, kernelSize: 1, bias: false, dtype: dtype)
+            bn3 = BatchNorm2d(out, dtype: dtype)
         }
-        bn1 = BatchNorm2d(planes)
-        bn2 = BatchNorm2d(planes)
+        bn1 = BatchNorm2d(planes, dtype: dtype)
+        bn2 = BatchNorm2d(planes, dtype: dtype)
         downsample = stride != 1 || inplanes != out
-            ? Sequential(Conv2d(inplanes, out, kernelSize: 1, stride: Size2D(stride, stride), bias: false), BatchNorm2d(out))
+            ? Sequential(Conv2d(inplanes, out, kernelSize: 1, stride: Size2D(stride, stride), bias: false, dtype: dtype),
+                         BatchNorm2d(out, dtype: dtype))
             : nil
     }
 

@@ -41,15 +41,21 @@ public final class GPT: Module, Layer {
         }
     }
 
-    /// A cache for `logits(_:cache:)`, empty.
-    public func makeCache() -> KVCache { KVCache(layers: config.nLayer, capacity: config.blockSize) }
+    /// A cache for `logits(_:cache:)`, empty. Its buffers are made for the first batch it sees,
+    /// or now for `batchSize` sequences.
+    public func makeCache(batchSize: Int? = nil) -> KVCache {
+        KVCache(layers: config.nLayer, heads: config.nHead, headSize: config.nEmbd / config.nHead, capacity: config.blockSize,
+                dtype: transformer.wte.weight.dtype, batchSize: batchSize)
+    }
 
     /// Logits [batch, length, vocabSize] for tokens [batch, length] (int64 or int32).
     ///
     /// With a `cache`, the tokens continue the ones it holds: they take the positions after
     /// them, attend to them, and are added to it, so feeding a sequence in pieces gives the
     /// logits of feeding it whole. The cache holds at most `blockSize` tokens: going past
-    /// throws `contextOverflow` (`generate` then slides the window, as nanoGPT).
+    /// throws `contextOverflow` (`generate` then slides the window, as nanoGPT). Inside a
+    /// traced function (`compile`) the cache's length is a value of the graph, so the tokens
+    /// are not checked against the context; positions past it stop at the position embedding.
     public func logits(_ tokens: Tensor, cache: KVCache? = nil) throws -> Tensor {
         if let problem = problem(tokens, cache: cache) { throw problem }
         return recordingCall { run(tokens, cache: cache) }
@@ -73,7 +79,8 @@ public final class GPT: Module, Layer {
                 return .cacheMismatch("the cache holds a batch of \(batch) sequences, the tokens are \(tokens.shape[0])")
             }
         }
-        let cached = cache?.length ?? 0
+        // A traced call cannot read the cache's length (a value of the graph).
+        let cached = tokens.isAbstract ? 0 : cache?.length ?? 0
         if cached + tokens.shape[1] > config.blockSize {
             return .contextOverflow(cached: cached, given: tokens.shape[1], blockSize: config.blockSize)
         }
@@ -87,6 +94,7 @@ public final class GPT: Module, Layer {
     }
 
     private func run(_ tokens: Tensor, cache: KVCache?) -> Tensor {
+        cache?.allocate(batch: tokens.shape[0])
         let logits = lmHead(transformer(tokens, cache: cache))
         cache?.advance(by: tokens.shape[1])
         return logits
@@ -112,8 +120,7 @@ final class GPTTransformer: Module {
     /// The final hidden states [batch, length, nEmbd].
     func callAsFunction(_ tokens: Tensor, cache: KVCache?) -> Tensor {
         recordingCall {
-            let offset = cache?.length ?? 0
-            let positions = Tensor.arange(from: Double(offset), to: Double(offset + tokens.shape[1]), dtype: .int64)
+            let positions = cache?.positions(count: tokens.shape[1]) ?? Tensor.arange(tokens.shape[1])
             var x = drop(wte(tokens) + wpe(positions))
             for (layer, block) in h.enumerated() {
                 x = block(x, cache: cache, layer: layer)
@@ -181,13 +188,11 @@ final class CausalSelfAttention: Module {
             // [batch, length, 3·width] → three [batch, heads, length, headSize].
             let qkv = cAttn(x).reshaped(to: [batch, length, 3, heads, width / heads]).permuted(2, 0, 3, 1, 4)
             var (k, v) = (qkv[1], qkv[2])
-            let offset = cache?.length ?? 0
-            if let cache { (k, v) = cache.appending(layer: layer, keys: k, values: v) }
-            // Query i sits at position offset + i and sees keys 0...offset + i.
-            let mask = offset == 0 ? nil
-                : Tensor.arange(offset + length).unsqueezed(axis: 0) .<= (Tensor.arange(length) + Double(offset)).unsqueezed(axis: 1)
-            let y = scaledDotProductAttention(qkv[0], k, v, mask: mask, isCausal: offset == 0,
-                                              dropout: isTraining ? dropout : 0)
+            // With a cache, query i sits at position length + i and sees the keys up to it.
+            var visible: Tensor?
+            let attentionDropout = isTraining ? dropout : 0
+            if let cache { (k, v, visible) = cache.update(layer: layer, keys: k, values: v, wholeBuffers: attentionDropout > 0) }
+            let y = scaledDotProductAttention(qkv[0], k, v, mask: visible, isCausal: cache == nil, dropout: attentionDropout)
             return residDropout(cProj(y.permuted(0, 2, 1, 3).reshaped(to: [batch, length, width])))
         }
     }

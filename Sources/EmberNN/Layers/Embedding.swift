@@ -28,9 +28,11 @@ public final class Embedding: Module, Layer {
                      "Embedding(\(numEmbeddings), \(embeddingDim)): expected int64 or int32 indices, got \(indices.dtype)")
         // The lookup checks each index against the table when it runs (also in compiled code).
         let rows = weight.indexSelect(axis: 0, index: indices.flattened()).reshaped(to: indices.shape + [embeddingDim])
-        guard let paddingIndex, isGradEnabled && weight.requiresGrad else { return rows }
-        // The padding row's lookups read the table without recording, so they send no gradient to it.
+        // Also with gradients off: a compiled function traced now may be replayed with them on.
+        guard let paddingIndex, weight.requiresGrad else { return rows }
+        // The padding row's lookups pass through stopGradient, so they send no gradient to it;
+        // `detached()` would stop the tape only, not a compiled replay.
         let isPadding = (indices .== Double(paddingIndex)).unsqueezed(axis: -1)
-        return Tensor.where(isPadding, rows.detached(), rows)
+        return Tensor.where(isPadding, stopGradient(rows), rows)
     }
 }
