@@ -10,7 +10,8 @@ extension Tensor {
                        + "vmap, jvp or trace): it has a shape but no values yet; keep the computation in tensor operations "
                        + "(Tensor.where instead of an if on a value), or read the values from the function's results")
         }
-        let dense = noGrad { cast(to: T.dtype).contiguous() }
+        // Eagerly even inside a traced function: a concrete tensor's values are known.
+        let dense = eagerly { cast(to: T.dtype).contiguous() }
         var result = [T]()
         result.reserveCapacity(count)
         let n = count

@@ -117,6 +117,10 @@ final class Tracer {
     /// Each generator drawn from: its index in `graph.randomStates` and its state value.
     private var generatorStates: [ObjectIdentifier: (index: Int, tensor: Tensor)] = [:]
 
+    /// Storages made after this one were made while the function ran: its own tensors, not
+    /// captured ones.
+    private let lastCapturableSerial = Storage.latestSerial
+
     init(outer: Tracer?) { self.outer = outer }
 
     /// Whether `tensor` is a value of this trace or of an enclosing one.
@@ -177,16 +181,20 @@ final class Tracer {
         return start == 0 ? state : state + Tensor([0, 0, Int64(start)])
     }
 
-    /// Records `value` as the new content of `target`, a tensor captured from outside; later
-    /// reads of `target` in the function see it.
+    /// Records `value` as the new content of `target`: later reads of `target` in the
+    /// function see it, as values without derivatives (an eager assignment copies values,
+    /// not history). A tensor captured from outside is overwritten after each call; one the
+    /// function made itself is its own, made anew by every call, so nothing outlives the call.
     func recordUpdate(_ target: Tensor, _ value: Tensor) {
         if target.isAbstract {
             fatalError("assign: a value computed inside a traced function cannot be overwritten in place; "
                        + "use the new tensor instead")
         }
-        let id = valueID(value)
-        graph.updates.removeAll { $0.target === target }
-        graph.updates.append(Graph.Update(target: target, value: id))
+        let id = valueID(Dispatch.run1(.stopGradient, [value]))
+        if target.storage.serial <= lastCapturableSerial {
+            graph.updates.removeAll { $0.target === target }
+            graph.updates.append(Graph.Update(target: target, value: id))
+        }
         valueIDs[ObjectIdentifier(target)] = id
         seen.append(target)
     }

@@ -79,6 +79,30 @@ final class TracedCreationTests: XCTestCase {
         }
     }
 
+    /// A tensor the function makes is its own in every call; an assignment is a copy of
+    /// values, so no derivative flows through what was assigned (as eagerly).
+    func testAssignmentsInsideACompiledFunction() {
+        let counter = compile { (x: Tensor) in
+            let state = Tensor.zeros([1])
+            state.assign(state + 1)
+            return x + state
+        }
+        let x = Tensor([0] as [Float])
+        XCTAssertEqual([counter(x).floats, counter(x).floats], [[1], [1]])
+        let buffer = Tensor.zeros([1], dtype: .float64)
+        let f = { (w: Tensor) -> Tensor in
+            buffer.assign(w * 3)
+            return (buffer * w).sum()
+        }
+        let w = Tensor([2] as [Double])
+        XCTAssertEqual(grad(f)(w).doubles, [6])
+        XCTAssertEqual(grad { compile { [f($0[0])] }([$0])[0] }(w).doubles, [6])
+        XCTAssertEqual(buffer.doubles, [6])
+        // Values of captured tensors can be read while tracing: they are known.
+        let table = Tensor([1, 2] as [Int64])
+        XCTAssertEqual(jvp({ $0 * table.doubles[1] }, primal: w, tangent: Tensor([1] as [Double])).tangent.doubles, [2])
+    }
+
     /// A batch norm's running statistics are updated by compiled calls as by eager ones.
     func testCompiledBatchNormUpdatesItsRunningStatistics() {
         for momentum in [0.1, nil] as [Double?] {
