@@ -22,7 +22,7 @@ swift build --package-path Fuzz -c debug -Xswiftc -sanitize=fuzzer,address -Xswi
     --build-path .build-fuzz >&2
 binary=.build-fuzz/debug/ember-fuzz
 mkdir -p Fuzz/Findings
-export LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp"
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp"
 failed=()
 for target in "${selected[@]}"; do
     mkdir -p "Fuzz/Corpus/$target" "Fuzz/Work/$target"

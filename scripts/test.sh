@@ -16,6 +16,8 @@ if [ "${1:-}" = "--sanitize" ]; then
         address|thread) build=(--sanitize "$2" --build-path ".build-$2") ;;
         *) echo "scripts/test.sh: --sanitize takes address or thread, got '${2:-}'" >&2; exit 1 ;;
     esac
+    # Leaks of the toolchain's libraries (XCTest, Foundation) are not Ember's.
+    [ "$2" = address ] && export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp"
     shift 2
 fi
 swift build --build-tests ${build[@]+"${build[@]}"}
