@@ -2,9 +2,9 @@ import CEmberSupport
 
 /// Counts the floating-point operations of the kernels run on this thread, eagerly or in
 /// compiled functions, inside `countingFLOPs { }`. The count follows PyTorch's
-/// `torch.utils.flop_counter`: matrix
-/// products and convolutions (forward and backward), two operations per multiply-add;
-/// elementwise work, normalization and data movement are not counted.
+/// `torch.utils.flop_counter`: matrix products and convolutions (forward and backward), two
+/// operations per multiply-add; elementwise work, normalization and data movement are not
+/// counted.
 public final class FLOPCounter {
     /// The operations counted so far.
     public fileprivate(set) var total = 0
