@@ -92,12 +92,19 @@ struct CSVTable {
             if let negative = integers.firstIndex(where: { $0 < 0 }) {
                 throw fail(rows[negative], column, "is a negative label: integer labels are class ids 0, 1, ...")
             }
+            // Every id up to the largest is a class: a stray huge id would ask for billions (found by fuzzing).
+            if let huge = integers.firstIndex(where: { $0 >= Self.maximumClasses }) {
+                throw fail(rows[huge], column, "is a class id past \(Self.maximumClasses - 1): integer labels are class ids 0, 1, ... of at most \(Self.maximumClasses) classes")
+            }
             return ((0...(integers.max() ?? 0)).map(String.init), integers)
         }
         let names = Set(texts).sorted()
         let ids = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         return (names, texts.map { ids[$0]! })
     }
+
+    /// The most classes integer labels may number.
+    static let maximumClasses = 1 << 20
 
     /// An error at a row's field: "line 7, column 3 ("age"): "abc" is not a number".
     func fail(_ row: CSVRecord, _ column: Int, _ problem: String) -> FileError {

@@ -104,6 +104,9 @@ final class CSVTests: XCTestCase {
         assertThrows(try CSVClassification(contentsOf: file("\n\n"), label: 0), "data.csv", "the file is empty")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n"), label: "label"), "data.csv", "a header and no data rows")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,0\n2,-1\n"), label: "label"), "line 3, column 2 (\"label\"): \"-1\" is a negative label")
+        // Found by fuzzing (Fuzz/Corpus/csv/huge-class-id): every id up to the largest would be a class.
+        assertThrows(try CSVClassification(contentsOf: file("a,label\n1,0\n2,1333333333333\n"), label: "label"),
+                     "line 3, column 2 (\"label\"): \"1333333333333\" is a class id past 1048575")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,\"x\n2,y\n"), label: "label"), "data.csv", "line 2, column 2: the quoted field is never closed")
         assertThrows(try CSVClassification(contentsOf: file("a,label\n1,\"x\"y\n"), label: "label"), "data.csv", "line 2, column 2: unexpected text after a closing quote")
         assertThrows(try CSVClassification(contentsOf: directory.appendingPathComponent("none.csv"), label: 0), "none.csv", "no such file")
