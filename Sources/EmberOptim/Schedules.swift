@@ -95,8 +95,18 @@ public struct SequentialLR: LRSchedule {
         precondition(milestones.count == schedules.count - 1,
                      "SequentialLR: \(schedules.count) schedules need \(schedules.count - 1) milestones, got \(milestones.count)")
         precondition(milestones == milestones.sorted(), "SequentialLR: milestones must be increasing, got \(milestones)")
+        for (i, (schedule, end)) in zip(schedules, milestones).enumerated() {
+            let steps = end - (i == 0 ? 0 : milestones[i - 1])
+            precondition(schedule.stepLimit.map { steps <= $0 } ?? true,
+                         "SequentialLR: schedule \(i) runs \(steps) steps, more than the \(schedule.stepLimit!) it has")
+        }
         self.schedules = schedules
         self.milestones = milestones
+    }
+
+    /// The last schedule's limit, counted from its milestone.
+    public var stepLimit: Int? {
+        schedules.last!.stepLimit.map { (milestones.last ?? 0) + $0 }
     }
 
     /// The schedule in force at `step` and the step within it.

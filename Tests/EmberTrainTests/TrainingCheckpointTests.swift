@@ -263,4 +263,26 @@ final class TrainingCheckpointTests: XCTestCase {
         }
         XCTAssertEqual(fresh.epoch, 0)
     }
+
+    /// A checkpoint refused by its last callback leaves the trainer as it was: the callbacks
+    /// restored before it are put back, and the model and optimizer are untouched.
+    func testRefusalPartWayThroughTheCallbacksChangesNothing() throws {
+        let (trained, checkpoints) = makeTrainer(directory: try temporaryDirectory())
+        try trained.fit(train, epochs: 2, validation: validation)
+        var checkpoint = try TrainingCheckpoint(contentsOf: checkpoints.lastURL)
+        checkpoint.progress.callbacks["model_checkpoint"] = #"{"best": "x"}"#
+
+        let (fresh, _) = makeTrainer(directory: try temporaryDirectory())
+        func callbackStates() throws -> [String] {
+            try fresh.callbacks.compactMap { try ($0 as? any StatefulCallback)?.savedState() }.map { String(decoding: $0, as: UTF8.self) }
+        }
+        let (statesBefore, weightsBefore) = (try callbackStates(), fresh.model.stateDict().mapValues { $0.floats })
+        XCTAssertThrowsError(try checkpoint.restore(into: fresh, source: "edited.ckpt")) {
+            XCTAssertTrue("\($0)".hasPrefix("checkpoint edited.ckpt, progress.callbacks.model_checkpoint.best:"), "\($0)")
+        }
+        XCTAssertEqual(try callbackStates(), statesBefore)
+        XCTAssertEqual(fresh.model.stateDict().mapValues { $0.floats }, weightsBefore)
+        XCTAssertTrue(fresh.optimizer.stateDict().tensors.isEmpty)
+        XCTAssertEqual(fresh.epoch, 0)
+    }
 }

@@ -20,16 +20,17 @@ public final class SentenceEmbedder {
 
     /// Loads a sentence-transformers folder: the model (see `SentenceEmbeddingModel`) and the
     /// tokenizer files beside the transformer's weights (`tokenizer.json` or `vocab.txt`).
+    /// The folder's files and the tokenizer are checked before any weight is read.
     public convenience init(pretrained url: URL, dtype: DType = .float32) throws {
-        let model = try SentenceEmbeddingModel(pretrained: url, dtype: dtype)
-        let tokenizer = try loadTokenizer(folder: model.transformerFolder ?? url)
+        let folder = try SentenceTransformersFolder(url)
+        let tokenizer = try loadTokenizer(folder: folder.transformerFolder)
         // An id past the word embeddings would read outside them.
-        let vocabSize = model.transformer.config.vocabSize
+        let vocabSize = folder.config.vocabSize
         guard tokenizer.vocabularySize <= vocabSize else {
             throw FileError(.huggingFaceModel, path: url.path, problem: "the tokenizer gives ids up to \(tokenizer.vocabularySize - 1), "
                             + "but the model's vocab_size is \(vocabSize) (ids 0..<\(vocabSize))")
         }
-        self.init(model: model, tokenizer: tokenizer)
+        try self.init(model: SentenceEmbeddingModel(pretrained: folder, dtype: dtype), tokenizer: tokenizer)
     }
 
     /// The size of an embedding.

@@ -66,64 +66,20 @@ public final class SentenceEmbeddingModel: Module {
         [self(inputIDs: inputs[0], attentionMask: inputs[1])]
     }
 
-    /// Loads a sentence-transformers folder: `modules.json` lists a `Transformer` (a BERT
-    /// model folder, usually the folder itself, with `sentence_bert_config.json`), a `Pooling`
-    /// (its `config.json`) and optionally a `Normalize`. Weights are cast to `dtype`; the
-    /// model is returned in evaluation mode. Other modules (`Dense`, ...) are refused by name.
+    /// Loads a sentence-transformers folder (see `SentenceTransformersFolder`). Weights are
+    /// cast to `dtype`; the model is returned in evaluation mode.
     public convenience init(pretrained url: URL, dtype: DType = .float32) throws {
-        let folder = try PretrainedFolder(url)
-        struct ModuleEntry: Decodable {
-            let idx: Int?
-            let path: String
-            let type: String
-        }
-        guard folder.contains("modules.json") else {
-            throw FileError(.huggingFaceModel, path: url.path, problem: "not a sentence-transformers folder: expected modules.json (listing the Transformer, Pooling and Normalize modules)")
-        }
-        let entries = try folder.decode([ModuleEntry].self, from: "modules.json").enumerated()
-            .sorted { ($0.element.idx ?? $0.offset, $0.offset) < ($1.element.idx ?? $1.offset, $1.offset) }.map(\.element)
-        let kinds = entries.map { String($0.type.split(separator: ".").last ?? "") }
-        let source = folder.file("modules.json").path
-        for (entry, kind) in zip(entries, kinds) where !["Transformer", "Pooling", "Normalize"].contains(kind) {
-            throw FileError(.huggingFaceModel, path: source, problem: "the module \(entry.type) (at \"\(entry.path)\") is not supported; Ember runs Transformer, Pooling and Normalize modules")
-        }
-        guard kinds.count >= 2, kinds[0] == "Transformer", kinds[1] == "Pooling",
-              kinds.dropFirst(2).allSatisfy({ $0 == "Normalize" }) else {
-            throw FileError(.huggingFaceModel, path: source, problem: "expected the modules Transformer, Pooling and optionally Normalize, in that order, found \(kinds.joined(separator: ", "))")
-        }
-        let transformerFolder = try PretrainedFolder(folder.file(entries[0].path))
-        let poolingFile = entries[1].path + "/config.json"
-        let pooling = try folder.decode(SentencePooling.self, from: poolingFile)
-        struct PoolingDimension: Decodable {
-            let embeddingDimension: Int?
-            let wordEmbeddingDimension: Int?
-            enum CodingKeys: String, CodingKey {
-                case embeddingDimension = "embedding_dimension", wordEmbeddingDimension = "word_embedding_dimension"
-            }
-        }
-        let poolingDimension = try folder.decode(PoolingDimension.self, from: poolingFile)
+        try self.init(pretrained: SentenceTransformersFolder(url), dtype: dtype)
+    }
 
-        struct TransformerSettings: Decodable {
-            let maxSeqLength: Int?
-            let doLowerCase: Bool?
-            enum CodingKeys: String, CodingKey { case maxSeqLength = "max_seq_length", doLowerCase = "do_lower_case" }
-        }
-        let settings = transformerFolder.contains("sentence_bert_config.json")
-            ? try transformerFolder.decode(TransformerSettings.self, from: "sentence_bert_config.json")
-            : TransformerSettings(maxSeqLength: nil, doLowerCase: nil)
-        let hiddenSize = try transformerFolder.config(BERTConfig.self).hiddenSize
-        if let dimension = poolingDimension.embeddingDimension ?? poolingDimension.wordEmbeddingDimension, dimension != hiddenSize {
-            throw FileError(.huggingFaceModel, path: folder.file(poolingFile).path, problem: "pools embeddings of dimension \(dimension), but the transformer's hidden_size is \(hiddenSize)")
-        }
-        let transformer = try BERTModel(pretrained: transformerFolder.url, addPoolingLayer: false, dtype: dtype)
+    /// Loads the weights of a folder already read and checked.
+    public convenience init(pretrained folder: SentenceTransformersFolder, dtype: DType = .float32) throws {
+        let transformer = try BERTModel(pretrained: folder.transformerFolder, addPoolingLayer: false, dtype: dtype)
         // sentence-transformers caps the length at the model's positions, as does this.
         let limit = transformer.config.maxPositionEmbeddings
-        if let length = settings.maxSeqLength, length <= 0 {
-            throw FileError(.huggingFaceModel, path: transformerFolder.file("sentence_bert_config.json").path, problem: "max_seq_length must be positive, found \(length)")
-        }
-        self.init(transformer: transformer, pooling: pooling, normalizes: kinds.count > 2,
-                  maxSequenceLength: min(settings.maxSeqLength ?? limit, limit), lowercases: settings.doLowerCase ?? false,
-                  transformerFolder: transformerFolder.url)
+        self.init(transformer: transformer, pooling: folder.pooling, normalizes: folder.normalizes,
+                  maxSequenceLength: min(folder.maxSequenceLength ?? limit, limit), lowercases: folder.lowercases,
+                  transformerFolder: folder.transformerFolder)
         eval()
     }
 }

@@ -186,29 +186,49 @@ public struct TrainingCheckpoint {
                 throw fail("taken in the middle of an epoch without the running value of the metric '\(metric.name)'")
             }
         }
+        // The parts whose saved state is checked only by loading it: each records how to put
+        // back what it replaced, so a refusal part-way leaves the trainer as it was.
+        var undo: [() -> Void] = []
         do {
-            try trainer.optimizer.loadStateDict(optimizerState)
+            for case let callback as any StatefulCallback in trainer.callbacks {
+                guard let state = progress.callbacks[callback.stateKey] else { continue }
+                let before = try callback.savedState()
+                do {
+                    try callback.restoreState(from: Data(state.utf8))
+                } catch let error as DecodingError {
+                    let (key, problem) = JSONFile.explain(error)
+                    throw fail(problem, member: "progress.callbacks.\(callback.stateKey)" + (key.map { "." + $0 } ?? ""))
+                } catch {
+                    throw fail("does not fit this run: \(error)", member: "progress.callbacks.\(callback.stateKey)")
+                }
+                undo.append { try? callback.restoreState(from: before) }
+            }
+            if progress.batchInEpoch > 0 {
+                var running: [(metric: any ResumableMetric, saved: [Double], member: String)] =
+                    [(trainer.epochLoss, progress.epochLoss, "progress.epochLoss")]
+                for case let metric as any ResumableMetric in trainer.metrics {
+                    running.append((metric, progress.metrics[metric.name]!, "progress.metrics.\(metric.name)"))
+                }
+                for (metric, saved, member) in running {
+                    let before = metric.accumulators
+                    do {
+                        try metric.restore(accumulators: saved)
+                    } catch {
+                        throw fail("\(error)", member: member)
+                    }
+                    undo.append { try? metric.restore(accumulators: before) }
+                }
+            }
+            do {
+                try trainer.optimizer.loadStateDict(optimizerState)
+            } catch {
+                throw fail("does not fit this optimizer: \(error)")
+            }
         } catch {
-            throw fail("does not fit this optimizer: \(error)")
+            undo.reversed().forEach { $0() }
+            throw error
         }
         _ = try trainer.model.loadStateDict(modelState, strict: true)
-        for case let callback as any StatefulCallback in trainer.callbacks {
-            guard let state = progress.callbacks[callback.stateKey] else { continue }
-            do {
-                try callback.restoreState(from: Data(state.utf8))
-            } catch let error as DecodingError {
-                let (key, problem) = JSONFile.explain(error)
-                throw fail(problem, member: "progress.callbacks.\(callback.stateKey)" + (key.map { "." + $0 } ?? ""))
-            } catch {
-                throw fail("does not fit this run: \(error)", member: "progress.callbacks.\(callback.stateKey)")
-            }
-        }
-        if progress.batchInEpoch > 0 {
-            try trainer.epochLoss.restore(accumulators: progress.epochLoss)
-            for case let metric as any ResumableMetric in trainer.metrics {
-                try metric.restore(accumulators: progress.metrics[metric.name]!)
-            }
-        }
         trainer.epoch = progress.epoch
         trainer.batchInEpoch = progress.batchInEpoch
         trainer.globalStep = progress.globalStep

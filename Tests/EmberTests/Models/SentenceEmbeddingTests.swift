@@ -105,6 +105,16 @@ final class SentenceEmbeddingTests: XCTestCase {
         XCTAssertFalse(model.normalizes)
         XCTAssertNil(model.transformer.pooler, "sentence models do not run BERT's pooler")
         XCTAssertEqual(model.dimension, 32)
+
+        // The tokenizer is checked before any weight is read: ids past the word embeddings are
+        // refused by name even where the weights could not be read.
+        let vocabSize = model.transformer.config.vocabSize
+        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5...vocabSize).map { "word\($0)" }
+        try write(words.joined(separator: "\n") + "\n", "vocab.txt")
+        try Data("not safetensors".utf8).write(to: directory.appendingPathComponent("model-00001-of-00003.safetensors"))
+        XCTAssertThrowsError(try SentenceEmbedder(pretrained: directory)) {
+            XCTAssertTrue("\($0)".contains("the tokenizer gives ids up to \(vocabSize), but the model's vocab_size is \(vocabSize)"), "\($0)")
+        }
     }
 
     // MARK: all-MiniLM-L6-v2

@@ -132,6 +132,14 @@ final class ScheduleTests: XCTestCase {
             XCTAssertEqual("\(error)", "LRScheduler.loadStateDict: the state has taken 1000000 steps, more than the 10 the schedule has")
         }
         XCTAssertEqual(scheduler.lastEpoch, 10, "a refused state changes nothing")
+
+        // Warm-up before a one-cycle schedule ends where the cycle ends.
+        let warmed = SequentialLR([LinearLR(startFactor: 0.1, totalIters: 5), cycle], milestones: [5])
+        XCTAssertEqual(warmed.stepLimit, 15)
+        XCTAssertNil(SequentialLR([cycle, CosineAnnealingLR(tMax: 10)], milestones: [10]).stepLimit)
+        XCTAssertThrowsError(try LRScheduler(optimizer([0.1]), schedule: warmed).loadStateDict(LRScheduler.State(lastEpoch: 16, baseLRs: [0.1]))) {
+            XCTAssertEqual("\($0)", "LRScheduler.loadStateDict: the state has taken 16 steps, more than the 15 the schedule has")
+        }
     }
 
     func testPlateauStateResumes() throws {
