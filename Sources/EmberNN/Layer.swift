@@ -16,6 +16,13 @@ extension Module {
     /// Runs a forward pass so that `summary` sees this module's output. Modules whose call
     /// takes other arguments (attention, recurrent layers) wrap their body in it.
     public func recordingCall<Output>(_ body: () -> Output) -> Output {
+        if let profiler = Profiler.current {
+            return profiler.range(ModulePaths.name(of: self, in: profiler), category: .module) { recordedCall(body) }
+        }
+        return recordedCall(body)
+    }
+
+    private func recordedCall<Output>(_ body: () -> Output) -> Output {
         guard let recorder = ModuleCallRecorder.active else { return body() }
         return recorder.record(self, body)
     }

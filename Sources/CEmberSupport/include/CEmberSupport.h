@@ -8,9 +8,13 @@ typedef struct {
     int32_t gradDisabledDepth;   // > 0 inside noGrad { }
     void *_Nullable tracer;      // unretained pointer to the active Tracer, if any
     void *_Nullable flopCounter; // unretained pointer to the active FLOPCounter, if any
+    void *_Nullable profiler;    // unretained pointer to the active Profiler, if any
 } EmberThreadState;
 
 EmberThreadState *_Nonnull ember_thread_state(void);
+
+// The kernel's id of the calling thread (gettid), for profiles.
+long ember_thread_id(void);
 
 typedef void (*_Nonnull EmberChunkFunction)(void *_Nullable context, long chunk);
 

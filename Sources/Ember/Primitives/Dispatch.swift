@@ -50,8 +50,24 @@ enum Dispatch {
 
     /// Runs a primitive's kernel into `outputs` on the inputs' backend: the one place where
     /// eager dispatch and compiled functions launch kernels, so that observers (the FLOP
-    /// counter) see both. `fixed`: inputs a compiled function holds fixed (`Backend.execute`).
+    /// counter, the profiler) see both. `fixed`: inputs a compiled function holds fixed
+    /// (`Backend.execute`).
     static func launch(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int> = []) {
+        if let pointer = ember_thread_state().pointee.profiler {
+            let profiler = Unmanaged<Profiler>.fromOpaque(pointer).takeUnretainedValue()
+            // A custom function's own kernels are recorded inside it, as a range.
+            if case .custom = primitive {
+                return profiler.range(primitive.name, category: .userAnnotation) { run(primitive, inputs, outputs, fixed: fixed) }
+            }
+            let start = Profiler.now()
+            run(primitive, inputs, outputs, fixed: fixed)
+            profiler.kernel(primitive, inputs, outputs, start: start, end: Profiler.now())
+        } else {
+            run(primitive, inputs, outputs, fixed: fixed)
+        }
+    }
+
+    private static func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>) {
         let backend = inputs.first?.storage.backend ?? outputs[0].storage.backend
         if case .custom(let function) = primitive {
             function.run(inputs, into: outputs)
