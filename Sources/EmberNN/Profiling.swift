@@ -5,11 +5,18 @@ import Ember
 /// so that kernels are attributed to the module that ran them.
 public func profile<Result>(_ model: Module, _ body: () throws -> Result) rethrows -> (result: Result, profile: Profile) {
     try profile {
-        let profiler = Profiler.current!
-        for (path, module) in model.namedModules() {
-            profiler.names[ObjectIdentifier(module)] = path.isEmpty ? "\(type(of: module))" : path
-        }
+        Profiler.current!.nameModules(of: model)
         return try body()
+    }
+}
+
+extension Profiler {
+    /// Names the ranges of `model`'s module calls by their paths in it (the model itself by
+    /// its type); unnamed modules are recorded by their type.
+    public func nameModules(of model: Module) {
+        for (path, module) in model.namedModules() {
+            names[ObjectIdentifier(module)] = path.isEmpty ? "\(type(of: module))" : path
+        }
     }
 }
 

@@ -10,6 +10,8 @@ public protocol Callback: AnyObject {
     var phase: CallbackPhase { get }
     func trainBegan(_ trainer: Trainer) throws
     func epochBegan(_ epoch: Int, trainer: Trainer) throws
+    /// A batch has been read and is about to be trained on.
+    func batchBegan(_ batch: Int, trainer: Trainer) throws
     func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws
     func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws
     func trainEnded(_ trainer: Trainer) throws
@@ -27,6 +29,7 @@ extension Callback {
     public var phase: CallbackPhase { .normal }
     public func trainBegan(_ trainer: Trainer) throws {}
     public func epochBegan(_ epoch: Int, trainer: Trainer) throws {}
+    public func batchBegan(_ batch: Int, trainer: Trainer) throws {}
     public func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {}
     public func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws {}
     public func trainEnded(_ trainer: Trainer) throws {}

@@ -67,7 +67,7 @@ public final class Trainer {
             for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }
             var logs = try trainEpoch(data, callbacks: callbacks)
             if let validation {
-                for (name, value) in evaluate(validation) { logs["val_" + name] = value }
+                for (name, value) in record("validation", { evaluate(validation) }) { logs["val_" + name] = value }
             }
             logs["seconds"] = lastEpochTiming!.seconds
             let finished = epoch
@@ -99,8 +99,10 @@ public final class Trainer {
         var trained = 0
         while true {
             let waitStart = clock.now
-            guard let batch = batches.next() else { break }
+            // Named for the profiler (free when nothing profiles).
+            guard let batch = record("data", { batches.next() }) else { break }
             waiting += clock.now - waitStart
+            for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
             let predictions = model(batch.inputs)

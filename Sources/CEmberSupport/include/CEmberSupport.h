@@ -8,7 +8,7 @@ typedef struct {
     int32_t gradDisabledDepth;   // > 0 inside noGrad { }
     void *_Nullable tracer;      // unretained pointer to the active Tracer, if any
     void *_Nullable flopCounter; // unretained pointer to the active FLOPCounter, if any
-    void *_Nullable profiler;    // unretained pointer to the active Profiler, if any
+    void *_Nullable profiler;    // the active Profiler (retained until it stops), if any
 } EmberThreadState;
 
 EmberThreadState *_Nonnull ember_thread_state(void);

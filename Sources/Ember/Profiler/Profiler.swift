@@ -15,6 +15,8 @@ public final class Profiler {
     /// Names for ranges around objects (EmberNN names module calls by their path in a model).
     public var names: [ObjectIdentifier: String] = [:]
     private let thread = ember_thread_id()
+    /// The profiler this one interrupted on its thread (nested profiles).
+    private var outer: UnsafeMutableRawPointer?
 
     init() {}
 
@@ -32,15 +34,23 @@ public final class Profiler {
 
     /// Runs `body` as a range named `name` (a module's path, a user annotation).
     public func range<Result>(_ name: String, category: ProfileEvent.Category, _ body: () throws -> Result) rethrows -> Result {
-        let index = events.count
+        beginRange(name, category: category)
+        defer { endRange() }
+        return try body()
+    }
+
+    /// Opens a range named `name`, for ranges that begin and end in different calls (a
+    /// training step seen by a callback); `endRange` closes the innermost one.
+    public func beginRange(_ name: String, category: ProfileEvent.Category) {
         events.append(ProfileEvent(name: name, category: category, thread: thread, start: Self.now() - origin, duration: 0,
                                    parent: open.last, scope: category == .module ? name : currentScope))
-        open.append(index)
-        defer {
-            open.removeLast()
-            events[index].duration = Self.now() - origin - events[index].start
-        }
-        return try body()
+        open.append(events.count - 1)
+    }
+
+    /// Closes the innermost open range.
+    public func endRange() {
+        let index = open.removeLast()
+        events[index].duration = Self.now() - origin - events[index].start
     }
 
     /// The innermost open module's path ("" outside every module).
@@ -90,17 +100,45 @@ public struct ProfileEvent: Sendable {
 /// Runs `body` with a profiler recording on this thread and returns its result with the
 /// profile. Profiles nest: an inner profile's events are also the outer one's.
 public func profile<Result>(_ body: () throws -> Result) rethrows -> (result: Result, profile: Profile) {
-    let state = ember_thread_state()
-    let outer = state.pointee.profiler
-    let profiler = Profiler()
-    state.pointee.profiler = Unmanaged.passUnretained(profiler).toOpaque()
-    defer { state.pointee.profiler = outer }
-    let result = try withExtendedLifetime(profiler) { try body() }
-    if let outer {
-        // Nesting: the inner events are replayed into the outer profiler's timeline.
-        Unmanaged<Profiler>.fromOpaque(outer).takeUnretainedValue().adopt(profiler)
+    let profiler = Profiler.start()
+    let result: Result
+    do {
+        result = try body()
+    } catch {
+        _ = profiler.stop()
+        throw error
     }
-    return (result, profiler.profile)
+    return (result, profiler.stop())
+}
+
+extension Profiler {
+    /// Starts recording on this thread until `stop()`, for profiling that begins and ends in
+    /// different calls (`profile { }` is the scoped form). Profilers nest as `profile` does.
+    public static func start() -> Profiler {
+        let state = ember_thread_state()
+        let profiler = Profiler()
+        profiler.outer = state.pointee.profiler
+        state.pointee.profiler = Unmanaged.passRetained(profiler).toOpaque()
+        return profiler
+    }
+
+    /// Stops recording (closing any open range) and returns the profile; the enclosing
+    /// profiler, if any, takes this one's events and records again. Call it on the thread
+    /// that started it, innermost profiler first.
+    public func stop() -> Profile {
+        let state = ember_thread_state()
+        guard let pointer = state.pointee.profiler, Unmanaged<Profiler>.fromOpaque(pointer).takeUnretainedValue() === self else {
+            preconditionFailure("Profiler.stop(): this profiler is not the innermost one recording on this thread")
+        }
+        while !open.isEmpty { endRange() }
+        state.pointee.profiler = outer
+        Unmanaged<Profiler>.fromOpaque(pointer).release()
+        if let outer {
+            // Nesting: the inner events are replayed into the outer profiler's timeline.
+            Unmanaged<Profiler>.fromOpaque(outer).takeUnretainedValue().adopt(self)
+        }
+        return profile
+    }
 }
 
 /// Runs `body` as a range named `name` in the active profile (torch's `record_function`);
