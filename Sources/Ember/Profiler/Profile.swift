@@ -26,7 +26,8 @@ public struct Profile: Sendable {
         public var calls = 0
         /// Nanoseconds in the rows' events, what runs inside them included.
         public var totalTime: UInt64 = 0
-        /// Nanoseconds not spent in a nested range (for kernels, all of it).
+        /// Nanoseconds not spent in a nested range: a module's own kernels and overhead, without
+        /// its submodules'; for kernels, all of it.
         public var selfTime: UInt64 = 0
         /// Of every kernel inside.
         public var flops = 0
@@ -37,7 +38,7 @@ public struct Profile: Sendable {
     public func keyAverages(groupBy grouping: Grouping = .op) -> [Row] {
         var rows: [String: Row] = [:]
         var childTime = [UInt64](repeating: 0, count: events.count)
-        for event in events {
+        for event in events where event.category != .kernel {
             if let parent = event.parent { childTime[parent] += event.duration }
         }
         // Work of the kernels inside each range, its nested ranges included.

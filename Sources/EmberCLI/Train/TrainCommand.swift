@@ -39,6 +39,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
     @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+    @Option(help: "Profile optimizer steps A to B (numbered from 1 across epochs; or one step N): writes trace.json (Perfetto, chrome://tracing) and profile.txt (time and FLOP/s per op and module) into the run directory.")
+    var profileSteps: String?
 
     func run() throws {
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
@@ -50,7 +52,19 @@ struct Train: ParsableCommand {
         let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
         let run = try TrainingRun(config: config, directory: directory, workers: workers,
                                   checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil)
+        if let profileSteps {
+            try run.profile(steps: Self.parseSteps(profileSteps), after: checkpoint?.progress.globalStep ?? 0)
+        }
         try run.start(resuming: checkpoint)
+    }
+
+    /// `--profile-steps`: "A-B" or "N", steps numbered from 1.
+    static func parseSteps(_ text: String) throws -> ClosedRange<Int> {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(parts.count), let first = parts[0], let last = parts.last!, first >= 1, last >= first else {
+            throw CommandError("--profile-steps must be A-B with 1 <= A <= B, or one step N >= 1; got '\(text)'")
+        }
+        return first...last
     }
 
     /// runs/train-N: the first N not yet used, or when resuming the highest one that holds a
