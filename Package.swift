@@ -69,6 +69,8 @@ let package = Package(
         .executableTarget(name: "example-sentence-embeddings", dependencies: ["Ember", "EmberModels", "EmberText"],
                           path: "Examples/SentenceEmbeddings"),
         .executableTarget(name: "example-simple-attention", dependencies: ["Ember", "EmberNN"], path: "Examples/SimpleAttention"),
+        .executableTarget(name: "example-functional", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberTrain"],
+                          path: "Examples/Functional"),
         // The SimpleAttention test checks the example's module against PyTorch.
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText", "example-simple-attention"],
                     resources: [.copy("Fixtures")]),

@@ -111,6 +111,19 @@ final class LayerConformanceTests: XCTestCase {
         .module([.normal([3]), .normal([4])]) { GRUCell(inputSize: 3, hiddenSize: 4, dtype: $0) } forward: { cell, xs in
             [cell(xs[0], hidden: xs[1])]
         },
+
+        // Keras-style layers, and a functional model of two inputs with a shared layer.
+        .layer(.normal([2, 5])) { Dense(3, activation: .softmax, inputFeatures: 5, dtype: $0) },
+        .layer(.normal([5]), "no bias, no activation") { Dense(3, useBias: false, inputFeatures: 5, dtype: $0) },
+        .layer(.normal([2, 4, 3])) { _ in GlobalMaxPooling2D() },
+        .layer(.normal([2, 4, 3])) { _ in GlobalAveragePooling2D() },
+        .layer(.normal([4, 3, 2])) { _ in ChannelsFirst() },
+        .layer(.normal([5, 3])) { LastOutput(LSTM(inputSize: 3, hiddenSize: 4, batchFirst: true, dtype: $0)) },
+        .module([.normal([3]), .normal([2])]) { _ in Concatenate() } forward: { layer, xs in [layer(xs)] },
+        .module([.normal([3]), .normal([3])]) { _ in Add() } forward: { layer, xs in [layer(xs)] },
+        .module([.integers([5], below: 7), .normal([2, 6, 6])], "two inputs, a shared layer, two outputs") {
+            FunctionalModelTests.textAndImageModel(vocabulary: 7, dtype: $0)
+        } forward: { model, xs in model(xs) },
     ]
 
     func testCompiledForwardEqualsEager() { ConformanceCase.run(.compile, Self.cases) }

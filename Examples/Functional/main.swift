@@ -1,0 +1,59 @@
+// Keras's functional API in Ember: the two models of the Keras guide, built from symbolic
+// inputs, summarized and trained for a few steps on generated data.
+//
+//     swift run -c release example-functional
+import Ember
+import EmberData
+import EmberNN
+import EmberOptim
+import EmberTrain
+
+manualSeed(0)
+
+// 1. The MNIST model: Input 784 → Dense 64 relu → Dense 64 relu → Dense 10 softmax.
+// (Keras trains it with sparse categorical cross-entropy on the softmax; Ember's fit takes
+// logits, so the last layer here is left linear and the loss applies the softmax.)
+let inputs = Input(shape: [784])
+var x = Dense(64, activation: .relu)(inputs)
+x = Dense(64, activation: .relu)(x)
+let outputs = Dense(10)(x)
+let mnist = FunctionalModel(inputs: [inputs], outputs: [outputs], name: "mnist_model")
+print(mnist.summary())
+
+// Generated digits: 784 random pixels, the class a fixed linear function of them.
+let pixels = Tensor.randomUniform([512, 784])
+let labels = matmul(pixels - 0.5, Tensor.randomNormal([784, 10])).argmax(axis: 1)
+let digits = DataLoader(TensorDataset(pixels, labels), batchSize: 64, shuffle: true)
+let trainer = Trainer(model: mnist, optimizer: Adam(mnist.parameters(), lr: 1e-3), loss: CrossEntropyLoss(),
+                      metrics: [Accuracy()], callbacks: [ProgressLogger()])
+let history = try trainer.fit(digits, epochs: 3)
+print("MNIST model, training loss by epoch: \(history["loss"]!)\n")
+
+// 2. Two inputs: a text and a 224×224 RGB image, channels-last as Keras reads it.
+let textInput = Input(shape: [nil], dtype: .int64, name: "text")   // any number of tokens
+let embeddedText = Embedding(10000, 128)(textInput)
+let encodedText = LastOutput(LSTM(inputSize: 128, hiddenSize: 64, batchFirst: true))(embeddedText)   // Keras's LSTM(64)
+
+let imageInput = Input(shape: [224, 224, 3], name: "image")
+var image = ChannelsFirst()(imageInput)          // Ember's convolutions read [N, C, H, W]
+image = ReLU()(Conv2d(3, 32, kernelSize: 3)(image))
+let encodedImage = GlobalMaxPooling2D()(image)
+
+let concatenated = Concatenate()([encodedText, encodedImage])
+let output = Dense(1, activation: .sigmoid)(concatenated, name: "output")
+let model = FunctionalModel(inputs: [textInput, imageInput], outputs: [output], name: "text_and_image")
+print(model.summary())
+
+// A few steps on generated pairs: the label is whether the image is bright.
+let optimizer = Adam(model.parameters(), lr: 1e-3)
+for step in 1...3 {
+    let texts = Tensor.randomIntegers([4, 12], high: 10000)
+    let images = Tensor.randomUniform([4, 224, 224, 3])
+    let targets = (images.mean(axes: [1, 2, 3]) .> 0.5).cast(to: .float32).unsqueezed(axis: 1)
+    optimizer.zeroGrad()
+    let predictions = model(["text": texts, "image": images])["output"]!
+    let loss = binaryCrossEntropy(probabilities: predictions, targets: targets)
+    loss.backward()
+    optimizer.step()
+    print("two-input model, step \(step): loss \(loss.item())")
+}
