@@ -7,6 +7,7 @@ import EmberData
 import EmberNN
 import EmberOptim
 import EmberTrain
+import Foundation
 
 manualSeed(0)
 
@@ -43,6 +44,8 @@ let concatenated = Concatenate()([encodedText, encodedImage])
 let output = Dense(1, activation: .sigmoid)(concatenated, name: "output")
 let model = FunctionalModel(inputs: [textInput, imageInput], outputs: [output], name: "text_and_image")
 print(model.summary())
+try model.writeGraphSVG(to: URL(fileURLWithPath: "text_and_image.svg"))
+print("Wrote text_and_image.svg, the layer graph")
 
 // A few steps on generated pairs: the label is whether the image is bright.
 let optimizer = Adam(model.parameters(), lr: 1e-3)

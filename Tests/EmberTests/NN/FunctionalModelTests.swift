@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import XCTest
 import Ember
 @testable import EmberNN
@@ -119,6 +122,20 @@ final class FunctionalModelTests: XCTestCase {
         let copy = build()
         try copy.loadStateDict(model.stateDict())
         XCTAssertEqual(copy(x).doubles, model(x).doubles)
+    }
+
+    /// The graph as SVG: a box per input and layer (one for the shared layer), an arrow per
+    /// connection; valid XML.
+    func testGraphSVG() throws {
+        let model = Self.textAndImageModel(vocabulary: 9, dtype: .float32)
+        let svg = model.graphSVG()
+        let document = try XMLDocument(data: Data(svg.utf8))
+        XCTAssertEqual(document.rootElement()?.name, "svg")
+        XCTAssertEqual(svg.components(separatedBy: "<rect").count - 1, 2 + model.layers.count)
+        // embedding→last_output, last_output→dense, conv2d→re_lu→pool, pool→dense, dense→code (once), code→concatenate,
+        // last_output→concatenate, concatenate→probability, and the inputs'.
+        XCTAssertEqual(svg.components(separatedBy: "<line").count - 1, 11)
+        XCTAssertTrue(svg.contains("dense: Dense") && svg.contains("text: Input") && svg.contains("[None, None]"), svg)
     }
 
     /// Dense without its input size is built by its first call.
