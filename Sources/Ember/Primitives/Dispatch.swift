@@ -53,21 +53,37 @@ enum Dispatch {
     /// counter, the profiler) see both. `fixed`: inputs a compiled function holds fixed
     /// (`Backend.execute`).
     static func launch(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int> = []) {
-        if let pointer = ember_thread_state().pointee.profiler {
+        // One thread-local read when nothing observes (W9 measures this path).
+        let state = ember_thread_state()
+        guard state.pointee.profiler == nil && state.pointee.flopCounter == nil else {
+            return launchObserved(primitive, inputs, outputs, fixed: fixed, state: state)
+        }
+        execute(primitive, inputs, outputs, fixed: fixed)
+    }
+
+    @inline(never)
+    private static func launchObserved(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>,
+                                       state: UnsafeMutablePointer<EmberThreadState>) {
+        if let pointer = state.pointee.profiler {
             let profiler = Unmanaged<Profiler>.fromOpaque(pointer).takeUnretainedValue()
-            // A custom function's own kernels are recorded inside it, as a range.
             if case .custom = primitive {
-                return profiler.range(primitive.name, category: .userAnnotation) { run(primitive, inputs, outputs, fixed: fixed) }
+                // A custom function's own kernels are recorded inside it, as a range.
+                profiler.range(primitive.name, category: .userAnnotation) { execute(primitive, inputs, outputs, fixed: fixed) }
+            } else {
+                let start = Profiler.now()
+                execute(primitive, inputs, outputs, fixed: fixed)
+                profiler.kernel(primitive, inputs, outputs, start: start, end: Profiler.now())
             }
-            let start = Profiler.now()
-            run(primitive, inputs, outputs, fixed: fixed)
-            profiler.kernel(primitive, inputs, outputs, start: start, end: Profiler.now())
         } else {
-            run(primitive, inputs, outputs, fixed: fixed)
+            execute(primitive, inputs, outputs, fixed: fixed)
+        }
+        if let counter = state.pointee.flopCounter {
+            Unmanaged<FLOPCounter>.fromOpaque(counter).takeUnretainedValue().count(primitive, inputs, outputs)
         }
     }
 
-    private static func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>) {
+    @inline(__always)
+    private static func execute(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>) {
         let backend = inputs.first?.storage.backend ?? outputs[0].storage.backend
         if case .custom(let function) = primitive {
             function.run(inputs, into: outputs)
@@ -75,9 +91,6 @@ enum Dispatch {
             backend.execute(primitive, inputs: inputs, outputs: outputs)
         } else {
             backend.execute(primitive, inputs: inputs, outputs: outputs, fixed: fixed)
-        }
-        if let counter = ember_thread_state().pointee.flopCounter {
-            Unmanaged<FLOPCounter>.fromOpaque(counter).takeUnretainedValue().count(primitive, inputs, outputs)
         }
     }
 
