@@ -51,7 +51,7 @@ let package = Package(
         // Datasets, loaders, pipelines, image transforms and data file formats.
         .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
-        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "CZlib"]),
+        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberDistributed", "CZlib"]),
         // Open MPI (Debian's libopenmpi-dev), and a C shim exposing the handles that mpi.h
         // defines as macros (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM) plus 16-bit float reductions.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The programs each rank runs in the distributed tests, which launch them with mpirun.
-        .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberModels", "EmberDistributed"],
+        .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
                           path: "Tests/DistributedChecks"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",

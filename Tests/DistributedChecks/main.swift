@@ -5,7 +5,9 @@ import Ember
 import EmberDistributed
 import EmberModels
 import EmberNN
+import EmberData
 import EmberOptim
+import EmberTrain
 import Foundation
 
 let group: any ProcessGroup
@@ -227,6 +229,52 @@ func checkUnusedParameters() throws {
     }
 }
 
+/// `fit` with a process group, each rank on its sampler's share, against `fit` alone on the
+/// whole data with the global batch: the same weights, losses and validation metrics; rank 0
+/// alone writes its CSV log.
+func checkFit(directory: String) throws {
+    let perRank = 4, examples = 24
+    manualSeed(11)
+    let features = Tensor.randomNormal([examples, 6])
+    let labels = Tensor.randomIntegers([examples], high: 3)
+    let validationFeatures = Tensor.randomNormal([7, 6])  // an odd size: the ranks' shares differ
+    let validationLabels = Tensor.randomIntegers([7], high: 3)
+    let train = TensorDataset(features, labels), validation = TensorDataset(validationFeatures, validationLabels)
+
+    func trainer(group: (any ProcessGroup)?, log: URL?) -> Trainer {
+        manualSeed(UInt64(20 + (group?.rank ?? 0)))
+        let model = MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3)
+        return Trainer(model: model, optimizer: SGD(model.parameters(), options: SGD.Options(lr: 0.2, momentum: 0.5)),
+                       loss: CrossEntropyLoss(), metrics: [Accuracy()], callbacks: log.map { [CSVLogger(url: $0)] } ?? [],
+                       processGroup: group)
+    }
+    let log = URL(fileURLWithPath: directory).appendingPathComponent("rank-\(rank).csv")
+    let distributed = trainer(group: group, log: log)
+    let trainLoader = DataLoader(train, batchSize: perRank)
+    trainLoader.sampler = DistributedSampler(datasetCount: examples, group: group, shuffle: false)
+    let validationLoader = DataLoader(validation, batchSize: 2)
+    validationLoader.sampler = DistributedSampler(datasetCount: 7, group: group, shuffle: false, mode: .exact)
+    let history = try distributed.fit(trainLoader, epochs: 2, validation: validationLoader)
+
+    let alone = trainer(group: nil, log: nil)
+    try alone.model.loadStateDict(rankZeroInitialWeights())
+    let expected = try alone.fit(DataLoader(train, batchSize: perRank * worldSize), epochs: 2, validation: DataLoader(validation, batchSize: 2))
+    for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+        expectClose(Tensor(history[key]!), Tensor(expected[key]!), tolerance: 1e-5, "fit: \(key) per epoch")
+    }
+    let want = alone.model.stateDict()
+    for (key, value) in distributed.model.stateDict() { expectClose(value, want[key]!, tolerance: 1e-5, "fit: \(key)") }
+    let wrote = FileManager.default.fileExists(atPath: log.path)
+    if wrote != (rank == 0) { fail("fit: rank \(rank) \(wrote ? "wrote" : "did not write") its CSV log") }
+}
+
+/// The weights rank 0 started from, which DistributedDataParallel copied to every rank: the
+/// single-process run starts from them too.
+func rankZeroInitialWeights() -> [String: Tensor] {
+    manualSeed(20)
+    return MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3).stateDict()
+}
+
 let check = CommandLine.arguments.dropFirst().first ?? ""
 do {
     switch check {
@@ -244,12 +292,14 @@ do {
             MLP(inputFeatures: 10, hiddenSizes: [32], outputFeatures: 5)
         }
         try checkUnusedParameters()
+    case "fit":
+        try checkFit(directory: CommandLine.arguments.dropFirst(2).first ?? NSTemporaryDirectory())
     case "ddp-resnet8-syncbn":
         try checkEquivalence(name: "ResNet-8 with SyncBatchNorm", steps: 3, perRank: 4, inputShape: [3, 8, 8], classes: 10,
                              tolerance: 1e-4, makeModel: { CIFARResNet(depth: 8) },
                              prepare: { convertSyncBatchNorm($0, group: group) })
     default:
-        fail("unknown check '\(check)' (collectives, mismatch, ddp-mlp, ddp-accumulate, ddp-resnet8-syncbn)")
+        fail("unknown check '\(check)' (collectives, mismatch, ddp-mlp, ddp-accumulate, ddp-resnet8-syncbn, fit DIRECTORY)")
     }
 } catch {
     fail("\(error)")

@@ -16,6 +16,12 @@ final class MultiProcessTests: XCTestCase {
     func testDataParallelMLPInOneProcessWithoutMPI() throws { try runAlone("ddp-mlp") }
     func testGradientAccumulationAndUnusedParameters() throws { try runUnderMPI("ddp-accumulate") }
     func testResNet8WithSyncBatchNormEqualsOneProcessOnTheWholeBatch() throws { try runUnderMPI("ddp-resnet8-syncbn") }
+    func testFitDataParallelEqualsFitAloneAndOnlyRankZeroWrites() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-fit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try runUnderMPI("fit", directory.path)
+    }
 
     // MARK: Launching
 
@@ -42,9 +48,9 @@ final class MultiProcessTests: XCTestCase {
     }
 
     @discardableResult
-    private func runUnderMPI(_ check: String) throws -> String {
+    private func runUnderMPI(_ check: String, _ extra: String...) throws -> String {
         let arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-n", String(Self.ranks),
-                         "-x", "EMBER_NUM_THREADS=1", "-x", "OMP_NUM_THREADS=1", try checksProgram().path, check]
+                         "-x", "EMBER_NUM_THREADS=1", "-x", "OMP_NUM_THREADS=1", try checksProgram().path, check] + extra
         let output = try run(try mpirun(), arguments)
         for rank in 0..<Self.ranks {
             XCTAssert(output.contains("ok \(check) rank \(rank) of \(Self.ranks)"), "rank \(rank) did not finish:\n\(output)")
