@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
         .executableTarget(name: "example-training-loop", dependencies: ["Ember", "EmberNN", "EmberOptim"], path: "Examples/TrainingLoop"),

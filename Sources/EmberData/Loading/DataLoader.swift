@@ -108,8 +108,9 @@ public final class DataLoader<D: Dataset, Output>: Sequence {
     }
 }
 
-extension DataLoader: BatchProvider where Output == Batch {
+extension DataLoader: BatchProvider, SampledBatchProvider where Output == Batch {
     public var batchesPerEpoch: Int? { count }
+    public var datasetCount: Int { dataset.count }
 
     public func batches(epoch: Int, skipping skip: Int) -> AnyIterator<Batch> {
         AnyIterator(iterator(epoch: epoch, skipping: skip))

@@ -7,3 +7,11 @@ public protocol Sampler {
     /// How many indices each epoch has.
     var count: Int { get }
 }
+
+/// Batches whose examples a sampler can choose (a `DataLoader` of batches), for code that
+/// holds the loader as a `BatchProvider`: data-parallel training sets each rank's share.
+public protocol SampledBatchProvider: BatchProvider, AnyObject {
+    /// The number of examples the sampler's indices refer to.
+    var datasetCount: Int { get }
+    var sampler: (any Sampler)? { get set }
+}
