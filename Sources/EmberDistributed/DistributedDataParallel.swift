@@ -18,6 +18,7 @@ import EmberNN
 ///
 /// `noSync { }` runs forward passes whose backward accumulates gradients locally (gradient
 /// accumulation); the next synchronized backward averages the accumulated gradients.
+/// `join { }` trains ranks that have different numbers of batches without a hang.
 /// Parameters that get no gradient in a backward pass are an error (naming them) unless
 /// `findUnusedParameters`: then they count as zero on that rank, and a parameter that no
 /// rank used keeps its `grad` as it was. With `broadcastBuffers`, rank 0's buffers
@@ -32,6 +33,10 @@ public final class DistributedDataParallel: Module, Layer {
     private let reducer: GradientReducer
     /// False inside `noSync`.
     private var synchronizesGradients = true
+    /// True inside `join`'s body.
+    private var joining = false
+    /// The highest rank that was still training in the latest step seen inside `join`.
+    private var lastTrainingRank: Int?
 
     public init(_ module: any Layer, group: any ProcessGroup, bucketCapacity: Int = 25 << 20,
                 firstBucketCapacity: Int = 1 << 20, findUnusedParameters: Bool = false,
@@ -56,13 +61,67 @@ public final class DistributedDataParallel: Module, Layer {
     public var buckets: [[Int]] { reducer.assignment }
 
     public func forward(_ x: Tensor) -> Tensor {
-        if broadcastBuffers && isTraining && group.worldSize > 1 {
-            let buffers = module.namedBuffers().map(\.1)
-            if !buffers.isEmpty { stopOnError { try broadcastCoalesced(buffers, from: 0, in: group) } }
-        }
         // Only a forward pass that records for differentiation is followed by a backward pass.
-        reducer.synchronizesNextBackward = synchronizesGradients && isGradEnabled
+        let synchronizes = synchronizesGradients && isGradEnabled
+        if joining && isTraining {
+            stopOnError { try announceStep(training: true, synchronizes: synchronizes) }
+        }
+        if isTraining { stopOnError { try broadcastBuffersIfNeeded() } }
+        reducer.synchronizesNextBackward = synchronizes
         return module(x)
+    }
+
+    private func broadcastBuffersIfNeeded() throws {
+        guard broadcastBuffers && group.worldSize > 1 else { return }
+        let buffers = module.namedBuffers().map(\.1)
+        if !buffers.isEmpty { try broadcastCoalesced(buffers, from: 0, in: group) }
+    }
+
+    /// Inside `join`, before each training step: tells the other ranks whether this one still
+    /// trains and whether its backward synchronizes; returns whether any rank trains and any
+    /// synchronizes.
+    private func announceStep(training: Bool, synchronizes: Bool) throws -> (anyTraining: Bool, anySynchronizing: Bool) {
+        let flags = Tensor([Int32(training ? 1 : 0), Int32(synchronizes ? 1 : 0), Int32(training ? group.rank : -1)], shape: [3])
+        try group.allReduce(flags, op: .max)
+        let values = flags.scalars(as: Int32.self)
+        if values[0] != 0 { lastTrainingRank = Int(values[2]) }
+        return (values[0] != 0, values[1] != 0)
+    }
+
+    /// Runs `body`, this rank's training loop, when the ranks may have different numbers of
+    /// batches (uneven inputs; PyTorch's `Join`). Each training forward pass inside `body`
+    /// first tells the other ranks that this one still trains. Once its `body` has
+    /// returned, a rank shadows the collectives of those still training (the buffer
+    /// broadcast, the gradient allreduces with zero gradients) until all have finished;
+    /// gradients stay divided by the whole world size, so a step that only some ranks take
+    /// averages zeros in for the others (PyTorch's default). At the end the parameters and
+    /// buffers of the last rank to finish are copied to every rank; optimizer state stays
+    /// per rank. Every rank must call `join`; not with SyncBatchNorm, whose forward pass
+    /// exchanges statistics that a finished rank cannot make up (as in PyTorch).
+    public func join<R>(_ body: () throws -> R) throws -> R {
+        precondition(!joining, "DistributedDataParallel.join: already inside join")
+        if let synchronized = module.namedModules().first(where: { ($0.1 as? BatchNorm)?.synchronizer != nil }) {
+            throw CollectiveError(rank: group.rank, collective: "join",
+                                  problem: "'\(synchronized.0)' is a SyncBatchNorm, whose statistics a rank without inputs cannot "
+                                      + "supply; give every rank the same number of batches (DistributedSampler does)")
+        }
+        lastTrainingRank = nil
+        joining = true
+        let result: R
+        do {
+            defer { joining = false }
+            result = try body()
+        }
+        while true {
+            let step = try announceStep(training: false, synchronizes: false)
+            if !step.anyTraining { break }
+            if isTraining { try broadcastBuffersIfNeeded() }
+            if step.anySynchronizing { try reducer.shadowBackward() }
+        }
+        if let lastTrainingRank {
+            try broadcastCoalesced(module.parameters() + module.namedBuffers().map(\.1), from: lastTrainingRank, in: group)
+        }
+        return result
     }
 
     /// Runs `body` (forward and backward passes) with gradients accumulated locally, not
@@ -186,6 +245,26 @@ final class GradientReducer {
             nextToLaunch += 1
         }
         for bucket in buckets[..<nextToLaunch] { _ = stopOnError { try bucket.work!.isCompleted } }
+    }
+
+    /// The collectives of a synchronized backward pass, for a rank that has run out of
+    /// inputs inside `join`: every bucket's allreduce of zero gradients, in order, and what
+    /// follows it.
+    func shadowBackward() throws {
+        for members in assignment {
+            let first = parameters[members[0]]
+            let zeros = Tensor.zeros([members.reduce(0) { $0 + parameters[$1].count }], dtype: first.dtype)
+            try group.allReduce(zeros, op: .average)
+        }
+        if findUnusedParameters {
+            try group.allReduce(Tensor.zeros([parameters.count], dtype: .int32), op: .max)
+        }
+        if !rebuilt && !findUnusedParameters {
+            rebuilt = true
+            let order = Tensor(assignment.joined().map(Int64.init), shape: [parameters.count])
+            try group.broadcast(order, root: 0)
+            assign(order: order.scalars(as: Int64.self).map { Int($0) })
+        }
     }
 
     /// At the end of backward: the buckets of unused parameters are completed and launched,

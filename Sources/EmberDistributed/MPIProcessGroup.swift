@@ -42,6 +42,10 @@ public final class MPIProcessGroup: ProcessGroup {
     }
 
     private nonisolated(unsafe) static var worldGroup: MPIProcessGroup?
+    /// Set when a collective timed out: its request can never finish, so MPI_Finalize (which
+    /// waits for every rank) would hang; the process exits without it, and mpirun, seeing a
+    /// rank end without finalizing, stops the job.
+    private nonisolated(unsafe) static var abandonedCollective = false
 
     /// Every process of the MPI job. Initializes MPI on first use (and finalizes it when the
     /// process exits); without a launcher, MPI starts this process as a world of one.
@@ -60,7 +64,7 @@ public final class MPIProcessGroup: ProcessGroup {
                 atexit {
                     var finalized: Int32 = 0
                     MPI_Finalized(&finalized)
-                    if finalized == 0 { MPI_Finalize() }
+                    if finalized == 0 && !MPIProcessGroup.abandonedCollective { MPI_Finalize() }
                 }
             }
             try check(ember_mpi_create_half_ops(), rank: -1, "MPI_Op_create")
@@ -71,6 +75,14 @@ public final class MPIProcessGroup: ProcessGroup {
             worldGroup = group
             return group
         }
+    }
+
+    /// Ends every process of the job at once (MPI_Abort): for a rank that fails on its own
+    /// while the others may be waiting for it in a collective, where exiting normally would
+    /// wait for them in MPI_Finalize. mpirun prints which rank aborted.
+    public static func abortJob(exitCode: Int32) -> Never {
+        MPI_Abort(ember_mpi_comm_world(), exitCode)
+        exit(exitCode)
     }
 
     static func check(_ code: Int32, rank: Int, _ collective: String) throws(CollectiveError) {
@@ -120,6 +132,7 @@ public final class MPIProcessGroup: ProcessGroup {
             try Self.lock.withLock { try Self.check(MPI_Test(&request, &done, nil), rank: rank, position) }
             if done != 0 { return }
             if ContinuousClock.now > deadline {
+                Self.abandonedCollective = true
                 throw CollectiveError(rank: rank, collective: position,
                                       problem: "timed out after \(timeout!) waiting for the other ranks to reach it; the group cannot be used any more")
             }

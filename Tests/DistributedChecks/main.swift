@@ -167,7 +167,8 @@ func checkMismatches() throws {
 /// DistributedDataParallel, each rank on its `perRank` examples of each global batch, and
 /// alone on the whole global batch; the weights (and buffers) must agree.
 func checkEquivalence(name: String, steps: Int, perRank: Int, inputShape: [Int], classes: Int, tolerance: Double,
-                      accumulate: Bool = false, makeModel: () -> any Layer, prepare: (any Layer) -> Void = { _ in }) throws {
+                      accumulate: Bool = false, makeInputs: ((_ shape: [Int]) -> Tensor)? = nil, makeModel: () -> any Layer,
+                      prepare: (any Layer) -> Void = { _ in }) throws {
     manualSeed(UInt64(100 + rank))  // different initial weights per rank: DDP must broadcast rank 0's
     let distributedModel = makeModel()
     prepare(distributedModel)
@@ -180,7 +181,7 @@ func checkEquivalence(name: String, steps: Int, perRank: Int, inputShape: [Int],
 
     manualSeed(7)  // the same data on every rank
     let global = perRank * worldSize
-    let inputs = Tensor.randomNormal([steps * global] + inputShape)
+    let inputs = (makeInputs ?? { Tensor.randomNormal($0) })([steps * global] + inputShape)
     let labels = Tensor.randomIntegers([steps * global], high: classes)
     for step in 0..<steps {
         let batch = inputs.narrow(axis: 0, start: step * global, count: global)
@@ -226,6 +227,72 @@ func checkUnusedParameters() throws {
     crossEntropy(logits: ddp(Tensor.randomNormal([2, 4])), labels: Tensor([Int64(0), 1])).backward()
     guard model.unused.weight.grad == nil, model.used.weight.grad != nil else {
         fail("findUnusedParameters: the unused head's gradient should stay nil and the used one's be set")
+    }
+}
+
+/// Uneven inputs: rank r trains 2 + 2r batches inside `join`; the ranks that finish early
+/// contribute zero gradients, so each step equals one process on the loss
+/// sum(mean loss of each training rank's batch) / worldSize, and every rank ends with the
+/// weights of the last rank to finish.
+func checkJoin() throws {
+    let perRank = 3, classes = 4
+    func steps(of r: Int) -> Int { 2 + 2 * r }
+    manualSeed(UInt64(30 + rank))
+    let model = MLP(inputFeatures: 5, hiddenSizes: [16], outputFeatures: classes)
+    let ddp = try DistributedDataParallel(model, group: group, bucketCapacity: 512, firstBucketCapacity: 256)
+    let reference = MLP(inputFeatures: 5, hiddenSizes: [16], outputFeatures: classes)
+    try reference.loadStateDict(model.stateDict())
+    let options = SGD.Options(lr: 0.2, momentum: 0.9)
+    let optimizer = SGD(model.parameters(), options: options), referenceOptimizer = SGD(reference.parameters(), options: options)
+
+    manualSeed(8)
+    let total = steps(of: worldSize - 1)
+    let inputs = Tensor.randomNormal([total, worldSize, perRank, 5])
+    let labels = Tensor.randomIntegers([total, worldSize, perRank], high: classes)
+    func batch(_ step: Int, _ r: Int) -> (Tensor, Tensor) {
+        (inputs.narrow(axis: 0, start: step, count: 1).narrow(axis: 1, start: r, count: 1).reshaped(to: [perRank, 5]),
+         labels.narrow(axis: 0, start: step, count: 1).narrow(axis: 1, start: r, count: 1).reshaped(to: [perRank]))
+    }
+    for step in 0..<total {
+        referenceOptimizer.zeroGrad()
+        let active = (0..<worldSize).filter { step < steps(of: $0) }
+        let losses = active.map { r in let (x, y) = batch(step, r); return crossEntropy(logits: reference(x), labels: y) }
+        (losses.dropFirst().reduce(losses[0], +) / Double(worldSize)).backward()
+        referenceOptimizer.step()
+    }
+    try ddp.join {
+        for step in 0..<steps(of: rank) {
+            optimizer.zeroGrad()
+            let (x, y) = batch(step, rank)
+            crossEntropy(logits: ddp(x), labels: y).backward()
+            optimizer.step()
+        }
+    }
+    let expected = reference.stateDict()
+    for (key, value) in model.stateDict() { expectClose(value, expected[key]!, tolerance: 1e-5, "join: \(key)") }
+    // The group is in step afterwards.
+    let t = Tensor.ones([2])
+    try group.allReduce(t, op: .sum)
+    expectClose(t, Tensor.full([2], Double(worldSize)), tolerance: 0, "allreduce after join")
+}
+
+/// Rank 0 waits at most half a second for an allreduce that rank 1 reaches only after 30
+/// seconds: rank 0 gets an error naming the collective and exits with it, and mpirun stops
+/// rank 1 (which never wakes).
+func checkTimeout() throws {
+    guard let world = group as? MPIProcessGroup, worldSize >= 2 else { fail("the timeout check needs two ranks under mpirun") }
+    world.timeout = .milliseconds(500)
+    if rank == 1 {
+        sleep(30)
+        print("rank 1 woke")
+    }
+    do {
+        try world.allReduce(Tensor.ones([4]), op: .sum)
+        fail("no timeout")
+    } catch {
+        print("timeout seen: \(error)")
+        fflush(stdout)
+        exit(3)
     }
 }
 
@@ -292,6 +359,15 @@ do {
             MLP(inputFeatures: 10, hiddenSizes: [32], outputFeatures: 5)
         }
         try checkUnusedParameters()
+    case "ddp-transformer":
+        try checkEquivalence(name: "Transformer classifier", steps: 3, perRank: 3, inputShape: [6], classes: 3, tolerance: 1e-4,
+                             makeInputs: { Tensor.randomIntegers($0, high: 19) + 1 },
+                             makeModel: { TransformerClassifier(vocabularySize: 20, classes: 3, dModel: 16, numHeads: 2, numLayers: 2,
+                                                                maxLength: 8, dropout: 0) })
+    case "ddp-join":
+        try checkJoin()
+    case "timeout":
+        try checkTimeout()
     case "fit":
         try checkFit(directory: CommandLine.arguments.dropFirst(2).first ?? NSTemporaryDirectory())
     case "ddp-resnet8-syncbn":
@@ -299,7 +375,7 @@ do {
                              tolerance: 1e-4, makeModel: { CIFARResNet(depth: 8) },
                              prepare: { convertSyncBatchNorm($0, group: group) })
     default:
-        fail("unknown check '\(check)' (collectives, mismatch, ddp-mlp, ddp-accumulate, ddp-resnet8-syncbn, fit DIRECTORY)")
+        fail("unknown check '\(check)' (collectives, mismatch, timeout, ddp-mlp, ddp-accumulate, ddp-transformer, ddp-join, ddp-resnet8-syncbn, fit DIRECTORY)")
     }
 } catch {
     fail("\(error)")

@@ -12,7 +12,15 @@ final class MultiProcessTests: XCTestCase {
         let output = try runUnderMPI("mismatch")
         XCTAssert(output.contains("rank 0: allreduce #1: the ranks disagree: rank 0 called allreduce(sum) of float32 [4] as collective #1; rank 1 called allreduce(sum) of float32 [5] as collective #1"), output)
     }
+    func testARankThatWaitsPastTheTimeoutNamesTheCollectiveAndTheJobStops() throws {
+        let output = try runUnderMPI("timeout", expectingSuccess: false)
+        XCTAssert(output.contains("timeout seen: rank 0: allreduce #1: timed out after 0.5 seconds"), output)
+        XCTAssertFalse(output.contains("rank 1 woke"), output)
+    }
     func testDataParallelMLPEqualsOneProcessOnTheWholeBatch() throws { try runUnderMPI("ddp-mlp") }
+    func testDataParallelTransformerEqualsOneProcessOnTheWholeBatch() throws { try runUnderMPI("ddp-transformer") }
+    func testUnevenInputsUnderJoinDoNotHangAndMatchOneProcess() throws { try runUnderMPI("ddp-join") }
+    func testJoinInOneProcessWithoutMPI() throws { try runAlone("ddp-join") }
     func testDataParallelMLPInOneProcessWithoutMPI() throws { try runAlone("ddp-mlp") }
     func testGradientAccumulationAndUnusedParameters() throws { try runUnderMPI("ddp-accumulate") }
     func testResNet8WithSyncBatchNormEqualsOneProcessOnTheWholeBatch() throws { try runUnderMPI("ddp-resnet8-syncbn") }
@@ -47,11 +55,13 @@ final class MultiProcessTests: XCTestCase {
         throw XCTSkip("mpirun is not installed (Debian: openmpi-bin; scripts/install-deps.sh installs it)")
     }
 
+    /// Runs a check in two ranks; unless `expectingSuccess` is false, every rank must pass it.
     @discardableResult
-    private func runUnderMPI(_ check: String, _ extra: String...) throws -> String {
+    private func runUnderMPI(_ check: String, _ extra: String..., expectingSuccess: Bool = true) throws -> String {
         let arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-n", String(Self.ranks),
                          "-x", "EMBER_NUM_THREADS=1", "-x", "OMP_NUM_THREADS=1", try checksProgram().path, check] + extra
-        let output = try run(try mpirun(), arguments)
+        let output = try run(try mpirun(), arguments, expectingSuccess: expectingSuccess)
+        if !expectingSuccess { return output }
         for rank in 0..<Self.ranks {
             XCTAssert(output.contains("ok \(check) rank \(rank) of \(Self.ranks)"), "rank \(rank) did not finish:\n\(output)")
         }
@@ -67,9 +77,10 @@ final class MultiProcessTests: XCTestCase {
         XCTAssert(output.contains("ok \(check) rank 0 of 1"), output)
     }
 
-    /// Runs a program to its end (killed after two minutes) and returns its output; a
-    /// nonzero exit fails the test with the output.
-    private func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    /// Runs a program to its end (killed after two minutes) and returns its output; an exit
+    /// status other than the expected (zero, or nonzero) fails the test with the output.
+    private func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
+                     expectingSuccess: Bool = true) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -86,7 +97,8 @@ final class MultiProcessTests: XCTestCase {
         process.waitUntilExit()
         timer.cancel()
         let output = String(decoding: data, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, "\(program) \(arguments.joined(separator: " ")) failed:\n\(output)")
+        XCTAssertEqual(process.terminationStatus == 0, expectingSuccess,
+                       "\(program) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus):\n\(output)")
         return output
     }
 }

@@ -50,14 +50,20 @@ struct Train: ParsableCommand {
         guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
         if try launchRanks() { return }
         let group = try defaultProcessGroup()
-        let directory = URL(fileURLWithPath: try agreedOutput(group))
-        let config = try resolveConfig(directory: directory)
-        try config.validate()
-        // Everything the checkpoint holds is checked before any data is read.
-        let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
-        let run = try TrainingRun(config: config, directory: directory, workers: workers,
-                                  checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group)
-        try run.start(resuming: checkpoint)
+        do {
+            let directory = URL(fileURLWithPath: try agreedOutput(group))
+            let config = try resolveConfig(directory: directory)
+            try config.validate()
+            // Everything the checkpoint holds is checked before any data is read.
+            let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
+            let run = try TrainingRun(config: config, directory: directory, workers: workers,
+                                      checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group)
+            try run.start(resuming: checkpoint)
+        } catch where group.worldSize > 1 && !(error is ExitCode) {
+            // The other ranks may be waiting for this one in a collective: stop them all.
+            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.worldSize): \(error)\n".utf8))
+            MPIProcessGroup.abortJob(exitCode: 1)
+        }
     }
 
     /// runs/train-N: the first N not yet used, or when resuming the highest one that holds a
