@@ -17,9 +17,10 @@ final class TrainDistributedTests: XCTestCase {
                        ["--epochs", "3", "--out", "x"])
     }
 
-    /// Two ranks train 2 epochs; the same run stopped after 1 epoch and resumed gives the
-    /// same metrics, and only rank 0's files exist.
-    func testTwoRanksTrainAndResumeExactly() throws {
+    /// Two ranks train 2 epochs. The same run with rank 1 killed by SIGKILL once the first
+    /// epoch's checkpoint is written stops with mpirun's message, keeps that checkpoint, and
+    /// resumed gives the same metrics; rank 0 alone writes.
+    func testARankKilledMidRunResumesToTheMetricsOfAnUninterruptedRun() throws {
         guard getenv("PATH").map({ String(cString: $0) })?.split(separator: ":").contains(where: {
             FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")
         }) == true else { throw XCTSkip("mpirun is not installed (Debian: openmpi-bin; scripts/install-deps.sh installs it)") }
@@ -30,22 +31,52 @@ final class TrainDistributedTests: XCTestCase {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ember-nproc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let common = ["--nproc", "2", "--model", "mlp", "--train-size", "64", "--val-size", "15", "--batch-size", "16",
-                      "--schedule", "none", "--workers", "0"]
-        let whole = root.appendingPathComponent("whole").path, resumed = root.appendingPathComponent("resumed").path
-        try run(ember, ["train", "--epochs", "2", "--out", whole] + common)
-        let output = try run(ember, ["train", "--epochs", "1", "--out", resumed] + common)
+                      "--schedule", "none", "--workers", "0", "--epochs", "2"]
+        let whole = root.appendingPathComponent("whole").path, killed = root.appendingPathComponent("killed").path
+        let output = try run(ember, ["train", "--out", whole] + common)
         XCTAssert(output.contains("Data-parallel on 2 ranks: batch 16 per rank, global batch 32"), output)
-        try run(ember, ["train", "--nproc", "2", "--resume", "--epochs", "2", "--out", resumed, "--workers", "0"])
-        let expected = try String(contentsOfFile: whole + "/metrics.csv", encoding: .utf8)
-        let got = try String(contentsOfFile: resumed + "/metrics.csv", encoding: .utf8)
-        // All columns but the last, the epoch's seconds.
-        func withoutTimes(_ csv: String) -> [String] { csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
-        XCTAssertEqual(withoutTimes(got), withoutTimes(expected))
-        XCTAssertEqual(withoutTimes(expected).count, 3)
+
+        let interrupted = try run(ember, ["train", "--out", killed] + common, expectingSuccess: false) { process in
+            // Once epoch 1 is saved, during epoch 2: SIGKILL the rank-1 process.
+            let checkpoint = killed + "/checkpoints/last.ckpt"
+            while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning { usleep(20_000) }
+            guard let pid = Self.rankProcess(1, mentioning: killed) else { return XCTFail("rank 1 of the run in \(killed) not found") }
+            kill(pid, SIGKILL)
+        }
+        XCTAssert(interrupted.contains("exited on signal 9"), interrupted)
+        XCTAssertEqual(Self.csvRows(killed).count, 2, "the killed run should have logged epoch 1 only")
+        try run(ember, ["train", "--nproc", "2", "--resume", "--epochs", "2", "--out", killed, "--workers", "0"])
+        XCTAssertEqual(Self.csvRows(killed), Self.csvRows(whole))
+        XCTAssertEqual(Self.csvRows(whole).count, 3)
     }
 
+    /// metrics.csv's rows, all columns but the last (the epoch's seconds).
+    private static func csvRows(_ directory: String) -> [String] {
+        let csv = (try? String(contentsOfFile: directory + "/metrics.csv", encoding: .utf8)) ?? ""
+        return csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") }
+    }
+
+    /// The process of `rank` among those mpirun started with `text` in their arguments.
+    private static func rankProcess(_ rank: Int, mentioning text: String) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let arguments = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            let argv = arguments.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let variables = environment.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if argv.first?.hasSuffix("/ember") == true && argv.contains(text) && variables.contains("OMPI_COMM_WORLD_RANK=\(rank)") {
+                return pid
+            }
+        }
+        return nil
+    }
+
+    /// Runs `program` to its end, calling `whileRunning` once it has started, and returns its
+    /// output; an exit status other than the expected (zero, or nonzero) fails the test.
     @discardableResult
-    private func run(_ program: URL, _ arguments: [String]) throws -> String {
+    private func run(_ program: URL, _ arguments: [String], expectingSuccess: Bool = true,
+                     whileRunning: (Process) -> Void = { _ in }) throws -> String {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
@@ -53,10 +84,16 @@ final class TrainDistributedTests: XCTestCase {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        final class Output: @unchecked Sendable { var data = Data() }
+        let output = Output()
+        let reading = Thread { output.data = pipe.fileHandleForReading.readDataToEndOfFile() }
+        reading.start()
+        whileRunning(process)
         process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, "ember \(arguments.joined(separator: " ")) failed:\n\(output)")
-        return output
+        while !reading.isFinished { usleep(10_000) }
+        let text = String(decoding: output.data, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus == 0, expectingSuccess,
+                       "ember \(arguments.joined(separator: " ")) exited with \(process.terminationStatus):\n\(text)")
+        return text
     }
 }
