@@ -49,15 +49,32 @@ public struct MPILaunch {
     /// Runs the job to its end, its output going to this process's, and returns mpirun's
     /// exit status (nonzero when a rank failed or died; mpirun then stops the others).
     public func run(program: String, arguments: [String]) throws -> Int32 {
+        let process = try makeProcess(program: program, arguments: arguments)
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Runs the job to its end and returns mpirun's exit status and the ranks' standard
+    /// output (their standard error goes to this process's).
+    public func runCapturingOutput(program: String, arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = try makeProcess(program: program, arguments: arguments)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    private func makeProcess(program: String, arguments: [String]) throws -> Process {
         guard let mpirun = Self.mpirunPath() else {
             throw LaunchError(description: "Open MPI's mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun)
         process.arguments = mpirunArguments(program: program, arguments: arguments)
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return process
     }
 }
 
