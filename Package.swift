@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "EmberData", targets: ["EmberData"]),
         .library(name: "EmberTrain", targets: ["EmberTrain"]),
         .library(name: "EmberText", targets: ["EmberText"]),
+        .library(name: "EmberDistributed", targets: ["EmberDistributed"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
         // Every file loader as a fuzz target, for Fuzz/ (libFuzzer) and the corpus replay test.
         .library(name: "EmberFuzzTargets", targets: ["EmberFuzzTargets"]),
@@ -50,7 +51,13 @@ let package = Package(
         // Datasets, loaders, pipelines, image transforms and data file formats.
         .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
-        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "CZlib"]),
+        .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberDistributed", "CZlib"]),
+        // Open MPI (Debian's libopenmpi-dev), and a C shim exposing the handles that mpi.h
+        // defines as macros (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM) plus 16-bit float reductions.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CEmberMPI", dependencies: ["CMPI"]),
+        // Process groups on MPI, DistributedDataParallel, DistributedSampler and SyncBatchNorm.
+        .target(name: "EmberDistributed", dependencies: ["Ember", "EmberNN", "EmberData", "CMPI", "CEmberMPI"]),
         // Tokenizers: BERT's WordPiece and GPT-2's byte-level BPE, from Hugging Face files.
         .target(name: "EmberText", dependencies: ["Ember", "EmberIO"]),
         // The model zoo, Hugging Face model folders and sentence embeddings.
@@ -58,7 +65,7 @@ let package = Package(
         .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
         .executableTarget(name: "example-training-loop", dependencies: ["Ember", "EmberNN", "EmberOptim"], path: "Examples/TrainingLoop"),
@@ -78,6 +85,10 @@ let package = Package(
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py"], resources: [.copy("Formats/ImageFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The programs each rank runs in the distributed tests, which launch them with mpirun.
+        .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
+                          path: "Tests/DistributedChecks"),
+        .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",
                                                            "EmberFuzzTargets"]),
     ]

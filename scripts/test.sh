@@ -22,3 +22,8 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 swift build --build-tests ${build[@]+"${build[@]}"}
 swift test --skip-build ${build[@]+"${build[@]}"} "$@"
+# The whole suite also trains across two "hosts" (network namespaces) over TCP; where
+# namespaces cannot be created (no root or CAP_SYS_ADMIN, as in many containers) it says so.
+if [ $# -eq 0 ] && [ ${#build[@]} -eq 0 ]; then
+    scripts/check-multihost.sh --if-possible "$(swift build --show-bin-path)/ember"
+fi

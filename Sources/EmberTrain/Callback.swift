@@ -8,6 +8,9 @@ import Foundation
 public protocol Callback: AnyObject {
     /// Whether the callback runs with the others or after them, at every event.
     var phase: CallbackPhase { get }
+    /// In data-parallel training, whether every rank runs the callback (those that change
+    /// training: schedules, early stopping) or rank 0 alone (those that write files or print).
+    var runsOnEveryRank: Bool { get }
     func trainBegan(_ trainer: Trainer) throws
     func epochBegan(_ epoch: Int, trainer: Trainer) throws
     /// A batch has been read and is about to be trained on.
@@ -27,6 +30,7 @@ public enum CallbackPhase: Sendable {
 
 extension Callback {
     public var phase: CallbackPhase { .normal }
+    public var runsOnEveryRank: Bool { true }
     public func trainBegan(_ trainer: Trainer) throws {}
     public func epochBegan(_ epoch: Int, trainer: Trainer) throws {}
     public func batchBegan(_ batch: Int, trainer: Trainer) throws {}

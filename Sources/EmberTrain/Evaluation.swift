@@ -7,11 +7,18 @@ import EmberNN
 /// model's mode is restored afterwards. Keys: `loss` and each metric's name.
 public func evaluate(_ model: any Layer, _ data: any BatchProvider, loss: (Tensor, Tensor) -> Tensor,
                      metrics: [any PredictionMetric] = []) -> [String: Double] {
+    let meanLoss = Mean(name: "loss")
+    evaluateAccumulating(model, data, loss: loss, into: meanLoss, metrics: metrics)
+    return logsOf(loss: meanLoss, metrics: metrics)
+}
+
+/// `evaluate`'s pass, leaving the loss in `meanLoss` and the values in `metrics` (reset first).
+func evaluateAccumulating(_ model: any Layer, _ data: any BatchProvider, loss: (Tensor, Tensor) -> Tensor, into meanLoss: Mean,
+                          metrics: [any PredictionMetric]) {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
     for metric in metrics { metric.reset() }
-    let meanLoss = Mean(name: "loss")
     let batches = data.batches(epoch: 0, skipping: 0)
     noGrad {
         while let batch = batches.next() {
@@ -20,7 +27,6 @@ public func evaluate(_ model: any Layer, _ data: any BatchProvider, loss: (Tenso
             for metric in metrics { metric.update(predictions: predictions, targets: batch.targets) }
         }
     }
-    return logsOf(loss: meanLoss, metrics: metrics)
 }
 
 /// The model's outputs for every batch of `data` (its epoch 0), concatenated along the

@@ -1,5 +1,6 @@
 import Ember
 import EmberData
+import EmberDistributed
 import EmberNN
 import EmberOptim
 import Foundation
@@ -8,12 +9,24 @@ import Foundation
 /// metrics and the callbacks, plus the progress that a training checkpoint saves — epochs
 /// done, optimizer steps, the history. `fit` continues from there, so a trainer restored
 /// from a checkpoint picks up where the saved run stopped.
+///
+/// With a `processGroup` of several ranks, `fit` trains data-parallel: each rank runs it on
+/// its own share of the data (a `DataLoader` with a `DistributedSampler`), the model is
+/// wrapped in `DistributedDataParallel` (rank 0's weights copied to every rank, gradients
+/// averaged), the epoch's loss and metrics are summed over the ranks (each rank's metrics
+/// must be `ResumableMetric`s, whose accumulators add up; validation data should be
+/// sharded with the sampler's `exact` mode), and callbacks that write (logs, TensorBoard,
+/// checkpoints, progress) run on rank 0 alone.
 public final class Trainer {
     public let model: any Layer
     public let optimizer: any OptimizerProtocol
     public let loss: (Tensor, Tensor) -> Tensor
     public let metrics: [any PredictionMetric]
     public var callbacks: [any Callback]
+    /// The ranks training together; nil (or a group of one) trains in this process alone.
+    public let processGroup: (any ProcessGroup)?
+    /// The model wrapped for data-parallel training, made by the first `fit`.
+    private var dataParallel: DistributedDataParallel?
 
     /// Epochs completed; the next epoch trained is this one (counted from 0).
     public internal(set) var epoch = 0
@@ -38,18 +51,26 @@ public final class Trainer {
     public private(set) var epochStart = ContinuousClock.now
 
     public init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
-                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) {
+                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics
         self.callbacks = callbacks
+        self.processGroup = processGroup
     }
 
     public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: some Loss,
-                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = []) {
-        self.init(model: model, optimizer: optimizer, loss: { loss($0, $1) }, metrics: metrics, callbacks: callbacks)
+                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [],
+                            processGroup: (any ProcessGroup)? = nil) {
+        self.init(model: model, optimizer: optimizer, loss: { loss($0, $1) }, metrics: metrics, callbacks: callbacks,
+                  processGroup: processGroup)
     }
+
+    /// The number of ranks training together.
+    public var worldSize: Int { processGroup?.worldSize ?? 1 }
+    /// Whether this process writes logs and checkpoints (rank 0, or the only one).
+    public var isMainRank: Bool { (processGroup?.rank ?? 0) == 0 }
 
     /// Trains until `epochs` epochs are complete in all (a restored trainer continues from
     /// its `epoch`), evaluating on `validation` after each, and returns the whole history.
@@ -61,13 +82,17 @@ public final class Trainer {
         stopTraining = false
         // Saving callbacks run after the others at every event, so that what they save
         // includes the others' updates (a schedule's step, early stopping's count).
-        let callbacks = callbacks.filter { $0.phase == .normal } + callbacks.filter { $0.phase == .saving }
+        let callbacks = (callbacks.filter { $0.phase == .normal } + callbacks.filter { $0.phase == .saving })
+            .filter { isMainRank || $0.runsOnEveryRank }
+        if let processGroup, processGroup.worldSize > 1, dataParallel == nil {
+            dataParallel = try DistributedDataParallel(model, group: processGroup)
+        }
         for callback in callbacks { try callback.trainBegan(self) }
         while epoch < epochs && !stopTraining {
             for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }
             var logs = try trainEpoch(data, callbacks: callbacks)
             if let validation {
-                for (name, value) in record("validation", { evaluate(validation) }) { logs["val_" + name] = value }
+                for (name, value) in try record("validation", { try evaluateAcrossRanks(validation) }) { logs["val_" + name] = value }
             }
             logs["seconds"] = lastEpochTiming!.seconds
             let finished = epoch
@@ -105,7 +130,7 @@ public final class Trainer {
             for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
-            let predictions = model(batch.inputs)
+            let predictions = (dataParallel ?? model)(batch.inputs)
             let value = loss(predictions, batch.targets)
             value.backward()
             optimizer.step()
@@ -121,6 +146,7 @@ public final class Trainer {
             for callback in callbacks { try callback.batchEnded(index, logs: logs, trainer: self) }
         }
         lastEpochTiming = EpochTiming(seconds: (clock.now - start).seconds, waitingForData: waiting.seconds, batches: trained)
+        try sumAcrossRanks([epochLoss] + metrics)
         var logs = currentLogs(loss: epochLoss)
         logs["lr"] = optimizer.learningRates.first ?? .nan
         return logs
@@ -131,8 +157,43 @@ public final class Trainer {
     }
 
     /// The mean loss and the metrics over all of `data`'s batches; see `evaluate(_:_:loss:metrics:)`.
+    /// Data-parallel, each rank evaluates its share and the results are summed over the ranks
+    /// (ranks out of step stop the process with the collective's error).
     public func evaluate(_ data: any BatchProvider) -> [String: Double] {
-        EmberTrain.evaluate(model, data, loss: loss, metrics: metrics)
+        do {
+            return try evaluateAcrossRanks(data)
+        } catch {
+            fatalError("Trainer.evaluate: \(error)")
+        }
+    }
+
+    private func evaluateAcrossRanks(_ data: any BatchProvider) throws -> [String: Double] {
+        let meanLoss = Mean(name: "loss")
+        evaluateAccumulating(model, data, loss: loss, into: meanLoss, metrics: metrics)
+        try sumAcrossRanks([meanLoss] + metrics)
+        return logsOf(loss: meanLoss, metrics: metrics)
+    }
+
+    /// Replaces each metric's accumulators by their sum over the ranks: the metric of the
+    /// union of the ranks' data.
+    private func sumAcrossRanks(_ metrics: [any Metric]) throws {
+        guard let processGroup, processGroup.worldSize > 1 else { return }
+        var resumable = [any ResumableMetric]()
+        for metric in metrics {
+            guard let metric = metric as? any ResumableMetric else {
+                throw MetricStateError("data-parallel training needs metrics whose accumulators add up across ranks (ResumableMetric); \(metric.name) is not one")
+            }
+            resumable.append(metric)
+        }
+        let values = resumable.flatMap(\.accumulators)
+        let summed = Tensor(values, shape: [values.count])
+        try processGroup.allReduce(summed, op: .sum)
+        var all = summed.scalars(as: Double.self)[...]
+        for metric in resumable {
+            let count = metric.accumulators.count
+            try metric.restore(accumulators: Array(all.prefix(count)))
+            all = all.dropFirst(count)
+        }
     }
 
     /// The model's outputs for all of `data`; see `predict(_:_:)`.

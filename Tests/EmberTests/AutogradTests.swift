@@ -144,6 +144,26 @@ final class AutogradTests: XCTestCase {
         assertClose(x.grad!, [800, -16], atol: 0, rtol: 0, "hooked 2y, times dy/dx = 2")
     }
 
+    /// A callback queued from a hook runs once the whole pass is done: every leaf's
+    /// gradient is accumulated by then, whichever hook queued it.
+    func testCallbackQueuedFromAHookRunsAfterTheWholeBackwardPass() {
+        let a = Tensor([1, 2] as [Double]).requiringGrad()
+        let b = Tensor([3] as [Double]).requiringGrad()
+        var gradientsAtEnd: [[Double]?] = []
+        a.registerHook { _ in
+            queueBackwardCallback { gradientsAtEnd = [a.grad?.doubles, b.grad?.doubles] }
+            return nil
+        }
+        (a * b).sum().backward()
+        XCTAssertEqual(gradientsAtEnd.count, 2, "the callback ran once")
+        XCTAssertEqual(gradientsAtEnd[0], [3, 3])
+        XCTAssertEqual(gradientsAtEnd[1], [3])
+        // The next pass starts with an empty queue.
+        gradientsAtEnd = []
+        (b * 2).sum().backward()
+        XCTAssertEqual(gradientsAtEnd.count, 0)
+    }
+
     func testRetainGrad() {
         let x = Tensor([1, 2] as [Double]).requiringGrad()
         let y = x * 3

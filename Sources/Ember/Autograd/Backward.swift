@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reverse-mode propagation over the tape.
 enum Backward {
     /// Propagates `seeds` (one cotangent per root) back through the graph. With `targets`
@@ -53,6 +55,8 @@ enum Backward {
         }
 
         var results = [Tensor?](repeating: nil, count: targets?.count ?? 0)
+        let callbacks = BackwardCallbacks.push()
+        defer { callbacks.finish() }
         withGradEnabled(createGraph) {
             for (edge, seed) in zip(rootEdges, seeds) {
                 if let edge { send(seed, to: edge) }
@@ -97,6 +101,42 @@ enum Backward {
         }
         return results
     }
+}
+
+/// The functions queued during the backward pass running on this thread.
+final class BackwardCallbacks {
+    private static let key = "ember.backwardCallbacks"
+    private var queued: [() -> Void] = []
+    private let outer: BackwardCallbacks?
+
+    private init(outer: BackwardCallbacks?) { self.outer = outer }
+
+    static var current: BackwardCallbacks? { Thread.current.threadDictionary[key] as? BackwardCallbacks }
+
+    static func push() -> BackwardCallbacks {
+        let frame = BackwardCallbacks(outer: current)
+        Thread.current.threadDictionary[key] = frame
+        return frame
+    }
+
+    /// Runs the queued functions in order (including any they queue), then restores the
+    /// enclosing pass's queue.
+    func finish() {
+        while !queued.isEmpty { queued.removeFirst()() }
+        Thread.current.threadDictionary[Self.key] = outer
+    }
+
+    func append(_ callback: @escaping () -> Void) { queued.append(callback) }
+}
+
+/// Runs `callback` once the backward pass in progress on this thread has propagated every
+/// gradient (PyTorch's `queue_callback`): a gradient hook uses it for work that needs the
+/// whole pass done, as DistributedDataParallel waits there for its gradient allreduces.
+public func queueBackwardCallback(_ callback: @escaping () -> Void) {
+    guard let frame = BackwardCallbacks.current else {
+        preconditionFailure("queueBackwardCallback: no backward pass is running on this thread (call it from a gradient hook)")
+    }
+    frame.append(callback)
 }
 
 extension Tensor {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberDistributed
 import EmberIO
 import Foundation
 
@@ -7,7 +8,8 @@ import Foundation
 /// and the side-by-side table are in bench/ (see bench/README.md).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run benchmark workloads (W1...W9); all when none is named.")
+        abstract: "Run benchmark workloads (W1...W10); all when none is named.",
+        discussion: "W10 (data-parallel scaling) starts its ranks through Open MPI's mpirun itself.")
 
     @Argument(help: "Workload ids, e.g. W1 W9.") var workloads: [String] = []
     @Option(parsing: .unconditional, help: "Timed repetitions per workload (after 2 warm-ups).") var reps = 5
@@ -44,13 +46,31 @@ struct Bench: ParsableCommand {
             try DataWaitMeasurement.run(images: images, workers: workers, json: json)
             return
         }
-        let named = workloads.isEmpty ? allWorkloads.map(\.id) : workloads.map { $0.uppercased() }
+        let named = workloads.isEmpty ? allWorkloads.map(\.id) + [DataParallelScaling.id] : workloads.map { $0.uppercased() }
         let ids = named.enumerated().filter { !named[..<$0.offset].contains($0.element) }.map(\.element)
+        if MPIProcessGroup.isLaunchedByMPI {
+            // A rank of the job that W10 started.
+            guard ids == [DataParallelScaling.id] else { throw CommandError("under mpirun, ember bench runs W10 only, got \(ids)") }
+            try DataParallelScaling.runRank(reps: reps)
+            return
+        }
         for id in ids {
+            if id == DataParallelScaling.id {
+                if MPILaunch.mpirunPath() == nil {
+                    let reason = "needs Open MPI's mpirun (Debian: openmpi-bin)"
+                    if !workloads.isEmpty { throw CommandError("\(id): \(reason)") }
+                    report(["workload": id, "impl": "ember", "error": reason])
+                } else {
+                    var row = try DataParallelScaling.measure(reps: reps)
+                    if json { row["name"] = nil }
+                    report(row)
+                }
+                continue
+            }
             // A workload may run as several implementations (eager and compiled), one line each.
             let runs = allWorkloads.filter { $0.id == id }
             guard !runs.isEmpty else {
-                throw CommandError("unknown workload '\(id)'; known: \(allWorkloads.map(\.id).joined(separator: " "))")
+                throw CommandError("unknown workload '\(id)'; known: \(knownIds.joined(separator: " "))")
             }
             for workload in runs {
                 if let reason = workload.unavailableReason {
@@ -63,6 +83,12 @@ struct Bench: ParsableCommand {
                 report(measure(workload))
             }
         }
+    }
+
+    /// Every workload id once, in order.
+    var knownIds: [String] {
+        let all = allWorkloads.map(\.id) + [DataParallelScaling.id]
+        return all.enumerated().filter { !all[..<$0.offset].contains($0.element) }.map(\.element)
     }
 
     func measure(_ workload: Workload) -> [String: Any] {
@@ -102,7 +128,10 @@ struct Bench: ParsableCommand {
         } else {
             let format = { (v: Any?) in String(format: "%.3f", (v as? Double) ?? 0) }
             print("\(row["workload"]!) \(row["name"] ?? ""): median \(format(row["median"])) \(row["unit"]!) "
-                  + "(min \(format(row["min"])), max \(format(row["max"]))), peak RSS \(format(row["peak_rss_mb"])) MB")
+                  + "(min \(format(row["min"])), max \(format(row["max"])))"
+                  + (row["images_per_s_1_rank"].map { "; 1 rank \(format($0)) images/s, 2 ranks \(format(row["images_per_s_2_ranks"])) images/s, "
+                      + "allreduce \(format(row["allreduce_bus_gb_per_s"])) GB/s" }
+                      ?? ", peak RSS \(format(row["peak_rss_mb"])) MB"))
         }
     }
 

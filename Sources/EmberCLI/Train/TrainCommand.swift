@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberDistributed
 import EmberNN
 import EmberTrain
 import Foundation
@@ -39,23 +40,35 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
     @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+    @Option(parsing: .unconditional, help: "Train data-parallel in N processes that ember starts through Open MPI's mpirun, each on --batch-size examples per step (the global batch is N times that). `mpirun -n N ember train ...` works too.")
+    var nproc: Int?
+    @Option(help: "With --nproc: the machines for the ranks, comma-separated (name or name:slots), reachable by ssh with ember at the same path.")
+    var hosts: String?
     @Option(help: "Profile optimizer steps A to B (numbered from 1 across epochs; or one step N): writes trace.json (Perfetto, chrome://tracing) and profile.txt (time and FLOP/s per op and module) into the run directory.")
     var profileSteps: String?
 
     func run() throws {
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
         guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
-        let directory = URL(fileURLWithPath: try out ?? Self.defaultOutput(resuming: resume))
-        let config = try resolveConfig(directory: directory)
-        try config.validate()
-        // Everything the checkpoint holds is checked before any data is read.
-        let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
-        let run = try TrainingRun(config: config, directory: directory, workers: workers,
-                                  checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil)
-        if let profileSteps {
-            try run.profile(steps: Self.parseSteps(profileSteps), after: checkpoint?.progress.globalStep ?? 0)
+        if try launchRanks() { return }
+        let group = try defaultProcessGroup()
+        do {
+            let directory = URL(fileURLWithPath: try agreedOutput(group))
+            let config = try resolveConfig(directory: directory)
+            try config.validate()
+            // Everything the checkpoint holds is checked before any data is read.
+            let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
+            let run = try TrainingRun(config: config, directory: directory, workers: workers,
+                                      checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group)
+            if let profileSteps {
+                try run.profile(steps: Self.parseSteps(profileSteps), after: checkpoint?.progress.globalStep ?? 0)
+            }
+            try run.start(resuming: checkpoint)
+        } catch where group.worldSize > 1 && !(error is ExitCode) {
+            // The other ranks may be waiting for this one in a collective: stop them all.
+            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.worldSize): \(error)\n".utf8))
+            MPIProcessGroup.abortJob(exitCode: 1)
         }
-        try run.start(resuming: checkpoint)
     }
 
     /// `--profile-steps`: "A-B" or "N", steps numbered from 1.

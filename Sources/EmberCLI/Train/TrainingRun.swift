@@ -1,4 +1,6 @@
 import Ember
+import EmberData
+import EmberDistributed
 import EmberIO
 import EmberNN
 import EmberOptim
@@ -12,6 +14,9 @@ final class TrainingRun {
     let directory: URL
     let data: TrainingData
     let trainer: Trainer
+    /// The ranks training together (one when not data-parallel); rank 0 alone writes and prints.
+    let processGroup: any ProcessGroup
+    var isMain: Bool { processGroup.rank == 0 }
 
     static let lastCheckpointPath = "checkpoints/last.ckpt"
     var lastCheckpoint: URL { directory.appendingPathComponent(Self.lastCheckpointPath) }
@@ -24,10 +29,12 @@ final class TrainingRun {
         CSVLogger.Column("val_loss"), CSVLogger.Column("val_accuracy"), CSVLogger.Column("lr"), CSVLogger.Column("seconds"),
     ]
 
-    init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?) throws {
+    init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?, processGroup: any ProcessGroup) throws {
         self.config = config
         self.directory = directory
+        self.processGroup = processGroup
         data = try TrainingData.load(config, workers: workers)
+        if processGroup.worldSize > 1 { try Self.shard(data, config: config, group: processGroup) }
         let outputs = ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs
         if let problem = ModelRegistry.memoryProblem(config.model, input: data.input, classes: outputs, examples: config.batchSize) {
             throw CommandError("model '\(config.model)' for examples of shape \(data.input.shape) and \(outputs) outputs, "
@@ -49,7 +56,19 @@ final class TrainingRun {
                             everySteps: checkpointEvery, modelName: config.model),
         ]
         let task = Self.task(languageModel: config.isLanguageModel)
-        trainer = Trainer(model: model, optimizer: optimizer, loss: task.loss, metrics: task.metrics, callbacks: callbacks)
+        trainer = Trainer(model: model, optimizer: optimizer, loss: task.loss, metrics: task.metrics, callbacks: callbacks,
+                          processGroup: processGroup.worldSize > 1 ? processGroup : nil)
+    }
+
+    /// Gives each rank its share: of the training data shuffled by the seed and the epoch
+    /// (padded to a multiple of the ranks, as PyTorch's DistributedSampler), and of the
+    /// validation data exactly (no example twice, so the metrics are the single-process ones).
+    static func shard(_ data: TrainingData, config: TrainConfig, group: any ProcessGroup) throws {
+        guard let train = data.train as? any SampledBatchProvider, let validation = data.validation as? any SampledBatchProvider else {
+            throw CommandError("data-parallel training needs data loaders whose examples can be sharded")
+        }
+        train.sampler = DistributedSampler(datasetCount: train.datasetCount, group: group, shuffle: true, seed: config.seed)
+        validation.sampler = DistributedSampler(datasetCount: validation.datasetCount, group: group, shuffle: false, mode: .exact)
     }
 
     /// Classifiers learn classes; a language model, the next token at every position.
@@ -71,6 +90,15 @@ final class TrainingRun {
 
     /// Trains, from `checkpoint` when resuming.
     func start(resuming checkpoint: TrainingCheckpoint?) throws {
+        if !isMain {
+            // The other ranks train and resume alike, and write nothing.
+            if let checkpoint {
+                try checkpoint.restore(into: trainer, expectingModel: config.model, batchesPerEpoch: data.train.batchesPerEpoch,
+                                       source: lastCheckpoint.path)
+            }
+            if trainer.epoch < config.epochs { try trainer.fit(data.train, epochs: config.epochs, validation: data.validation) }
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -91,6 +119,10 @@ final class TrainingRun {
         try card.write(to: directory)
         let parameters = trainer.model.parameterCount
         print("Training \(config.model) (\(parameters.formatted()) parameters) on \(data.description)")
+        if processGroup.worldSize > 1 {
+            print("Data-parallel on \(processGroup.worldSize) ranks: batch \(config.batchSize) per rank, global batch "
+                  + "\(config.batchSize * processGroup.worldSize), learning rate \(config.learningRate)")
+        }
         if trainer.epoch >= config.epochs {
             print("The run is already complete (\(trainer.epoch) epochs); pass a larger --epochs to train longer.")
         } else {

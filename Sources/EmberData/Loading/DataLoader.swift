@@ -23,6 +23,16 @@ public final class DataLoader<D: Dataset, Output>: Sequence {
     private let reader: ElementReader<D.Element>
     private let collate: ([D.Element]) -> Output
     private let epochs = EpochCounter()
+    /// When set, each epoch batches the sampler's indices (its order, its share of the
+    /// dataset) instead of the loader's own order, and `shuffle` is ignored: a
+    /// `DistributedSampler` gives each process its part of the data.
+    public var sampler: (any Sampler)? {
+        didSet {
+            if let sampler, sampler.count > 0, let bad = sampler.indices(epoch: 0).first(where: { !(0..<dataset.count).contains($0) }) {
+                preconditionFailure("DataLoader: the sampler's index \(bad) is out of range for a dataset of \(dataset.count) examples")
+            }
+        }
+    }
 
     /// `prefetch` defaults to two batches per worker, as PyTorch's prefetch_factor.
     public init(_ dataset: D, batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, dropLast: Bool = false,
@@ -43,7 +53,8 @@ public final class DataLoader<D: Dataset, Output>: Sequence {
 
     /// Batches per epoch.
     public var count: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        let examples = sampler?.count ?? dataset.count
+        return dropLast ? examples / batchSize : (examples + batchSize - 1) / batchSize
     }
 
     /// The epoch the next `for batch in loader` runs; set it to resume at a given epoch.
@@ -54,6 +65,7 @@ public final class DataLoader<D: Dataset, Output>: Sequence {
 
     /// The dataset indices of epoch `epoch`, in the order its batches take them.
     public func order(epoch: Int) -> [Int] {
+        if let sampler { return sampler.indices(epoch: epoch) }
         guard shuffle else { return Array(0..<dataset.count) }
         var random = SeededRandom(EpochKeys(seed: seed, epoch: epoch).order)
         return random.permutation(dataset.count)
@@ -96,8 +108,9 @@ public final class DataLoader<D: Dataset, Output>: Sequence {
     }
 }
 
-extension DataLoader: BatchProvider where Output == Batch {
+extension DataLoader: BatchProvider, SampledBatchProvider where Output == Batch {
     public var batchesPerEpoch: Int? { count }
+    public var datasetCount: Int { dataset.count }
 
     public func batches(epoch: Int, skipping skip: Int) -> AnyIterator<Batch> {
         AnyIterator(iterator(epoch: epoch, skipping: skip))

@@ -15,6 +15,9 @@ public class BatchNorm: Module, Layer {
     public let numFeatures: Int
     public let epsilon: Double
     public let momentum: Double?
+    /// When set, training forward passes normalize with statistics over every process's
+    /// batch (SyncBatchNorm; see EmberDistributed's `convertSyncBatchNorm`).
+    public var synchronizer: (any BatchNormSynchronizer)?
     /// The ranks the layer accepts and how its input is written in messages.
     let ranks: [Int]
     let layout: String
@@ -43,6 +46,7 @@ public class BatchNorm: Module, Layer {
         precondition(ranks.contains(x.rank) && x.shape[1] == numFeatures,
                      "\(typeName)(\(numFeatures)): expected an input \(layout) with C = \(numFeatures), got \(x.shape)")
         if isTraining, let count = numBatchesTracked { count.assign(count + 1) }
+        if isTraining, let synchronizer { return synchronizedForward(x, synchronizer) }
         // Without a momentum, the cumulative average: the batch's statistics are blended in
         // with weight 1 / count, a tensor, so that nothing reads values (the layer compiles).
         let result = batchNorm(x, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
@@ -62,6 +66,29 @@ public class BatchNorm: Module, Layer {
         }
         return result.output
     }
+
+    /// Normalizes with the statistics of all processes' batches and blends their mean and
+    /// unbiased variance into the running statistics.
+    private func synchronizedForward(_ x: Tensor, _ synchronizer: any BatchNormSynchronizer) -> Tensor {
+        let result = synchronizer.batchNorm(x, weight: weight, bias: bias, epsilon: epsilon)
+        if let runningMean, let runningVar {
+            noGrad {
+                let blend = momentum.map { Tensor($0).cast(to: runningMean.dtype) }
+                    ?? 1 / numBatchesTracked!.cast(to: runningMean.dtype)
+                runningMean.assign(runningMean + (result.mean - runningMean) * blend)
+                runningVar.assign(runningVar + (result.unbiasedVariance - runningVar) * blend)
+            }
+        }
+        return result.output
+    }
+}
+
+/// Batch normalization whose statistics span several processes (implemented by
+/// EmberDistributed's SyncBatchNorm): the output of a training forward pass, with the
+/// global batch mean and unbiased variance per channel, detached, for the running statistics.
+public protocol BatchNormSynchronizer: AnyObject {
+    func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Double)
+        -> (output: Tensor, mean: Tensor, unbiasedVariance: Tensor)
 }
 
 /// Batch normalization of [N, C] or [N, C, L] over all axes but C.

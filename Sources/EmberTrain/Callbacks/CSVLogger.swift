@@ -5,6 +5,8 @@ import Foundation
 /// history each epoch (atomically), so after a resume it holds exactly the rows of the
 /// epochs the checkpoint covers plus the new ones, never a duplicate or a half-written row.
 public final class CSVLogger: Callback {
+    /// Rank 0 alone writes, in data-parallel training.
+    public var runsOnEveryRank: Bool { false }
     /// A column: its header and the log key it shows (`epoch` is the epoch number).
     public struct Column: Sendable, Equatable {
         public var header: String

@@ -7,6 +7,8 @@ import Foundation
 /// steps, so that a long epoch killed midway resumes from its last such step. Either file
 /// can be given to `TrainingCheckpoint(contentsOf:)` to resume or to load the weights.
 public final class ModelCheckpoint: StatefulCallback {
+    /// Rank 0 alone writes, in data-parallel training.
+    public var runsOnEveryRank: Bool { false }
     public let directory: URL
     public let monitor: Monitor
     public let saveBest: Bool

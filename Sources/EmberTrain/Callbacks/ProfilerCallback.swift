@@ -16,6 +16,8 @@ public final class ProfilerCallback: Callback {
     /// The profile of the steps, once recorded.
     public private(set) var recorded: Profile?
     private var profiler: Profiler?
+    /// Data-parallel, rank 0 profiles (and writes) alone.
+    public var runsOnEveryRank: Bool { false }
 
     public init(steps: ClosedRange<Int>, traceURL: URL, tableURL: URL? = nil, peakFLOPS: Double? = nil) {
         precondition(steps.lowerBound >= 1, "ProfilerCallback: steps are numbered from 1, got \(steps)")

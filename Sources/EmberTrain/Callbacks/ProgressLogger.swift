@@ -5,6 +5,8 @@ import Foundation
 /// values. Off a terminal (a log file, CI) the bar is plain lines: one every
 /// `plainEverySeconds` within the epoch, so a long epoch shows it is alive, and one at its end.
 public final class ProgressLogger: Callback {
+    /// Rank 0 alone writes, in data-parallel training.
+    public var runsOnEveryRank: Bool { false }
     private let output: (String) -> Void
     private let isTerminal: Bool
     private let plainEverySeconds: Double
@@ -32,10 +34,10 @@ public final class ProgressLogger: Callback {
         bar = nil
     }
 
-    /// Samples per second over the epoch so far.
+    /// Samples per second over the epoch so far, of all ranks together (each trains as many).
     private static func rate(_ trainer: Trainer) -> Double? {
         let elapsed = (ContinuousClock.now - trainer.epochStart).seconds
-        return elapsed > 0 ? Double(trainer.epochSamples) / elapsed : nil
+        return elapsed > 0 ? Double(trainer.epochSamples * trainer.worldSize) / elapsed : nil
     }
 
     /// Loss first, then the metrics, then validation values and the learning rate.

@@ -9,6 +9,8 @@ import Foundation
 /// checkpoint can mark everything logged after the checkpoint as superseded (TensorBoard's
 /// purge by step) and TensorBoard shows each step once.
 public final class TensorBoardLogger: Callback {
+    /// Rank 0 alone writes, in data-parallel training.
+    public var runsOnEveryRank: Bool { false }
     public let logDirectory: URL
     public let batchInterval: Int
     public let histograms: Bool

@@ -1,0 +1,99 @@
+import Foundation
+import XCTest
+@testable import EmberCLI
+
+/// `ember train --nproc`: its option errors, and two ranks started through mpirun by the
+/// built `ember` (skipped, with the reason, without mpirun).
+final class TrainDistributedTests: XCTestCase {
+    func testBadDistributedOptionsAreOneLineErrors() {
+        XCTAssertEqual(message(Train.self, ["--nproc", "0"]), "--nproc must be at least 1, got 0")
+        XCTAssertEqual(message(Train.self, ["--hosts", "a,b"]), "--hosts needs --nproc (the number of processes in all)")
+        XCTAssertEqual(message(Train.self, ["--nproc", "2", "--hosts", "a,b:0"]),
+                       "--hosts 'a,b:0': 'b:0' is not a host name with an optional positive slot count (name or name:slots)")
+    }
+
+    func testTheRelaunchDropsOnlyTheLaunchOptions() {
+        XCTAssertEqual(Train.removingOptions(["--nproc", "--hosts"], from: ["--nproc", "2", "--epochs", "3", "--hosts=a:2", "--out", "x"]),
+                       ["--epochs", "3", "--out", "x"])
+    }
+
+    /// Two ranks train 2 epochs. The same run with rank 1 killed by SIGKILL once the first
+    /// epoch's checkpoint is written stops with mpirun's message, keeps that checkpoint, and
+    /// resumed gives the same metrics; rank 0 alone writes.
+    func testARankKilledMidRunResumesToTheMetricsOfAnUninterruptedRun() throws {
+        guard getenv("PATH").map({ String(cString: $0) })?.split(separator: ":").contains(where: {
+            FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")
+        }) == true else { throw XCTSkip("mpirun is not installed (Debian: openmpi-bin; scripts/install-deps.sh installs it)") }
+        let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()].map { $0.appendingPathComponent("ember") }
+        guard let ember = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("ember was not built beside the tests (\(candidates.map(\.path)))")
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ember-nproc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let common = ["--nproc", "2", "--model", "mlp", "--train-size", "64", "--val-size", "15", "--batch-size", "16",
+                      "--schedule", "none", "--workers", "0", "--epochs", "2"]
+        let whole = root.appendingPathComponent("whole").path, killed = root.appendingPathComponent("killed").path
+        let output = try run(ember, ["train", "--out", whole] + common)
+        XCTAssert(output.contains("Data-parallel on 2 ranks: batch 16 per rank, global batch 32"), output)
+
+        let interrupted = try run(ember, ["train", "--out", killed] + common, expectingSuccess: false) { process in
+            // Once epoch 1 is saved, during epoch 2: SIGKILL the rank-1 process.
+            let checkpoint = killed + "/checkpoints/last.ckpt"
+            while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning { usleep(20_000) }
+            guard let pid = Self.rankProcess(1, mentioning: killed) else { return XCTFail("rank 1 of the run in \(killed) not found") }
+            kill(pid, SIGKILL)
+        }
+        XCTAssert(interrupted.contains("exited on signal 9"), interrupted)
+        XCTAssertEqual(Self.csvRows(killed).count, 2, "the killed run should have logged epoch 1 only")
+        try run(ember, ["train", "--nproc", "2", "--resume", "--epochs", "2", "--out", killed, "--workers", "0"])
+        XCTAssertEqual(Self.csvRows(killed), Self.csvRows(whole))
+        XCTAssertEqual(Self.csvRows(whole).count, 3)
+    }
+
+    /// metrics.csv's rows, all columns but the last (the epoch's seconds).
+    private static func csvRows(_ directory: String) -> [String] {
+        let csv = (try? String(contentsOfFile: directory + "/metrics.csv", encoding: .utf8)) ?? ""
+        return csv.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") }
+    }
+
+    /// The process of `rank` among those mpirun started with `text` in their arguments.
+    private static func rankProcess(_ rank: Int, mentioning text: String) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let arguments = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            let argv = arguments.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let variables = environment.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if argv.first?.hasSuffix("/ember") == true && argv.contains(text) && variables.contains("OMPI_COMM_WORLD_RANK=\(rank)") {
+                return pid
+            }
+        }
+        return nil
+    }
+
+    /// Runs `program` to its end, calling `whileRunning` once it has started, and returns its
+    /// output; an exit status other than the expected (zero, or nonzero) fails the test.
+    @discardableResult
+    private func run(_ program: URL, _ arguments: [String], expectingSuccess: Bool = true,
+                     whileRunning: (Process) -> Void = { _ in }) throws -> String {
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        final class Output: @unchecked Sendable { var data = Data() }
+        let output = Output()
+        let reading = Thread { output.data = pipe.fileHandleForReading.readDataToEndOfFile() }
+        reading.start()
+        whileRunning(process)
+        process.waitUntilExit()
+        while !reading.isFinished { usleep(10_000) }
+        let text = String(decoding: output.data, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus == 0, expectingSuccess,
+                       "ember \(arguments.joined(separator: " ")) exited with \(process.terminationStatus):\n\(text)")
+        return text
+    }
+}
