@@ -54,6 +54,16 @@ public enum FuzzTargets {
             _ = try PretrainedFolder(url.deletingLastPathComponent()).config(BERTConfig.self)
         },
         Target(name: "checkpoint", fileName: "last.ckpt") { _ = try TrainingCheckpoint(contentsOf: $0) },
+        // TFRecord framing (both CRCs, gzip), tf.train.Example's protobuf, a spec of every
+        // feature kind, and TensorFlow's image-classification layout with its images decoded.
+        Target(name: "tfrecord", fileName: "train-00000-of-00001") { url in
+            let spec: [String: FeatureSpec] = ["f": .variable(dtype: .float32), "i": .variable(dtype: .int32), "b": .bytes,
+                                               "x": .fixed(shape: [2], dtype: .float64, defaultValue: [0, 1])]
+            let records = try TFRecordDataset(files: [url], spec: spec)
+            if records.count > 0 { _ = records[records.count - 1] }
+            let images = try TFRecordImageClassification(files: [url])
+            if images.count > 0 { _ = images[0] }
+        },
     ]
 
     public static func target(named name: String) -> Target? { all.first { $0.name == name } }

@@ -214,3 +214,49 @@ final class TFRecordTests: XCTestCase {
         XCTAssertEqual((0..<7).map { dataset[$0].image }, images.map(\.image))
     }
 }
+
+/// The reverse of the committed fixtures: TensorFlow reads files Ember wrote, through
+/// generate_tfrecord_fixtures.py --read (plain and GZIP, every feature kind, a PNG image).
+final class TFRecordInteropTests: XCTestCase {
+    func testTensorFlowReadsEmbersFiles() throws {
+        guard let python = ProcessInfo.processInfo.environment["EMBER_TENSORFLOW_PYTHON"] else {
+            throw XCTSkip("set EMBER_TENSORFLOW_PYTHON to a python with tensorflow-cpu installed to read Ember's TFRecord files with TensorFlow itself")
+        }
+        let directory = try temporaryDirectory(self)
+        let image = Image(height: 5, width: 7, channels: 3, pixels: (0..<105).map { UInt8($0 * 37 % 256) })
+        var example = TFRecordImageClassification.example(image: image, label: 3, className: "three")
+        example["floats"] = .floats([1.5, -0.25, 65504])
+        example["ints"] = .int64s([.min, -1, 0, .max])
+        example["empty"] = .bytes([])
+        let plain = directory.appendingPathComponent("ember.tfrecord"), gzipped = directory.appendingPathComponent("ember.tfrecord.gz")
+        try TFRecordFile.write([example.serialized, Example(["n": .int64s([7])]).serialized], to: plain)
+        try TFRecordFile.write([example.serialized], to: gzipped, compression: .gzip)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("generate_tfrecord_fixtures.py")
+        process.arguments = [script.path, "--read", plain.path, gzipped.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let lines = try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(lines.map { $0["file"] as? String }, ["ember.tfrecord", "ember.tfrecord", "ember.tfrecord.gz"])
+        for line in [lines[0], lines[2]] {
+            let features = try XCTUnwrap(line["features"] as? [String: Any])
+            let decoded = try XCTUnwrap(features["image/encoded"] as? [String: Any])
+            XCTAssertEqual(decoded["shape"] as? [Int], [5, 7, 3])
+            XCTAssertEqual(decoded["pixels"] as? String, image.pixels.map { String(format: "%02x", $0) }.joined())
+            XCTAssertEqual(features["image/class/label"] as? [Int], [3])
+            XCTAssertEqual(features["image/class/text"] as? [String], [Array("three".utf8).map { String(format: "%02x", $0) }.joined()])
+            XCTAssertEqual(features["floats"] as? [Double], [1.5, -0.25, 65504])
+            XCTAssertEqual(features["ints"] as? [Int], [.min, -1, 0, .max])
+            XCTAssertEqual(features["empty"] as? [String], [])
+        }
+        XCTAssertEqual((lines[1]["features"] as? [String: Any])?["n"] as? [Int], [7])
+    }
+}
