@@ -21,8 +21,8 @@ public enum TFRecord {
 
     /// Where each record's data lies in `bytes`, a whole file's (uncompressed) contents, with
     /// both CRCs of every record checked. A bad CRC or a file that ends inside a record is a
-    /// `FileError` naming the record and its byte offset; `where` says what the offsets count
-    /// (the file's bytes, or its decompressed bytes).
+    /// `FileError` naming the record and its byte offset; `place` follows the offset in errors,
+    /// saying what it counts (" of the decompressed data" for a gzip file).
     public static func records(in bytes: UnsafeRawBufferPointer, source: String,
                                offsetsIn place: String = "") throws(FileError) -> [Range<Int>] {
         var records = [Range<Int>]()

@@ -111,6 +111,15 @@ final class TFRecordTests: XCTestCase {
         XCTAssertEqual(try Example(serialized: example.bytes[...]), Example(["i": .int64s([5, -2]), "f": .floats([2.5])]))
     }
 
+    func testFeedsAPipeline() throws {
+        let url = try writeRecords((0..<5).map { Example(["x": .floats([Float($0), 1]), "y": .int64s([Int64($0)])]).serialized })
+        let dataset = try TFRecordDataset(files: [url], spec: ["x": .fixed(shape: [2], dtype: .float32), "y": .fixed(shape: [], dtype: .int64)])
+        let batches = Array(Pipeline(dataset).map { ($0.tensors["x"]!, $0.tensors["y"]!) }.batch(size: 2))
+        XCTAssertEqual(batches.map(\.count), [2, 2, 1])
+        XCTAssertEqual(batches[1].inputs.scalars(as: Float.self), [2, 1, 3, 1])
+        XCTAssertEqual(batches[2].targets.scalars(as: Int64.self), [4])
+    }
+
     func testInterleavesShards() {
         let order = TFRecordDataset.interleaved([3, 1, 2])
         XCTAssertEqual(order.map { [$0.file, $0.record] }, [[0, 0], [1, 0], [2, 0], [0, 1], [2, 1], [0, 2]])

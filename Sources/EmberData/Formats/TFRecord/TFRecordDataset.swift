@@ -91,7 +91,8 @@ public struct TFRecordDataset: Dataset {
         return (files[file].url, record, files[file].offset(ofRecord: record))
     }
 
-    private func failure(at index: Int, _ problem: String) -> FileError {
+    /// An error about example `index`, naming its file, record and offset.
+    func failure(at index: Int, _ problem: String) -> FileError {
         let (url, record, offset) = location(of: index)
         let place = files[order[index].file].compression == .gzip ? " of the decompressed data" : ""
         return FileError(.tfRecord, path: url.path, member: "record \(record) at byte \(offset)\(place)", problem: problem)
@@ -99,9 +100,9 @@ public struct TFRecordDataset: Dataset {
 
     private func image(_ example: Example, _ name: String, at index: Int) throws(FileError) -> Image {
         guard case .bytes(let values) = example[name] else { preconditionFailure("TFRecordDataset: \(name) was checked to be bytes") }
-        let (url, record, _) = location(of: index)
         do {
-            return try Image(encoded: values[0], source: "\(url.path) record \(record) feature \(name)")
+            // The decoder's error is re-said with the file, record and offset below.
+            return try Image(encoded: values[0], source: name)
         } catch {
             throw failure(at: index, "feature \"\(name)\" is not an image that can be read: \(error.problem)")
         }

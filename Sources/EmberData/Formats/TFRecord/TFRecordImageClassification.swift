@@ -24,9 +24,7 @@ public struct TFRecordImageClassification: Dataset {
             let example = try records.example(at: index)
             guard case .int64s(let labels) = example[Self.labelKey], let label = labels.first else { continue }
             guard label >= 0 && label < Int64(Self.maximumClasses) else {
-                let (url, record, offset) = records.location(of: index)
-                throw FileError(.tfRecord, path: url.path, member: "record \(record) at byte \(offset)",
-                                problem: "feature \"\(Self.labelKey)\" is \(label); a class id is 0 to \(Self.maximumClasses - 1)")
+                throw records.failure(at: index, "feature \"\(Self.labelKey)\" is \(label); a class id is 0 to \(Self.maximumClasses - 1)")
             }
             largest = max(largest, Int(label))
             if case .bytes(let texts) = example[Self.textKey], let text = texts.first.flatMap({ String(validating: $0, as: UTF8.self) }) {
@@ -60,7 +58,7 @@ public struct TFRecordImageClassification: Dataset {
         precondition(shards > 0, "TFRecordImageClassification.write: shards must be positive, got \(shards)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return try (0..<shards).map { shard in
-            let url = directory.appendingPathComponent("\(prefix)-" + String(format: "%05d-of-%05d", shard, shards))
+            let url = directory.appendingPathComponent("\(prefix)-\(fiveDigits(shard))-of-\(fiveDigits(shards))")
             let records = stride(from: shard, to: examples.count, by: shards).lazy.map { index in
                 let (image, label) = examples[index]
                 return example(image: image, label: label, className: classNames?[label]).serialized
@@ -68,5 +66,10 @@ public struct TFRecordImageClassification: Dataset {
             try TFRecordFile.write(records, to: url, compression: compression)
             return url
         }
+    }
+
+    private static func fiveDigits(_ number: Int) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
     }
 }
