@@ -3,7 +3,7 @@
 #  1. in the `ember` binary, only the dispatched kernels (ember_vector_math_avx2 and
 #     ember_vector_math_avx512) use AVX registers: everything else is baseline code;
 #  2. EMBER_CPU_DISPATCH=baseline forces the baseline path (`ember info` says so);
-#  3. under qemu-x86_64 (Debian's qemu-user, installed if missing) emulating a CPU without
+#  3. under qemu-x86_64 (Debian's qemu-user, from scripts/install-deps.sh) emulating a CPU without
 #     AVX (Nehalem) and one with AVX2 but no AVX-512 (Haswell), whose emulator raises
 #     SIGILL on any AVX-512 instruction: `ember info` names the path chosen, and the vector
 #     math tests pass there (on Haswell comparing the AVX2 path with the baseline bit for bit).
@@ -33,10 +33,7 @@ path=$(EMBER_CPU_DISPATCH=baseline "$ember" info | sed -n 's/^vector kernels: //
 echo "check-portable: EMBER_CPU_DISPATCH=baseline: vector kernels: baseline"
 
 # 3. Older CPUs, emulated.
-if ! command -v qemu-x86_64 >/dev/null; then
-    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq qemu-user >/dev/null
-fi
+command -v qemu-x86_64 >/dev/null || fail "qemu-x86_64 is missing (scripts/install-deps.sh installs Debian's qemu-user)"
 for cpu in Nehalem:baseline Haswell:avx2; do
     model=${cpu%%:*} want=${cpu##*:}
     path=$(qemu-x86_64 -cpu "$model" "$ember" info 2>/dev/null | sed -n 's/^vector kernels: //p')

@@ -85,7 +85,8 @@ protocol FusedFloat: KernelFloat, SIMDScalar, TensorScalar, Codable {
 }
 
 extension Float: FusedFloat {
-    static func vectorMath(_ function: EmberVectorFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+    static func vectorMath(_ function: EmberVectorFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                           _ count: Int) {
         VectorMath.apply(function, x, y, count)
     }
 }
@@ -97,7 +98,8 @@ extension Double: FusedFloat {
         case .exp: for i in 0..<count { y[i] = Double.exp(x[i]) }
         case .tanh: for i in 0..<count { y[i] = Double.tanh(x[i]) }
         // Both branches avoid overflow of exp, as the unfused kernel.
-        case .sigmoid: for i in 0..<count { y[i] = x[i] >= 0 ? 1 / (1 + Double.exp(-x[i])) : Double.exp(x[i]) / (1 + Double.exp(x[i])) }
+        case .sigmoid:
+            for i in 0..<count { y[i] = x[i] >= 0 ? 1 / (1 + Double.exp(-x[i])) : Double.exp(x[i]) / (1 + Double.exp(x[i])) }
         case .erf: for i in 0..<count { y[i] = Double.erf(x[i]) }
         case .gelu: for i in 0..<count { y[i] = 0.5 * x[i] * (1 + Double.erf(x[i] * 0.7071067811865476)) }
         }
