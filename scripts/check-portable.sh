@@ -2,7 +2,8 @@
 # Checks that one build of Ember runs on any x86-64 CPU:
 #  1. in the `ember` binary, only the dispatched kernels (ember_vector_math_avx2 and
 #     ember_vector_math_avx512) use AVX registers: everything else is baseline code;
-#  2. EMBER_CPU_DISPATCH=baseline forces the baseline path (`ember info` says so);
+#  2. EMBER_CPU_DISPATCH=baseline forces the baseline path (`ember info` says so), and a value
+#     that is unknown, or names a path the CPU lacks, gives a warning and the widest path;
 #  3. under qemu-x86_64 (Debian's qemu-user, from scripts/install-deps.sh) emulating a CPU without
 #     AVX (Nehalem) and one with AVX2 but no AVX-512 (Haswell), whose emulator raises
 #     SIGILL on any AVX-512 instruction: `ember info` names the path chosen, and the vector
@@ -31,6 +32,13 @@ echo "check-portable: only ember_vector_math_avx2 and ember_vector_math_avx512 u
 path=$(EMBER_CPU_DISPATCH=baseline "$ember" info | sed -n 's/^vector kernels: //p')
 [ "$path" = baseline ] || fail "EMBER_CPU_DISPATCH=baseline: ember info says '$path'"
 echo "check-portable: EMBER_CPU_DISPATCH=baseline: vector kernels: baseline"
+# An unknown value is named in a warning, and the widest path is used.
+path=$(EMBER_CPU_DISPATCH=avx9 "$ember" info 2>/dev/null | sed -n 's/^vector kernels: //p')
+case "$path" in
+    *"(EMBER_CPU_DISPATCH=avx9 is not one of auto, baseline, avx2, avx512; using "*) ;;
+    *) fail "EMBER_CPU_DISPATCH=avx9: ember info says '$path' (expected the warning)" ;;
+esac
+echo "check-portable: EMBER_CPU_DISPATCH=avx9: vector kernels: $path"
 
 # 3. Older CPUs, emulated.
 command -v qemu-x86_64 >/dev/null || fail "qemu-x86_64 is missing (scripts/install-deps.sh installs Debian's qemu-user)"
@@ -38,6 +46,10 @@ for cpu in Nehalem:baseline Haswell:avx2; do
     model=${cpu%%:*} want=${cpu##*:}
     path=$(qemu-x86_64 -cpu "$model" "$ember" info 2>/dev/null | sed -n 's/^vector kernels: //p')
     [ "$path" = "$want" ] || fail "on an emulated $model ember info says '$path', expected $want"
+    # Asking for a path the CPU lacks falls back to the widest it has, with a warning.
+    forced=$(EMBER_CPU_DISPATCH=avx512 qemu-x86_64 -cpu "$model" "$ember" info 2>/dev/null | sed -n 's/^vector kernels: //p')
+    [ "$forced" = "$want (EMBER_CPU_DISPATCH=avx512: this CPU does not support avx512; using $want)" ] ||
+        fail "EMBER_CPU_DISPATCH=avx512 on an emulated $model: ember info says '$forced'"
     qemu-x86_64 -cpu "$model" "$tests" EmberTests.VectorMathTests > "${TMPDIR:-/tmp}/check-portable-$model.log" 2>&1 ||
         fail "VectorMathTests on an emulated $model (log: ${TMPDIR:-/tmp}/check-portable-$model.log)"
     echo "check-portable: emulated $model: vector kernels: $path; VectorMathTests pass"
