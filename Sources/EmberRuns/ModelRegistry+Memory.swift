@@ -5,7 +5,7 @@ extension ModelRegistry {
     /// `examples` examples at once in this machine's memory: nil, or what is too large (its
     /// weights, or one batch's largest activations). Counted roughly, from the largest float32
     /// tensors of each architecture (see `make`), before anything is allocated.
-    static func memoryProblem(_ name: String, input: ModelInput, classes: Int, examples: Int) -> String? {
+    public static func memoryProblem(_ name: String, input: ModelInput, classes: Int, examples: Int) -> String? {
         let (weights, activations) = largestTensors(name, input: input, classes: classes)
         if let problem = MemoryLimit.problem(bytes: MemoryLimit.sum(weights.map { MemoryLimit.bytes($0 + [4]) })) {
             return "its weights need \(problem)"

@@ -3,62 +3,64 @@ import Foundation
 
 /// The settings of an `ember train` run. Saved as `config.json` in the output directory, so
 /// that `--resume` continues with exactly the settings the run started with.
-struct TrainConfig: Codable, Equatable {
-    var model = "resnet8"
-    var dataset = "shapes"
-    var dataDir: String?
-    var epochs = 8
-    var batchSize = 64
-    var optimizer = "adamw"
-    var lr: Double?
-    var schedule = "onecycle"
-    var weightDecay: Double?
-    var seed: UInt64 = 0
-    var trainSize: Int?
-    var valSize: Int?
+public struct TrainConfig: Codable, Equatable {
+    public var model = "resnet8"
+    public var dataset = "shapes"
+    public var dataDir: String?
+    public var epochs = 8
+    public var batchSize = 64
+    public var optimizer = "adamw"
+    public var lr: Double?
+    public var schedule = "onecycle"
+    public var weightDecay: Double?
+    public var seed: UInt64 = 0
+    public var trainSize: Int?
+    public var valSize: Int?
     /// Text: a Hugging Face tokenizer folder (nil: UTF-8 bytes) and the most tokens per
     /// example (per window for a language model).
-    var tokenizer: String?
-    var maxLength: Int?
+    public var tokenizer: String?
+    public var maxLength: Int?
 
-    var effectiveMaxLength: Int { maxLength ?? (ModelRegistry.languageModels.contains(model) ? 64 : 128) }
-    var isLanguageModel: Bool { ModelRegistry.languageModels.contains(model) }
+    public init() {}
+
+    public var effectiveMaxLength: Int { maxLength ?? (ModelRegistry.languageModels.contains(model) ? 64 : 128) }
+    public var isLanguageModel: Bool { ModelRegistry.languageModels.contains(model) }
 
     /// The built-in dataset's sizes when none are given (file datasets default to all).
-    var shapesTrainSize: Int { trainSize ?? 10_000 }
-    var shapesValidationSize: Int { valSize ?? 2_000 }
+    public var shapesTrainSize: Int { trainSize ?? 10_000 }
+    public var shapesValidationSize: Int { valSize ?? 2_000 }
 
     /// The learning rate when none is given: what works for each optimizer at batch size 64.
-    var learningRate: Double { lr ?? (optimizer == "sgd" ? 0.05 : optimizer == "rmsprop" ? 1e-3 : 3e-3) }
+    public var learningRate: Double { lr ?? (optimizer == "sgd" ? 0.05 : optimizer == "rmsprop" ? 1e-3 : 3e-3) }
     /// PyTorch's AdamW default, else a common value for convolutional networks.
-    var effectiveWeightDecay: Double { weightDecay ?? (optimizer == "adamw" ? 0.01 : 5e-4) }
+    public var effectiveWeightDecay: Double { weightDecay ?? (optimizer == "adamw" ? 0.01 : 5e-4) }
 
-    static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
-    static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
-    static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10"]
-    static let textDatasets = ["reviews", "text", "corpus"]
-    static let datasets = imageDatasets + ["csv"] + textDatasets
+    public static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
+    public static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
+    public static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10"]
+    public static let textDatasets = ["reviews", "text", "corpus"]
+    public static let datasets = imageDatasets + ["csv"] + textDatasets
     /// Datasets generated in memory, which read no files.
-    static let builtInDatasets = ["shapes", "reviews"]
+    public static let builtInDatasets = ["shapes", "reviews"]
 
     /// The dataset a model trains on when none is named.
-    static func defaultDataset(for model: String) -> String {
+    public static func defaultDataset(for model: String) -> String {
         ModelRegistry.textModels.contains(model) || ModelRegistry.languageModels.contains(model) ? "reviews" : "shapes"
     }
 
     /// Checks the values a parser cannot (names, ranges, sizes against memory), naming the
     /// option at fault; for a configuration read from `file`, the file and its field.
-    func validate(file: URL? = nil) throws {
+    public func validate(file: URL? = nil) throws {
         // A setting of one field: the error names the option, or the file's field.
         func require(_ condition: Bool, _ field: String, _ value: Any, _ allowed: String) throws {
             guard !condition else { return }
-            guard let file else { throw CommandError("--\(Self.option(field)) \(allowed), got \(value)") }
+            guard let file else { throw RunError("--\(Self.option(field)) \(allowed), got \(value)") }
             throw FileError(.runConfig, path: file.path, member: field, problem: "is \(value); it \(allowed)")
         }
         // A rule between settings, said in terms of options.
         func require(_ condition: Bool, _ message: String) throws {
             guard !condition else { return }
-            guard let file else { throw CommandError(message) }
+            guard let file else { throw RunError(message) }
             throw FileError(.runConfig, path: file.path, problem: message)
         }
         try require(ModelRegistry.names.contains(model), "model", "'\(model)'", "must be one of \(ModelRegistry.names.joined(separator: ", "))")
@@ -94,12 +96,12 @@ struct TrainConfig: Codable, Equatable {
     }
 
     /// The option that sets a field: `trainSize` → `train-size`.
-    static func option(_ field: String) -> String {
+    public static func option(_ field: String) -> String {
         field.reduce(into: "") { name, character in name += character.isUppercase ? "-" + character.lowercased() : String(character) }
     }
 
     /// Key-value lines for the report.
-    var summary: [(String, String)] {
+    public var summary: [(String, String)] {
         [("model", model), ("dataset", dataset + (dataDir.map { " (\($0))" } ?? "")), ("epochs", "\(epochs)"),
          ("batch size", "\(batchSize)"), ("optimizer", optimizer), ("learning rate", "\(learningRate)"),
          ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
@@ -108,12 +110,12 @@ struct TrainConfig: Codable, Equatable {
             + (Self.textDatasets.contains(dataset) ? [("tokenizer", tokenizer ?? "UTF-8 bytes"), ("max length", "\(effectiveMaxLength)")] : [])
     }
 
-    func write(to url: URL) throws {
+    public func write(to url: URL) throws {
         try JSONFile.write(self, to: url, format: .runConfig)
     }
 
     /// A run's `config.json`, checked as `validate` checks options.
-    static func read(from url: URL) throws -> TrainConfig {
+    public static func read(from url: URL) throws -> TrainConfig {
         let config = try JSONFile.decode(TrainConfig.self, from: url, format: .runConfig)
         try config.validate(file: url)
         return config

@@ -4,15 +4,15 @@ import EmberNN
 
 /// The architectures `ember train --model` builds, for the dataset's kind of input and
 /// number of classes (for a language model, the vocabulary).
-enum ModelRegistry {
-    static let imageModels = ["resnet8", "resnet20", "resnet18-cifar", "resnet18", "resnet34", "resnet50", "lenet5"]
-    static let denseModels = ["mlp", "linear"]
-    static let textModels = ["transformer", "lstm", "bert"]
-    static let languageModels = ["gpt"]
-    static let names = imageModels + denseModels + textModels + languageModels
+public enum ModelRegistry {
+    public static let imageModels = ["resnet8", "resnet20", "resnet18-cifar", "resnet18", "resnet34", "resnet50", "lenet5"]
+    public static let denseModels = ["mlp", "linear"]
+    public static let textModels = ["transformer", "lstm", "bert"]
+    public static let languageModels = ["gpt"]
+    public static let names = imageModels + denseModels + textModels + languageModels
 
     /// The input `ember summary` shows a model with when none is given.
-    static func defaultInput(_ name: String) -> ModelInput {
+    public static func defaultInput(_ name: String) -> ModelInput {
         switch name {
         case "resnet18", "resnet34", "resnet50": return .image(channels: 3, height: 224, width: 224, mean: [], std: [])
         case "lenet5", "mlp", "linear": return .image(channels: 1, height: 28, width: 28, mean: [], std: [])
@@ -22,20 +22,20 @@ enum ModelRegistry {
         }
     }
 
-    static func defaultClasses(_ name: String) -> Int {
+    public static func defaultClasses(_ name: String) -> Int {
         ["resnet18", "resnet34", "resnet50"].contains(name) ? 1000 : languageModels.contains(name) ? 257 : 10
     }
 
-    static func make(_ name: String, input: ModelInput, classes: Int) throws -> any Layer {
+    public static func make(_ name: String, input: ModelInput, classes: Int) throws -> any Layer {
         switch input {
         case .image(let channels, let height, let width, _, _):
             if textModels.contains(name) || languageModels.contains(name) {
-                throw CommandError("model '\(name)' reads text, but the dataset holds images; use --dataset reviews or text")
+                throw RunError("model '\(name)' reads text, but the dataset holds images; use --dataset reviews or text")
             }
             return try imageModel(name, channels: channels, height: height, width: width, classes: classes)
         case .features(let names, _, _):
             guard denseModels.contains(name) else {
-                throw CommandError("model '\(name)' cannot read feature vectors; use --model \(denseModels.joined(separator: " or "))")
+                throw RunError("model '\(name)' cannot read feature vectors; use --model \(denseModels.joined(separator: " or "))")
             }
             return dense(name, features: names.count, classes: classes)
         case .tokens(_, let vocabularySize, let maxLength, let paddingID):
@@ -45,7 +45,7 @@ enum ModelRegistry {
 
     private static func imageModel(_ name: String, channels: Int, height: Int, width: Int, classes: Int) throws -> any Layer {
         func requireRGB() throws {
-            guard channels == 3 else { throw CommandError("model '\(name)' takes RGB images, the dataset has \(channels) channel(s)") }
+            guard channels == 3 else { throw RunError("model '\(name)' takes RGB images, the dataset has \(channels) channel(s)") }
         }
         switch name {
         case "resnet8", "resnet20": return CIFARResNet(depth: name == "resnet8" ? 8 : 20, classes: classes, inputChannels: channels)
@@ -55,12 +55,12 @@ enum ModelRegistry {
         case "resnet18", "resnet34", "resnet50":
             try requireRGB()
             // The stem and four stages halve the size five times.
-            guard min(height, width) >= 32 else { throw CommandError("model '\(name)' needs images of at least 32x32, the dataset's are \(width)x\(height)") }
+            guard min(height, width) >= 32 else { throw RunError("model '\(name)' needs images of at least 32x32, the dataset's are \(width)x\(height)") }
             return name == "resnet18" ? ResNet.resnet18(classes: classes) : name == "resnet34" ? ResNet.resnet34(classes: classes)
                 : ResNet.resnet50(classes: classes)
         case "lenet5":
             guard height == width, [28, 32].contains(height) else {
-                throw CommandError("model 'lenet5' takes 32x32 images (or 28x28, padded), the dataset's are \(width)x\(height)")
+                throw RunError("model 'lenet5' takes 32x32 images (or 28x28, padded), the dataset's are \(width)x\(height)")
             }
             return LeNet5(classes: classes, inputChannels: channels, inputSize: height)
         default:
@@ -87,7 +87,7 @@ enum ModelRegistry {
         case "gpt":
             return GPT(GPTConfig(vocabSize: vocabularySize, blockSize: maxLength, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0.1))
         default:
-            throw CommandError("model '\(name)' does not read text; use --model \((textModels + languageModels).joined(separator: ", "))")
+            throw RunError("model '\(name)' does not read text; use --model \((textModels + languageModels).joined(separator: ", "))")
         }
     }
 }

@@ -6,27 +6,27 @@ import Foundation
 
 /// A model trained by `ember train`, rebuilt from its run directory: the architecture and
 /// input from `model.json`, the settings from `config.json`, the weights from a checkpoint.
-struct SavedRun {
-    let directory: URL
-    let checkpoint: URL
-    let config: TrainConfig
-    let card: ModelCard
-    let model: any Layer
+public struct SavedRun {
+    public let directory: URL
+    public let checkpoint: URL
+    public let config: TrainConfig
+    public let card: ModelCard
+    public let model: any Layer
 
     /// `path` is a run directory, whose `checkpoints/best.ckpt` is used (or `last.ckpt` when
     /// there is no best yet), or a checkpoint file inside a run's `checkpoints/`.
-    init(path: String) throws {
+    public init(path: String) throws {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw CommandError("\(path) does not exist: give a run directory written by ember train or a checkpoint file in one")
+            throw RunError("\(path) does not exist: give a run directory written by ember train or a checkpoint file in one")
         }
         if isDirectory.boolValue {
             directory = url
             let checkpoints = url.appendingPathComponent("checkpoints")
             let best = checkpoints.appendingPathComponent("best.ckpt"), last = checkpoints.appendingPathComponent("last.ckpt")
             guard let found = [best, last].first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-                throw CommandError("\(path) holds no checkpoint (expected checkpoints/best.ckpt or checkpoints/last.ckpt)")
+                throw RunError("\(path) holds no checkpoint (expected checkpoints/best.ckpt or checkpoints/last.ckpt)")
             }
             checkpoint = found
         } else {
@@ -37,7 +37,7 @@ struct SavedRun {
         config = try TrainConfig.read(from: directory.appendingPathComponent("config.json"))
         let saved = try TrainingCheckpoint(contentsOf: checkpoint)
         if let name = saved.progress.model, name != card.model {
-            throw CommandError("\(checkpoint.path) holds a '\(name)' model, but \(directory.path) describes a '\(card.model)'")
+            throw RunError("\(checkpoint.path) holds a '\(name)' model, but \(directory.path) describes a '\(card.model)'")
         }
         manualSeed(config.seed)
         do {
@@ -48,7 +48,7 @@ struct SavedRun {
         do {
             _ = try model.loadStateDict(saved.modelState, strict: true)
         } catch {
-            throw CommandError("\(checkpoint.path) does not fit the model '\(card.model)': \(error)")
+            throw RunError("\(checkpoint.path) does not fit the model '\(card.model)': \(error)")
         }
         model.eval()
     }

@@ -4,7 +4,7 @@ extension ModelCard {
     /// The first field that no model can be built or fed from, and why: sizes that are not
     /// positive, statistics that do not match the channels or features, a padding id outside
     /// the vocabulary, classes a model cannot have, a model too large for this machine.
-    var problem: (member: String?, problem: String)? {
+    public var problem: (member: String?, problem: String)? {
         guard ModelRegistry.names.contains(model) else {
             return ("model", "'\(model)' is not a model ember train builds (available: \(ModelRegistry.names.joined(separator: ", ")))")
         }
