@@ -5,10 +5,11 @@
 # (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
 # share; and curl, unzip and CA certificates for scripts/fetch-minilm.sh, which fetches
 # the pretrained all-MiniLM-L6-v2 that the sentence-embedding tests and the W7 benchmark
-# read. Needs root (or sudo) the first time.
+# read; and Python with venv for scripts/check-serve.sh (schemathesis and tritonclient
+# against ember serve). Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libdnnl-dev zlib1g-dev curl unzip ca-certificates)
+packages=(libdnnl-dev zlib1g-dev curl unzip ca-certificates python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

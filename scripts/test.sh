@@ -22,3 +22,10 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 swift build --build-tests ${build[@]+"${build[@]}"}
 swift test --skip-build ${build[@]+"${build[@]}"} "$@"
+# The whole suite (no arguments) also checks `ember serve` with real clients and schemathesis.
+if [ $# -eq 0 ] && [ ${#build[@]} -eq 0 ]; then
+    status=0
+    scripts/check-serve.sh 10 || status=$?
+    if [ "$status" -eq 2 ]; then echo "warning: the serving checks were skipped: their Python tools could not be installed"
+    elif [ "$status" -ne 0 ]; then exit "$status"; fi
+fi

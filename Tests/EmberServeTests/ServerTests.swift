@@ -139,6 +139,11 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(probabilities?["shape"] as? [Int], [2, 2])
         let want = try predictor("tabular/1").classify(rows: [[1, 2, 3], [4, 5, 6]])
         assertClose(probabilities?["data"], want.flatMap(\.probabilities))
+        // tritonclient's default binary tensors are refused by name, not as bad JSON.
+        let binary = try await server.request("POST", "/v2/models/tabular/infer", body: Data("{}".utf8) + Data(count: 12),
+                                              headers: ["Inference-Header-Content-Length": "2"])
+        XCTAssertEqual(binary.status, 400)
+        XCTAssertTrue(binary.text.contains("Inference-Header-Content-Length: the binary tensor data extension is not supported"), binary.text)
     }
 
     func testBadRequestsAreRefusedNamingTheField() async throws {
