@@ -9,6 +9,11 @@ final class RunServable: Servable, @unchecked Sendable {
     let predictor: Predictor
     let signature: Signature
     let inputKind: InputKind
+    /// Image and feature models run compiled for inference (batch norm folded into the
+    /// convolutions, elementwise tails fused, buffers planned), traced once per shape bucket:
+    /// a batch is padded to the next power of two, so at most log2(max batch) + 1 traces.
+    /// Text batches vary in length as well, so text models run eagerly.
+    private let compiled: CompiledFunction?
 
     var classNames: [String] { predictor.classNames }
 
@@ -27,6 +32,8 @@ final class RunServable: Servable, @unchecked Sendable {
             inputKind = .text
             input = TensorSpec(name: "text", datatype: .bytes, shape: [-1])
         }
+        let model = predictor.run.model
+        compiled = inputKind == .text ? nil : compile({ (x: Tensor) in model(x).softmax(axis: -1) }, options: .inference)
         signature = Signature(input: input, outputs: [
             TensorSpec(name: "probabilities", datatype: .fp32, shape: [-1, card.classNames.count]),
             TensorSpec(name: "label", datatype: .bytes, shape: [-1]),
@@ -48,6 +55,17 @@ final class RunServable: Servable, @unchecked Sendable {
             guard case .tensor(let tensor) = example else { preconditionFailure("a run's examples are tensors") }
             return tensor
         }
-        return predictor.classify(tensors).map { ["probabilities": .floats($0.probabilities), "label": .string($0.label)] }
+        guard let compiled else {
+            return predictor.classify(tensors).map { ["probabilities": .floats($0.probabilities), "label": .string($0.label)] }
+        }
+        // The padding repeats the last example: always a valid input, and its rows are dropped.
+        let bucket = 1 << (Int.bitWidth - (tensors.count - 1).leadingZeroBitCount)
+        let padded = tensors + Array(repeating: tensors[tensors.count - 1], count: bucket - tensors.count)
+        let probabilities = noGrad { compiled(predictor.preprocessing.batch(padded)) }
+        return (0..<tensors.count).map { row in
+            let values = probabilities[row].floats
+            let best = values.indices.max { values[$0] < values[$1] } ?? 0
+            return ["probabilities": .floats(values), "label": .string(predictor.classNames[best])]
+        }
     }
 }
