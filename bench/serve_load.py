@@ -139,6 +139,7 @@ def main():
     parser.add_argument("--models", default="resnet18,resnet50,minilm")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--seconds", type=int, default=20, help="wrk's duration per point")
+    parser.add_argument("--max-batch", type=int, default=32, help="the batched server's --max-batch-size")
     parser.add_argument("--endurance", type=int, default=0, help="seconds of an endurance run at concurrency 8 (0: none)")
     parser.add_argument("--endurance-model", default="minilm")
     parser.add_argument("--write", help="also write the Markdown to this file")
@@ -162,7 +163,7 @@ def main():
             with open(body_file, "w") as f:
                 f.write(body)
             unbatched = {}
-            for batch in (1, 32):
+            for batch in (1, args.max_batch):
                 server = Server(args.ember, os.path.join(repository, model), batch)
                 try:
                     warm_up = wrk(server.url, path, body_file, 2, 3)
@@ -178,7 +179,7 @@ def main():
                             unbatched[concurrency] = result["rps"]
                         elif unbatched.get(concurrency):
                             ratio = f"{result['rps'] / unbatched[concurrency]:.2f}x"
-                        line = (f"| {model} | {'max 32, 5 ms' if batch > 1 else 'off'} | {concurrency} | {result['rps']:.2f} | "
+                        line = (f"| {model} | {f'max {batch}, 5 ms' if batch > 1 else 'off'} | {concurrency} | {result['rps']:.2f} | "
                                 f"{result['p50'] * 1000:.1f} | {result['p99'] * 1000:.1f} | {result['requests']} | {result['errors']} | "
                                 f"{mean_batch:.1f} | {ratio} |")
                         print(line, flush=True)
@@ -191,7 +192,7 @@ def main():
             body_file = os.path.join(work, model + ".json")
             with open(body_file, "w") as f:
                 f.write(body)
-            server = Server(args.ember, os.path.join(repository, model), 32)
+            server = Server(args.ember, os.path.join(repository, model), args.max_batch)
             try:
                 wrk(server.url, path, body_file, 8, 10)  # warm-up
                 samples = [server.rss_mb()]
@@ -202,7 +203,7 @@ def main():
                     errors += result["errors"]
                     samples.append(server.rss_mb())
                     print(f"endurance: {len(samples) - 1} x {step} s, RSS {samples[-1]:.0f} MB", flush=True)
-                lines += ["", f"Endurance: {model}, batching max 32 / 5 ms, concurrency 8, {args.endurance} s after a 10 s warm-up: "
+                lines += ["", f"Endurance: {model}, batching max {args.max_batch} / 5 ms, concurrency 8, {args.endurance} s after a 10 s warm-up: "
                               f"{total} requests, {errors} errors; server RSS {samples[0]:.0f} MB at the start, "
                               f"{samples[-1]:.0f} MB at the end, {max(samples):.0f} MB at most "
                               f"(every {step} s: {', '.join(f'{s:.0f}' for s in samples)})."]
