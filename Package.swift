@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "EmberTrain", targets: ["EmberTrain"]),
         .library(name: "EmberText", targets: ["EmberText"]),
         .library(name: "EmberDistributed", targets: ["EmberDistributed"]),
+        .library(name: "EmberRuns", targets: ["EmberRuns"]),
+        .library(name: "EmberServe", targets: ["EmberServe"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
         // Every file loader as a fuzz target, for Fuzz/ (libFuzzer) and the corpus replay test.
         .library(name: "EmberFuzzTargets", targets: ["EmberFuzzTargets"]),
@@ -24,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `swift package generate-documentation` (scripts/docs.sh); a plugin, linked into nothing.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // ember serve: HTTP (on SwiftNIO), Prometheus metrics, structured logs, graceful shutdown (Hummingbird's own).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Debian's libdnnl-dev: matmul, convolution, pooling and layer normalization kernels.
@@ -58,10 +65,20 @@ let package = Package(
         .target(name: "EmberText", dependencies: ["Ember", "EmberIO"]),
         // The model zoo, Hugging Face model folders and sentence embeddings.
         .target(name: "EmberModels", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberText"]),
-        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
+        // Run folders as predictors: model cards, run settings, the model registry, preprocessing.
+        .target(name: "EmberRuns", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
+        // ember serve: TensorFlow Serving's REST API and the Open Inference Protocol over a model repository.
+        .target(name: "EmberServe", dependencies: ["Ember", "EmberData", "EmberModels", "EmberRuns",
+                                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                                   .product(name: "Prometheus", package: "swift-prometheus"),
+                                                   .product(name: "Logging", package: "swift-log"),
+                                                   .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed",
+                           "EmberRuns", "EmberServe", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
         .executableTarget(name: "example-training-loop", dependencies: ["Ember", "EmberNN", "EmberOptim"], path: "Examples/TrainingLoop"),
@@ -81,12 +98,13 @@ let package = Package(
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py",
                              "Formats/generate_tfrecord_fixtures.py"],
                     resources: [.copy("Formats/ImageFixtures"), .copy("Formats/TFRecordFixtures")]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText", "EmberRuns",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The programs each rank runs in the distributed tests, which launch them with mpirun.
         .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
                           path: "Tests/DistributedChecks"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
+        .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",
                                                            "EmberFuzzTargets"]),
     ]

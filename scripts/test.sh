@@ -22,8 +22,13 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 swift build --build-tests ${build[@]+"${build[@]}"}
 swift test --skip-build ${build[@]+"${build[@]}"} "$@"
-# The whole suite also trains across two "hosts" (network namespaces) over TCP; where
-# namespaces cannot be created (no root or CAP_SYS_ADMIN, as in many containers) it says so.
+# The whole suite (no arguments) also trains across two "hosts" (network namespaces) over
+# TCP, where namespaces can be created (root or CAP_SYS_ADMIN; it says so otherwise), and
+# checks `ember serve` with real clients and schemathesis.
 if [ $# -eq 0 ] && [ ${#build[@]} -eq 0 ]; then
     scripts/check-multihost.sh --if-possible "$(swift build --show-bin-path)/ember"
+    status=0
+    scripts/check-serve.sh 10 || status=$?
+    if [ "$status" -eq 2 ]; then echo "warning: the serving checks were skipped: their Python tools could not be installed"
+    elif [ "$status" -ne 0 ]; then exit "$status"; fi
 fi

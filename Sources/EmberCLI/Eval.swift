@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberRuns
 import EmberNN
 import EmberTrain
 import Foundation

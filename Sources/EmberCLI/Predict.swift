@@ -2,6 +2,7 @@ import ArgumentParser
 import Ember
 import EmberData
 import EmberNN
+import EmberRuns
 import Foundation
 
 /// `ember predict`: a trained model's most likely classes for images, CSV rows or texts.
@@ -34,23 +35,17 @@ struct Predict: ParsableCommand {
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
         let inputs = try inputs + linesOf(file)
         guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
-        let saved = try SavedRun(path: runPath)
-        guard !saved.card.classNames.isEmpty else {
-            throw CommandError("\(runPath) holds a language model ('\(saved.card.model)'): continue a prompt with ember generate")
-        }
+        let predictor = try Predictor(run: URL(fileURLWithPath: runPath))
         if file != nil {
-            guard case .tokens = saved.card.input else { throw CommandError("--file is for text models; give image or CSV files as arguments") }
+            guard case .tokens = predictor.card.input else { throw CommandError("--file is for text models; give image or CSV files as arguments") }
         }
-        let examples = try PredictionInputs.examples(for: saved.card.input, from: inputs)
+        let examples = try PredictionInputs.examples(predictor.preprocessing, from: inputs)
         var predictions: [Prediction] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let batch = examples[start..<min(start + batchSize, examples.count)]
-            let probabilities = noGrad { saved.model(PredictionInputs.batch(batch.map(\.tensor), input: saved.card.input)).softmax(axis: -1) }
-            for (row, example) in batch.enumerated() {
-                let scores = probabilities[row].floats
-                let top = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK)
-                predictions.append(Prediction(input: example.name, top: top.map {
-                    Prediction.Score(label: saved.card.classNames[$0], probability: Double(scores[$0]))
+            for (example, result) in zip(batch, predictor.classify(batch.map(\.tensor))) {
+                predictions.append(Prediction(input: example.name, top: result.top(topK).map {
+                    Prediction.Score(label: $0.label, probability: Double($0.probability))
                 }))
             }
         }

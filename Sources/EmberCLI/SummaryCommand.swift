@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ember
+import EmberRuns
 import EmberIO
 import EmberModels
 import EmberNN

@@ -2,6 +2,7 @@ import Ember
 import EmberData
 import EmberIO
 import EmberModels
+import EmberRuns
 import EmberText
 import EmberTrain
 import Foundation
@@ -63,6 +64,12 @@ public enum FuzzTargets {
             try Data(TFRecord.frame([UInt8](Data(contentsOf: url)))).write(to: url)
             try parseTFRecords(url)
         },
+        // A run folder's model card and settings, read by ember eval/predict/serve before any model is built.
+        Target(name: "run-model", fileName: "model.json") { url in
+            let card = try ModelCard.read(from: url.deletingLastPathComponent())
+            _ = try Preprocessing(card.input)
+        },
+        Target(name: "run-config", fileName: "config.json") { _ = try TrainConfig.read(from: $0) },
     ]
 
     public static func target(named name: String) -> Target? { all.first { $0.name == name } }

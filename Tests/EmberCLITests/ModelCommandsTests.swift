@@ -1,6 +1,7 @@
 import ArgumentParser
 import Ember
 import EmberData
+import EmberRuns
 import EmberText
 import Foundation
 import XCTest

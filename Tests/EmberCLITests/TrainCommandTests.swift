@@ -1,5 +1,6 @@
 import Ember
 import EmberNN
+import EmberRuns
 import EmberTrain
 import Foundation
 import XCTest

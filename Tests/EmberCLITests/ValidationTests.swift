@@ -1,4 +1,5 @@
 import EmberIO
+import EmberRuns
 import EmberTrain
 import Foundation
 import XCTest

@@ -1,5 +1,6 @@
 import EmberNN
 import EmberOptim
+import EmberRuns
 import EmberTrain
 
 /// The optimizer and learning-rate schedule of a run, from its configuration.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Ember
 import EmberDistributed
+import EmberRuns
 import EmberNN
 import EmberTrain
 import Foundation

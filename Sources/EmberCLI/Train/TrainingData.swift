@@ -1,4 +1,5 @@
 import Ember
+import EmberRuns
 import EmberData
 import Foundation
 

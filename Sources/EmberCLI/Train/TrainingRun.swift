@@ -1,6 +1,7 @@
 import Ember
 import EmberData
 import EmberDistributed
+import EmberRuns
 import EmberIO
 import EmberNN
 import EmberOptim
