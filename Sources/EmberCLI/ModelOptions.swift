@@ -2,6 +2,7 @@ import ArgumentParser
 import Ember
 import EmberIO
 import EmberNN
+import EmberRuns
 import Foundation
 
 /// The options that choose a model and its input for `ember summary` and `ember profile`: a

@@ -2,6 +2,7 @@ import ArgumentParser
 import Ember
 import EmberIO
 import EmberNN
+import EmberRuns
 import EmberTrain
 import Foundation
 

@@ -1,4 +1,5 @@
 import EmberData
+import EmberRuns
 import Foundation
 
 extension TrainingData {

@@ -1,3 +1,4 @@
+import EmberRuns
 import EmberTrain
 import Foundation
 
