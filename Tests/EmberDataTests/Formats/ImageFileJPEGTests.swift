@@ -3,23 +3,23 @@ import Foundation
 import XCTest
 @testable import EmberData
 
+/// JPEGFixtures/expected.json: Pillow's pixels for every file in JPEGFixtures/.
+struct JPEGFixtures: Decodable {
+    let generator: String
+    let images: [String: ImageFixtures.Expected]
+
+    static func load() throws -> JPEGFixtures {
+        try JSONDecoder().decode(JPEGFixtures.self, from: Data(contentsOf: url("expected.json")))
+    }
+
+    static func url(_ name: String) throws -> URL {
+        try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "JPEGFixtures"), "missing fixture \(name)")
+    }
+}
+
 /// JPEG decoding through libjpeg-turbo against Pillow's pixels (JPEGFixtures/, written by
 /// generate_jpeg_fixtures.py), EXIF orientation, and broken files refused with one line.
 final class ImageFileJPEGTests: XCTestCase {
-    /// JPEGFixtures/expected.json: Pillow's pixels for every file in JPEGFixtures/.
-    private struct Fixtures: Decodable {
-        let generator: String
-        let images: [String: ImageFixtures.Expected]
-
-        static func load() throws -> Fixtures {
-            try JSONDecoder().decode(Fixtures.self, from: Data(contentsOf: url("expected.json")))
-        }
-
-        static func url(_ name: String) throws -> URL {
-            try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "JPEGFixtures"), "missing fixture \(name)")
-        }
-    }
-
     /// Pillow and Ember both decode with libjpeg-turbo's accurate integer IDCT and fancy
     /// upsampling, which libjpeg-turbo keeps bit-exact across its versions and SIMD paths:
     /// the fixtures were written with libjpeg-turbo 3.2, Debian 12 has 2.1.5, and the pixels
@@ -27,10 +27,10 @@ final class ImageFileJPEGTests: XCTestCase {
     private let tolerance = 0
 
     func testEveryFixtureDecodesToPillowsPixels() throws {
-        let fixtures = try Fixtures.load()
+        let fixtures = try JPEGFixtures.load()
         XCTAssertEqual(fixtures.images.count, 19)
         for (name, expected) in fixtures.images.sorted(by: { $0.key < $1.key }) {
-            let image = try Image(contentsOf: Fixtures.url(name))
+            let image = try Image(contentsOf: JPEGFixtures.url(name))
             let reference = expected.image
             XCTAssertEqual([image.height, image.width, image.channels], [reference.height, reference.width, reference.channels], name)
             guard image.pixels.count == reference.pixels.count else { continue }
@@ -40,25 +40,25 @@ final class ImageFileJPEGTests: XCTestCase {
     }
 
     func testGrayStaysOneChannelAndCMYKBecomesRGB() throws {
-        XCTAssertEqual(try Image(contentsOf: Fixtures.url("gray.jpg")).channels, 1)
-        XCTAssertEqual(try Image(contentsOf: Fixtures.url("gray_progressive.jpg")).channels, 1)
-        XCTAssertEqual(try Image(contentsOf: Fixtures.url("cmyk.jpg")).channels, 3)
-        XCTAssertEqual(try Image(contentsOf: Fixtures.url("progressive_420.jpg")).channels, 3)
+        XCTAssertEqual(try Image(contentsOf: JPEGFixtures.url("gray.jpg")).channels, 1)
+        XCTAssertEqual(try Image(contentsOf: JPEGFixtures.url("gray_progressive.jpg")).channels, 1)
+        XCTAssertEqual(try Image(contentsOf: JPEGFixtures.url("cmyk.jpg")).channels, 3)
+        XCTAssertEqual(try Image(contentsOf: JPEGFixtures.url("progressive_420.jpg")).channels, 3)
     }
 
     /// The eight files hold the same stored pixels; each orientation turns them its own way.
     func testEXIFOrientationTurnsTheStoredPixels() throws {
-        let stored = try Image(contentsOf: Fixtures.url("exif_orientation_1.jpg"))
+        let stored = try Image(contentsOf: JPEGFixtures.url("exif_orientation_1.jpg"))
         XCTAssertEqual([stored.height, stored.width], [12, 20])
         var seen = Set<[UInt8]>()
         for orientation in 1...8 {
-            let image = try Image(contentsOf: Fixtures.url("exif_orientation_\(orientation).jpg"))
+            let image = try Image(contentsOf: JPEGFixtures.url("exif_orientation_\(orientation).jpg"))
             XCTAssertEqual([image.height, image.width], orientation >= 5 ? [20, 12] : [12, 20], "orientation \(orientation)")
             XCTAssertEqual(image, stored.oriented(orientation), "orientation \(orientation)")
             seen.insert(image.pixels)
         }
         XCTAssertEqual(seen.count, 8, "every orientation gives different pixels")
-        XCTAssertNil(EXIFOrientation.read(Array(try Data(contentsOf: Fixtures.url("baseline_420.jpg")))))
+        XCTAssertNil(EXIFOrientation.read(Array(try Data(contentsOf: JPEGFixtures.url("baseline_420.jpg")))))
     }
 
     func testOrientationsOnATinyImage() {
@@ -77,13 +77,13 @@ final class ImageFileJPEGTests: XCTestCase {
     func testAJPEGNamedPNGIsReadByItsContent() throws {
         let directory = try temporaryDirectory(self)
         let disguised = directory.appendingPathComponent("photo.png")
-        try FileManager.default.copyItem(at: Fixtures.url("baseline_420.jpg"), to: disguised)
-        XCTAssertEqual(try Image(contentsOf: disguised), try Image(contentsOf: Fixtures.url("baseline_420.jpg")))
+        try FileManager.default.copyItem(at: JPEGFixtures.url("baseline_420.jpg"), to: disguised)
+        XCTAssertEqual(try Image(contentsOf: disguised), try Image(contentsOf: JPEGFixtures.url("baseline_420.jpg")))
     }
 
     func testTruncatedFilesAreRefusedWithTheFileNamed() throws {
         for name in ["baseline_420.jpg", "progressive_420.jpg", "gray.jpg"] {
-            let bytes = Array(try Data(contentsOf: Fixtures.url(name)))
+            let bytes = Array(try Data(contentsOf: JPEGFixtures.url(name)))
             for length in [3, 20, bytes.count / 3, bytes.count / 2, bytes.count - 2] {
                 assertThrows(try Image(encoded: Array(bytes.prefix(length)), source: "cut-\(name)"), "JPEG cut-\(name): cannot")
             }
@@ -93,7 +93,7 @@ final class ImageFileJPEGTests: XCTestCase {
     }
 
     func testCorruptFilesAreRefusedNotDecodedAsGarbage() throws {
-        let bytes = Array(try Data(contentsOf: Fixtures.url("baseline_444.jpg")))
+        let bytes = Array(try Data(contentsOf: JPEGFixtures.url("baseline_444.jpg")))
         var failures = 0
         for (index, offset) in stride(from: 3, to: bytes.count - 2, by: 7).enumerated() {
             var corrupt = bytes
@@ -114,7 +114,7 @@ final class ImageFileJPEGTests: XCTestCase {
     }
 
     func testImagesAboveThePixelLimitAreRefusedBeforeDecoding() throws {
-        let url = try Fixtures.url("baseline_420.jpg")  // 37x23 = 851 pixels
+        let url = try JPEGFixtures.url("baseline_420.jpg")  // 37x23 = 851 pixels
         XCTAssertNoThrow(try Image(contentsOf: url, maximumPixels: 851))
         assertThrows(try Image(contentsOf: url, maximumPixels: 850), url.path, "37x23, 851 pixels, more than the limit of 850")
     }
