@@ -36,7 +36,7 @@ public struct CSVImageClassification: Dataset, Sendable {
                 throw table.fail(row, pathColumn, "names no file (looked for \(file.path))")
             }
             guard !isDirectory.boolValue else { throw table.fail(row, pathColumn, "is a directory, not an image file") }
-            if LabeledImageFiles.unreadableExtensions.contains(file.pathExtension.lowercased()) {
+            if Image.unreadableFileExtensions.contains(file.pathExtension.lowercased()) {
                 throw table.fail(row, pathColumn, "is a \(file.pathExtension.uppercased()) image, which is not read; convert to PNG or JPEG")
             }
             files.append(file)

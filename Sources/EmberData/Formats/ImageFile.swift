@@ -6,6 +6,11 @@ extension Image {
     /// pixels, about a 1/4 gigapixel image): larger images are refused unless asked for.
     public static let defaultMaximumPixels = 178_956_970
 
+    /// The file name extensions of the formats read (lower case): PNG, JPEG and Netpbm.
+    public static let fileExtensions: Set<String> = ["png", "jpg", "jpeg", "jpe", "jfif", "ppm", "pgm", "pbm", "pnm"]
+    /// Extensions of common image formats that are not read (lower case).
+    public static let unreadableFileExtensions: Set<String> = ["gif", "bmp", "tif", "tiff", "webp", "heic", "heif", "avif", "jxl"]
+
     /// Reads an image file, PNG, JPEG or Netpbm (PBM, PGM, PPM), recognized by its first bytes
     /// whatever its name. Pixels come out 8-bit with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4
     /// (RGBA) channels, as Pillow decodes them:

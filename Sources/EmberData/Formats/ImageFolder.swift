@@ -12,6 +12,10 @@ import Foundation
 /// folder holding no image. Images are converted to `channels` (3, RGB, by default, as
 /// torchvision's loader converts to RGB; nil keeps each file's own) and decoded when read;
 /// with `verify`, every file is decoded once first (see `LabeledImageFiles`).
+///
+/// `classNames` gives the classes of another folder (a validation folder read with the
+/// training folder's classes): each class folder must be one of them and takes its id from
+/// the list; classes without a folder are allowed.
 public struct ImageFolder: Dataset, Sendable {
     public let root: URL
     public let classNames: [String]
@@ -22,7 +26,7 @@ public struct ImageFolder: Dataset, Sendable {
     public var files: [URL] { images.files }
     public var labels: [Int] { images.labels }
 
-    public init(directory root: URL, channels: Int? = 3, verify: Bool = true,
+    public init(directory root: URL, classNames given: [String]? = nil, channels: Int? = 3, verify: Bool = true,
                 maximumPixels: Int = Image.defaultMaximumPixels) throws(FileError) {
         precondition(channels.map { (1...4).contains($0) } ?? true, "ImageFolder: channels must be 1 to 4, got \(channels!)")
         let manager = FileManager.default
@@ -37,23 +41,28 @@ public struct ImageFolder: Dataset, Sendable {
         } catch {
             throw FileError(.imageFolder, path: root.path, problem: "cannot be listed: \(FileError.systemReason(error))")
         }
-        let classNames = entries.filter { name in
+        let folders = entries.filter { name in
             var isFolder: ObjCBool = false
             return !name.hasPrefix(".") && manager.fileExists(atPath: root.appendingPathComponent(name).path, isDirectory: &isFolder) && isFolder.boolValue
         }.sorted()
-        guard !classNames.isEmpty else {
+        guard !folders.isEmpty else {
             throw FileError(.imageFolder, path: root.path, problem: "holds no class folders: expected one subfolder per class (root/cat/1.jpg, root/dog/2.png, ...)")
+        }
+        let classNames = given ?? folders
+        if let stray = folders.first(where: { !classNames.contains($0) }) {
+            throw FileError(.imageFolder, path: root.path, problem: "the class folder \"\(stray)\" is not one of the \(classNames.count) classes (\(classNames.prefix(10).joined(separator: ", "))\(classNames.count > 10 ? ", ..." : ""))")
         }
 
         var files = [URL](), labels = [Int](), empty = [String]()
-        for (label, name) in classNames.enumerated() {
+        for name in folders {
+            let label = classNames.firstIndex(of: name)!
             let found = try Self.imageFiles(in: root.appendingPathComponent(name, isDirectory: true))
             if found.isEmpty { empty.append(name) }
             files += found
             labels += Array(repeating: label, count: found.count)
         }
         guard empty.isEmpty else {
-            let extensions = LabeledImageFiles.readableExtensions.sorted().joined(separator: ", .")
+            let extensions = Image.fileExtensions.sorted().joined(separator: ", .")
             throw FileError(.imageFolder, path: root.path, problem: "class folder\(empty.count == 1 ? "" : "s") \(empty.map { "\"\($0)\"" }.joined(separator: ", ")) hold\(empty.count == 1 ? "s" : "") no images (readable: .\(extensions))")
         }
         self.root = root
@@ -78,10 +87,10 @@ public struct ImageFolder: Dataset, Sendable {
             // A link to an image counts as the image.
             var isDirectory: ObjCBool = false
             guard manager.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            if LabeledImageFiles.unreadableExtensions.contains(kind) {
+            if Image.unreadableFileExtensions.contains(kind) {
                 throw FileError(.imageFolder, path: url.path, problem: "\(kind.uppercased()) images are not read; convert to PNG or JPEG")
             }
-            if LabeledImageFiles.readableExtensions.contains(kind) { files.append(url) }
+            if Image.fileExtensions.contains(kind) { files.append(url) }
         }
         return files.sorted { $0.path < $1.path }
     }

@@ -39,11 +39,6 @@ struct LabeledImageFiles: Sendable {
         }
         return (channels.map(image.converted(toChannels:)) ?? image, labels[index])
     }
-
-    /// The image file name extensions read (lower case): PNG, JPEG and Netpbm.
-    static let readableExtensions: Set<String> = ["png", "jpg", "jpeg", "jpe", "jfif", "ppm", "pgm", "pbm", "pnm"]
-    /// Extensions of image formats that are not read: such a file is an error, not skipped.
-    static let unreadableExtensions: Set<String> = ["gif", "bmp", "tif", "tiff", "webp", "heic", "heif", "avif", "jxl"]
 }
 
 /// The failures of a parallel loop, kept by index so that the first in order is reported

@@ -88,7 +88,7 @@ final class ImageFileJPEGTests: XCTestCase {
                 assertThrows(try Image(encoded: Array(bytes.prefix(length)), source: "cut-\(name)"), "JPEG cut-\(name): cannot")
             }
             // A file cut in its image data says so in words.
-            assertThrows(try Image(encoded: Array(bytes.prefix(bytes.count - 2)), source: name), "(the file is truncated)")
+            assertThrows(try Image(encoded: Array(bytes.prefix(bytes.count - 2)), source: name), "(the file is truncated: it does not end with the end-of-image marker FF D9)")
         }
     }
 

@@ -24,10 +24,13 @@ enum JPEGDecoder {
         guard hasSignature(bytes) else { throw fail("not a JPEG file: it does not start with the SOI marker FF D8 FF") }
         guard let handle = tjInitDecompress() else { throw fail("libjpeg-turbo could not start a decoder (out of memory)") }
         defer { tjDestroy(handle) }
-        // libjpeg's message, with the problem made a sentence a user can act on.
+        // libjpeg's message, and what it means when the file lacks its end: libjpeg then
+        // reports whatever it missed first (a marker, the scan data).
+        let endsWithEOI = bytes.suffix(2).elementsEqual([0xFF, 0xD9])
         func libraryFailure(_ stage: String) -> FileError {
             let message = tjGetErrorStr2(handle).map { String(cString: $0) } ?? "unknown error"
-            return fail("\(stage): \(message)\(message.contains("Premature end") ? " (the file is truncated)" : "")")
+            let truncated = message.contains("Premature end") || !endsWithEOI
+            return fail("\(stage): \(message)\(truncated ? " (the file is truncated: it does not end with the end-of-image marker FF D9)" : "")")
         }
 
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
