@@ -2,8 +2,9 @@
 # Installs the system libraries Ember builds against, when they are missing:
 # oneDNN (libdnnl-dev) for the CPU kernels, zlib (zlib1g-dev) for compressed data
 # files, libjpeg-turbo's TurboJPEG (libturbojpeg0-dev) for JPEG images, Open MPI
-# (libopenmpi-dev, and openmpi-bin for mpirun) for distributed training and its tests, iproute2 (ip) for the network namespaces of scripts/check-multihost.sh, and
-# the link-time name of GNU OpenMP
+# (libopenmpi-dev, and openmpi-bin for mpirun) for distributed training and its tests,
+# iproute2 (ip) for the network namespaces of scripts/check-multihost.sh, and the
+# link-time name of GNU OpenMP
 # (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
 # share; and curl, unzip and CA certificates for scripts/fetch-minilm.sh, which fetches
 # the pretrained all-MiniLM-L6-v2 that the sentence-embedding tests and the W7 benchmark
