@@ -84,7 +84,9 @@ let package = Package(
         .testTarget(name: "EmberTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberText", "example-simple-attention"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py", "Formats/generate_jpeg_fixtures.py"], resources: [.copy("Formats/ImageFixtures"), .copy("Formats/JPEGFixtures")]),
+        .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py",
+                             "Formats/generate_tfrecord_fixtures.py", "Formats/generate_jpeg_fixtures.py"],
+                    resources: [.copy("Formats/ImageFixtures"), .copy("Formats/TFRecordFixtures"), .copy("Formats/JPEGFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The programs each rank runs in the distributed tests, which launch them with mpirun.

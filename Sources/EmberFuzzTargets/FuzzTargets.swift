@@ -56,6 +56,15 @@ public enum FuzzTargets {
             _ = try PretrainedFolder(url.deletingLastPathComponent()).config(BERTConfig.self)
         },
         Target(name: "checkpoint", fileName: "last.ckpt") { _ = try TrainingCheckpoint(contentsOf: $0) },
+        // TFRecord framing (both CRCs, gzip), then the Examples as below.
+        Target(name: "tfrecord", fileName: "train-00000-of-00001") { try parseTFRecords($0) },
+        // One record's data, framed here: mutations that would break a CRC still reach
+        // tf.train.Example's protobuf, a spec of every feature kind, and TensorFlow's
+        // image-classification layout with its image decoded.
+        Target(name: "tf-example", fileName: "train-00000-of-00001") { url in
+            try Data(TFRecord.frame([UInt8](Data(contentsOf: url)))).write(to: url)
+            try parseTFRecords(url)
+        },
     ]
 
     public static func target(named name: String) -> Target? { all.first { $0.name == name } }
@@ -70,6 +79,15 @@ public enum FuzzTargets {
         let file = folder.appendingPathComponent(target.fileName)
         try! Data(bytes).write(to: file)
         _ = try? target.load(file)
+    }
+
+    private static func parseTFRecords(_ url: URL) throws {
+        let spec: [String: FeatureSpec] = ["f": .variable(dtype: .float32), "i": .variable(dtype: .int32), "b": .bytes,
+                                           "x": .fixed(shape: [2], dtype: .float64, defaultValue: [0, 1])]
+        let records = try TFRecordDataset(files: [url], spec: spec)
+        if records.count > 0 { _ = records[records.count - 1] }
+        let images = try TFRecordImageClassification(files: [url])
+        if images.count > 0 { _ = images[0] }
     }
 
     /// A loaded tokenizer must also encode: special tokens and vocabulary ids are used then.

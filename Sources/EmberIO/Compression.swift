@@ -1,8 +1,8 @@
 import CZlib
 import Foundation
 
-/// gzip and raw deflate through zlib: gzip for compressed dataset files (MNIST's `.gz`),
-/// raw deflate for the members of zip archives (`.npz`).
+/// gzip and raw deflate through zlib: gzip for compressed dataset files (MNIST's `.gz`,
+/// TFRecord files), raw deflate for the members of zip archives (`.npz`).
 public enum Compression {
     /// True when `bytes` start with gzip's magic number (1f 8b); files are recognized by their
     /// content, not their name.
@@ -52,9 +52,19 @@ public enum Compression {
 
     /// A raw deflate stream of `bytes` at zlib's `level` (0-9; 6 is zlib's and Python's default).
     public static func deflate(_ bytes: UnsafeRawBufferPointer, level: Int = 6) -> [UInt8] {
-        var stream = z_stream()
         // -15: raw deflate, no wrapper (zip stores its own CRC and sizes).
-        let status = deflateInit2_(&stream, Int32(level), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        deflate(bytes, level: level, windowBits: -15)
+    }
+
+    /// A gzip file (one member) holding `bytes`, as `gzip` or Python's `gzip.compress` writes it.
+    public static func gzip(_ bytes: UnsafeRawBufferPointer, level: Int = 6) -> [UInt8] {
+        // 16 + 15: zlib's gzip wrapper (header, CRC-32 and length) around the largest window.
+        deflate(bytes, level: level, windowBits: 16 + 15)
+    }
+
+    private static func deflate(_ bytes: UnsafeRawBufferPointer, level: Int, windowBits: Int32) -> [UInt8] {
+        var stream = z_stream()
+        let status = deflateInit2_(&stream, Int32(level), Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(status == Z_OK, "deflateInit2 failed (\(status)): zlib is out of memory or the level \(level) is outside 0-9")
         defer { deflateEnd(&stream) }
         var output = [UInt8]()

@@ -1,4 +1,5 @@
 import XCTest
+import EmberIO
 @testable import EmberTrain
 
 /// Byte-exact encodings. The reference bytes were produced by TensorBoard's own protobuf

@@ -17,8 +17,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure the machine's fp32 peak on a 4096^3 matrix product instead.") var peak = false
     @Flag(help: "Instead: train W3 from a data loader with on-the-fly augmentation and report the time spent waiting for data.")
     var dataWait = false
-    @Option(parsing: .unconditional, help: "Images per epoch for --data-wait.") var images = 1280
-    @Option(parsing: .unconditional, help: "Loader worker threads for --data-wait.") var workers = 2
+    @Flag(help: "Instead: write a sharded TFRecord image dataset, read it back with augmentation and report images/s (bench/tfrecord_lab.py runs tf.data on the same files).")
+    var tfrecordLab = false
+    @Option(help: "Where --tfrecord-lab writes its shards, kept for bench/tfrecord_lab.py. [default: a temporary folder, removed]")
+    var labDir: String?
+    @Option(parsing: .unconditional, help: "Images per epoch for --data-wait and --tfrecord-lab.") var images = 1280
+    @Option(parsing: .unconditional, help: "Loader worker threads for --data-wait and --tfrecord-lab.") var workers = 2
     @Flag(help: ArgumentHelp("Time runs by the process's CPU time instead of the wall clock.",
                              discussion: "With one thread (EMBER_NUM_THREADS=1 OMP_NUM_THREADS=1), a figure that other processes on a busy machine barely disturb, for comparing builds or sides there."))
     var cpuTime = false
@@ -40,6 +44,12 @@ struct Bench: ParsableCommand {
         }
         if peak {
             report(measure(peakMatmulWorkload()))
+            return
+        }
+        guard labDir == nil || tfrecordLab else { throw CommandError("--lab-dir is for --tfrecord-lab") }
+        guard !(dataWait && tfrecordLab) else { throw CommandError("--data-wait and --tfrecord-lab are separate measurements: give one") }
+        if tfrecordLab {
+            try TFRecordLab.run(images: images, workers: workers, reps: reps, directory: labDir.map { URL(fileURLWithPath: $0) }, json: json)
             return
         }
         if dataWait {

@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes; reviews for text models]") var dataset: String?
-    @Option(help: "The dataset's files: a directory of MNIST IDX files or CIFAR-10 .bin batches, a .csv file, a directory with train.csv (and test.csv), or an image folder (train/ and val/ of class folders, or class folders alone: a fifth held out). Without --dataset the format is detected.")
+    @Option(help: "The dataset's files: a directory of MNIST IDX files, CIFAR-10 .bin batches or TFRecord shards (train-*, validation-*), a .csv file, a directory with train.csv (and test.csv), or an image folder (train/ and val/ of class folders, or class folders alone: a fifth held out). Without --dataset the format is detected.")
     var dataDir: String?
     @Option(parsing: .unconditional, help: "Epochs to train in all. [default: 8]") var epochs: Int?
     @Option(parsing: .unconditional, help: "Examples per batch. [default: 64]") var batchSize: Int?

@@ -45,7 +45,7 @@ struct TrainConfig: Codable, Equatable {
 
     static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
     static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
-    static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10", "folder"]
+    static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10", "tfrecord", "folder"]
     static let textDatasets = ["reviews", "text", "corpus"]
     static let datasets = imageDatasets + ["csv"] + textDatasets
     /// Datasets generated in memory, which read no files.

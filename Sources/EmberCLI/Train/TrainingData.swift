@@ -44,6 +44,8 @@ struct TrainingData {
             let transform = Compose { ToTensor(); normalize }
             return try images(train, test, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
                               config: config, workers: workers, name: "CIFAR-10 in \(directory!.path)")
+        case "tfrecord":
+            return try tfRecord(directory!, config: config, workers: workers)
         case "folder":
             return try imageFolder(directory!, config: config, workers: workers)
         case "reviews" where config.isLanguageModel, "corpus":
@@ -58,7 +60,7 @@ struct TrainingData {
     /// Image datasets: `augment` for training examples, `transform` for validation. Both
     /// splits must hold images, of one size (checked on their first images, before training),
     /// unless the transforms resize them all to `resized` (height, width).
-    private static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
+    static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
         _ train: Train, _ validation: Validation, classNames: [String], normalize: Normalize, transform: Plain, augment: Augment,
         resized: (height: Int, width: Int)? = nil, config: TrainConfig, workers: Int, name: String
     ) throws -> TrainingData
@@ -175,12 +177,14 @@ struct TrainingData {
         let names = Set((try? files.contentsOfDirectory(atPath: path)) ?? [])
         if names.contains("train-images-idx3-ubyte") || names.contains("train-images-idx3-ubyte.gz") { return "mnist" }
         if names.contains("data_batch_1.bin") || names.contains("cifar-10-batches-bin") { return "cifar10" }
+        if names.contains(where: { $0.hasPrefix("train-") }) && names.contains(where: { $0.hasPrefix("validation-") }) { return "tfrecord" }
         if Self.isDirectory(URL(fileURLWithPath: path).appendingPathComponent("train")) { return "folder" }
         if names.contains("train.csv") {
             return hasTextColumn(URL(fileURLWithPath: path).appendingPathComponent("train.csv")) ? "text" : "csv"
         }
         throw CommandError("cannot tell the dataset in \(path): expected MNIST IDX files (train-images-idx3-ubyte[.gz]), "
-                           + "CIFAR-10 batches (data_batch_1.bin), train.csv or a train/ image folder; name the format with --dataset")
+                           + "CIFAR-10 batches (data_batch_1.bin), TFRecord shards (train-* and validation-*), train.csv "
+                           + "or a train/ image folder; name the format with --dataset")
     }
 
     /// Whether a CSV file's header names a "text" column (a text classification file).

@@ -1,3 +1,4 @@
+import EmberIO
 /// TensorBoard's protobuf messages (tensorflow/core/util/event.proto and
 /// framework/summary.proto), encoded by hand: field numbers are given where written.
 struct Event {

@@ -1,3 +1,4 @@
+import EmberIO
 /// A HistogramProto over TensorFlow's default buckets, as `tf.summary.histogram`'s C++
 /// kernel builds it: bucket i counts the values v with limit[i-1] <= v < limit[i].
 struct Histogram {

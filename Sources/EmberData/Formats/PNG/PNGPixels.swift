@@ -66,13 +66,13 @@ struct PNGPixels {
                                 let current = data + offset + 1
                                 filter.unfilter(current, previous: previous, count: rowBytes, stride: header.filterStride)
                                 if header.interlaced {
-                                    try unpack(current, count: pass.width, into: line.baseAddress!, row: y, pass: pass)
+                                    try unpackRow(current, count: pass.width, into: line.baseAddress!, row: y, pass: pass)
                                     for i in 0..<pass.width {
                                         let target = image + (y * header.width + pass.xStart + i * pass.xStep) * channels
                                         target.update(from: line.baseAddress! + i * channels, count: channels)
                                     }
                                 } else {
-                                    try unpack(current, count: pass.width, into: image + y * header.width * channels, row: y, pass: pass)
+                                    try unpackRow(current, count: pass.width, into: image + y * header.width * channels, row: y, pass: pass)
                                 }
                                 previous = UnsafePointer(current)
                                 offset += 1 + rowBytes
@@ -86,18 +86,31 @@ struct PNGPixels {
     }
 
     /// Writes the `count` pixels of one unfiltered row to `output`, one after another.
+    private func unpackRow(_ row: UnsafeMutablePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>,
+                           row y: Int, pass: PNGPass) throws(FileError) {
+        // The common cases, which cannot fail, outside the throwing function: release builds
+        // (Swift 6.3.1) returned from its early-return copy path with a garbage FileError
+        // thrown, for every 8-bit gray, RGB or RGBA image.
+        if transparency == nil && header.colorType != .palette && header.bitDepth >= 8 {
+            copySamples(row, count: count * header.colorType.samplesPerPixel, into: output)
+        } else {
+            try unpack(row, count: count, into: output, row: y, pass: pass)
+        }
+    }
+
+    /// 8-bit samples copied as they are, 16-bit ones cut to their high byte.
+    private func copySamples(_ row: UnsafeMutablePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>) {
+        if header.bitDepth == 8 {
+            output.update(from: row, count: count)
+        } else {
+            for i in 0..<count { output[i] = row[2 * i] }
+        }
+    }
+
+    /// Unpacks palette indices, samples below 8 bits and key colours.
     private func unpack(_ row: UnsafeMutablePointer<UInt8>, count: Int, into output: UnsafeMutablePointer<UInt8>,
                         row y: Int, pass: PNGPass) throws(FileError) {
         let depth = header.bitDepth, samplesPerPixel = header.colorType.samplesPerPixel
-        // The common cases: 8-bit samples copied as they are, 16-bit ones cut to their high byte.
-        if transparency == nil && header.colorType != .palette && depth >= 8 {
-            if depth == 8 {
-                output.update(from: row, count: count * samplesPerPixel)
-            } else {
-                for i in 0..<(count * samplesPerPixel) { output[i] = row[2 * i] }
-            }
-            return
-        }
         let mask = (1 << depth) - 1
         func sample(_ index: Int) -> Int {
             switch depth {

@@ -1,6 +1,6 @@
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum TFRecord framing uses;
 /// zlib's CRC-32 uses a different polynomial and would make every record unreadable.
-enum CRC32C {
+public enum CRC32C {
     /// Slicing-by-8 tables: `tables[k][b]` is the CRC of byte b followed by k zero bytes, so
     /// eight input bytes fold in with eight lookups instead of eight dependent steps.
     private static let tables: [[UInt32]] = {
@@ -21,11 +21,15 @@ enum CRC32C {
         return tables
     }()
 
-    static func checksum(_ data: [UInt8]) -> UInt32 {
+    public static func checksum(_ data: [UInt8]) -> UInt32 {
         data.withUnsafeBufferPointer { checksum($0) }
     }
 
-    private static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        checksum(bytes.bindMemory(to: UInt8.self))
+    }
+
+    public static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
         let t = tables
         var crc: UInt32 = 0xFFFF_FFFF
         var index = 0
@@ -48,7 +52,7 @@ enum CRC32C {
 
     /// TFRecord stores a rotated, offset CRC: a CRC computed over data that itself holds
     /// CRCs is otherwise weak (the masking comes from LevelDB's log format).
-    static func masked(_ crc: UInt32) -> UInt32 {
+    public static func masked(_ crc: UInt32) -> UInt32 {
         ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8
     }
 }
