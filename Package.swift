@@ -1,15 +1,9 @@
 // swift-tools-version:5.10
-import Foundation
 import PackageDescription
 
-/// Release builds of the kernels target the building machine's CPU (`-target-cpu native`,
-/// as -march=native does for C): with AVX-512 the vector math (exp, erf, ...) measured
-/// 2-2.6x faster than the x86-64 baseline. Set EMBER_TARGET_CPU to an LLVM CPU name
-/// (`x86-64` for the baseline) to build a binary for other machines. Bounds and overflow
-/// checks stay on in every build (no `-Ounchecked`): kernels validate sizes and indices at
-/// the op and run their hot loops on unsafe pointers.
-let targetCPU = ProcessInfo.processInfo.environment["EMBER_TARGET_CPU"] ?? "native"
-
+// No target has unsafe flags: SwiftPM refuses them in a dependency. Bounds and overflow checks
+// stay on in every build (no -Ounchecked): kernels validate sizes and indices at the op and run
+// their hot loops on unsafe pointers.
 let package = Package(
     name: "Ember",
     products: [
@@ -28,6 +22,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (scripts/docs.sh); a plugin, linked into nothing.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Debian's libdnnl-dev: matmul, convolution, pooling and layer normalization kernels.
@@ -35,11 +31,11 @@ let package = Package(
         // Thread-local interpreter state, read on every dispatched operation, and parallel
         // loops on oneDNN's OpenMP thread pool (GNU libgomp).
         .target(name: "CEmberSupport", linkerSettings: [.linkedLibrary("gomp")]),
-        .target(
-            name: "Ember",
-            dependencies: ["COneDNN", "CEmberSupport"],
-            swiftSettings: [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
-        ),
+        // Vector exp, tanh, sigmoid, erf and GELU, compiled for the x86-64 baseline, AVX2 and
+        // AVX-512 and chosen at run time: one binary runs on any x86-64 CPU, at AVX-512 speed where
+        // the CPU has it.
+        .target(name: "CEmberVectorMath"),
+        .target(name: "Ember", dependencies: ["COneDNN", "CEmberSupport", "CEmberVectorMath"]),
         // Modules, layers, initializers, losses and metrics.
         .target(name: "EmberNN", dependencies: ["Ember", "EmberIO"]),
         // Optimizers, learning-rate schedules and gradient clipping.

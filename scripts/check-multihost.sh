@@ -3,8 +3,9 @@
 # namespaces joined by a veth pair stand for two hosts with their own network stacks. Open
 # MPI starts the ranks on them through an rsh agent that enters the host's namespace
 # (ip netns exec) instead of ssh, and the ranks talk TCP over the veth link only (no shared
-# memory). `ember train` runs 2 ranks (one per host) and 4 ranks (two per host), and each
-# run's metrics must equal those of the same job on one host (`ember train --nproc N`).
+# memory). `ember train` runs 2 ranks (one per host, started by `mpirun -n 2 --host`) and 4
+# ranks (two per host, started by `ember train --nproc 4 --hosts`), and each run's metrics
+# must equal those of the same job on one host (`ember train --nproc N`).
 #
 #   scripts/check-multihost.sh [--if-possible] [EMBER]
 #
@@ -88,13 +89,18 @@ for ranks in 2 4; do
     "$ember" train --nproc "$ranks" --out "$work/one-host-$ranks" "${job[@]}" > "$work/one-host-$ranks.log" 2>&1 \
         || { cat "$work/one-host-$ranks.log"; exit 1; }
     echo "check-multihost: $ranks ranks on hosts ${hosts[0]} and ${hosts[1]} ($subnet.1, $subnet.2), $per_host per host, over TCP"
-    ip netns exec "${hosts[0]}" mpirun -n "$ranks" --host "${hosts[0]}:$per_host,${hosts[1]}:$per_host" \
-        --oversubscribe --bind-to none --display-map \
-        --mca plm_rsh_agent "$work/netns-agent" --mca plm_rsh_no_tree_spawn 1 \
-        --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" \
-        -x EMBER_NUM_THREADS=1 -x OMP_NUM_THREADS=1 \
-        "$ember" train --out "$work/two-hosts-$ranks" "${job[@]}" > "$work/two-hosts-$ranks.log" 2>&1 \
-        || { cat "$work/two-hosts-$ranks.log"; exit 1; }
+    # Open MPI reads the same settings from OMPI_MCA_* variables: 2 ranks are started with
+    # mpirun by hand, 4 by `ember train --nproc 4 --hosts`, in the first host's namespace.
+    mca=(plm_rsh_agent="$work/netns-agent" plm_rsh_no_tree_spawn=1 btl=tcp,self
+         btl_tcp_if_include="$subnet.0/24" oob_tcp_if_include="$subnet.0/24" rmaps_base_display_map=1)
+    if [ "$ranks" = 2 ]; then
+        launch=(mpirun -n "$ranks" --host "${hosts[0]}:$per_host,${hosts[1]}:$per_host" --oversubscribe --bind-to none
+                -x EMBER_NUM_THREADS=1 -x OMP_NUM_THREADS=1 "$ember" train)
+    else
+        launch=("$ember" train --nproc "$ranks" --hosts "${hosts[0]}:$per_host,${hosts[1]}:$per_host")
+    fi
+    ip netns exec "${hosts[0]}" env "${mca[@]/#/OMPI_MCA_}" "${launch[@]}" --out "$work/two-hosts-$ranks" "${job[@]}" \
+        > "$work/two-hosts-$ranks.log" 2>&1 || { cat "$work/two-hosts-$ranks.log"; exit 1; }
     [ -z "${MULTIHOST_SHOW_LOG:-}" ] || cat "$work/two-hosts-$ranks.log"
     # mpirun's map of the job must place ranks on both hosts.
     for host in "${hosts[@]}"; do

@@ -1,4 +1,4 @@
-"""Fits the polynomial coefficients used by Sources/Ember/Backend/CPU/VectorMath.swift
+"""Fits the polynomial coefficients used by Sources/CEmberVectorMath/kernels.h
 (least squares on Chebyshev nodes, float64) and prints their maximum errors.
 Run with any Python that has numpy and scipy: python scripts/fit_vector_math.py"""
 import numpy as np

@@ -8,10 +8,12 @@
 # (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
 # share; and curl, unzip and CA certificates for scripts/fetch-minilm.sh, which fetches
 # the pretrained all-MiniLM-L6-v2 that the sentence-embedding tests and the W7 benchmark
-# read. Needs root (or sudo) the first time.
+# read; and qemu-user, whose emulated older CPUs scripts/check-portable.sh runs Ember on,
+# and binutils, whose objdump it reads the binary with.
+# Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libdnnl-dev zlib1g-dev libturbojpeg0-dev libopenmpi-dev openmpi-bin iproute2 curl unzip ca-certificates)
+packages=(libdnnl-dev zlib1g-dev libturbojpeg0-dev libopenmpi-dev openmpi-bin iproute2 curl unzip ca-certificates qemu-user binutils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

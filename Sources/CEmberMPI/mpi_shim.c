@@ -4,14 +4,10 @@
 #include <string.h>
 
 MPI_Comm ember_mpi_comm_world(void) { return MPI_COMM_WORLD; }
-MPI_Comm ember_mpi_comm_null(void) { return MPI_COMM_NULL; }
 void *ember_mpi_in_place(void) { return MPI_IN_PLACE; }
-MPI_Request ember_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 MPI_Errhandler ember_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 int ember_mpi_undefined(void) { return MPI_UNDEFINED; }
-int ember_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 
-MPI_Datatype ember_mpi_byte(void) { return MPI_BYTE; }
 MPI_Datatype ember_mpi_int8(void) { return MPI_INT8_T; }
 MPI_Datatype ember_mpi_int32(void) { return MPI_INT32_T; }
 MPI_Datatype ember_mpi_int64(void) { return MPI_INT64_T; }

@@ -3,7 +3,7 @@ import Ember
 import Foundation
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version, CPU features, threads and oneDNN version.")
+    static let configuration = CommandConfiguration(abstract: "Print the version, CPU features, threads, oneDNN version and the vector kernels in use.")
 
     func run() {
         let features = ["avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "fma"]
@@ -14,6 +14,8 @@ struct Info: ParsableCommand {
         print("cpu features: " + features.map { "\($0)=\(flags.contains($0) ? "yes" : "no")" }.joined(separator: " "))
         print("threads: \(ProcessInfo.processInfo.activeProcessorCount)")
         print("oneDNN: \(oneDNNVersion)")
+        // Ember's own vector kernels; EMBER_CPU_DISPATCH=baseline forces the path for any x86-64 CPU.
+        print("vector kernels: \(cpuDispatchPath)" + (cpuDispatchWarning.map { " (\($0))" } ?? ""))
     }
 
     func cpuInfoLines() -> [Substring] {

@@ -4,14 +4,10 @@
 
 // The predefined handles of mpi.h as functions, because Swift cannot import the macros.
 MPI_Comm _Nonnull ember_mpi_comm_world(void);
-MPI_Comm _Nonnull ember_mpi_comm_null(void);
 void *_Nonnull ember_mpi_in_place(void);
-MPI_Request _Nonnull ember_mpi_request_null(void);
 MPI_Errhandler _Nonnull ember_mpi_errors_return(void);
 int ember_mpi_undefined(void);
-int ember_mpi_any_source(void);
 
-MPI_Datatype _Nonnull ember_mpi_byte(void);
 MPI_Datatype _Nonnull ember_mpi_int8(void);
 MPI_Datatype _Nonnull ember_mpi_int32(void);
 MPI_Datatype _Nonnull ember_mpi_int64(void);

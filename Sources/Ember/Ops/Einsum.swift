@@ -166,4 +166,5 @@ enum Einsum {
 /// they must be floating point).
 public func einsum(_ equation: String, _ operands: Tensor...) -> Tensor { Einsum.evaluate(equation, operands) }
 
+/// `einsum` with the operands in an array.
 public func einsum(_ equation: String, _ operands: [Tensor]) -> Tensor { Einsum.evaluate(equation, operands) }

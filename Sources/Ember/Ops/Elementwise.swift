@@ -263,7 +263,11 @@ extension Tensor {
     }
 }
 
+/// The elementwise larger of `a` and `b`, broadcast (`torch.maximum`; NaN if either is NaN).
 public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.maximum, a, b) }
+/// The elementwise smaller of `a` and `b`, broadcast (`torch.minimum`; NaN if either is NaN).
 public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.minimum, a, b) }
+/// `a` raised elementwise to the power `b`, broadcast.
 public func pow(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.pow, a, b) }
+/// `a` raised elementwise to the power `b`.
 public func pow(_ a: Tensor, _ b: Double) -> Tensor { Elementwise.binary(.pow, a, Elementwise.scalar(b, like: a)) }

@@ -124,6 +124,8 @@ public enum TensorIndex {
     }
 }
 
+/// A value usable in a tensor subscript (`x[0, 1..<3, TensorIndex.all]`): integers, ranges
+/// and ``TensorIndex`` itself.
 public protocol TensorIndexConvertible {
     var tensorIndex: TensorIndex { get }
 }

@@ -84,22 +84,27 @@ public enum Primitive: Hashable, Sendable {
     case fused(FusedProgram)
 }
 
+/// The elementwise operations of one tensor (the primitive `unary`).
 public enum UnaryOp: Hashable, Sendable, CaseIterable {
     case neg, abs, sign, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, erf, gelu, floor, ceil, round, logicalNot
 }
 
+/// The elementwise operations of two broadcast tensors (the primitive `binary`).
 public enum BinaryOp: Hashable, Sendable, CaseIterable {
     case add, sub, mul, div, pow, maximum, minimum, logicalAnd, logicalOr, logicalXor
 }
 
+/// Elementwise comparisons, giving `.bool` tensors (the primitive `compare`).
 public enum CompareOp: Hashable, Sendable, CaseIterable {
     case equal, notEqual, less, lessEqual, greater, greaterEqual
 }
 
+/// Reductions over axes (the primitive `reduce`).
 public enum ReduceOp: Hashable, Sendable, CaseIterable {
     case sum, prod, max, min
 }
 
+/// The index of the largest or smallest element along an axis (the primitive `argReduce`).
 public enum ArgReduceOp: Hashable, Sendable, CaseIterable {
     case argmax, argmin
 }

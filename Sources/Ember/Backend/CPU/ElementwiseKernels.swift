@@ -94,18 +94,9 @@ enum ElementwiseKernels {
             let a = UnsafePointer(x.pointer(T.self) + off[1])
             let sa = loop.rowStride(1)
             let o = out.pointer(T.self) + off[0]
-            if T.self == Float.self && sa == 1 {
-                let source = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self)
-                let target = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
-                // Each function named here, not picked at run time, so that it is inlined.
-                switch op {
-                case .exp: return VectorMath.map(source, target, n, VectorMath.exp)
-                case .tanh: return VectorMath.map(source, target, n, VectorMath.tanh)
-                case .sigmoid: return VectorMath.map(source, target, n, VectorMath.sigmoid)
-                case .erf: return VectorMath.map(source, target, n, VectorMath.erf)
-                case .gelu: return VectorMath.map(source, target, n, VectorMath.gelu)
-                default: break
-                }
+            if T.self == Float.self && sa == 1, let function = VectorMath.function(op) {
+                return VectorMath.apply(function, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                                        UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self), n)
             }
             switch op {
             case .neg: map(a, sa, o, n) { -$0 }

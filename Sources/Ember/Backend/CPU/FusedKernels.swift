@@ -1,3 +1,4 @@
+import CEmberVectorMath
 import COneDNN
 
 /// The fused primitive's kernel: an interpreter for its register program that runs each
@@ -79,31 +80,29 @@ extension FusedKernels {
 /// Float types the interpreter computes in, with their vector transcendental functions
 /// (Codable as SIMD16 of them is: the compiler asks for that refinement).
 protocol FusedFloat: KernelFloat, SIMDScalar, TensorScalar, Codable {
-    static func vectorExp(_ x: SIMD16<Self>) -> SIMD16<Self>
-    static func vectorTanh(_ x: SIMD16<Self>) -> SIMD16<Self>
-    static func vectorSigmoid(_ x: SIMD16<Self>) -> SIMD16<Self>
-    static func vectorErf(_ x: SIMD16<Self>) -> SIMD16<Self>
-    static func vectorGelu(_ x: SIMD16<Self>) -> SIMD16<Self>
+    /// y[i] = function(x[i]) for i in 0..<count.
+    static func vectorMath(_ function: EmberVectorFunction, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ count: Int)
 }
 
 extension Float: FusedFloat {
-    static func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.exp(x) }
-    static func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.tanh(x) }
-    static func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.sigmoid(x) }
-    static func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.erf(x) }
-    static func vectorGelu(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.gelu(x) }
+    static func vectorMath(_ function: EmberVectorFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                           _ count: Int) {
+        VectorMath.apply(function, x, y, count)
+    }
 }
 
 extension Double: FusedFloat {
-    static func vectorExp(_ x: SIMD16<Double>) -> SIMD16<Double> { FusedEvaluation.lanes(x, Double.exp) }
-    static func vectorTanh(_ x: SIMD16<Double>) -> SIMD16<Double> { FusedEvaluation.lanes(x, Double.tanh) }
-    // Both branches avoid overflow of exp, as the unfused kernel.
-    static func vectorSigmoid(_ x: SIMD16<Double>) -> SIMD16<Double> {
-        FusedEvaluation.lanes(x) { $0 >= 0 ? 1 / (1 + Double.exp(-$0)) : Double.exp($0) / (1 + Double.exp($0)) }
-    }
-    static func vectorErf(_ x: SIMD16<Double>) -> SIMD16<Double> { FusedEvaluation.lanes(x, Double.erf) }
-    static func vectorGelu(_ x: SIMD16<Double>) -> SIMD16<Double> {
-        FusedEvaluation.lanes(x) { 0.5 * $0 * (1 + Double.erf($0 * 0.7071067811865476)) }
+    static func vectorMath(_ function: EmberVectorFunction, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+                           _ count: Int) {
+        switch function {
+        case .exp: for i in 0..<count { y[i] = Double.exp(x[i]) }
+        case .tanh: for i in 0..<count { y[i] = Double.tanh(x[i]) }
+        // Both branches avoid overflow of exp, as the unfused kernel.
+        case .sigmoid:
+            for i in 0..<count { y[i] = x[i] >= 0 ? 1 / (1 + Double.exp(-x[i])) : Double.exp(x[i]) / (1 + Double.exp(x[i])) }
+        case .erf: for i in 0..<count { y[i] = Double.erf(x[i]) }
+        case .gelu: for i in 0..<count { y[i] = 0.5 * x[i] * (1 + Double.erf(x[i] * 0.7071067811865476)) }
+        }
     }
 }
 
@@ -277,17 +276,17 @@ struct FusedEvaluation<T: FusedFloat> {
         case .neg: map(a, o, n) { -$0 }
         case .abs: mapElements(a, o, n) { $0 < 0 ? -$0 : $0 }
         case .sign: map(a, o, n) { x in x.replacing(with: 1, where: x .> 0).replacing(with: -1, where: x .< 0) }
-        case .exp: map(a, o, n) { T.vectorExp($0) }
+        case .exp: T.vectorMath(.exp, a, o, n &* 16)
         case .log: map(a, o, n) { Self.lanes($0, T.log) }
         case .sqrt: map(a, o, n) { $0.squareRoot() }
         case .rsqrt: map(a, o, n) { 1 / $0.squareRoot() }
         case .sin: map(a, o, n) { Self.lanes($0, T.sin) }
         case .cos: map(a, o, n) { Self.lanes($0, T.cos) }
-        case .tanh: map(a, o, n) { T.vectorTanh($0) }
-        case .sigmoid: map(a, o, n) { T.vectorSigmoid($0) }
+        case .tanh: T.vectorMath(.tanh, a, o, n &* 16)
+        case .sigmoid: T.vectorMath(.sigmoid, a, o, n &* 16)
         case .relu: mapElements(a, o, n) { $0 > 0 ? $0 : 0 }
-        case .erf: map(a, o, n) { T.vectorErf($0) }
-        case .gelu: map(a, o, n) { T.vectorGelu($0) }
+        case .erf: T.vectorMath(.erf, a, o, n &* 16)
+        case .gelu: T.vectorMath(.gelu, a, o, n &* 16)
         case .floor: map(a, o, n) { $0.rounded(.down) }
         case .ceil: map(a, o, n) { $0.rounded(.up) }
         case .round: map(a, o, n) { $0.rounded(.toNearestOrEven) }

@@ -140,6 +140,8 @@ public struct CompiledValueAndGrad {
     }
 }
 
+/// Compiles a training step, the value and the gradients of `valueAndGrad(loss)`, into one
+/// graph (see ``CompiledValueAndGrad``).
 public func compile(_ f: @escaping ([Tensor]) -> (value: Tensor, grads: [Tensor]),
                     options: CompileOptions = CompileOptions()) -> CompiledValueAndGrad {
     CompiledValueAndGrad(function: CompiledFunction({ xs in

@@ -1,0 +1,8 @@
+// The kernels with AVX-512F (16 floats per register); called only where the CPU has it.
+#include "paths.h"
+#include <stdint.h>
+// Every function defined below (the included kernels) is compiled for this instruction set.
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#define PATH avx512
+#include "kernels.h"
+#pragma clang attribute pop
