@@ -52,7 +52,9 @@ let package = Package(
         // zlib: gzip and deflate for compressed data files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Datasets, loaders, pipelines, image transforms and data file formats.
-        .target(name: "EmberData", dependencies: ["Ember", "EmberIO"]),
+        .target(name: "EmberData", dependencies: ["Ember", "EmberIO", "CTurboJPEG"]),
+        // libjpeg-turbo's TurboJPEG API (libturbojpeg0-dev): JPEG decoding.
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // fit, callbacks, progress bar, TensorBoard event files and training checkpoints.
         .target(name: "EmberTrain", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberDistributed", "CZlib"]),
         // Open MPI (Debian's libopenmpi-dev), and a C shim exposing the handles that mpi.h
@@ -96,8 +98,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTextTests", dependencies: ["Ember", "EmberText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberDataTests", dependencies: ["Ember", "EmberIO", "EmberData"], exclude: ["Formats/numpy_fixtures.py", "generate_transform_fixtures.py", "Formats/generate_image_fixtures.py",
-                             "Formats/generate_tfrecord_fixtures.py"],
-                    resources: [.copy("Formats/ImageFixtures"), .copy("Formats/TFRecordFixtures")]),
+                             "Formats/generate_tfrecord_fixtures.py", "Formats/generate_jpeg_fixtures.py"],
+                    resources: [.copy("Formats/ImageFixtures"), .copy("Formats/TFRecordFixtures"), .copy("Formats/JPEGFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText", "EmberRuns",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The programs each rank runs in the distributed tests, which launch them with mpirun.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system libraries Ember builds against, when they are missing:
 # oneDNN (libdnnl-dev) for the CPU kernels, zlib (zlib1g-dev) for compressed data
-# files, Open MPI (libopenmpi-dev, and openmpi-bin for mpirun) for distributed training and
-# its tests, iproute2 (ip) for the network namespaces of scripts/check-multihost.sh, and
-# the link-time name of GNU OpenMP
+# files, libjpeg-turbo's TurboJPEG (libturbojpeg0-dev) for JPEG images, Open MPI
+# (libopenmpi-dev, and openmpi-bin for mpirun) for distributed training and its tests,
+# iproute2 (ip) for the network namespaces of scripts/check-multihost.sh, and the
+# link-time name of GNU OpenMP
 # (libgomp.so, from GCC's libgcc-N-dev), whose thread pool oneDNN and Ember's kernels
 # share; and curl, unzip and CA certificates for scripts/fetch-minilm.sh, which fetches
 # the pretrained all-MiniLM-L6-v2 that the sentence-embedding tests and the W7 benchmark
@@ -13,7 +14,7 @@
 # Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libdnnl-dev zlib1g-dev libopenmpi-dev openmpi-bin iproute2 curl unzip ca-certificates qemu-user binutils python3 python3-venv)
+packages=(libdnnl-dev zlib1g-dev libturbojpeg0-dev libopenmpi-dev openmpi-bin iproute2 curl unzip ca-certificates qemu-user binutils python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -11,7 +11,7 @@ struct Predict: ParsableCommand {
         abstract: "Classify files with a checkpoint of an ember train run.",
         discussion: """
         RUN is a run directory (its checkpoints/best.ckpt, else last.ckpt) or a checkpoint file \
-        in one. INPUT depends on what the model was trained on: image files (PNG, PPM, PGM) or \
+        in one. INPUT depends on what the model was trained on: image files (PNG, JPEG, PPM, PGM) or \
         directories of them for image models, converted to the model's channels and resized \
         to its size; CSV files for feature models (every row is one example; the columns are \
         found by the training file's names); texts for text models (or --file, one per line).

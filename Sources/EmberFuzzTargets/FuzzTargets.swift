@@ -26,6 +26,8 @@ public enum FuzzTargets {
         Target(name: "npz", fileName: "arrays.npz") { _ = try NumPy.loadArchive(contentsOf: $0) },
         Target(name: "gzip", fileName: "data.gz") { _ = try Compression.gunzip(Data(contentsOf: $0), source: $0.path) },
         Target(name: "png", fileName: "image.png") { _ = try Image(contentsOf: $0, maximumPixels: 1 << 20) },
+        // libjpeg-turbo behind the TurboJPEG API, and the EXIF orientation reader.
+        Target(name: "jpeg", fileName: "image.jpg") { _ = try Image(contentsOf: $0, maximumPixels: 1 << 20) },
         Target(name: "netpbm", fileName: "image.ppm") { _ = try Image(contentsOf: $0, maximumPixels: 1 << 20) },
         Target(name: "idx", fileName: "train-images-idx3-ubyte") { _ = try IDXArray(contentsOf: $0) },
         Target(name: "cifar", fileName: "test_batch.bin") { url in

@@ -7,7 +7,7 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The kinds of files Ember reads and writes, named as a user knows them.
     public enum Format: String, Sendable {
         case safetensors, npy, npz, zip, gzip
-        case png = "PNG", netpbm = "Netpbm", image
+        case png = "PNG", jpeg = "JPEG", netpbm = "Netpbm", image, imageFolder = "image folder"
         case idx = "IDX", cifar10 = "CIFAR-10", mnist = "MNIST", csv = "CSV", text
         case tokenizer, huggingFaceModel = "Hugging Face model", huggingFaceConfig = "Hugging Face config"
         case runModel = "run model description", runConfig = "run configuration", checkpoint

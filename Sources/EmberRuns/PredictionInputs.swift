@@ -42,9 +42,8 @@ public enum PredictionInputs {
             var isDirectory: ObjCBool = false
             guard files.fileExists(atPath: path, isDirectory: &isDirectory) else { throw RunError("\(path) does not exist") }
             guard isDirectory.boolValue else { return [URL(fileURLWithPath: path)] }
-            let extensions: Set<String> = ["png", "ppm", "pgm", "pbm", "pnm"]
-            let names = ((try? files.contentsOfDirectory(atPath: path)) ?? []).filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
-            guard !names.isEmpty else { throw RunError("\(path) holds no image files (.png, .ppm, .pgm)") }
+            let names = ((try? files.contentsOfDirectory(atPath: path)) ?? []).filter { Image.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            guard !names.isEmpty else { throw RunError("\(path) holds no image files (.\(Image.fileExtensions.sorted().joined(separator: ", .")))") }
             return names.sorted().map { URL(fileURLWithPath: path).appendingPathComponent($0) }
         }
     }

@@ -20,11 +20,21 @@ public struct TrainConfig: Codable, Equatable {
     /// example (per window for a language model).
     public var tokenizer: String?
     public var maxLength: Int?
+    /// Image folders: the side images are resized to (nil: the model's usual size).
+    public var imageSize: Int?
 
     public init() {}
 
     public var effectiveMaxLength: Int { maxLength ?? (ModelRegistry.languageModels.contains(model) ? 64 : 128) }
     public var isLanguageModel: Bool { ModelRegistry.languageModels.contains(model) }
+
+    /// The side of the square an image folder's images are resized to: the model's usual
+    /// input (224 for the ImageNet ResNets, 28 for LeNet-5 and the dense models, else 32).
+    var effectiveImageSize: Int {
+        if let imageSize { return imageSize }
+        if case .image(_, let height, _, _, _) = ModelRegistry.defaultInput(model) { return height }
+        return 32
+    }
 
     /// The built-in dataset's sizes when none are given (file datasets default to all).
     public var shapesTrainSize: Int { trainSize ?? 10_000 }
@@ -37,7 +47,7 @@ public struct TrainConfig: Codable, Equatable {
 
     public static let optimizers = ["sgd", "adam", "adamw", "rmsprop"]
     public static let schedules = ["none", "step", "cosine", "onecycle", "plateau"]
-    public static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10", "tfrecord"]
+    public static let imageDatasets = ["shapes", "mnist", "fashion-mnist", "cifar10", "tfrecord", "folder"]
     public static let textDatasets = ["reviews", "text", "corpus"]
     public static let datasets = imageDatasets + ["csv"] + textDatasets
     /// Datasets generated in memory, which read no files.
@@ -75,6 +85,8 @@ public struct TrainConfig: Codable, Equatable {
         try require(!isLanguageModel || dataset != "text", "model '\(model)' is a language model: train it on --dataset reviews or corpus (a text file)")
         try require(isLanguageModel || dataset != "corpus", "--dataset corpus is for language models: use --model gpt")
         try require(tokenizer == nil || readsText, "--tokenizer is for text models")
+        try require(imageSize == nil || dataset == "folder", "--image-size is for --dataset folder (the other datasets' images have their own size)")
+        if let imageSize { try require((8...1024).contains(imageSize), "imageSize", imageSize, "must be 8 to 1024 (pixels per side)") }
         try require(Self.optimizers.contains(optimizer), "optimizer", "'\(optimizer)'", "must be one of \(Self.optimizers.joined(separator: ", "))")
         try require(Self.schedules.contains(schedule), "schedule", "'\(schedule)'", "must be one of \(Self.schedules.joined(separator: ", "))")
         try require(epochs > 0, "epochs", epochs, "must be positive")
@@ -107,6 +119,7 @@ public struct TrainConfig: Codable, Equatable {
          ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
          ("train size", dataset == "shapes" ? "\(shapesTrainSize)" : trainSize.map(String.init) ?? "all"),
          ("validation size", dataset == "shapes" ? "\(shapesValidationSize)" : valSize.map(String.init) ?? "all")]
+            + (dataset == "folder" ? [("image size", "\(effectiveImageSize)x\(effectiveImageSize)")] : [])
             + (Self.textDatasets.contains(dataset) ? [("tokenizer", tokenizer ?? "UTF-8 bytes"), ("max length", "\(effectiveMaxLength)")] : [])
     }
 

@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
     @Option(help: "Dataset: \(TrainConfig.datasets.joined(separator: ", ")). [default: shapes; reviews for text models]") var dataset: String?
-    @Option(help: "The dataset's files: a directory of MNIST IDX files, CIFAR-10 .bin batches or TFRecord shards (train-*, validation-*), a .csv file, or a directory with train.csv (and test.csv). Without --dataset the format is detected.")
+    @Option(help: "The dataset's files: a directory of MNIST IDX files, CIFAR-10 .bin batches or TFRecord shards (train-*, validation-*), a .csv file, a directory with train.csv (and test.csv), or an image folder (train/ and val/ of class folders, or class folders alone: a fifth held out). Without --dataset the format is detected.")
     var dataDir: String?
     @Option(parsing: .unconditional, help: "Epochs to train in all. [default: 8]") var epochs: Int?
     @Option(parsing: .unconditional, help: "Examples per batch. [default: 64]") var batchSize: Int?
@@ -39,6 +39,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Validation examples, counted as --train-size. [default: 2000 for shapes and reviews, all otherwise]") var valSize: Int?
     @Option(help: "Text: a Hugging Face tokenizer folder (tokenizer.json or vocab.txt). [default: UTF-8 bytes]") var tokenizer: String?
     @Option(parsing: .unconditional, help: "Text: the most tokens per example (the window of a language model). [default: 128, 64 for gpt]") var maxLength: Int?
+    @Option(parsing: .unconditional, help: "Image folders: images are resized to this many pixels square. [default: the model's usual size, 32 for resnet8]") var imageSize: Int?
     @Option(help: "Output directory. [default: the next free runs/train-N; with --resume, the latest]") var out: String?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Option(parsing: .unconditional, help: "Train data-parallel in N processes that ember starts through Open MPI's mpirun, each on --batch-size examples per step (the global batch is N times that). `mpirun -n N ember train ...` works too.")
@@ -114,6 +115,7 @@ struct Train: ParsableCommand {
             }
             config.tokenizer = tokenizer.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             config.maxLength = maxLength
+            config.imageSize = imageSize
             config.dataDir = dataDir
             if let epochs { config.epochs = epochs }
             if let batchSize { config.batchSize = batchSize }
@@ -149,6 +151,7 @@ struct Train: ParsableCommand {
         try check("--val-size", valSize, config.valSize)
         try check("--tokenizer", tokenizer.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, config.tokenizer)
         try check("--max-length", maxLength, config.maxLength)
+        try check("--image-size", imageSize, config.imageSize)
         if let epochs { config.epochs = epochs }
         return config
     }

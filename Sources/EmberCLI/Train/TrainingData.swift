@@ -47,6 +47,8 @@ struct TrainingData {
                               config: config, workers: workers, name: "CIFAR-10 in \(directory!.path)")
         case "tfrecord":
             return try tfRecord(directory!, config: config, workers: workers)
+        case "folder":
+            return try imageFolder(directory!, config: config, workers: workers)
         case "reviews" where config.isLanguageModel, "corpus":
             return try corpus(config, workers: workers)
         case "reviews", "text":
@@ -57,16 +59,21 @@ struct TrainingData {
     }
 
     /// Image datasets: `augment` for training examples, `transform` for validation. Both
-    /// splits must hold images, of one size (checked on their first images, before training).
+    /// splits must hold images, of one size (checked on their first images, before training),
+    /// unless the transforms resize them all to `resized` (height, width).
     static func images<Train: Dataset, Validation: Dataset, Augment: Transform, Plain: Transform>(
         _ train: Train, _ validation: Validation, classNames: [String], normalize: Normalize, transform: Plain, augment: Augment,
-        config: TrainConfig, workers: Int, name: String
+        resized: (height: Int, width: Int)? = nil, config: TrainConfig, workers: Int, name: String
     ) throws -> TrainingData
     where Train.Element == (image: Image, label: Int), Validation.Element == (image: Image, label: Int),
           Augment.Input == Image, Augment.Output == Tensor, Plain.Input == Image, Plain.Output == Tensor {
         guard train.count > 0 else { throw CommandError("\(name): the training split holds no images") }
         guard validation.count > 0 else { throw CommandError("\(name): the test split holds no images") }
-        let example = validation[0].image, first = train[0].image
+        var example = validation[0].image, first = train[0].image
+        if let resized {
+            example = Image(height: resized.height, width: resized.width, channels: example.channels)
+            first = Image(height: resized.height, width: resized.width, channels: first.channels)
+        }
         guard (first.width, first.height, first.channels) == (example.width, example.height, example.channels) else {
             throw CommandError("\(name): the training images are \(first.width)x\(first.height)x\(first.channels), "
                                + "the test images \(example.width)x\(example.height)x\(example.channels); both splits need one size")
@@ -80,6 +87,38 @@ struct TrainingData {
             validation: DataLoader(validationSet, batchSize: config.batchSize, workers: workers),
             input: .image(channels: example.channels, height: example.height, width: example.width, mean: normalize.mean, std: normalize.std),
             classNames: classNames, description: description)
+    }
+
+    /// An image folder: `train/` and `val/` (or `validation/`) of class folders, or class
+    /// folders alone, a fifth of whose images (or --val-size) are held out for validation.
+    /// Images are converted to RGB and resized to --image-size square; training images are
+    /// also mirrored at random. Pixels are normalized with ImageNet's statistics.
+    private static func imageFolder(_ root: URL, config: TrainConfig, workers: Int) throws -> TrainingData {
+        let size = config.effectiveImageSize
+        let normalize = Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        let transform = Compose { Resize(size, size); ToTensor(); normalize }
+        let augment = Compose { Resize(size, size); RandomHorizontalFlip(); ToTensor(); normalize }
+        let trainRoot = root.appendingPathComponent("train", isDirectory: true)
+        guard isDirectory(trainRoot) else {
+            let all = try ImageFolder(directory: root)
+            let (train, validation) = try holdOut(all, from: root, config: config, examples: "images")
+            return try images(train, validation, classNames: all.classNames, normalize: normalize, transform: transform, augment: augment,
+                              resized: (size, size), config: config, workers: workers, name: "the image folder \(root.path) (a held-out split)")
+        }
+        let train = try ImageFolder(directory: trainRoot)
+        guard let validationRoot = ["val", "validation"].map({ root.appendingPathComponent($0, isDirectory: true) }).first(where: isDirectory) else {
+            let (trainSet, validation) = try holdOut(train, from: trainRoot, config: config, examples: "images")
+            return try images(trainSet, validation, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
+                              resized: (size, size), config: config, workers: workers, name: "the image folder \(trainRoot.path) (a held-out split)")
+        }
+        let validation = try ImageFolder(directory: validationRoot, classNames: train.classNames)
+        return try images(train, validation, classNames: train.classNames, normalize: normalize, transform: transform, augment: augment,
+                          resized: (size, size), config: config, workers: workers, name: "the image folder \(root.path)")
+    }
+
+    private static func isDirectory(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// A CSV file (split 80/20 into training and validation) or a directory holding
@@ -112,10 +151,10 @@ struct TrainingData {
                 + "\(train.featureNames.count) features, \(train.classNames.count) classes")
     }
 
-    /// A file's rows split at random into training rows (at most --train-size) and validation
-    /// rows (--val-size, or a fifth).
-    static func holdOut<D: Dataset>(_ data: D, from url: URL, config: TrainConfig) throws -> (train: Subset<D>, validation: Subset<D>) {
-        guard data.count >= 5 else { throw CommandError("\(url.path) has \(data.count) rows; at least 5 are needed to hold out validation rows") }
+    /// A file's rows (or a folder's images) split at random into training rows (at most
+    /// --train-size) and validation rows (--val-size, or a fifth).
+    static func holdOut<D: Dataset>(_ data: D, from url: URL, config: TrainConfig, examples: String = "rows") throws -> (train: Subset<D>, validation: Subset<D>) {
+        guard data.count >= 5 else { throw CommandError("\(url.path) has \(data.count) \(examples); at least 5 are needed to hold out validation \(examples)") }
         let validationCount = min(config.valSize ?? data.count / 5, data.count - 1)
         let parts = data.randomSplit([data.count - validationCount, validationCount], seed: config.seed)
         return (Subset(data, indices: Array(parts[0].indices.prefix(config.trainSize ?? data.count))), parts[1])
@@ -140,12 +179,13 @@ struct TrainingData {
         if names.contains("train-images-idx3-ubyte") || names.contains("train-images-idx3-ubyte.gz") { return "mnist" }
         if names.contains("data_batch_1.bin") || names.contains("cifar-10-batches-bin") { return "cifar10" }
         if names.contains(where: { $0.hasPrefix("train-") }) && names.contains(where: { $0.hasPrefix("validation-") }) { return "tfrecord" }
+        if Self.isDirectory(URL(fileURLWithPath: path).appendingPathComponent("train")) { return "folder" }
         if names.contains("train.csv") {
             return hasTextColumn(URL(fileURLWithPath: path).appendingPathComponent("train.csv")) ? "text" : "csv"
         }
         throw CommandError("cannot tell the dataset in \(path): expected MNIST IDX files (train-images-idx3-ubyte[.gz]), "
-                           + "CIFAR-10 batches (data_batch_1.bin), TFRecord shards (train-* and validation-*) or train.csv; "
-                           + "name the format with --dataset")
+                           + "CIFAR-10 batches (data_batch_1.bin), TFRecord shards (train-* and validation-*), train.csv "
+                           + "or a train/ image folder; name the format with --dataset")
     }
 
     /// Whether a CSV file's header names a "text" column (a text classification file).

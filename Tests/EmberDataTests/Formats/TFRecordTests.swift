@@ -196,9 +196,13 @@ final class TFRecordTests: XCTestCase {
         XCTAssertEqual(try TFRecordDataset(files: [url], spec: ["b": .image], checkImages: false).count, 1)
     }
 
-    func testJPEGImagesAreNamedUntilTheDecoderReadsThem() throws {
-        let url = try writeRecords([Example(["image": .bytes([[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]])]).serialized])
-        assertOneLine(try TFRecordDataset(files: [url], spec: ["image": .image]), "feature \"image\" is not an image that can be read", "JPEG")
+    func testJPEGImagesDecodeAndBrokenOnesAreNamed() throws {
+        let jpeg = Array(try Data(contentsOf: JPEGFixtures.url("progressive_420.jpg")))
+        let url = try writeRecords([Example(["image": .bytes([jpeg])]).serialized])
+        XCTAssertEqual(try TFRecordDataset(files: [url], spec: ["image": .image])[0].images["image"],
+                       try Image(contentsOf: JPEGFixtures.url("progressive_420.jpg")))
+        let broken = try writeRecords([Example(["image": .bytes([[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]])]).serialized])
+        assertOneLine(try TFRecordDataset(files: [broken], spec: ["image": .image]), "feature \"image\" is not an image that can be read", "the file ends before the frame header (SOF)")
     }
 
     func testNotATFRecordFile() throws {

@@ -11,8 +11,8 @@ public enum FeatureSpec: Sendable {
     /// Any number of values (none when missing), as a 1-D tensor: a TensorFlow `VarLenFeature`
     /// read densely; pad before batching examples of different lengths.
     case variable(dtype: DType)
-    /// One byte string holding an image file, decoded by `Image(encoded:)`: PNG and Netpbm
-    /// today, and whatever formats that decoder learns (JPEG) without a change here.
+    /// One byte string holding an image file, decoded by `Image(encoded:)`: PNG, JPEG and
+    /// Netpbm.
     case image
     /// Byte strings kept as they are (any number; none when missing).
     case bytes
