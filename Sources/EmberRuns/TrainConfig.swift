@@ -30,7 +30,7 @@ public struct TrainConfig: Codable, Equatable {
 
     /// The side of the square an image folder's images are resized to: the model's usual
     /// input (224 for the ImageNet ResNets, 28 for LeNet-5 and the dense models, else 32).
-    var effectiveImageSize: Int {
+    public var effectiveImageSize: Int {
         if let imageSize { return imageSize }
         if case .image(_, let height, _, _, _) = ModelRegistry.defaultInput(model) { return height }
         return 32

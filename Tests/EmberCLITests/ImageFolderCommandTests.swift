@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import XCTest
 @testable import EmberCLI
+import EmberRuns
 
 /// `ember train --dataset folder` on JPEG (and PNG) files in torchvision's layout, then
 /// `ember eval` and `ember predict` on JPEG files, and the one-line errors.
@@ -63,7 +64,9 @@ final class ImageFolderCommandTests: XCTestCase {
         let run = try train(["--model", "linear", "--dataset", "folder", "--data-dir", root.path, "--image-size", "8", "--val-size", "3"])
         let report = try String(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("metrics.csv"), encoding: .utf8)
         XCTAssertEqual(report.split(separator: "\n").count, 2, report)
-        let data = try TrainingData.load(TrainConfig(model: "linear", dataset: "folder", dataDir: root.path, valSize: 3, imageSize: 8), workers: 0)
+        var config = TrainConfig()
+        (config.model, config.dataset, config.dataDir, config.valSize, config.imageSize) = ("linear", "folder", root.path, 3, 8)
+        let data = try TrainingData.load(config, workers: 0)
         XCTAssertEqual(data.validation.batchesPerEpoch, 1)
         XCTAssertTrue(data.description.contains("7 training and 3 validation images 8x8x3, 2 classes"), data.description)
     }
