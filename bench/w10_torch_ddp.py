@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""W10's peer: PyTorch DDP over gloo, W3's training step (the CIFAR ResNet-18 of peers.py,
+"""W10's peer: PyTorch DDP over gloo, W3's training step (the CIFAR ResNet-18 of cifar_resnet_torch.py,
 batch 64 per rank, SGD with momentum) in 1 process (no DDP) and in 2 processes x 1 thread,
 each step timed between barriers; prints the same JSON fields as `ember bench W10`.
 
@@ -17,41 +17,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.nn.functional as F
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = (nn.Identity() if stride == 1 and cin == cout else
-                           nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.downsample(x))
-
-
-class CifarResNet18(nn.Module):
-    """The same model as peers.py's W3 (a 3x3/1 stem, no max-pool)."""
-
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
-        blocks, cin = [], 64
-        for i in range(4):
-            width = 64 * 2**i
-            for j in range(2):
-                blocks.append(BasicBlock(cin, width, 2 if i > 0 and j == 0 else 1))
-                cin = width
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(cin, num_classes)
-
-    def forward(self, x):
-        x = self.blocks(self.stem(x))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+from cifar_resnet_torch import CifarResNet18
 
 
 def images_per_second(rank, world, steps, reps, results):
