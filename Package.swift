@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "EmberDistributed", targets: ["EmberDistributed"]),
         .library(name: "EmberRuns", targets: ["EmberRuns"]),
         .library(name: "EmberServe", targets: ["EmberServe"]),
+        .library(name: "EmberONNX", targets: ["EmberONNX"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
         // Every file loader as a fuzz target, for Fuzz/ (libFuzzer) and the corpus replay test.
         .library(name: "EmberFuzzTargets", targets: ["EmberFuzzTargets"]),
@@ -31,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // ONNX models: the runtime only (onnx.pb.swift is generated once and committed, see
+        // scripts/generate-onnx-proto.sh), so no build compiles protoc.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Debian's libdnnl-dev: matmul, convolution, pooling and layer normalization kernels.
@@ -75,6 +79,10 @@ let package = Package(
                                                    .product(name: "Prometheus", package: "swift-prometheus"),
                                                    .product(name: "Logging", package: "swift-log"),
                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        // ONNX export and import: Ember graphs to ONNX models and back, checked against onnxruntime.
+        .target(name: "EmberONNX", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberModels",
+                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Proto/onnx.proto"]),
         .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns"]),
         .executableTarget(
             name: "EmberCLI",
@@ -107,6 +115,7 @@ let package = Package(
                           path: "Tests/DistributedChecks"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain"]),
+        .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "Ember", "EmberNN", "EmberIO", "EmberModels"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",
                                                            "EmberFuzzTargets"]),
     ]

@@ -10,6 +10,13 @@ scripts/install-deps.sh
 # The pretrained model the sentence-embedding tests compare with sentence-transformers
 # (those tests fetch it themselves too, and are skipped with the reason if they cannot).
 scripts/fetch-minilm.sh >/dev/null || echo "warning: all-MiniLM-L6-v2 could not be fetched; its tests will be skipped"
+# A Python with onnx, onnxruntime, numpy, Pillow and tensorboard, for the tests that check
+# Ember's files with the real tools (cached outside the clone; skipped with the reason when
+# PyPI cannot be reached).
+if [ -z "${EMBER_PYTHON:-}" ]; then
+    if python=$(scripts/python-env.sh); then export EMBER_PYTHON=$python
+    else echo "warning: no Python with onnx and onnxruntime; the ONNX, NumPy, Pillow and TensorBoard interop tests will be skipped"; fi
+fi
 build=()
 if [ "${1:-}" = "--sanitize" ]; then
     case "${2:-}" in

@@ -12,7 +12,7 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
         case tokenizer, huggingFaceModel = "Hugging Face model", huggingFaceConfig = "Hugging Face config"
         case runModel = "run model description", runConfig = "run configuration", checkpoint
         case tensorBoard = "TensorBoard event file", report = "training report", json = "JSON"
-        case tfRecord = "TFRecord"
+        case tfRecord = "TFRecord", onnx = "ONNX"
     }
 
     public let format: Format
