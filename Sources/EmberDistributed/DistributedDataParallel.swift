@@ -61,6 +61,12 @@ public final class DistributedDataParallel: Module, Layer {
     public var buckets: [[Int]] { reducer.assignment }
 
     public func forward(_ x: Tensor) -> Tensor {
+        forwardPass { module(x) }
+    }
+
+    /// Runs `body`, a forward pass of the wrapped module taking any arguments (a model's
+    /// named inputs), as `forward` runs one: its backward pass averages the gradients.
+    public func forwardPass<Result>(_ body: () -> Result) -> Result {
         // Only a forward pass that records for differentiation is followed by a backward pass.
         let synchronizes = synchronizesGradients && isGradEnabled
         if joining && isTraining {
@@ -68,7 +74,7 @@ public final class DistributedDataParallel: Module, Layer {
         }
         if isTraining { stopOnError { try broadcastBuffersIfNeeded() } }
         reducer.synchronizesNextBackward = synchronizes
-        return module(x)
+        return body()
     }
 
     private func broadcastBuffersIfNeeded() throws {

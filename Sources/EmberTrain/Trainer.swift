@@ -17,11 +17,16 @@ import Foundation
 /// must be `ResumableMetric`s, whose accumulators add up; validation data should be
 /// sharded with the sampler's `exact` mode), and callbacks that write (logs, TensorBoard,
 /// checkpoints, progress) run on rank 0 alone.
+///
+/// A model with named inputs and outputs (a `FunctionalModel`, any `NamedIOModel`) trains on
+/// named batches (`NamedTensorDataset`) with a loss per output, weighted into the total, and
+/// metrics per output, as Keras's `compile(loss={...}, loss_weights={...}, metrics={...})`.
 public final class Trainer {
     public let model: any Layer
     public let optimizer: any OptimizerProtocol
-    public let loss: (Tensor, Tensor) -> Tensor
-    public let metrics: [any PredictionMetric]
+    let objective: Objective
+    /// What is reported besides the loss: the metrics, and with several outputs their losses.
+    public var metrics: [any Metric] { objective.metrics }
     public var callbacks: [any Callback]
     /// The ranks training together; nil (or a group of one) trains in this process alone.
     public let processGroup: (any ProcessGroup)?
@@ -50,12 +55,28 @@ public final class Trainer {
     public private(set) var epochSamples = 0
     public private(set) var epochStart = ContinuousClock.now
 
-    public init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
-                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+    public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
+                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+        self.init(model: model, optimizer: optimizer, objective: .single(loss: loss, metrics: metrics), callbacks: callbacks,
+                  processGroup: processGroup)
+    }
+
+    /// A model with named outputs: `losses` and `metrics` by output name (outputs without a
+    /// loss are not trained on), each loss weighted by `lossWeights` (1 where not given) in
+    /// the total that is minimised.
+    public convenience init(model: any NamedIOModel, optimizer: any OptimizerProtocol, losses: [String: any Loss],
+                            lossWeights: [String: Double] = [:], metrics: [String: [any PredictionMetric]] = [:],
+                            callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+        self.init(model: model, optimizer: optimizer,
+                  objective: .named(model, losses: losses, lossWeights: lossWeights, metrics: metrics),
+                  callbacks: callbacks, processGroup: processGroup)
+    }
+
+    private init(model: any Layer, optimizer: any OptimizerProtocol, objective: Objective, callbacks: [any Callback],
+                 processGroup: (any ProcessGroup)?) {
         self.model = model
         self.optimizer = optimizer
-        self.loss = loss
-        self.metrics = metrics
+        self.objective = objective
         self.callbacks = callbacks
         self.processGroup = processGroup
     }
@@ -113,7 +134,7 @@ public final class Trainer {
         model.train()
         if batchInEpoch == 0 {
             epochLoss.reset()
-            for metric in metrics { metric.reset() }
+            objective.reset()
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -130,8 +151,8 @@ public final class Trainer {
             for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
-            let predictions = (dataParallel ?? model)(batch.inputs)
-            let value = loss(predictions, batch.targets)
+            let predictions = forward(batch)
+            let (value, parts) = objective.loss(predictions, batch)
             value.backward()
             optimizer.step()
             globalStep += 1
@@ -139,21 +160,24 @@ public final class Trainer {
             trained += 1
 
             epochLoss.update(value.item(), weight: Double(batch.count))
-            for metric in metrics { metric.update(predictions: predictions.detached(), targets: batch.targets) }
-            let logs = currentLogs(loss: epochLoss)
+            objective.record(parts: parts, predictions: predictions, batch: batch)
+            let logs = objective.logs(loss: epochLoss)
             let index = batchInEpoch
             batchInEpoch += 1
             for callback in callbacks { try callback.batchEnded(index, logs: logs, trainer: self) }
         }
         lastEpochTiming = EpochTiming(seconds: (clock.now - start).seconds, waitingForData: waiting.seconds, batches: trained)
         try sumAcrossRanks([epochLoss] + metrics)
-        var logs = currentLogs(loss: epochLoss)
+        var logs = objective.logs(loss: epochLoss)
         logs["lr"] = optimizer.learningRates.first ?? .nan
         return logs
     }
 
-    private func currentLogs(loss: Mean) -> [String: Double] {
-        logsOf(loss: loss, metrics: metrics)
+    /// The model's outputs for a training batch, through the data-parallel wrapper when
+    /// there is one.
+    private func forward(_ batch: Batch) -> [String: Tensor] {
+        guard let dataParallel else { return objective.predictions(of: model, for: batch) }
+        return dataParallel.forwardPass { objective.predictions(of: model, for: batch) }
     }
 
     /// The mean loss and the metrics over all of `data`'s batches; see `evaluate(_:_:loss:metrics:)`.
@@ -169,9 +193,9 @@ public final class Trainer {
 
     private func evaluateAcrossRanks(_ data: any BatchProvider) throws -> [String: Double] {
         let meanLoss = Mean(name: "loss")
-        evaluateAccumulating(model, data, loss: loss, into: meanLoss, metrics: metrics)
+        evaluateAccumulating(model, data, objective, into: meanLoss)
         try sumAcrossRanks([meanLoss] + metrics)
-        return logsOf(loss: meanLoss, metrics: metrics)
+        return objective.logs(loss: meanLoss)
     }
 
     /// Replaces each metric's accumulators by their sum over the ranks: the metric of the
@@ -199,6 +223,14 @@ public final class Trainer {
     /// The model's outputs for all of `data`; see `predict(_:_:)`.
     public func predict(_ data: any BatchProvider) -> Tensor {
         EmberTrain.predict(model, data)
+    }
+
+    /// A named model's outputs for all of `data`, by name; see `predictOutputs(_:_:)`.
+    public func predictOutputs(_ data: any BatchProvider) -> [String: Tensor] {
+        guard let model = model as? any NamedIOModel else {
+            preconditionFailure("Trainer.predictOutputs: the model has no named outputs; use predict")
+        }
+        return EmberTrain.predictOutputs(model, data)
     }
 }
 
