@@ -3,7 +3,6 @@ import EmberData
 import EmberNN
 import EmberOptim
 @testable import EmberTrain
-import Foundation
 import XCTest
 
 /// `fit`, `evaluate` and `predictOutputs` on a functional model with two named inputs and two
@@ -104,20 +103,19 @@ final class NamedOutputsFitTests: XCTestCase {
             return Trainer(model: model, optimizer: SGD(model.parameters(), lr: 0.05), losses: losses, lossWeights: weights)
         }
         let first = trainer()
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-named-\(UUID().uuidString).ckpt")
-        defer { try? FileManager.default.removeItem(at: url) }
-        final class SaveAfterTwoBatches: Callback {
-            let url: URL
-            init(_ url: URL) { self.url = url }
+        final class CheckpointAfterTwoBatches: Callback {
+            var checkpoint: TrainingCheckpoint?
             func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {
-                if batch == 1 { try TrainingCheckpoint(trainer).write(to: url) }
+                if batch == 1 { checkpoint = try TrainingCheckpoint(trainer) }
             }
         }
-        first.callbacks = [SaveAfterTwoBatches(url)]
+        let saver = CheckpointAfterTwoBatches()
+        first.callbacks = [saver]
         let uninterrupted = try first.fit(data, epochs: 1).values.mapValues { $0.last! }
 
+        // Kept in memory while training went on: a copy of the state, not a view of it.
         let resumed = trainer()
-        try TrainingCheckpoint(contentsOf: url).restore(into: resumed)
+        try saver.checkpoint!.restore(into: resumed)
         let logs = try resumed.fit(data, epochs: 1).values.mapValues { $0.last! }
         for key in ["loss", "priority_loss", "department_loss"] {
             XCTAssertEqual(logs[key]!, uninterrupted[key]!, accuracy: 1e-9, key)

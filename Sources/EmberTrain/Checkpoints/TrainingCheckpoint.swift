@@ -80,8 +80,10 @@ public struct TrainingCheckpoint {
                             epochLoss: trainer.epochLoss.accumulators, metrics: metricStates, history: trainer.history,
                             generatorKey: generator.key, generatorPosition: generator.position,
                             optimizer: optimizerState.info, callbacks: callbackStates, extra: extra)
-        modelState = trainer.model.stateDict()
-        self.optimizerState = optimizerState
+        // Copies: training updates parameters and optimizer buffers in place, and a checkpoint
+        // kept in memory must stay the state it was taken from.
+        modelState = noGrad { trainer.model.stateDict().mapValues { $0.cloned() } }
+        self.optimizerState = OptimizerState(tensors: noGrad { optimizerState.tensors.mapValues { $0.cloned() } }, info: optimizerState.info)
     }
 
     /// Writes the checkpoint to `url` atomically.
