@@ -47,16 +47,12 @@ print(model.summary())
 try model.writeGraphSVG(to: URL(fileURLWithPath: "text_and_image.svg"))
 print("Wrote text_and_image.svg, the layer graph")
 
-// A few steps on generated pairs: the label is whether the image is bright.
-let optimizer = Adam(model.parameters(), lr: 1e-3)
-for step in 1...3 {
-    let texts = Tensor.randomIntegers([4, 12], high: 10000)
-    let images = Tensor.randomUniform([4, 224, 224, 3])
-    let targets = (images.mean(axes: [1, 2, 3]) .> 0.5).cast(to: .float32).unsqueezed(axis: 1)
-    optimizer.zeroGrad()
-    let predictions = model(["text": texts, "image": images])["output"]!
-    let loss = binaryCrossEntropy(probabilities: predictions, targets: targets)
-    loss.backward()
-    optimizer.step()
-    print("two-input model, step \(step): loss \(loss.item())")
-}
+// Keras's fit with named inputs: a few batches of generated pairs, the label is whether the
+// image is bright.
+let texts = Tensor.randomIntegers([12, 12], high: 10000)
+let images = Tensor.randomUniform([12, 224, 224, 3])
+let bright = (images.mean(axes: [1, 2, 3]) .> 0.5).cast(to: .float32).unsqueezed(axis: 1)
+let pairs = DataLoader(NamedTensorDataset(inputs: ["text": texts, "image": images], targets: ["output": bright]), batchSize: 4)
+let pairTrainer = Trainer(model: model, optimizer: Adam(model.parameters(), lr: 1e-3), losses: ["output": BCELoss()])
+let pairHistory = try pairTrainer.fit(pairs, epochs: 2)
+print("two-input model, loss by epoch: \(pairHistory["loss"]!)")
