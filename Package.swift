@@ -30,6 +30,8 @@ let package = Package(
         // ember serve: HTTP (on SwiftNIO), Prometheus metrics, structured logs, graceful shutdown (Hummingbird's own).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // HTTP field names beyond those Hummingbird re-exports (Hummingbird's own dependency).
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // ONNX models: the runtime only (onnx.pb.swift is generated once and committed, see
@@ -76,6 +78,7 @@ let package = Package(
         // ember serve: TensorFlow Serving's REST API and the Open Inference Protocol over a model repository.
         .target(name: "EmberServe", dependencies: ["Ember", "EmberData", "EmberModels", "EmberRuns",
                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                   .product(name: "HTTPTypes", package: "swift-http-types"),
                                                    .product(name: "Prometheus", package: "swift-prometheus"),
                                                    .product(name: "Logging", package: "swift-log"),
                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

@@ -78,6 +78,19 @@ text.set_data_from_numpy(texts, binary_data=False)
 result = client.infer("sentiment", [text], outputs=[triton.InferRequestedOutput("probabilities", binary_data=False)])
 check(result.as_numpy("probabilities").shape == (2, 2), "tritonclient: sentiment infer BYTES [2]")
 
+# tritonclient's defaults: binary tensor data in and out (Triton's binary data extension).
+binary_rows = triton.InferInput("features", list(rows.shape), "FP32")
+binary_rows.set_data_from_numpy(rows)
+result = client.infer("tabular", [binary_rows])
+check(np.allclose(result.as_numpy("probabilities"), probabilities, atol=1e-6),
+      "tritonclient: binary FP32 input and binary outputs agree with the JSON answer")
+binary_labels = [x.decode() if isinstance(x, bytes) else x for x in result.as_numpy("label").tolist()]
+check(binary_labels == labels, f"tritonclient: binary BYTES output {binary_labels}")
+binary_text = triton.InferInput("text", [2], "BYTES")
+binary_text.set_data_from_numpy(texts)
+result = client.infer("sentiment", [binary_text], outputs=[triton.InferRequestedOutput("probabilities")])
+check(result.as_numpy("probabilities").shape == (2, 2), "tritonclient: binary BYTES input [2]")
+
 try:
     wrong = triton.InferInput("features", [1, 4], "FP32")
     wrong.set_data_from_numpy(np.zeros((1, 4), dtype=np.float32), binary_data=False)

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// The Open Inference Protocol (KServe v2, Triton): model metadata, readiness and `infer`
@@ -21,12 +22,20 @@ extension InferenceServer {
         return Self.json(JSONValue.object(["name": .string(model.name), "ready": .bool(true)]))
     }
 
-    func inferenceInfer(_ route: Route, body: [UInt8]) async throws -> Response {
-        let request = try JSONValue.parseObject(body)
+    /// `infer`, its body a JSON request or, with the binary tensor data extension, a JSON
+    /// header of `binaryHeaderLength` bytes followed by the input's bytes. Outputs are answered
+    /// in binary when the request asks (`parameters.binary_data_output`, or an output's
+    /// `parameters.binary_data`).
+    func inferenceInfer(_ route: Route, body: [UInt8], binaryHeaderLength: String?) async throws -> Response {
+        var json = body
+        var binary: ArraySlice<UInt8> = []
+        if let binaryHeaderLength { (json, binary) = try BinaryTensorData.split(body, declared: binaryHeaderLength) }
+        let request = try JSONValue.parseObject(json)
         let model = try await model(route)
         let signature = model.servable.signature
         guard let inputs = request["inputs"] else { throw RequestError(.badRequest, "inputs: missing") }
-        var wanted = signature.outputs
+        let allBinary = try flag(request["parameters"], "binary_data_output", field: "parameters") ?? false
+        var wanted = signature.outputs.map { (spec: $0, binary: allBinary) }
         if let outputs = request["outputs"] {
             guard case .array(let items) = outputs else { throw RequestError(.badRequest, "outputs: must be an array of {\"name\": ...}") }
             wanted = try items.enumerated().map { index, item in
@@ -34,28 +43,51 @@ extension InferenceServer {
                       let spec = signature.outputs.first(where: { $0.name == name }) else {
                     throw RequestError(.badRequest, "outputs[\(index)].name: must be one of \(signature.outputs.map(\.name).joined(separator: ", "))")
                 }
-                return spec
+                return (spec, try flag(object["parameters"], "binary_data", field: "outputs[\(index)].parameters") ?? allBinary)
             }
         }
-        let results = try await outputs(model, try InputDecoding(model.servable).tensors(inputs)) { "inputs[0].data[\($0)]" }
+        let results = try await outputs(model, try InputDecoding(model.servable).tensors(inputs, binary: binary)) { "inputs[0].data[\($0)]" }
+        var binaryOutputs: [UInt8] = []
         var answer: [String: JSONValue] = [
             "model_name": .string(model.name), "model_version": .string("\(model.version)"),
-            "outputs": .array(wanted.map { spec in
+            "outputs": .array(wanted.map { spec, isBinary in
                 let values = results.map { $0[spec.name]! }
-                var shape = [values.count]
-                var data: [JSONValue] = []
+                var floats: [Float] = [], strings: [String] = []
                 for value in values {
                     switch value {
-                    case .floats(let floats): data += floats.map { .number(Double($0)) }
-                    case .string(let text): data.append(.string(text))
+                    case .floats(let row): floats += row
+                    case .string(let text): strings.append(text)
                     }
                 }
-                if spec.shape.count > 1 { shape.append(values.isEmpty ? 0 : data.count / values.count) }
-                return .object(["name": .string(spec.name), "datatype": .string(spec.datatype.rawValue),
-                                "shape": .array(shape.map { .number(Double($0)) }), "data": .array(data)])
+                let count = spec.datatype == .bytes ? strings.count : floats.count
+                var shape = [values.count]
+                if spec.shape.count > 1 { shape.append(values.isEmpty ? 0 : count / values.count) }
+                var tensor: [String: JSONValue] = ["name": .string(spec.name), "datatype": .string(spec.datatype.rawValue),
+                                                   "shape": .array(shape.map { .number(Double($0)) })]
+                if isBinary {
+                    let bytes = spec.datatype == .bytes ? BinaryTensorData.bytes(strings) : BinaryTensorData.bytes(floats)
+                    binaryOutputs += bytes
+                    tensor["parameters"] = .object(["binary_data_size": .number(Double(bytes.count))])
+                } else {
+                    tensor["data"] = .array(spec.datatype == .bytes ? strings.map { .string($0) } : floats.map { .number(Double($0)) })
+                }
+                return .object(tensor)
             }),
         ]
         if case .string(let id)? = request["id"] { answer["id"] = .string(id) }
-        return Self.json(JSONValue.object(answer))
+        guard !binaryOutputs.isEmpty || wanted.contains(where: \.binary) else { return Self.json(JSONValue.object(answer)) }
+        let header = JSONValue.text(JSONValue.object(answer))
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream",
+                                               HTTPField.Name(BinaryTensorData.headerField)!: "\(header.count)"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: header + binaryOutputs)))
+    }
+
+    /// A boolean request parameter, nil when absent.
+    private func flag(_ parameters: JSONValue?, _ name: String, field: String) throws -> Bool? {
+        guard let parameters else { return nil }
+        guard case .object(let object) = parameters else { throw RequestError(.badRequest, "\(field): must be an object") }
+        guard let value = object[name] else { return nil }
+        guard case .bool(let flag) = value else { throw RequestError(.badRequest, "\(field).\(name): must be true or false, got \(value.kind)") }
+        return flag
     }
 }

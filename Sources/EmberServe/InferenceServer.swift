@@ -74,10 +74,11 @@ public final class InferenceServer: Sendable {
         let response: Response
         do {
             try authorize(request, route)
-            try refuseBinaryTensors(request)
             response = try await withDeadline(configuration.requestTimeout) { [self] in
                 var request = request
-                return try await handle(route, method: request.method, body: request.method == .post ? try await body(of: &request) : [])
+                let binaryHeaderLength = request.headers.first { $0.name.canonicalName == BinaryTensorData.headerField }?.value
+                return try await handle(route, method: request.method, body: request.method == .post ? try await body(of: &request) : [],
+                                        binaryHeaderLength: binaryHeaderLength)
             }
         } catch let error as RequestError {
             response = Self.error(error)
@@ -99,14 +100,6 @@ public final class InferenceServer: Sendable {
         var difference = expected.count ^ actual.count
         for index in expected.indices { difference |= Int(expected[index] ^ (index < actual.count ? actual[index] : 0)) }
         guard difference == 0 else { throw RequestError(.unauthorized, "missing or wrong bearer token: send Authorization: Bearer TOKEN") }
-    }
-
-    /// Triton's binary tensor data extension (tritonclient's default `binary_data=True`) puts raw
-    /// bytes after the JSON header; without this the client would be told its JSON is invalid.
-    private func refuseBinaryTensors(_ request: Request) throws {
-        guard request.headers.contains(where: { $0.name.canonicalName == "inference-header-content-length" }) else { return }
-        throw RequestError(.badRequest, "Inference-Header-Content-Length: the binary tensor data extension is not supported; "
-            + "send tensors as JSON data (tritonclient: binary_data=False)")
     }
 
     /// The request's body, refused with 413 past the limit (before reading when the length is declared).

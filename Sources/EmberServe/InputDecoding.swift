@@ -93,8 +93,9 @@ struct InputDecoding {
 
     // MARK: Open Inference Protocol
 
-    /// The request's `inputs`: one tensor, named as the model's input.
-    func tensors(_ inputs: JSONValue) throws -> [ExampleInput] {
+    /// The request's `inputs`: one tensor, named as the model's input, its values in `data` or,
+    /// with the binary tensor data extension, in `binary` (`parameters.binary_data_size` bytes).
+    func tensors(_ inputs: JSONValue, binary: ArraySlice<UInt8> = []) throws -> [ExampleInput] {
         guard case .array(let tensors) = inputs, tensors.count == 1, case .object(let tensor) = tensors[0] else {
             throw bad("inputs", "must be an array of one tensor object {name, shape, datatype, data}: the model takes one input, '\(input.name)'")
         }
@@ -111,10 +112,20 @@ struct InputDecoding {
             }
             return Int(size)
         }
-        guard let data = tensor["data"] else { throw bad("inputs[0].data", "is missing") }
-        let values = flattened(data)
         let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        guard values.count == count else { throw bad("inputs[0].data", "has \(values.count) values; shape \(shape) needs \(count)") }
+        let values: [JSONValue]
+        if case .object(let parameters)? = tensor["parameters"], let size = parameters["binary_data_size"] {
+            guard case .number(let bytes) = size, bytes == Double(binary.count) else {
+                throw bad("inputs[0].parameters.binary_data_size", "must be the \(binary.count) bytes after the JSON header, got \(size)")
+            }
+            guard tensor["data"] == nil else { throw bad("inputs[0].data", "must be absent when the tensor's data is binary") }
+            values = try BinaryTensorData.values(binary, datatype: datatype, count: count, text: !isImage, field: "inputs[0] (binary data)")
+        } else {
+            guard binary.isEmpty else { throw bad("inputs[0].parameters.binary_data_size", "is missing, but \(binary.count) bytes of binary data follow the JSON header") }
+            guard let data = tensor["data"] else { throw bad("inputs[0].data", "is missing") }
+            values = flattened(data)
+            guard values.count == count else { throw bad("inputs[0].data", "has \(values.count) values; shape \(shape) needs \(count)") }
+        }
         let batch = shape[0]
         let expected = input.shape.dropFirst()
         if datatype == .bytes {

@@ -91,6 +91,20 @@ final class RunningServer: @unchecked Sendable {
         return ((response as! HTTPURLResponse).statusCode, try? JSONSerialization.jsonObject(with: data), String(decoding: data, as: UTF8.self))
     }
 
+    /// A request whose answer may not be text: the status, the answer's headers and its bytes.
+    func raw(_ method: String, _ path: String, body: Data, headers: [String: String]) async throws
+        -> (status: Int, headers: [String: String], data: Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await Self.session.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields { fields["\(name)".lowercased()] = "\(value)" }
+        return (http.statusCode, fields, data)
+    }
+
     func post(_ path: String, _ json: Any, headers: [String: String] = [:]) async throws -> (status: Int, json: Any?, text: String) {
         try await request("POST", path, body: try JSONSerialization.data(withJSONObject: json), headers: headers)
     }

@@ -139,11 +139,73 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(probabilities?["shape"] as? [Int], [2, 2])
         let want = try predictor("tabular/1").classify(rows: [[1, 2, 3], [4, 5, 6]])
         assertClose(probabilities?["data"], want.flatMap(\.probabilities))
-        // tritonclient's default binary tensors are refused by name, not as bad JSON.
-        let binary = try await server.request("POST", "/v2/models/tabular/infer", body: Data("{}".utf8) + Data(count: 12),
-                                              headers: ["Inference-Header-Content-Length": "2"])
-        XCTAssertEqual(binary.status, 400)
-        XCTAssertTrue(binary.text.contains("Inference-Header-Content-Length: the binary tensor data extension is not supported"), binary.text)
+    }
+
+    /// Triton's binary tensor data extension, tritonclient's default: inputs and outputs as raw
+    /// little-endian bytes after a JSON header.
+    func testBinaryTensorDataInAndOut() async throws {
+        func binaryRequest(_ json: [String: Any], _ bytes: Data) throws -> (body: Data, headers: [String: String]) {
+            let header = try JSONSerialization.data(withJSONObject: json)
+            return (header + bytes, ["Inference-Header-Content-Length": "\(header.count)", "Content-Type": "application/octet-stream"])
+        }
+        func little(_ values: [Float]) -> Data { values.reduce(into: Data()) { data, value in withUnsafeBytes(of: value.bitPattern.littleEndian) { data += $0 } } }
+
+        let rows: [[Float]] = [[1, 2, 3], [4, 5, 6]]
+        let (body, headers) = try binaryRequest(["inputs": [["name": "features", "datatype": "FP32", "shape": [2, 3], "parameters": ["binary_data_size": 24]]],
+                                                 "outputs": [["name": "probabilities", "parameters": ["binary_data": true]], ["name": "label"]]],
+                                                little(rows.flatMap { $0 }))
+        let answer = try await server.raw("POST", "/v2/models/tabular/infer", body: body, headers: headers)
+        XCTAssertEqual(answer.status, 200, String(decoding: answer.data, as: UTF8.self))
+        let jsonLength = try XCTUnwrap(answer.headers["inference-header-content-length"].flatMap { Int($0) })
+        let json = try JSONSerialization.jsonObject(with: answer.data.prefix(jsonLength)) as? [String: Any]
+        let outputs = try XCTUnwrap(json?["outputs"] as? [[String: Any]])
+        XCTAssertEqual((outputs[0]["parameters"] as? [String: Any])?["binary_data_size"] as? Int, 16)
+        XCTAssertNil(outputs[0]["data"])
+        let floats = answer.data.dropFirst(jsonLength).withUnsafeBytes { raw in
+            (0..<4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        }
+        let want = try predictor("tabular/1").classify(rows: rows)
+        XCTAssertEqual(floats, want.flatMap(\.probabilities))
+        XCTAssertEqual(outputs[1]["data"] as? [String], want.map(\.label))
+
+        // BYTES: each element a 4-byte little-endian length and its UTF-8 bytes.
+        let texts = ["a fine day", "terrible, awful"]
+        let encoded = texts.reduce(into: Data()) { data, text in
+            withUnsafeBytes(of: UInt32(text.utf8.count).littleEndian) { data += $0 }
+            data += Data(text.utf8)
+        }
+        let (textBody, textHeaders) = try binaryRequest(["inputs": [["name": "text", "datatype": "BYTES", "shape": [2],
+                                                                     "parameters": ["binary_data_size": encoded.count]]]], encoded)
+        let labels = try await server.raw("POST", "/v2/models/sentiment/infer", body: textBody, headers: textHeaders)
+        XCTAssertEqual(labels.status, 200, String(decoding: labels.data, as: UTF8.self))
+        let labelOutputs = (try JSONSerialization.jsonObject(with: labels.data) as? [String: Any])?["outputs"] as? [[String: Any]]
+        XCTAssertEqual(labelOutputs?.first { $0["name"] as? String == "label" }?["data"] as? [String],
+                       try predictor("sentiment/1").classify(texts: texts).map(\.label))
+
+        // Sizes that do not add up are refused naming what is wrong.
+        func refusal(_ body: Data, _ headers: [String: String], path: String = "/v2/models/tabular/infer") async throws -> String {
+            let answer = try await server.raw("POST", path, body: body, headers: headers)
+            XCTAssertEqual(answer.status, 400)
+            return String(decoding: answer.data, as: UTF8.self)
+        }
+        var tooLong = headers
+        tooLong["Inference-Header-Content-Length"] = "\(body.count + 1)"
+        let refused1 = try await refusal(body, tooLong)
+        XCTAssertTrue(refused1.contains("Inference-Header-Content-Length: must be a whole number"), refused1)
+        let (short, shortHeaders) = try binaryRequest(["inputs": [["name": "features", "datatype": "FP32", "shape": [2, 3], "parameters": ["binary_data_size": 20]]]],
+                                                      little([1, 2, 3, 4, 5]))
+        let refused2 = try await refusal(short, shortHeaders)
+        XCTAssertTrue(refused2.contains("20 bytes of binary data; 6 FP32 values take 24"), refused2)
+        let (lying, lyingHeaders) = try binaryRequest(["inputs": [["name": "features", "datatype": "FP32", "shape": [2, 3], "parameters": ["binary_data_size": 4]]]],
+                                                      little([1, 2, 3, 4, 5, 6]))
+        let refused3 = try await refusal(lying, lyingHeaders)
+        XCTAssertTrue(refused3.contains("inputs[0].parameters.binary_data_size: must be the 24 bytes"), refused3)
+        let (unclaimed, unclaimedHeaders) = try binaryRequest(["inputs": [["name": "features", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]]]],
+                                                              little([1]))
+        let refused4 = try await refusal(unclaimed, unclaimedHeaders)
+        XCTAssertTrue(refused4.contains("binary_data_size: is missing, but 4 bytes"), refused4)
+        let refused5 = try await refusal(body, headers, path: "/v1/models/tabular:predict")
+        XCTAssertTrue(refused5.contains("is for /v2/models/NAME/infer only"), refused5)
     }
 
     func testBadRequestsAreRefusedNamingTheField() async throws {
