@@ -68,9 +68,21 @@ echo "== serving on port $port" >&2
 "$python" scripts/serve_clients.py "$port"
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+# Debian's Python 3.11 has CPython bug gh-106905 ("AST constructor recursion depth mismatch"),
+# which hypothesis sometimes hits while describing a strategy: a crash of the tool, not a
+# finding about the server, so that run is repeated once.
 schemathesis() {
-    "$python" -m schemathesis.cli "$@" run "http://127.0.0.1:$port/openapi.json" --checks "$checks" \
-        --max-examples "$examples" --workers 2 --seed 0 --no-color
+    local output status=0
+    output=$("$python" -m schemathesis.cli "$@" run "http://127.0.0.1:$port/openapi.json" --checks "$checks" \
+        --max-examples "$examples" --workers 2 --seed 0 --no-color 2>&1) || status=$?
+    if [ "$status" -ne 0 ] && grep -q "AST constructor recursion depth mismatch" <<<"$output"; then
+        echo "(schemathesis hit CPython bug gh-106905, not a finding; running it again)" >&2
+        status=0
+        output=$("$python" -m schemathesis.cli "$@" run "http://127.0.0.1:$port/openapi.json" --checks "$checks" \
+            --max-examples "$examples" --workers 2 --seed 1 --no-color 2>&1) || status=$?
+    fi
+    printf '%s\n' "$output" >&2
+    return "$status"
 }
 for model in tabular shapes sentiment; do
     echo "== schemathesis, {name} = $model, {version} = 1" >&2
