@@ -439,17 +439,19 @@ func shardedTestLayers(seed: UInt64, dropout: Double) -> [any Layer] {
 }
 
 /// Fully sharded units (each `policy`) against DistributedDataParallel over the same
-/// layers, from rank 0's weights, with Adam: every rank draws the same dropout masks in
+/// layers, from rank 0's weights, with Adam (or SGD, which unlike Adam is not blind to the
+/// scale of the gradients): every rank draws the same dropout masks in
 /// both, so the losses of each step and the final weights must agree. Without dropout they
 /// must also equal one process on the whole batch.
-func checkFullyShard(policy: ShardingPolicy, dropout: Double) throws {
+func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false) throws {
     let perRank = 2, length = 5, steps = 3
     let sharded = try fullyShard(shardedTestLayers(seed: UInt64(50 + rank), dropout: dropout), group: group, policy: policy)
     let ddpModel = Sequential(shardedTestLayers(seed: 50, dropout: dropout))
     let ddp = try DistributedDataParallel(ddpModel, group: group)
     let alone = Sequential(shardedTestLayers(seed: 50, dropout: dropout))
-    let optimizers: [any OptimizerProtocol] = [Adam(sharded.parameters(), lr: 0.01), Adam(ddpModel.parameters(), lr: 0.01),
-                                               Adam(alone.parameters(), lr: 0.01)]
+    let optimizers = [sharded, ddpModel, alone].map { (model: Sequential) -> any OptimizerProtocol in
+        sgd ? SGD(model.parameters(), lr: 0.2, momentum: 0.9) : Adam(model.parameters(), lr: 0.01)
+    }
     manualSeed(12)
     let global = perRank * worldSize
     let tokens = Tensor.randomIntegers([steps, global, length], high: 20), labels = Tensor.randomIntegers([steps, global, length], high: 5)
@@ -490,7 +492,7 @@ func checkFullyShard(policy: ShardingPolicy, dropout: Double) throws {
 
 func checkFSDP() throws {
     try checkFullyShard(policy: .eachLayer, dropout: 0)
-    try checkFullyShard(policy: .parameterCount(minimum: 2000), dropout: 0)
+    try checkFullyShard(policy: .parameterCount(minimum: 2000), dropout: 0, sgd: true)
     try checkFullyShard(policy: .eachLayer, dropout: 0.2)
 }
 
@@ -603,7 +605,10 @@ func checkPipeline() throws {
                 stageOptimizer.zeroGrad()
                 let loss = try pipeline.step(input: rank == 0 ? x : nil, labels: y, loss: { crossEntropy(logits: $0, labels: $1) })
                 stageOptimizer.step()
-                if rank == worldSize - 1 { expectClose(loss!, expected, tolerance: 1e-5, "\(what): loss of step \(s)") }
+                // The last stage's loss, on every rank, so that all fail together.
+                let lastLoss = loss?.detached().cloned() ?? Tensor.zeros([])
+                try group.broadcast(lastLoss, root: worldSize - 1)
+                expectClose(lastLoss, expected, tolerance: 1e-5, "\(what): loss of step \(s)")
             }
             // The same cut of the whole model: its layers, trained in one process.
             let expected = pipelineStage(whole.layers, stages: worldSize, stage: rank).parameters()
