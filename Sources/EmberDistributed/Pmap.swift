@@ -45,68 +45,196 @@ enum NamedAxes {
         return body()
     }
 
-    static func group(_ name: String, for collective: String) -> any ProcessGroup {
-        guard let group = (Thread.current.threadDictionary[key] as? [String: any ProcessGroup])?[name] else {
-            preconditionFailure("\(collective): unbound axis name '\(name)'; call it inside pmap(_:axisName:group:) with that axis name")
-        }
-        return group
+    /// The pmap group bound to `name`, else the size of the vmap axis of that name.
+    static func binding(of name: String, for collective: String) -> (group: (any ProcessGroup)?, vmapSize: Int?) {
+        if let group = (Thread.current.threadDictionary[key] as? [String: any ProcessGroup])?[name] { return (group, nil) }
+        if let size = VmapAxes.size(of: name) { return (nil, size) }
+        preconditionFailure("\(collective): unbound axis name '\(name)'; call it inside pmap(_:axisName:group:) or vmap(_:axisName:) with that axis name")
     }
 }
 
-/// `x` combined by `op` across the ranks of the named axis, on a copy.
-private func reduce(_ x: Tensor, _ axisName: String, _ op: CollectiveReduction, _ collective: String) -> Tensor {
-    let group = NamedAxes.group(axisName, for: collective)
-    let copy = noGrad { x.detached().cloned() }
-    return stopOnError { try group.allReduce(copy, op: op) }
+/// The named-axis collectives. Each is a differentiable function (its derivative is the
+/// transposed collective, as in JAX) with a batching rule: inside `vmap(_:axisName:)` of its
+/// axis it combines the examples; inside `pmap` it calls MPI. They are not differentiated in
+/// forward mode (`jvp`).
+enum AxisCollective: Hashable {
+    case sum, mean, max, min
+    case allGather(axis: Int, tiled: Bool)
+    case psumScatter(axis: Int, tiled: Bool)
+
+    var name: String {
+        switch self {
+        case .sum: return "psum"
+        case .mean: return "pmean"
+        case .max: return "pmax"
+        case .min: return "pmin"
+        case .allGather: return "allGather"
+        case .psumScatter: return "psumScatter"
+        }
+    }
+
+    /// The same collective on operands with one more axis in front (a batch of a `vmap`
+    /// over another axis name).
+    var shifted: AxisCollective {
+        switch self {
+        case .allGather(let axis, let tiled): return .allGather(axis: axis + 1, tiled: tiled)
+        case .psumScatter(let axis, let tiled): return .psumScatter(axis: axis + 1, tiled: tiled)
+        default: return self
+        }
+    }
+
+    private static var functions: [String: ([Tensor]) -> [Tensor]] = [:]
+    private static let lock = NSLock()
+
+    /// Applies the collective over the axis `axisName` (one function per collective, name and
+    /// axis size, made once: the size decides the result's shape).
+    func apply(_ x: Tensor, axisName: String) -> Tensor {
+        let (group, vmapSize) = NamedAxes.binding(of: axisName, for: name)
+        let key = "\(self) \(axisName) \(group?.worldSize ?? vmapSize!)"
+        let function = Self.lock.withLock { () -> ([Tensor]) -> [Tensor] in
+            if let found = Self.functions[key] { return found }
+            let made = customVJP({ inputs in [forward(inputs[0], axisName)] },
+                                 backward: { inputs, outputs, cotangents in [backward(inputs[0], outputs[0], cotangents[0], axisName)] },
+                                 batchRule: { values, _ in [batch(values[0], axisName)] }, name: "\(name)(\(axisName))")
+            Self.functions[key] = made
+            return made
+        }
+        return function([x])[0]
+    }
+
+    /// The result for one rank (or one example), from the ranks of a pmap.
+    private func forward(_ x: Tensor, _ axisName: String) -> Tensor {
+        let (bound, vmapSize) = NamedAxes.binding(of: axisName, for: name)
+        // Traced for the result's shape only (customVJP's shape rule), or an operand that
+        // does not vary along a vmap axis: the examples all hold x.
+        guard let group = bound, !x.isAbstract else { return unvaried(x, size: bound?.worldSize ?? vmapSize!) }
+        return stopOnError {
+            switch self {
+            case .sum, .mean, .max, .min:
+                let reduction: CollectiveReduction = self == .sum ? .sum : self == .mean ? .average : self == .max ? .max : .min
+                return try group.allReduce(noGrad { x.detached().cloned() }, op: reduction)
+            case .allGather(let axis, let tiled):
+                let stacked = try group.allGather(noGrad { x.detached().contiguous() })
+                return Self.fromFront(stacked, axis: axis, tiled: tiled)
+            case .psumScatter(let axis, let tiled):
+                let front = noGrad { Self.toFront(x.detached(), axis: axis, parts: group.worldSize, tiled: tiled).contiguous() }
+                return try group.reduceScatter(front, op: .sum).squeezed(axis: 0)
+            }
+        }
+    }
+
+    /// The result when every one of `size` participants holds `x`.
+    private func unvaried(_ x: Tensor, size: Int) -> Tensor {
+        switch self {
+        case .sum: return x * Double(size)
+        case .mean, .max, .min: return x * 1
+        case .allGather(let axis, let tiled):
+            return Self.fromFront(x.unsqueezed(axis: 0).expanded(to: [size] + x.shape), axis: axis, tiled: tiled)
+        case .psumScatter(let axis, let tiled):
+            // Only the shape matters here: the parts differ between participants, which an
+            // operand shared by every example of a vmap cannot give.
+            precondition(x.isAbstract, "psumScatter: inside vmap its operand must vary along the axis (be batched)")
+            return (Self.toFront(x, axis: axis, parts: size, tiled: tiled) * Double(size)).narrow(axis: 0, start: 0, count: 1).squeezed(axis: 0)
+        }
+    }
+
+    /// Under `vmap`, with the batch axis of `x` in front.
+    private func batch(_ x: Tensor, _ axisName: String) -> Tensor {
+        guard VmapAxes.innermostName == axisName else {
+            // Another axis (an enclosing vmap's or a pmap's): the batch passes through.
+            return shifted.apply(x, axisName: axisName)
+        }
+        let size = x.shape[0]
+        switch self {
+        case .sum: return x.sum(axes: [0], keepDims: true).expanded(to: x.shape)
+        case .mean: return x.mean(axes: [0], keepDims: true).expanded(to: x.shape)
+        case .max: return x.max(axes: [0], keepDims: true).expanded(to: x.shape)
+        case .min: return x.min(axes: [0], keepDims: true).expanded(to: x.shape)
+        case .allGather(let axis, let tiled):
+            let gathered = Self.fromFront(x, axis: axis, tiled: tiled)
+            return gathered.unsqueezed(axis: 0).expanded(to: [size] + gathered.shape)
+        case .psumScatter(let axis, let tiled):
+            // Example b's operand has the examples' parts along `axis`; it keeps part b of the sum.
+            let total = x.sum(axes: [0])
+            return Self.toFront(total, axis: axis, parts: size, tiled: tiled)
+        }
+    }
+
+    /// The cotangent of the operand: the transposed collective of the result's cotangent.
+    private func backward(_ x: Tensor, _ y: Tensor, _ cotangent: Tensor, _ axisName: String) -> Tensor {
+        switch self {
+        case .sum: return psum(cotangent, axisName: axisName)
+        case .mean: return pmean(cotangent, axisName: axisName)
+        case .max, .min: return psum(cotangent, axisName: axisName) * (x .== y).cast(to: cotangent.dtype)
+        case .allGather(let axis, let tiled): return EmberDistributed.psumScatter(cotangent, axisName: axisName, scatterDimension: axis, tiled: tiled)
+        case .psumScatter(let axis, let tiled): return EmberDistributed.allGather(cotangent, axisName: axisName, axis: axis, tiled: tiled)
+        }
+    }
+
+    /// `stacked` [n, ...] as one result: the parts along a new axis `axis`, or along the
+    /// existing one (`tiled`).
+    static func fromFront(_ stacked: Tensor, axis: Int, tiled: Bool) -> Tensor {
+        let moved = stacked.movingAxis(from: 0, to: axis)
+        guard tiled else { return moved }
+        var shape = Array(stacked.shape.dropFirst())
+        shape[axis] *= stacked.shape[0]
+        return moved.reshaped(to: shape)
+    }
+
+    /// `x`'s `parts` along `axis` stacked in front: [parts, ...] without the axis, or with
+    /// it shrunk to its part (`tiled`).
+    static func toFront(_ x: Tensor, axis: Int, parts: Int, tiled: Bool) -> Tensor {
+        guard tiled else { return x.movingAxis(from: axis, to: 0) }
+        var shape = x.shape
+        shape[axis] /= parts
+        shape.insert(parts, at: axis)
+        return x.reshaped(to: shape).movingAxis(from: axis, to: 0)
+    }
 }
 
-/// The sum of `x` over the ranks of the named axis (JAX's `lax.psum`).
-public func psum(_ x: Tensor, axisName: String) -> Tensor { reduce(x, axisName, .sum, "psum") }
-/// The mean of `x` over the ranks of the named axis (`lax.pmean`).
-public func pmean(_ x: Tensor, axisName: String) -> Tensor { reduce(x, axisName, .average, "pmean") }
-/// The elementwise maximum over the ranks of the named axis (`lax.pmax`).
-public func pmax(_ x: Tensor, axisName: String) -> Tensor { reduce(x, axisName, .max, "pmax") }
-/// The elementwise minimum over the ranks of the named axis (`lax.pmin`).
-public func pmin(_ x: Tensor, axisName: String) -> Tensor { reduce(x, axisName, .min, "pmin") }
+/// The sum of `x` over the named axis (JAX's `lax.psum`): the ranks of a `pmap`, or the
+/// examples of a `vmap(_:axisName:)`.
+public func psum(_ x: Tensor, axisName: String) -> Tensor { AxisCollective.sum.apply(x, axisName: axisName) }
+/// The mean of `x` over the named axis (`lax.pmean`).
+public func pmean(_ x: Tensor, axisName: String) -> Tensor { AxisCollective.mean.apply(x, axisName: axisName) }
+/// The elementwise maximum over the named axis (`lax.pmax`).
+public func pmax(_ x: Tensor, axisName: String) -> Tensor { AxisCollective.max.apply(x, axisName: axisName) }
+/// The elementwise minimum over the named axis (`lax.pmin`).
+public func pmin(_ x: Tensor, axisName: String) -> Tensor { AxisCollective.min.apply(x, axisName: axisName) }
 
-/// This rank's index along the named axis, an int32 scalar (`lax.axis_index`).
+/// This rank's index along a pmap's named axis, an int32 scalar (`lax.axis_index`). Not
+/// available inside `vmap`, whose examples share one traced function.
 public func axisIndex(axisName: String) -> Tensor {
-    Tensor([Int32(NamedAxes.group(axisName, for: "axisIndex").rank)], shape: [])
+    guard let group = NamedAxes.binding(of: axisName, for: "axisIndex").group else {
+        preconditionFailure("axisIndex: '\(axisName)' is a vmap axis; axisIndex is available over pmap's axes only (pass the index as an argument)")
+    }
+    return Tensor([Int32(group.rank)], shape: [])
 }
 
-/// Every rank's `x`, stacked along a new axis `axis` (`lax.all_gather`); with `tiled`,
+/// Every participant's `x`, stacked along a new axis `axis` (`lax.all_gather`); with `tiled`,
 /// concatenated along the existing axis instead.
 public func allGather(_ x: Tensor, axisName: String, axis: Int = 0, tiled: Bool = false) -> Tensor {
-    let group = NamedAxes.group(axisName, for: "allGather")
-    let stacked = stopOnError { try group.allGather(noGrad { x.detached().contiguous() }) }
     let target = axis < 0 ? axis + x.rank + (tiled ? 0 : 1) : axis
     precondition(target >= 0 && target <= x.rank - (tiled ? 1 : 0), "allGather: axis \(axis) is out of range for shape \(x.shape)")
-    let moved = target == 0 ? stacked : stacked.movingAxis(from: 0, to: target)
-    guard tiled else { return moved }
-    var shape = x.shape
-    shape[target] *= group.worldSize
-    return moved.contiguous().reshaped(to: shape)
+    return AxisCollective.allGather(axis: target, tiled: tiled).apply(x, axisName: axisName)
 }
 
-/// The sum over the ranks of the named axis, scattered along `scatterDimension`
-/// (`lax.psum_scatter`): that axis must have one slice per rank, and rank r keeps slice r
-/// without the axis; with `tiled`, a multiple of the world size, and rank r keeps its block.
+/// The sum over the named axis, scattered along `scatterDimension` (`lax.psum_scatter`):
+/// that axis must have one part per participant, and participant i keeps part i without
+/// the axis; with `tiled`, a multiple of their number, and participant i keeps block i.
 public func psumScatter(_ x: Tensor, axisName: String, scatterDimension: Int = 0, tiled: Bool = false) -> Tensor {
-    let group = NamedAxes.group(axisName, for: "psumScatter")
     let axis = scatterDimension < 0 ? scatterDimension + x.rank : scatterDimension
     precondition(axis >= 0 && axis < x.rank, "psumScatter: scatterDimension \(scatterDimension) is out of range for shape \(x.shape)")
-    let size = x.shape[axis]
-    precondition(tiled ? size % group.worldSize == 0 : size == group.worldSize,
-                 "psumScatter: axis \(axis) has size \(size); it must be \(tiled ? "a multiple of" : "equal to") the axis size \(group.worldSize)")
-    let front = noGrad { (axis == 0 ? x.detached() : x.detached().movingAxis(from: axis, to: 0)).contiguous() }
-    let scattered = stopOnError { try group.reduceScatter(front, op: .sum) }
-    let block = axis == 0 ? scattered : scattered.movingAxis(from: 0, to: axis)
-    return tiled ? block : block.squeezed(axis: axis)
+    let (group, vmapSize) = NamedAxes.binding(of: axisName, for: "psumScatter")
+    let count = group?.worldSize ?? vmapSize!
+    precondition(tiled ? x.shape[axis] % count == 0 : x.shape[axis] == count,
+                 "psumScatter: axis \(axis) has size \(x.shape[axis]); it must be \(tiled ? "a multiple of" : "equal to") the axis size \(count)")
+    return AxisCollective.psumScatter(axis: axis, tiled: tiled).apply(x, axisName: axisName)
 }
 
 extension Tensor {
     /// This tensor with axis `from` moved to position `to` (a view).
-    fileprivate func movingAxis(from: Int, to: Int) -> Tensor {
+    func movingAxis(from: Int, to: Int) -> Tensor {
         var order = Array(0..<rank)
         order.remove(at: from)
         order.insert(from, at: to)

@@ -503,14 +503,19 @@ func checkPmapCollectives() throws {
     // Rank r's slice is row r: r * 10 + [0, 1, 2].
     let rows = Tensor(doubles: (0..<w).flatMap { r in (0..<3).map { Double(r * 10 + $0) } }, shape: [w, 3], dtype: .float32)
     let sum = Tensor(doubles: (0..<3).map { i in Double((0..<w).reduce(0) { $0 + $1 * 10 + i }) }, shape: [3], dtype: .float32)
-    let results = pmap({ xs in
+    let body = { (xs: [Tensor]) -> [Tensor] in
         let x = xs[0]
         let square = Tensor.stack((0..<w).map { _ in x })  // [w, 3]: one slice per rank
         return [psum(x, axisName: "i"), pmean(x, axisName: "i"), pmax(x, axisName: "i"), pmin(x, axisName: "i"),
-                axisIndex(axisName: "i").cast(to: .float32), allGather(x, axisName: "i"), allGather(x, axisName: "i", tiled: true),
+                allGather(x, axisName: "i"), allGather(x, axisName: "i", tiled: true),
                 psumScatter(square, axisName: "i"), psumScatter(x.reshaped(to: [1, 3]).expanded(to: [w, 3]).reshaped(to: [3 * w]), axisName: "i", tiled: true),
                 x * 2]
-    }, axisName: "i", group: group)([rows])
+    }
+    var results = pmap({ xs in body(xs) + [axisIndex(axisName: "i").cast(to: .float32)] }, axisName: "i", group: group)([rows])
+    // The same program vectorized in this process, over the examples instead of the ranks.
+    let vectorized = vmap(body, axisName: "i")([rows])
+    for (i, (a, b)) in zip(results, vectorized).enumerated() { expectClose(a, b, tolerance: 1e-6, "pmap result \(i) against vmap") }
+    results.insert(results.removeLast(), at: 4)
     // Every result comes back with one row per rank.
     let everyRank = { (t: Tensor) in Tensor.stack((0..<w).map { _ in t }) }
     expectClose(results[0], everyRank(sum), tolerance: 1e-6, "psum")
