@@ -29,9 +29,13 @@ public final class FullyShardedModule: Module, Layer {
     /// This rank's chunk of each parameter, in `parameterNames` order.
     public let shards: [Tensor]
     private var call: (([Tensor]) -> [Tensor])!
-    /// The generator's state when each training forward pass began, by input tensor, for the
-    /// recomputation in backward.
-    private var generatorStates: [ObjectIdentifier: (key: UInt64, position: UInt64)] = [:]
+    /// The generator's state when a training forward pass began, by its input (held weakly:
+    /// an entry whose input is gone had no backward pass), for the recomputation in backward.
+    private struct StartingState {
+        weak var input: Tensor?
+        let state: (key: UInt64, position: UInt64)
+    }
+    private var generatorStates: [ObjectIdentifier: StartingState] = [:]
 
     /// Shards `layer`'s parameters (rank 0's values) across `group` and releases the full ones.
     public init(_ layer: any Layer, group: any ProcessGroup) throws {
@@ -114,7 +118,10 @@ public final class FullyShardedModule: Module, Layer {
         }
         // The layer is outside the module tree, so train() and eval() do not reach it.
         if layer.isTraining != isTraining { layer.train(isTraining) }
-        if isTraining { generatorStates[ObjectIdentifier(x)] = Generator.global.state }
+        if isTraining {
+            generatorStates = generatorStates.filter { $0.value.input != nil }
+            generatorStates[ObjectIdentifier(x)] = StartingState(input: x, state: Generator.global.state)
+        }
         let full = stopOnError { try fullParameters() }
         return [noGrad { layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer(x) } }]
     }
@@ -125,7 +132,7 @@ public final class FullyShardedModule: Module, Layer {
         let x = inputs[0]
         let full = stopOnError { try fullParameters() }
         let current = Generator.global.state
-        if let started = generatorStates.removeValue(forKey: ObjectIdentifier(x)) { Generator.global.state = started }
+        if let started = generatorStates.removeValue(forKey: ObjectIdentifier(x))?.state { Generator.global.state = started }
         defer { Generator.global.state = current }
         let differentiatesInput = x.dtype.isFloatingPoint
         let (_, pullback) = vjp({ [self] variables in

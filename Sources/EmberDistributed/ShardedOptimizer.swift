@@ -100,7 +100,8 @@ public final class ShardedOptimizer<Options: OptimizerOptions>: OptimizerProtoco
             switch stage {
             case .optimizerState:
                 try group.allReduce(stacked, op: .average)
-                mine = stacked.narrow(axis: 0, start: group.rank, count: 1).reshaped(to: [layout.sectionSize])
+                // A copy, so that the full stacked buffer is not kept alive by the shards' views.
+                mine = stacked.narrow(axis: 0, start: group.rank, count: 1).reshaped(to: [layout.sectionSize]).cloned()
                 for (position, index) in indices.enumerated() where usedSomewhere[index] {
                     parameters[index].grad = layout.tensor(position, fromSections: stacked)
                 }

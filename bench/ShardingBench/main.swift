@@ -70,6 +70,7 @@ func gptLayers(vocabulary: Int, length: Int, width: Int, depth: Int) -> [any Lay
 }
 
 func measureMemory(mode: String) throws {
+    let residentAtStart = statusKilobytes("VmRSS") / 1024
     let vocabulary = 8192, length = 64, width = 512, depth = 8, batch = 2, steps = 2
     let layers = gptLayers(vocabulary: vocabulary, length: length, width: width, depth: depth)
     let fullCount = layers.reduce(0) { $0 + $1.parameterCount }
@@ -118,6 +119,7 @@ func measureMemory(mode: String) throws {
                perRank: ["accounted_mib": Double(p + g + s) / 1_048_576, "parameters_mib": Double(p) / 1_048_576,
                          "gradients_mib": Double(g) / 1_048_576, "optimizer_state_mib": Double(s) / 1_048_576,
                          "resident_mib": statusKilobytes("VmRSS") / 1024, "peak_resident_mib": statusKilobytes("VmHWM") / 1024,
+                         "resident_at_start_mib": residentAtStart,
                          "last_step_s": seconds.last!])
 }
 
