@@ -9,10 +9,11 @@ import Foundation
 /// result per device.
 ///
 /// Inside `f`, the named-axis collectives `psum`, `pmean`, `pmax`, `pmin`, `allGather`,
-/// `psumScatter` and `axisIndex` with `axisName` combine values across the ranks. They run
-/// eagerly and are not differentiated through: take gradients per rank and `pmean` them, as
-/// a data-parallel step does. Every rank must call the returned function with arguments of
-/// the same shapes.
+/// `psumScatter` and `axisIndex` with `axisName` combine values across the ranks (reverse-mode
+/// differentiable: a gradient taken inside `f` through `psum` sums the cotangents of every
+/// rank, as in JAX). The same `f` runs in one process under `vmap(_:axisName:)`, its
+/// examples standing for the ranks. Every rank must call the returned function with
+/// arguments of the same shapes.
 public func pmap(_ f: @escaping ([Tensor]) -> [Tensor], axisName: String, group: any ProcessGroup,
                  inAxes: [Int?]? = nil) -> ([Tensor]) -> [Tensor] {
     { xs in
@@ -27,7 +28,7 @@ public func pmap(_ f: @escaping ([Tensor]) -> [Tensor], axisName: String, group:
                          "pmap: argument \(i) has \(x.shape[axis]) slices along axis \(axis) for \(group.worldSize) ranks; it must have one per rank")
             return x.narrow(axis: axis, start: group.rank, count: 1).squeezed(axis: axis)
         }
-        let results = NamedAxes.binding(axisName, to: group) { f(mine) }
+        let results = NamedAxes.bind(axisName, to: group) { f(mine) }
         return stopOnError { try results.map { result in try group.allGather(noGrad { result.detached().contiguous() }) } }
     }
 }
@@ -36,7 +37,7 @@ public func pmap(_ f: @escaping ([Tensor]) -> [Tensor], axisName: String, group:
 enum NamedAxes {
     private static let key = "EmberDistributed.NamedAxes"
 
-    static func binding<R>(_ name: String, to group: any ProcessGroup, _ body: () -> R) -> R {
+    static func bind<R>(_ name: String, to group: any ProcessGroup, _ body: () -> R) -> R {
         let saved = Thread.current.threadDictionary[key]
         var axes = (saved as? [String: any ProcessGroup]) ?? [:]
         axes[name] = group
