@@ -38,6 +38,10 @@ final class MultiProcessTests: XCTestCase {
         try runUnderMPI("pipeline")
         try runUnderMPI("pipeline", ranks: 3)
     }
+    func testPipelineAndPmapInOneProcessWithoutMPI() throws {
+        try runAlone("pipeline")
+        try runAlone("pmap")
+    }
     func testPmapCollectivesAndDataParallelStepEqualDDPInTwoAndThreeRanks() throws {
         try runUnderMPI("pmap")
         try runUnderMPI("pmap", ranks: 3)
