@@ -23,7 +23,7 @@ public final class FullyShardedModule: Module, Layer {
     private struct Wrapped { let layer: any Layer }
     private let wrapped: Wrapped
     public let group: any ProcessGroup
-    /// The wrapped layer's parameter names (its `namedParameters()` order) and full shapes.
+    /// The wrapped layer's parameter names, in its `namedParameters()` order.
     public let parameterNames: [String]
     private let layouts: [(indices: [Int], layout: ShardLayout)]
     /// This rank's chunk of each parameter, in `parameterNames` order.

@@ -485,6 +485,20 @@ func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false)
     let expected = ddpModel.parameters()
     guard full.count == expected.count else { fail("\(what): \(full.count) parameters, expected \(expected.count)") }
     for (i, (a, b)) in zip(full, expected).enumerated() { expectClose(a, b, tolerance: 1e-5, "\(what): parameter \(i)") }
+    // Consolidated state dicts: each unit's is its layer's in the DDP model; loading one
+    // (another layer's) gives every rank its chunks of it.
+    if case .eachLayer = policy {
+        for (index, layer) in sharded.layers.enumerated() {
+            let unit = layer as! FullyShardedModule
+            let want = ddpModel.layers[index].stateDict()
+            for (key, value) in try unit.fullStateDict() { expectClose(value, want[key]!, tolerance: 1e-5, "\(what): full state \(index).\(key)") }
+        }
+        manualSeed(99)
+        let other = Embedding(20, 16).stateDict()
+        let first = sharded.layers[0] as! FullyShardedModule
+        try first.loadFullStateDict(other)
+        expectClose(try first.fullStateDict()["weight"]!, other["weight"]!, tolerance: 0, "\(what): loaded full state")
+    }
     // Each rank holds about 1/worldSize of the elements.
     let held = sharded.parameters().reduce(0) { $0 + $1.count }, total = expected.reduce(0) { $0 + $1.count }
     guard held <= (total + worldSize * expected.count) / worldSize else { fail("\(what): rank holds \(held) of \(total) elements") }
