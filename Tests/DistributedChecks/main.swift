@@ -548,7 +548,7 @@ func checkPmapCollectives() throws {
 
 /// A pure data-parallel step, (params, optState, batch) -> (params, optState, loss), with
 /// the gradients pmean'ed inside pmap, against DistributedDataParallel with Adam.
-func checkPmapDataParallel() throws {
+func checkPmapDataParallel(compiled: Bool) throws {
     let perRank = 3, steps = 3
     manualSeed(60)
     let model = MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3)
@@ -562,7 +562,7 @@ func checkPmapDataParallel() throws {
     var state = optimizer.initialize(params)
     let parameterCount = params.leaves.count, stateCount = state.leaves.count
     let (paramsShape, stateShape) = (params, state)
-    let step = pmap({ leaves in
+    let body = { (leaves: [Tensor]) -> [Tensor] in
         let params = paramsShape.replacingLeaves(Array(leaves[0..<parameterCount]))
         let state = stateShape.replacingLeaves(Array(leaves[parameterCount..<parameterCount + stateCount]))
         let (x, y) = (leaves[parameterCount + stateCount], leaves[parameterCount + stateCount + 1])
@@ -570,7 +570,11 @@ func checkPmapDataParallel() throws {
         let averaged = grads.map { pmean($0, axisName: "batch") }
         let (updates, newState) = optimizer.update(averaged, state, params)
         return applyUpdates(params, updates).leaves + newState.leaves + [pmean(loss, axisName: "batch")]
-    }, axisName: "batch", group: group, inAxes: Array(repeating: nil, count: parameterCount + stateCount) + [0, 0])
+    }
+    // Compiled, the collectives are operations of the graph, run at each replay.
+    let compiledBody = compile(body)
+    let step = pmap(compiled ? { compiledBody($0) } : body, axisName: "batch", group: group,
+                    inAxes: Array(repeating: nil, count: parameterCount + stateCount) + [0, 0])
 
     manualSeed(13)
     let inputs = Tensor.randomNormal([steps, worldSize, perRank, 6]), labels = Tensor.randomIntegers([steps, worldSize, perRank], high: 3)
@@ -589,8 +593,12 @@ func checkPmapDataParallel() throws {
         ddpOptimizer.step()
         expectClose(out.last!, try group.allReduce(ddpLoss.detached().cloned(), op: .average), tolerance: 1e-5, "pmap step \(s): loss")
     }
+    // Traced once, replayed for the other steps.
+    if compiled && compiledBody.traceCount != 1 { fail("pmap compiled step: traced \(compiledBody.traceCount) times") }
     let expected = ddpModel.stateDict()
-    for (key, value) in params.flat { expectClose(value, expected[key]!, tolerance: 1e-5, "pmap data-parallel step: \(key)") }
+    for (key, value) in params.flat {
+        expectClose(value, expected[key]!, tolerance: 1e-5, "pmap data-parallel step\(compiled ? " (compiled)" : ""): \(key)")
+    }
 }
 
 // MARK: Pipeline parallelism
@@ -674,7 +682,8 @@ do {
         try checkPipeline()
     case "pmap":
         try checkPmapCollectives()
-        try checkPmapDataParallel()
+        try checkPmapDataParallel(compiled: false)
+        try checkPmapDataParallel(compiled: true)
     case "ddp-resnet8-syncbn":
         try checkEquivalence(name: "ResNet-8 with SyncBatchNorm", steps: 3, perRank: 4, inputShape: [3, 8, 8], classes: 10,
                              tolerance: 1e-4, makeModel: { CIFARResNet(depth: 8) },
