@@ -67,8 +67,9 @@ let package = Package(
         // defines as macros (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM) plus 16-bit float reductions.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CEmberMPI", dependencies: ["CMPI"]),
-        // Process groups on MPI, DistributedDataParallel, DistributedSampler and SyncBatchNorm.
-        .target(name: "EmberDistributed", dependencies: ["Ember", "EmberNN", "EmberData", "CMPI", "CEmberMPI"]),
+        // Process groups on MPI, DistributedDataParallel, DistributedSampler, SyncBatchNorm,
+        // ZeRO's sharded optimizer, fully sharded data parallel, pipelines and pmap.
+        .target(name: "EmberDistributed", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "CMPI", "CEmberMPI"]),
         // Tokenizers: BERT's WordPiece and GPT-2's byte-level BPE, from Hugging Face files.
         .target(name: "EmberText", dependencies: ["Ember", "EmberIO"]),
         // The model zoo, Hugging Face model folders and sentence embeddings.
@@ -116,7 +117,10 @@ let package = Package(
         // The programs each rank runs in the distributed tests, which launch them with mpirun.
         .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
                           path: "Tests/DistributedChecks"),
-        .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
+        // bench/sharding.sh: memory per rank of DDP, ZeRO-1/2 and FSDP, and pipeline bubbles, under mpirun.
+        .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed"],
+                          path: "bench/ShardingBench"),
+        .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "Ember", "EmberNN", "EmberIO", "EmberModels"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",

@@ -21,7 +21,11 @@ public final class MPIProcessGroup: ProcessGroup {
     /// How long a rank waits for the others to reach a collective (checked collectives only).
     public var timeout: Duration?
     let communicator: MPI_Comm
+    /// Collectives started, which every rank counts alike.
     private var sequence = 0
+    /// Sends and receives started, numbered apart: their number differs between ranks (the
+    /// middle stages of a pipeline both send and receive).
+    private var pointToPointSequence = 0
 
     /// MPI is called by one thread at a time (MPI_THREAD_SERIALIZED).
     static let lock = NSLock()
@@ -98,10 +102,11 @@ public final class MPIProcessGroup: ProcessGroup {
     /// Validates the call, compares it across ranks when verifying, and returns its name
     /// with its position in the sequence ("allreduce #3").
     private func begin(_ call: CollectiveCall, _ tensor: Tensor?) throws -> String {
-        sequence += 1
-        let position = "\(call.name) #\(sequence)"
+        let pointToPoint = call.kind == .send || call.kind == .receive
+        if pointToPoint { pointToPointSequence += 1 } else { sequence += 1 }
+        let position = "\(call.name) #\(pointToPoint ? pointToPointSequence : sequence)"
         try call.validate(tensor, rank: rank, worldSize: worldSize, position: position)
-        if verifiesCollectives && call.kind != .send && call.kind != .receive {
+        if verifiesCollectives && !pointToPoint {
             try verify(call, position: position)
         }
         return position

@@ -206,6 +206,23 @@ open class Module {
     /// to a parameter tree, as torch.func.functional_call does. Slots that share the named
     /// slot's tensor (tied weights) take the replacement too.
     public func withState<R>(_ replacements: [String: Tensor], _ body: () throws -> R) rethrows -> R {
+        let saved = swapSlots(replacements)
+        // In reverse, so that a slot replaced twice (two tied names given) gets its original back.
+        defer { for (slot, original) in saved.reversed() { slot.tensor = original } }
+        return try body()
+    }
+
+    /// Puts other tensors in named parameter or buffer slots for good, copying no values (tied
+    /// slots included): fully sharded training swaps a layer's full weights for empty
+    /// placeholders between its uses, so that their memory is released.
+    public func replaceState(_ replacements: [String: Tensor]) {
+        swapSlots(replacements)
+    }
+
+    /// Sets the named slots (and the slots tied to them) to the replacements; returns what
+    /// each slot held, in the order changed.
+    @discardableResult
+    private func swapSlots(_ replacements: [String: Tensor]) -> [(TensorSlot, Tensor?)] {
         let all = namedSlots()
         let slots = Dictionary(all, uniquingKeysWith: { first, _ in first })
         let holders = all.compactMap { _, slot in slot.tensor.map { (ObjectIdentifier($0), slot) } }
@@ -220,9 +237,7 @@ open class Module {
                 tied.tensor = tensor
             }
         }
-        // In reverse, so that a slot replaced twice (two tied names given) gets its original back.
-        defer { for (slot, original) in saved.reversed() { slot.tensor = original } }
-        return try body()
+        return saved
     }
 }
 

@@ -342,6 +342,310 @@ func rankZeroInitialWeights() -> [String: Tensor] {
     return MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3).stateDict()
 }
 
+// MARK: ZeRO: sharded optimizer state and gradients
+
+/// An MLP whose parameter sizes (70, 7, 21, 3) do not divide by 2 or 3: the shards are uneven.
+func zeroModel() -> MLP { MLP(inputFeatures: 10, hiddenSizes: [7], outputFeatures: 3) }
+
+/// Trains with a ShardedOptimizer, each rank on its slice of each global batch, against one
+/// process with the wrapped optimizer on the whole batch (a learning-rate schedule, and
+/// global-norm clipping where `clip`): the parameters and the consolidated optimizer state
+/// must agree. Then a sharded optimizer loads the single process's state (saved at world
+/// size 1) and both take one more step.
+func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, groups: (MLP) -> [ParameterGroup<Options>],
+                                             clip: Double?, make: @escaping ([ParameterGroup<Options>]) -> Optimizer<Options>) throws {
+    let perRank = 3, steps = 3
+    manualSeed(UInt64(40 + rank))  // different per rank: the sharded optimizer broadcasts rank 0's
+    let model = zeroModel()
+    let sharded = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, make: make)
+    let reference = zeroModel()
+    try reference.loadStateDict(model.stateDict())
+    let plain = make(groups(reference))
+    let schedules = [LRScheduler(sharded, schedule: StepLR(stepSize: 2, gamma: 0.5)),
+                     LRScheduler(plain, schedule: StepLR(stepSize: 2, gamma: 0.5))]
+
+    manualSeed(9)
+    let global = perRank * worldSize
+    let inputs = Tensor.randomNormal([steps + 1, global, 10]), labels = Tensor.randomIntegers([steps + 1, global], high: 3)
+    func batch(_ step: Int, _ start: Int, _ count: Int) -> (Tensor, Tensor) {
+        (inputs.narrow(axis: 0, start: step, count: 1).reshaped(to: [global, 10]).narrow(axis: 0, start: start, count: count),
+         labels.narrow(axis: 0, start: step, count: 1).reshaped(to: [global]).narrow(axis: 0, start: start, count: count))
+    }
+    func trainStep(_ step: Int, _ optimizer: any OptimizerProtocol, _ shardedOptimizer: ShardedOptimizer<Options>?) throws {
+        optimizer.zeroGrad()
+        if let shardedOptimizer {
+            let (x, y) = batch(step, rank * perRank, perRank)
+            crossEntropy(logits: model(x), labels: y).backward()
+            if let clip { try shardedOptimizer.clipGradNorm(maxNorm: clip) }
+        } else {
+            let (x, y) = batch(step, 0, global)
+            crossEntropy(logits: reference(x), labels: y).backward()
+            if let clip { clipGradNorm(reference.parameters(), maxNorm: clip) }
+        }
+        optimizer.step()
+    }
+    for step in 0..<steps {
+        try trainStep(step, plain, nil)
+        try trainStep(step, sharded, sharded)
+        for schedule in schedules { schedule.step() }
+    }
+    let what = "\(name) stage \(stage.rawValue)"
+    let expected = reference.stateDict()
+    for (key, value) in model.stateDict() { expectClose(value, expected[key]!, tolerance: 1e-5, "\(what): \(key) after \(steps) steps") }
+    let consolidated = sharded.stateDict(), wanted = plain.stateDict()
+    guard consolidated.info == wanted.info, Set(consolidated.tensors.keys) == Set(wanted.tensors.keys), !wanted.tensors.isEmpty else {
+        fail("\(what): consolidated state \(consolidated.info) with keys \(consolidated.tensors.keys.sorted()), expected \(wanted.info) with \(wanted.tensors.keys.sorted())")
+    }
+    for (key, value) in consolidated.tensors { expectClose(value, wanted.tensors[key]!, tolerance: 1e-5, "\(what): state \(key)") }
+
+    // The single process's state, loaded into a fresh sharded optimizer at this world size.
+    let resumed = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, make: make)
+    try resumed.loadStateDict(wanted)
+    try trainStep(steps, plain, nil)
+    try trainStep(steps, resumed, resumed)
+    let after = reference.stateDict()
+    for (key, value) in model.stateDict() { expectClose(value, after[key]!, tolerance: 1e-5, "\(what): \(key) after resuming") }
+}
+
+func checkZero() throws {
+    for stage in [ZeroStage.optimizerState, .gradients] {
+        try checkSharded("SGD", stage: stage, groups: { [ParameterGroup($0.parameters(), SGD.Options(lr: 0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: true))] },
+                         clip: 0.5, make: { SGD(groups: $0) })
+        // Two groups with different options.
+        try checkSharded("Adam", stage: stage, groups: { model in
+            let parameters = model.parameters()
+            return [ParameterGroup(Array(parameters.prefix(2)), Adam.Options(lr: 0.01)),
+                    ParameterGroup(Array(parameters.dropFirst(2)), Adam.Options(lr: 0.02, amsgrad: true))]
+        }, clip: nil, make: { Adam(groups: $0) })
+        try checkSharded("AdamW", stage: stage, groups: { [ParameterGroup($0.parameters(), Adam.Options(lr: 0.01, weightDecay: 0.1))] },
+                         clip: 1.0, make: { AdamW(groups: $0) })
+        try checkSharded("RMSprop", stage: stage, groups: { [ParameterGroup($0.parameters(), RMSprop.Options(lr: 0.01, momentum: 0.5, centered: true))] },
+                         clip: nil, make: { RMSprop(groups: $0) })
+        try checkSharded("Adagrad", stage: stage, groups: { [ParameterGroup($0.parameters(), Adagrad.Options(lr: 0.05, lrDecay: 0.01))] },
+                         clip: 0.3, make: { Adagrad(groups: $0) })
+    }
+}
+
+// MARK: Fully sharded data parallel
+
+/// A small language-model-like stack: token embedding, two transformer layers (with
+/// dropout), a classifier over 5 classes per position.
+func shardedTestLayers(seed: UInt64, dropout: Double) -> [any Layer] {
+    manualSeed(seed)
+    return [Embedding(20, 16),
+            TransformerEncoderLayer(dModel: 16, numHeads: 2, feedforward: 24, dropout: dropout, batchFirst: true),
+            TransformerEncoderLayer(dModel: 16, numHeads: 2, feedforward: 24, dropout: dropout, batchFirst: true),
+            Linear(16, 5)]
+}
+
+/// Fully sharded units (each `policy`) against DistributedDataParallel over the same
+/// layers, from rank 0's weights, with Adam (or SGD, which unlike Adam is not blind to the
+/// scale of the gradients): every rank draws the same dropout masks in
+/// both, so the losses of each step and the final weights must agree. Without dropout they
+/// must also equal one process on the whole batch.
+func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false) throws {
+    let perRank = 2, length = 5, steps = 3
+    let sharded = try fullyShard(shardedTestLayers(seed: UInt64(50 + rank), dropout: dropout), group: group, policy: policy)
+    let ddpModel = Sequential(shardedTestLayers(seed: 50, dropout: dropout))
+    let ddp = try DistributedDataParallel(ddpModel, group: group)
+    let alone = Sequential(shardedTestLayers(seed: 50, dropout: dropout))
+    let optimizers = [sharded, ddpModel, alone].map { (model: Sequential) -> any OptimizerProtocol in
+        sgd ? SGD(model.parameters(), lr: 0.2, momentum: 0.9) : Adam(model.parameters(), lr: 0.01)
+    }
+    manualSeed(12)
+    let global = perRank * worldSize
+    let tokens = Tensor.randomIntegers([steps, global, length], high: 20), labels = Tensor.randomIntegers([steps, global, length], high: 5)
+    func loss(_ model: any Layer, _ step: Int, _ start: Int, _ count: Int) -> Tensor {
+        let x = tokens.narrow(axis: 0, start: step, count: 1).reshaped(to: [global, length]).narrow(axis: 0, start: start, count: count)
+        let y = labels.narrow(axis: 0, start: step, count: 1).reshaped(to: [global, length]).narrow(axis: 0, start: start, count: count)
+        return crossEntropy(logits: model(x).reshaped(to: [-1, 5]), labels: y.reshaped(to: [-1]))
+    }
+    let what = "fully sharded (\(policy), dropout \(dropout))"
+    for step in 0..<steps {
+        var losses = [Tensor]()
+        for (index, model) in [sharded as any Layer, ddp].enumerated() {
+            optimizers[index].zeroGrad()
+            manualSeed(UInt64(1000 + 10 * step + rank))  // the same dropout masks in both
+            let value = loss(model, step, rank * perRank, perRank)
+            value.backward()
+            optimizers[index].step()
+            losses.append(try group.allReduce(value.detached().contiguous(), op: .average))
+        }
+        expectClose(losses[0], losses[1], tolerance: 1e-5, "\(what): loss of step \(step) against DDP")
+        if dropout == 0 {
+            optimizers[2].zeroGrad()
+            let value = loss(alone, step, 0, global)
+            value.backward()
+            optimizers[2].step()
+            expectClose(losses[0], value, tolerance: 1e-5, "\(what): loss of step \(step) against one process")
+        }
+    }
+    var full = [Tensor]()
+    for case let unit as FullyShardedModule in sharded.layers { full += try unit.fullParameters() }
+    let expected = ddpModel.parameters()
+    guard full.count == expected.count else { fail("\(what): \(full.count) parameters, expected \(expected.count)") }
+    for (i, (a, b)) in zip(full, expected).enumerated() { expectClose(a, b, tolerance: 1e-5, "\(what): parameter \(i)") }
+    // Consolidated state dicts: each unit's is its layer's in the DDP model; loading one
+    // (another layer's) gives every rank its chunks of it.
+    if case .eachLayer = policy {
+        for (index, layer) in sharded.layers.enumerated() {
+            let unit = layer as! FullyShardedModule
+            let want = ddpModel.layers[index].stateDict()
+            for (key, value) in try unit.fullStateDict() { expectClose(value, want[key]!, tolerance: 1e-5, "\(what): full state \(index).\(key)") }
+        }
+        manualSeed(99)
+        let other = Embedding(20, 16).stateDict()
+        let first = sharded.layers[0] as! FullyShardedModule
+        try first.loadFullStateDict(other)
+        expectClose(try first.fullStateDict()["weight"]!, other["weight"]!, tolerance: 0, "\(what): loaded full state")
+    }
+    // Each rank holds about 1/worldSize of the elements.
+    let held = sharded.parameters().reduce(0) { $0 + $1.count }, total = expected.reduce(0) { $0 + $1.count }
+    guard held <= (total + worldSize * expected.count) / worldSize else { fail("\(what): rank holds \(held) of \(total) elements") }
+}
+
+func checkFSDP() throws {
+    try checkFullyShard(policy: .eachLayer, dropout: 0)
+    try checkFullyShard(policy: .parameterCount(minimum: 2000), dropout: 0, sgd: true)
+    try checkFullyShard(policy: .eachLayer, dropout: 0.2)
+}
+
+// MARK: pmap and named-axis collectives
+
+func checkPmapCollectives() throws {
+    let w = worldSize
+    // Rank r's slice is row r: r * 10 + [0, 1, 2].
+    let rows = Tensor(doubles: (0..<w).flatMap { r in (0..<3).map { Double(r * 10 + $0) } }, shape: [w, 3], dtype: .float32)
+    let sum = Tensor(doubles: (0..<3).map { i in Double((0..<w).reduce(0) { $0 + $1 * 10 + i }) }, shape: [3], dtype: .float32)
+    let body = { (xs: [Tensor]) -> [Tensor] in
+        let x = xs[0]
+        let square = Tensor.stack((0..<w).map { _ in x })  // [w, 3]: one slice per rank
+        return [psum(x, axisName: "i"), pmean(x, axisName: "i"), pmax(x, axisName: "i"), pmin(x, axisName: "i"),
+                allGather(x, axisName: "i"), allGather(x, axisName: "i", tiled: true),
+                psumScatter(square, axisName: "i"), psumScatter(x.reshaped(to: [1, 3]).expanded(to: [w, 3]).reshaped(to: [3 * w]), axisName: "i", tiled: true),
+                x * 2]
+    }
+    var results = pmap({ xs in body(xs) + [axisIndex(axisName: "i").cast(to: .float32)] }, axisName: "i", group: group)([rows])
+    // The same program vectorized in this process, over the examples instead of the ranks.
+    let vectorized = vmap(body, axisName: "i")([rows])
+    for (i, (a, b)) in zip(results, vectorized).enumerated() { expectClose(a, b, tolerance: 1e-6, "pmap result \(i) against vmap") }
+    results.insert(results.removeLast(), at: 4)
+    // Every result comes back with one row per rank.
+    let everyRank = { (t: Tensor) in Tensor.stack((0..<w).map { _ in t }) }
+    expectClose(results[0], everyRank(sum), tolerance: 1e-6, "psum")
+    expectClose(results[1], everyRank(sum / Double(w)), tolerance: 1e-6, "pmean")
+    expectClose(results[2], everyRank(rows.narrow(axis: 0, start: w - 1, count: 1).reshaped(to: [3])), tolerance: 0, "pmax")
+    expectClose(results[3], everyRank(rows.narrow(axis: 0, start: 0, count: 1).reshaped(to: [3])), tolerance: 0, "pmin")
+    expectClose(results[4], Tensor(doubles: (0..<w).map(Double.init), shape: [w], dtype: .float32), tolerance: 0, "axisIndex")
+    expectClose(results[5], everyRank(rows), tolerance: 0, "allGather")
+    expectClose(results[6], everyRank(rows.reshaped(to: [3 * w])), tolerance: 0, "allGather tiled")
+    // psumScatter of [x, x, ...]: rank r keeps the sum of row r of every rank's square = sum.
+    expectClose(results[7], everyRank(sum), tolerance: 1e-6, "psumScatter")
+    // Tiled: rank r keeps block r of the sum of every rank's [x, x, ...]: the same sum.
+    expectClose(results[8], everyRank(sum), tolerance: 1e-6, "psumScatter tiled")
+    expectClose(results[9], rows * 2, tolerance: 0, "a result without collectives")
+}
+
+/// A pure data-parallel step, (params, optState, batch) -> (params, optState, loss), with
+/// the gradients pmean'ed inside pmap, against DistributedDataParallel with Adam.
+func checkPmapDataParallel(compiled: Bool) throws {
+    let perRank = 3, steps = 3
+    manualSeed(60)
+    let model = MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3)
+    let ddpModel = MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3)
+    try ddpModel.loadStateDict(model.stateDict())
+    let ddp = try DistributedDataParallel(ddpModel, group: group)
+    let ddpOptimizer = Adam(ddpModel.parameters(), lr: 0.01)
+
+    let optimizer = adam(learningRate: 0.01)
+    var params = model.parameterTree()
+    var state = optimizer.initialize(params)
+    let parameterCount = params.leaves.count, stateCount = state.leaves.count
+    let (paramsShape, stateShape) = (params, state)
+    let body = { (leaves: [Tensor]) -> [Tensor] in
+        let params = paramsShape.replacingLeaves(Array(leaves[0..<parameterCount]))
+        let state = stateShape.replacingLeaves(Array(leaves[parameterCount..<parameterCount + stateCount]))
+        let (x, y) = (leaves[parameterCount + stateCount], leaves[parameterCount + stateCount + 1])
+        let (loss, grads) = valueAndGrad { (p: TensorTree) in model.applying(p) { crossEntropy(logits: model(x), labels: y) } }(params)
+        let averaged = grads.map { pmean($0, axisName: "batch") }
+        let (updates, newState) = optimizer.update(averaged, state, params)
+        return applyUpdates(params, updates).leaves + newState.leaves + [pmean(loss, axisName: "batch")]
+    }
+    // Compiled, the collectives are operations of the graph, run at each replay.
+    let compiledBody = compile(body)
+    let step = pmap(compiled ? { compiledBody($0) } : body, axisName: "batch", group: group,
+                    inAxes: Array(repeating: nil, count: parameterCount + stateCount) + [0, 0])
+
+    manualSeed(13)
+    let inputs = Tensor.randomNormal([steps, worldSize, perRank, 6]), labels = Tensor.randomIntegers([steps, worldSize, perRank], high: 3)
+    for s in 0..<steps {
+        let x = inputs.narrow(axis: 0, start: s, count: 1).reshaped(to: [worldSize, perRank, 6])
+        let y = labels.narrow(axis: 0, start: s, count: 1).reshaped(to: [worldSize, perRank])
+        // Replicated results come back once per rank: keep the first.
+        let out = step(params.leaves + state.leaves + [x, y]).map { $0.narrow(axis: 0, start: 0, count: 1).squeezed(axis: 0) }
+        params = params.replacingLeaves(Array(out[0..<parameterCount]))
+        state = state.replacingLeaves(Array(out[parameterCount..<parameterCount + stateCount]))
+
+        ddpOptimizer.zeroGrad()
+        let ddpLoss = crossEntropy(logits: ddp(x.narrow(axis: 0, start: rank, count: 1).squeezed(axis: 0)),
+                                   labels: y.narrow(axis: 0, start: rank, count: 1).squeezed(axis: 0))
+        ddpLoss.backward()
+        ddpOptimizer.step()
+        expectClose(out.last!, try group.allReduce(ddpLoss.detached().cloned(), op: .average), tolerance: 1e-5, "pmap step \(s): loss")
+    }
+    // Traced once, replayed for the other steps.
+    if compiled && compiledBody.traceCount != 1 { fail("pmap compiled step: traced \(compiledBody.traceCount) times") }
+    let expected = ddpModel.stateDict()
+    for (key, value) in params.flat {
+        expectClose(value, expected[key]!, tolerance: 1e-5, "pmap data-parallel step\(compiled ? " (compiled)" : ""): \(key)")
+    }
+}
+
+// MARK: Pipeline parallelism
+
+/// The model cut into one stage per rank and trained with micro-batches (each schedule)
+/// against the whole model in one process on the whole batch: the same losses, and each
+/// stage's weights equal to the same layers' of the whole model.
+func checkPipeline() throws {
+    func layers() -> [any Layer] {
+        manualSeed(70)
+        return [Linear(8, 16), ReLU(), Linear(16, 16), ReLU(), Linear(16, 16), ReLU(), Linear(16, 4)]
+    }
+    let batch = 12, steps = 3
+    manualSeed(14)
+    let inputs = Tensor.randomNormal([steps, batch, 8]), labels = Tensor.randomIntegers([steps, batch], high: 4)
+    for schedule in Pipeline.Schedule.allCases {
+        for microBatches in [1, 4] {
+            let whole = Sequential(layers())
+            let stage = pipelineStage(layers(), stages: worldSize, stage: rank)
+            let pipeline = Pipeline(stage: stage, group: group, microBatches: microBatches, schedule: schedule)
+            let wholeOptimizer = SGD(whole.parameters(), lr: 0.1, momentum: 0.9)
+            let stageOptimizer = SGD(stage.parameters(), lr: 0.1, momentum: 0.9)
+            let what = "pipeline (\(schedule.rawValue), \(microBatches) micro-batches)"
+            for s in 0..<steps {
+                let x = inputs.narrow(axis: 0, start: s, count: 1).squeezed(axis: 0)
+                let y = labels.narrow(axis: 0, start: s, count: 1).squeezed(axis: 0)
+                wholeOptimizer.zeroGrad()
+                let expected = crossEntropy(logits: whole(x), labels: y)
+                expected.backward()
+                wholeOptimizer.step()
+                stageOptimizer.zeroGrad()
+                let loss = try pipeline.step(input: rank == 0 ? x : nil, labels: y, loss: { crossEntropy(logits: $0, labels: $1) })
+                stageOptimizer.step()
+                // The last stage's loss, on every rank, so that all fail together.
+                let lastLoss = loss?.detached().cloned() ?? Tensor.zeros([])
+                try group.broadcast(lastLoss, root: worldSize - 1)
+                expectClose(lastLoss, expected, tolerance: 1e-5, "\(what): loss of step \(s)")
+            }
+            // The same cut of the whole model: its layers, trained in one process.
+            let expected = pipelineStage(whole.layers, stages: worldSize, stage: rank).parameters()
+            for (i, (a, b)) in zip(stage.parameters(), expected).enumerated() {
+                expectClose(a, b, tolerance: 1e-5, "\(what): stage \(rank) parameter \(i)")
+            }
+        }
+    }
+}
+
 let check = CommandLine.arguments.dropFirst().first ?? ""
 do {
     switch check {
@@ -370,12 +674,22 @@ do {
         try checkTimeout()
     case "fit":
         try checkFit(directory: CommandLine.arguments.dropFirst(2).first ?? NSTemporaryDirectory())
+    case "zero":
+        try checkZero()
+    case "fsdp":
+        try checkFSDP()
+    case "pipeline":
+        try checkPipeline()
+    case "pmap":
+        try checkPmapCollectives()
+        try checkPmapDataParallel(compiled: false)
+        try checkPmapDataParallel(compiled: true)
     case "ddp-resnet8-syncbn":
         try checkEquivalence(name: "ResNet-8 with SyncBatchNorm", steps: 3, perRank: 4, inputShape: [3, 8, 8], classes: 10,
                              tolerance: 1e-4, makeModel: { CIFARResNet(depth: 8) },
                              prepare: { convertSyncBatchNorm($0, group: group) })
     default:
-        fail("unknown check '\(check)' (collectives, mismatch, timeout, ddp-mlp, ddp-accumulate, ddp-transformer, ddp-join, ddp-resnet8-syncbn, fit DIRECTORY)")
+        fail("unknown check '\(check)' (collectives, mismatch, timeout, ddp-mlp, ddp-accumulate, ddp-transformer, ddp-join, ddp-resnet8-syncbn, zero, fsdp, pmap, pipeline, fit DIRECTORY)")
     }
 } catch {
     fail("\(error)")

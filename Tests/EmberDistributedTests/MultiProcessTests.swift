@@ -24,6 +24,28 @@ final class MultiProcessTests: XCTestCase {
     func testDataParallelMLPInOneProcessWithoutMPI() throws { try runAlone("ddp-mlp") }
     func testGradientAccumulationAndUnusedParameters() throws { try runUnderMPI("ddp-accumulate") }
     func testResNet8WithSyncBatchNormEqualsOneProcessOnTheWholeBatch() throws { try runUnderMPI("ddp-resnet8-syncbn") }
+    func testZeroStagesOneAndTwoEqualOneProcessInTwoAndThreeRanks() throws {
+        try runUnderMPI("zero")
+        try runUnderMPI("zero", ranks: 3)
+    }
+    func testZeroInOneProcessWithoutMPI() throws { try runAlone("zero") }
+    func testFullyShardedEqualsDataParallelInTwoAndThreeRanks() throws {
+        try runUnderMPI("fsdp")
+        try runUnderMPI("fsdp", ranks: 3)
+    }
+    func testFullyShardedInOneProcessWithoutMPI() throws { try runAlone("fsdp") }
+    func testPipelineEqualsOneProcessInTwoAndThreeStages() throws {
+        try runUnderMPI("pipeline")
+        try runUnderMPI("pipeline", ranks: 3)
+    }
+    func testPipelineAndPmapInOneProcessWithoutMPI() throws {
+        try runAlone("pipeline")
+        try runAlone("pmap")
+    }
+    func testPmapCollectivesAndDataParallelStepEqualDDPInTwoAndThreeRanks() throws {
+        try runUnderMPI("pmap")
+        try runUnderMPI("pmap", ranks: 3)
+    }
     func testFitDataParallelEqualsFitAloneAndOnlyRankZeroWrites() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-fit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -55,15 +77,16 @@ final class MultiProcessTests: XCTestCase {
         throw XCTSkip("mpirun is not installed (Debian: openmpi-bin; scripts/install-deps.sh installs it)")
     }
 
-    /// Runs a check in two ranks; unless `expectingSuccess` is false, every rank must pass it.
+    /// Runs a check in `ranks` ranks (two unless stated: three give uneven shards); unless
+    /// `expectingSuccess` is false, every rank must pass it.
     @discardableResult
-    private func runUnderMPI(_ check: String, _ extra: String..., expectingSuccess: Bool = true) throws -> String {
-        let arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-n", String(Self.ranks),
+    private func runUnderMPI(_ check: String, _ extra: String..., ranks: Int = MultiProcessTests.ranks, expectingSuccess: Bool = true) throws -> String {
+        let arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-n", String(ranks),
                          "-x", "EMBER_NUM_THREADS=1", "-x", "OMP_NUM_THREADS=1", try checksProgram().path, check] + extra
         let output = try run(try mpirun(), arguments, expectingSuccess: expectingSuccess)
         if !expectingSuccess { return output }
-        for rank in 0..<Self.ranks {
-            XCTAssert(output.contains("ok \(check) rank \(rank) of \(Self.ranks)"), "rank \(rank) did not finish:\n\(output)")
+        for rank in 0..<ranks {
+            XCTAssert(output.contains("ok \(check) rank \(rank) of \(ranks)"), "rank \(rank) did not finish:\n\(output)")
         }
         return output
     }

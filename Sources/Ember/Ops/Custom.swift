@@ -11,12 +11,20 @@ public final class CustomFunction: Hashable, @unchecked Sendable, CustomStringCo
     let forward: ([Tensor]) -> [Tensor]
     let backward: (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor]
     let name: String
+    /// The function's own batching rule, if it has one (JAX's `custom_vmap`).
+    let batchRule: BatchRule?
     private var graphs: [[TensorSpec]: Graph] = [:]
     private let lock = NSLock()
 
+    /// Given the operands (the batched ones with the batch axis in front) and which are
+    /// batched, the outputs for the whole batch, batch axis in front.
+    public typealias BatchRule = (_ values: [Tensor], _ batched: [Bool]) -> [Tensor]
+
     init(name: String, forward: @escaping ([Tensor]) -> [Tensor],
-         backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor]) {
+         backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor],
+         batchRule: BatchRule? = nil) {
         self.name = name
+        self.batchRule = batchRule
         self.forward = forward
         self.backward = backward
     }
@@ -76,6 +84,7 @@ enum Custom {
     /// is the forward function under `vmap`, its backward pass the backward function under
     /// `vmap`, whose cotangents for inputs shared by every example are summed over them.
     static func batch(_ function: CustomFunction, _ x: BatchedOperands) -> [Tensor] {
+        if let rule = function.batchRule { return rule(x.values, x.batched) }
         let inAxes = x.batched.map { $0 ? 0 : nil as Int? }
         let inputCount = x.values.count
         let batched = CustomFunction(name: "vmap(\(function.name))",
@@ -95,11 +104,13 @@ enum Custom {
 /// inputs, one per input of its shape (ignored for integer inputs), instead of
 /// differentiating `f`'s operations. Works under `compile`, `vmap` and inside modules;
 /// `jvp` differentiates `f` itself. The backward function's operations are recorded when a
-/// higher derivative is taken.
+/// higher derivative is taken. A `batchRule` replaces vectorizing `forward` under `vmap`
+/// (JAX's `custom_vmap`): the named-axis collectives reduce over the batch with it.
 public func customVJP(_ forward: @escaping ([Tensor]) -> [Tensor],
                       backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor],
+                      batchRule: CustomFunction.BatchRule? = nil,
                       name: String = "custom") -> ([Tensor]) -> [Tensor] {
-    let function = CustomFunction(name: name, forward: forward, backward: backward)
+    let function = CustomFunction(name: name, forward: forward, backward: backward, batchRule: batchRule)
     return { inputs in
         if inputs.isEmpty { fatalError("customVJP(\(name)): the function needs at least one input tensor") }
         return Dispatch.run(.custom(function), inputs)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Vectorizing map (JAX's vmap): `vmap(f, inAxes:, outAxes:)(xs)` equals applying `f` to
 /// each slice of the arguments along their `inAxes` and stacking the results along
 /// `outAxes`, computed as one batched computation without a loop over the batch.
@@ -15,19 +17,25 @@
 /// generator as the loop would; a key tensor passed unbatched gives every example the same
 /// numbers, a batch of keys one stream per example (as in JAX). An assignment to a
 /// captured tensor (`assign`) must not differ between examples.
-public func vmap(_ f: @escaping ([Tensor]) -> [Tensor], inAxes: [Int?]? = nil, outAxes: [Int]? = nil) -> ([Tensor]) -> [Tensor] {
-    { xs in Batching.run(f, xs, inAxes: inAxes ?? Array(repeating: 0, count: xs.count), outAxes: outAxes) }
+///
+/// An `axisName` names the batch axis for collectives inside `f` (EmberDistributed's
+/// `psum`, `pmean`... as in JAX), which then combine the examples as `pmap` combines ranks.
+public func vmap(_ f: @escaping ([Tensor]) -> [Tensor], inAxes: [Int?]? = nil, outAxes: [Int]? = nil,
+                 axisName: String? = nil) -> ([Tensor]) -> [Tensor] {
+    { xs in
+        Batching.run(f, xs, inAxes: inAxes ?? Array(repeating: 0, count: xs.count), outAxes: outAxes, axisName: axisName)
+    }
 }
 
 /// `vmap` for a function of one tensor.
-public func vmap(_ f: @escaping (Tensor) -> Tensor, inAxis: Int = 0, outAxis: Int = 0) -> (Tensor) -> Tensor {
-    let batched = vmap({ xs in [f(xs[0])] }, inAxes: [inAxis], outAxes: [outAxis])
+public func vmap(_ f: @escaping (Tensor) -> Tensor, inAxis: Int = 0, outAxis: Int = 0, axisName: String? = nil) -> (Tensor) -> Tensor {
+    let batched = vmap({ xs in [f(xs[0])] }, inAxes: [inAxis], outAxes: [outAxis], axisName: axisName)
     return { x in batched([x])[0] }
 }
 
 /// The batching interpreter over a traced graph.
 enum Batching {
-    static func run(_ f: ([Tensor]) -> [Tensor], _ xs: [Tensor], inAxes: [Int?], outAxes: [Int]?) -> [Tensor] {
+    static func run(_ f: ([Tensor]) -> [Tensor], _ xs: [Tensor], inAxes: [Int?], outAxes: [Int]?, axisName: String?) -> [Tensor] {
         precondition(inAxes.count == xs.count, "vmap: \(inAxes.count) in-axes for \(xs.count) arguments")
         var size: Int?
         var fronts = [Tensor](), batched = [Bool]()
@@ -47,6 +55,8 @@ enum Batching {
             batched.append(true)
         }
         guard let size else { preconditionFailure("vmap: no argument has a batch axis (every in-axis is nil)") }
+        VmapAxes.stack.append((axisName, size))
+        defer { VmapAxes.stack.removeLast() }
 
         let exampleSpecs = zip(fronts, batched).map { x, b in b ? TensorSpec(Array(x.shape.dropFirst()), x.dtype) : x.spec }
         let graph = trace(exampleSpecs, f)
@@ -112,4 +122,21 @@ enum Batching {
         order.insert(from, at: to)
         return x.permuted(order)
     }
+}
+
+/// The axes of the `vmap` calls in progress on this thread, innermost last: the batching
+/// rules of named-axis collectives run while their own level is innermost.
+public enum VmapAxes {
+    private static let key = "Ember.VmapAxes"
+
+    fileprivate static var stack: [(name: String?, size: Int)] {
+        get { Thread.current.threadDictionary[key] as? [(name: String?, size: Int)] ?? [] }
+        set { Thread.current.threadDictionary[key] = newValue }
+    }
+
+    /// The name of the innermost `vmap` in progress (nil when it has none or none runs).
+    public static var innermostName: String? { stack.last?.name }
+
+    /// The number of examples of the innermost `vmap` in progress named `name`.
+    public static func size(of name: String) -> Int? { stack.last { $0.name == name }?.size }
 }

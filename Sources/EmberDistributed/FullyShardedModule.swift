@@ -1,0 +1,197 @@
+import Ember
+import EmberNN
+
+/// One unit of fully sharded data parallelism (ZeRO stage 3, PyTorch's FSDP): the wrapped
+/// layer's parameters live sharded across the ranks of a group, and each rank holds only its
+/// chunk of each (flattened, padded to a multiple of the world size: `ShardLayout`).
+///
+/// A call all-gathers the full parameters, runs the layer without recording its operations,
+/// and lets the full parameters go. Backward all-gathers them again, recomputes the layer's
+/// forward pass from its saved input (as FSDP with activation checkpointing does, so neither
+/// the full parameters nor the layer's inner activations stay alive between forward and
+/// backward), differentiates it, and reduce-scatters the parameter gradients: each rank's
+/// chunks receive the gradient averaged over the ranks, so that an ordinary optimizer over
+/// `parameters()` (the chunks) trains the model as DistributedDataParallel would.
+///
+/// The recomputed forward pass draws the same random numbers as the first (the global
+/// generator is rewound to where the forward pass started), so dropout works. Buffers (batch
+/// norm statistics) stay whole on every rank. Parameters tied to a tensor outside the unit
+/// cannot be sharded: wrap the modules that share them in one unit.
+public final class FullyShardedModule: Module, Layer {
+    /// The layer, held outside the module tree: its parameter slots hold empty placeholders
+    /// between calls, and `parameters()` of this module are the shards.
+    private struct Wrapped { let layer: any Layer }
+    private let wrapped: Wrapped
+    public let group: any ProcessGroup
+    /// The wrapped layer's parameter names, in its `namedParameters()` order.
+    public let parameterNames: [String]
+    private let layouts: [(indices: [Int], layout: ShardLayout)]
+    /// This rank's chunk of each parameter, in `parameterNames` order.
+    public let shards: [Tensor]
+    private var call: (([Tensor]) -> [Tensor])!
+    /// The generator's state when a training forward pass began, by its input (held weakly:
+    /// an entry whose input is gone had no backward pass), for the recomputation in backward.
+    private struct StartingState {
+        weak var input: Tensor?
+        let state: (key: UInt64, position: UInt64)
+    }
+    private var generatorStates: [ObjectIdentifier: StartingState] = [:]
+
+    /// Shards `layer`'s parameters (rank 0's values) across `group` and releases the full ones.
+    public init(_ layer: any Layer, group: any ProcessGroup) throws {
+        let named = layer.namedParameters()
+        try broadcastCoalesced(named.map(\.1) + layer.namedBuffers().map(\.1), from: 0, in: group)
+        wrapped = Wrapped(layer: layer)
+        self.group = group
+        parameterNames = named.map(\.0)
+        layouts = shardLayouts(of: named.map(\.1), worldSize: group.worldSize)
+        var shards = [Tensor?](repeating: nil, count: named.count)
+        for (indices, layout) in layouts {
+            let section = layout.section(of: indices.map { named[$0].1 }, rank: group.rank)
+            for (position, index) in indices.enumerated() {
+                shards[index] = layout.chunk(position, of: section).contiguous().requiringGrad(named[index].1.requiresGrad)
+            }
+        }
+        self.shards = shards.map { $0! }
+        super.init()
+        for (name, shard) in zip(parameterNames, self.shards) {
+            registerParameter(shard, as: name.replacingOccurrences(of: ".", with: "_"))
+        }
+        // Distinct empty placeholders, so that no two slots look tied.
+        layer.replaceState(Dictionary(uniqueKeysWithValues: named.map { ($0.0, Tensor.zeros([0], dtype: $0.1.dtype)) }))
+        call = customVJP({ [unowned self] inputs in forwardPass(inputs) },
+                         backward: { [unowned self] inputs, _, cotangents in backwardPass(inputs, cotangents[0]) },
+                         name: "fully_sharded")
+    }
+
+    /// The wrapped layer (its parameters are placeholders outside `withFullParameters`).
+    public var layer: any Layer { wrapped.layer }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        call([x] + shards)[0]
+    }
+
+    /// The full parameters, gathered from every rank's chunks (a collective).
+    public func fullParameters() throws -> [Tensor] {
+        var full = [Tensor?](repeating: nil, count: shards.count)
+        for (indices, layout) in layouts {
+            let section = noGrad { Tensor.concatenate(indices.map { shards[$0].detached() }) }
+            let stacked = try layout.allGather(section, in: group)
+            for (position, index) in indices.enumerated() { full[index] = layout.tensor(position, fromSections: stacked).contiguous() }
+        }
+        return full.map { $0! }
+    }
+
+    /// Runs `body` with the wrapped layer holding its full parameters (a collective; for
+    /// evaluation, export or a consolidated state dict).
+    public func withFullParameters<R>(_ body: (any Layer) throws -> R) throws -> R {
+        let full = try fullParameters()
+        return try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { try body(layer) }
+    }
+
+    /// The wrapped layer's state dict with full parameters, on every rank (a collective).
+    public func fullStateDict() throws -> [String: Tensor] {
+        try withFullParameters { $0.stateDict().mapValues { $0.contiguous() } }
+    }
+
+    /// Loads a full state dict of the wrapped layer: every rank keeps its chunks.
+    public func loadFullStateDict(_ state: [String: Tensor]) throws {
+        let full = try fullParameters()
+        try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) {
+            _ = try layer.loadStateDict(state)
+        }
+        for (indices, layout) in layouts {
+            let section = layout.section(of: indices.map { full[$0] }, rank: group.rank)
+            noGrad {
+                for (position, index) in indices.enumerated() { shards[index].assign(layout.chunk(position, of: section)) }
+            }
+        }
+    }
+
+    /// The layer's output for inputs [x] + shards.
+    private func forwardPass(_ inputs: [Tensor]) -> [Tensor] {
+        let x = inputs[0]
+        // Traced for the output's shape only: stand-ins of the full shapes will do.
+        if x.isAbstract {
+            let standIns = zip(parameterNames, layerShapes()).map { ($0, Tensor.zeros($1.shape, dtype: $1.dtype)) }
+            return [layer.withState(Dictionary(uniqueKeysWithValues: standIns)) { layer(x) }]
+        }
+        // The layer is outside the module tree, so train() and eval() do not reach it.
+        if layer.isTraining != isTraining { layer.train(isTraining) }
+        if isTraining {
+            generatorStates = generatorStates.filter { $0.value.input != nil }
+            generatorStates[ObjectIdentifier(x)] = StartingState(input: x, state: Generator.global.state)
+        }
+        let full = stopOnError { try fullParameters() }
+        return [noGrad { layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer(x) } }]
+    }
+
+    /// The cotangents of [x] + shards: the layer recomputed with the full parameters,
+    /// differentiated, and its parameter gradients reduce-scattered to their owners.
+    private func backwardPass(_ inputs: [Tensor], _ cotangent: Tensor) -> [Tensor] {
+        let x = inputs[0]
+        let full = stopOnError { try fullParameters() }
+        let current = Generator.global.state
+        if let started = generatorStates.removeValue(forKey: ObjectIdentifier(x))?.state { Generator.global.state = started }
+        defer { Generator.global.state = current }
+        let differentiatesInput = x.dtype.isFloatingPoint
+        let (_, pullback) = vjp({ [self] variables in
+            let parameters = differentiatesInput ? Array(variables.dropFirst()) : variables
+            return layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, parameters))) {
+                layer(differentiatesInput ? variables[0] : x)
+            }
+        }, differentiatesInput ? [x] + full : full)
+        let gradients = pullback(cotangent)
+        let parameterGradients = differentiatesInput ? Array(gradients.dropFirst()) : gradients
+        var shardGradients = [Tensor?](repeating: nil, count: shards.count)
+        for (indices, layout) in layouts {
+            let stacked = layout.stackedSections(indices.map { parameterGradients[$0] })
+            let mine = stopOnError { try group.reduceScatter(stacked, op: .average) }.reshaped(to: [layout.sectionSize])
+            for (position, index) in indices.enumerated() { shardGradients[index] = layout.chunk(position, of: mine) }
+        }
+        return [differentiatesInput ? gradients[0] : Tensor.zeros(x.shape)] + shardGradients.map { $0! }
+    }
+
+    /// The full shapes and dtypes of the parameters, in `parameterNames` order.
+    private func layerShapes() -> [(shape: [Int], dtype: DType)] {
+        var result = [(shape: [Int], dtype: DType)?](repeating: nil, count: shards.count)
+        for (indices, layout) in layouts {
+            for (position, index) in indices.enumerated() { result[index] = (layout.shapes[position], layout.dtype) }
+        }
+        return result.map { $0! }
+    }
+}
+
+/// Which layers become fully sharded units.
+public enum ShardingPolicy: Sendable {
+    /// Every layer its own unit (per transformer block when the layers are blocks).
+    case eachLayer
+    /// Consecutive layers joined until a unit holds at least this many parameter elements.
+    case parameterCount(minimum: Int)
+}
+
+/// `layers` as a Sequential of fully sharded units, grouped by `policy` (PyTorch's
+/// auto-wrap policies). Only the units' chunks are held by each rank; train with any
+/// optimizer over the result's `parameters()`.
+public func fullyShard(_ layers: [any Layer], group: any ProcessGroup, policy: ShardingPolicy = .eachLayer) throws -> Sequential {
+    var units = [[any Layer]]()
+    switch policy {
+    case .eachLayer:
+        units = layers.map { [$0] }
+    case .parameterCount(let minimum):
+        var current = [any Layer](), count = 0
+        for layer in layers {
+            current.append(layer)
+            count += layer.parameterCount
+            if count >= minimum {
+                units.append(current)
+                current = []
+                count = 0
+            }
+        }
+        if !current.isEmpty { units.append(current) }
+    }
+    return Sequential(try units.map { members in
+        try FullyShardedModule(members.count == 1 ? members[0] : Sequential(members), group: group)
+    })
+}
