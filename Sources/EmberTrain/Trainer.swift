@@ -25,6 +25,11 @@ public final class Trainer {
     public var callbacks: [any Callback]
     /// The ranks training together; nil (or a group of one) trains in this process alone.
     public let processGroup: (any ProcessGroup)?
+    /// The precision the forward pass and the loss run in (`autocast`); parameters,
+    /// gradients and the optimizer stay float32.
+    public let precision: Precision
+    /// Loss scaling for float16 (made by default for `.fp16`); saved in training checkpoints.
+    public let gradScaler: GradScaler?
     /// The model wrapped for data-parallel training, made by the first `fit`.
     private var dataParallel: DistributedDataParallel?
 
@@ -51,7 +56,10 @@ public final class Trainer {
     public private(set) var epochStart = ContinuousClock.now
 
     public init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
-                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+                metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil,
+                precision: Precision = .fp32, gradScaler: GradScaler? = nil) {
+        self.precision = precision
+        self.gradScaler = gradScaler ?? (precision == .fp16 ? GradScaler() : nil)
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
@@ -62,9 +70,9 @@ public final class Trainer {
 
     public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: some Loss,
                             metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [],
-                            processGroup: (any ProcessGroup)? = nil) {
+                            processGroup: (any ProcessGroup)? = nil, precision: Precision = .fp32, gradScaler: GradScaler? = nil) {
         self.init(model: model, optimizer: optimizer, loss: { loss($0, $1) }, metrics: metrics, callbacks: callbacks,
-                  processGroup: processGroup)
+                  processGroup: processGroup, precision: precision, gradScaler: gradScaler)
     }
 
     /// The number of ranks training together.
@@ -130,10 +138,18 @@ public final class Trainer {
             for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
-            let predictions = (dataParallel ?? model)(batch.inputs)
-            let value = loss(predictions, batch.targets)
-            value.backward()
-            optimizer.step()
+            let (predictions, value) = precision.run {
+                let predictions = (dataParallel ?? model)(batch.inputs)
+                return (predictions, loss(predictions, batch.targets))
+            }
+            if let gradScaler {
+                gradScaler.scaled(value).backward()
+                gradScaler.step(optimizer)
+                gradScaler.update()
+            } else {
+                value.backward()
+                optimizer.step()
+            }
             globalStep += 1
             epochSamples += batch.count
             trained += 1
@@ -169,7 +185,7 @@ public final class Trainer {
 
     private func evaluateAcrossRanks(_ data: any BatchProvider) throws -> [String: Double] {
         let meanLoss = Mean(name: "loss")
-        evaluateAccumulating(model, data, loss: loss, into: meanLoss, metrics: metrics)
+        precision.run { evaluateAccumulating(model, data, loss: loss, into: meanLoss, metrics: metrics) }
         try sumAcrossRanks([meanLoss] + metrics)
         return logsOf(loss: meanLoss, metrics: metrics)
     }
@@ -198,7 +214,7 @@ public final class Trainer {
 
     /// The model's outputs for all of `data`; see `predict(_:_:)`.
     public func predict(_ data: any BatchProvider) -> Tensor {
-        EmberTrain.predict(model, data)
+        precision.run { EmberTrain.predict(model, data) }
     }
 }
 

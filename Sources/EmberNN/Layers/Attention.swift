@@ -33,6 +33,8 @@ func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, dropout: Doubl
 /// Softmax over the last axis in which a row of -inf (a query with nothing to attend to) gives
 /// zeros instead of nan, as PyTorch's attention kernels. The extra work is on [..., L, 1] only.
 func safeSoftmax(_ scores: Tensor) -> Tensor {
+    // Under autocast the scores are normalized in float32, like softmax.
+    let scores = Autocast.widened(scores)
     let zero = Tensor.scalar(0, dtype: scores.dtype), one = Tensor.scalar(1, dtype: scores.dtype)
     let rowMax = noGrad { scores.max(axis: -1, keepDims: true) }
     let e = (scores - Tensor.where(rowMax .== -Double.infinity, zero, rowMax)).exp()

@@ -21,6 +21,7 @@ public final class Linear: Module, Layer {
         precondition(x.shape.last == inFeatures,
                      "Linear(\(inFeatures), \(outFeatures)): expected an input whose last axis is \(inFeatures), got \(x.shape)")
         let y = x.matmul(weight.transposed())
-        return bias.map { y + $0 } ?? y
+        // Under autocast the bias joins the product's type, as PyTorch's `linear`.
+        return bias.map { y + Autocast.lowered($0) } ?? y
     }
 }
