@@ -52,11 +52,6 @@ public enum Autocast {
         let state = ember_thread_state()
         guard x.dtype == .float32, x.isLeaf, x.requiresGrad, state.pointee.tracer == nil,
               let pointer = state.pointee.autocastCache else { return x.cast(to: dtype) }
-        // A transposed weight (Linear's `weight.transposed()`) is cast in its own layout,
-        // so the product and the gradient reaching the parameter keep theirs.
-        if x.rank == 2 && LinearAlgebra.isTransposedLayout(x) {
-            return cast(x.transposed(), to: dtype).transposed()
-        }
         let cache = Unmanaged<AutocastCache>.fromOpaque(pointer).takeUnretainedValue()
         return cache.cast(x, to: dtype, recorded: state.pointee.gradDisabledDepth == 0)
     }

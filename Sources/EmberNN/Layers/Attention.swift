@@ -146,8 +146,9 @@ public final class MultiHeadAttention: Module {
     /// x times `count` consecutive blocks of the input projection, starting at block `part`.
     private func project(_ x: Tensor, part: Int, count: Int) -> Tensor {
         let rows = count * embedDim, start = part * embedDim
-        let y = x.matmul(inProjWeight.narrow(axis: 0, start: start, count: rows).transposed())
-        return inProjBias.map { y + $0.narrow(axis: 0, start: start, count: rows) } ?? y
+        // Under autocast the parameters are cast whole, once per region, then narrowed.
+        let y = x.matmul(Autocast.lowered(inProjWeight).narrow(axis: 0, start: start, count: rows).transposed())
+        return inProjBias.map { y + Autocast.lowered($0).narrow(axis: 0, start: start, count: rows) } ?? y
     }
 
     /// [d0, d1, parts·E] in the input layout → views [parts, batch, heads, length, headDim].

@@ -48,9 +48,10 @@ enum ConvolutionKernels {
         /// product per image on NCHW memory, which oneDNN's gemm runs near peak without
         /// reorders: faster than the blocked kernels on ResNet-50's 56x56 and 28x28 layers,
         /// within a few percent either way on its 14x14 ones, slower below 12x12
-        /// (oneDNN 2.6, AVX-512).
+        /// (oneDNN 2.6, AVX-512). Not in bfloat16: oneDNN's bf16 gemm convolution is three
+        /// times slower than its blocked bf16 kernels there.
         var isLargePointwise: Bool {
-            weight[2] == 1 && weight[3] == 1 && config.stride == [1, 1] && config.padding == [0, 0]
+            dtype != .bfloat16 && weight[2] == 1 && weight[3] == 1 && config.stride == [1, 1] && config.padding == [0, 0]
                 && config.groups == 1 && output[2] * output[3] >= 256
         }
         var strides: [dnnl_dim_t] { config.stride.map { dnnl_dim_t($0) } }
