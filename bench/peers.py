@@ -3,6 +3,10 @@
 inference workloads (W4, W7) in onnxruntime.
 
     python bench/peers.py --impl torch|jax|onnxruntime [--reps N] [--json] [--peak] [W1 W9 ...]
+    python bench/peers.py --impl torch --precision bf16 W4 W5 W6 W7
+
+`--precision bf16` runs each step under torch.autocast("cpu", dtype=torch.bfloat16), the
+peer of `ember bench --precision bf16`; its lines carry "precision": "bf16".
 
 Prints one JSON object per line (with --json), shaped like `ember bench --json`:
     {"workload":"W1","impl":"torch","median":..,"min":..,"max":..,"unit":"GFLOP/s"}
@@ -581,6 +585,8 @@ def main() -> int:
                         help="measure the fp32 peak on a 4096^3 matmul (workload 'peak')")
     parser.add_argument("--minilm", help="all-MiniLM-L6-v2 folder for W7 "
                                          "(default: $EMBER_MINILM_DIR)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: torch.autocast to bfloat16 (torch only; W4-W7)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="one thread, timed by the process's CPU time (jax: CPU time only)")
     args = parser.parse_args()
@@ -591,6 +597,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose from {WORKLOADS}")
     workloads = args.workloads or ([] if args.peak else WORKLOADS)
+    if args.precision == "bf16":
+        if args.impl != "torch" or args.peak:
+            parser.error("--precision bf16 is for --impl torch, without --peak")
+        workloads = args.workloads or ["W4", "W5", "W6", "W7"]
+        if any(w not in ("W4", "W5", "W6", "W7") for w in workloads):
+            parser.error("--precision bf16 runs W4, W5, W6 and W7")
     if args.minilm:
         os.environ["EMBER_MINILM_DIR"] = args.minilm
 
@@ -608,6 +620,8 @@ def main() -> int:
             emit({"workload": name, "impl": impl, "error": describe(e)}, args.json)
             continue
         for case in cases:
+            if args.precision == "bf16":
+                case = autocast_case(case)
             record = {"workload": name, "impl": case.impl}
             try:
                 record.update(measure(case, args.reps))
@@ -617,8 +631,21 @@ def main() -> int:
                 if name in RSS_WORKLOADS:
                     record["peak_rss_mb"] = round(peak_rss_mb(), 1)
                 record["version"] = version
+            if args.precision != "fp32":
+                record["precision"] = args.precision
             emit(record, args.json)
     return 0
+
+
+def autocast_case(case: Case) -> Case:
+    """`case` with its step run under torch.autocast("cpu", dtype=torch.bfloat16)."""
+    import torch
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            case.step()
+
+    return case._replace(step=step)
 
 
 if __name__ == "__main__":

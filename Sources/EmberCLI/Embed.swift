@@ -21,6 +21,7 @@ struct Embed: ParsableCommand {
     @Option(help: "A file of sentences, one per line, embedded after the arguments.") var file: String?
     @Option(parsing: .unconditional, help: "Sentences per batch.") var batchSize = 32
     @Flag(help: "Print only {\"embeddings\": [[...], ...]}.") var json = false
+    @Option(help: ArgumentHelp(inferencePrecisionHelp)) var precision = "fp32"
 
     func run() throws {
         print(try output())
@@ -29,6 +30,7 @@ struct Embed: ParsableCommand {
     /// What the command prints.
     func output() throws -> String {
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
+        let mode = try inferencePrecision(precision)
         let sentences = try self.sentences + linesOf(file)
         guard !sentences.isEmpty else { throw CommandError("give at least one sentence (as arguments or with --file)") }
         let embedder: SentenceEmbedder
@@ -37,7 +39,7 @@ struct Embed: ParsableCommand {
         } catch {
             throw CommandError("cannot load the model in \(model): \(error)")
         }
-        let embeddings = embedder.embed(sentences, batchSize: batchSize)
+        let embeddings = mode.run { embedder.embed(sentences, batchSize: batchSize) }.cast(to: .float32)
         let rows = (0..<sentences.count).map { embeddings[$0].floats }
         if json {
             return try jsonText(["embeddings": rows])

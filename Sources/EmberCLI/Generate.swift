@@ -24,10 +24,12 @@ struct Generate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sample among the k most likely tokens only.") var topK: Int?
     @Option(parsing: .unconditional, help: "Sample among the most likely tokens whose probabilities add up to p (nucleus sampling).") var topP: Double?
     @Flag(help: "Always take the most likely token (no sampling).") var greedy = false
+    @Option(help: ArgumentHelp(inferencePrecisionHelp)) var precision = "fp32"
     @Option(parsing: .unconditional, help: "Random seed for sampling.", transform: parseSeed) var seed: UInt64 = 0
 
     func run() throws {
         let sampling = try self.sampling()
+        let mode = try inferencePrecision(precision)
         guard maxNewTokens >= 0 else { throw CommandError("--max-new-tokens must not be negative, got \(maxNewTokens)") }
         guard !prompt.isEmpty else { throw CommandError("the prompt is empty: give some text to continue") }
         let saved = try SavedRun(path: runPath)
@@ -47,14 +49,14 @@ struct Generate: ParsableCommand {
         // so a character spread over several tokens appears once it is whole.
         print(prompt, terminator: "")
         var generated: [Int] = [], shown = ""
-        _ = try gpt.generate(prompt: promptIDs, maxNewTokens: maxNewTokens, sampling: sampling, seed: seed) { token in
+        _ = try mode.run { try gpt.generate(prompt: promptIDs, maxNewTokens: maxNewTokens, sampling: sampling, seed: seed) { token in
             generated.append(token)
             let text = tokenizer.decode(generated)
             guard !text.hasSuffix("\u{FFFD}") else { return }
             if text.hasPrefix(shown) { print(text.dropFirst(shown.count), terminator: "") }
             shown = text
             fflush(stdout)
-        }
+        } }
         let text = tokenizer.decode(generated)
         if text.hasPrefix(shown) { print(text.dropFirst(shown.count), terminator: "") }
         print()

@@ -23,6 +23,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Text models: a file of texts to classify, one per line.") var file: String?
     @Option(parsing: .unconditional, help: "Classes shown per input, most likely first.") var topK = 3
     @Option(parsing: .unconditional, help: "Examples per batch.") var batchSize = 64
+    @Option(help: ArgumentHelp(inferencePrecisionHelp)) var precision = "fp32"
     @Flag(help: "Print one JSON object: {\"predictions\": [{\"input\", \"label\", \"top\": [{\"label\", \"probability\"}]}]}.") var json = false
 
     func run() throws {
@@ -33,6 +34,7 @@ struct Predict: ParsableCommand {
     func output() throws -> String {
         guard topK > 0 else { throw CommandError("--top-k must be positive, got \(topK)") }
         guard batchSize > 0 else { throw CommandError("--batch-size must be positive, got \(batchSize)") }
+        let mode = try inferencePrecision(precision)
         let inputs = try inputs + linesOf(file)
         guard !inputs.isEmpty else { throw CommandError("give at least one input to classify") }
         let predictor = try Predictor(run: URL(fileURLWithPath: runPath))
@@ -43,7 +45,7 @@ struct Predict: ParsableCommand {
         var predictions: [Prediction] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let batch = examples[start..<min(start + batchSize, examples.count)]
-            for (example, result) in zip(batch, predictor.classify(batch.map(\.tensor))) {
+            for (example, result) in zip(batch, mode.run { predictor.classify(batch.map(\.tensor)) }) {
                 predictions.append(Prediction(input: example.name, top: result.top(topK).map {
                     Prediction.Score(label: $0.label, probability: Double($0.probability))
                 }))

@@ -16,6 +16,11 @@ extension Module {
     /// Runs a forward pass so that `summary` sees this module's output. Modules whose call
     /// takes other arguments (attention, recurrent layers) wrap their body in it.
     public func recordingCall<Output>(_ body: () -> Output) -> Output {
+        if let precision { return precision.override { recordingCallInOwnPrecision(body) } }
+        return recordingCallInOwnPrecision(body)
+    }
+
+    private func recordingCallInOwnPrecision<Output>(_ body: () -> Output) -> Output {
         if let profiler = Profiler.current {
             return profiler.range(ModulePaths.name(of: self, in: profiler), category: .module) { recordedCall(body) }
         }

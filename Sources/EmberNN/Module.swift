@@ -12,6 +12,11 @@ import Ember
 open class Module {
     /// Whether the module is in training mode (dropout active, batch statistics updated).
     public private(set) var isTraining = true
+    /// The precision this module's calls run in, submodules included unless they set their
+    /// own (Keras's mixed-precision policy): `.bf16` on a model runs it under autocast,
+    /// `.fp32` on its head keeps that in float32. nil: whatever the caller runs in.
+    /// Parameters stay float32 either way.
+    public var precision: Precision?
     private var registered: [(key: String, slot: TensorSlot)] = []
     /// The `ModuleList` standing for each array-valued property, kept so that it has one
     /// identity (and one training flag) across traversals.

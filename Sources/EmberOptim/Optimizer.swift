@@ -64,6 +64,8 @@ public protocol OptimizerProtocol: AnyObject {
     var momenta: [Double?] { get set }
     func stateDict() -> OptimizerState
     func loadStateDict(_ state: OptimizerState) throws(OptimizerError)
+    /// Every parameter the optimizer updates, group by group (what `GradScaler` unscales).
+    var parameters: [Tensor] { get }
 }
 
 extension OptimizerProtocol {
@@ -113,6 +115,8 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
 
     /// The algorithm's name in state dicts ("SGD", "Adam"...).
     public var name: String { String(describing: type(of: self)) }
+
+    public var parameters: [Tensor] { parameterGroups.flatMap(\.parameters) }
 
     /// One optimization step over every parameter that has a gradient.
     public func step() {

@@ -1,3 +1,4 @@
+import Ember
 import EmberIO
 import Foundation
 
@@ -22,11 +23,15 @@ public struct TrainConfig: Codable, Equatable {
     public var maxLength: Int?
     /// Image folders: the side images are resized to (nil: the model's usual size).
     public var imageSize: Int?
+    /// fp32, bf16 or fp16 (`Precision`); nil (runs saved before it existed): fp32.
+    public var precision: String?
 
     public init() {}
 
     public var effectiveMaxLength: Int { maxLength ?? (ModelRegistry.languageModels.contains(model) ? 64 : 128) }
     public var isLanguageModel: Bool { ModelRegistry.languageModels.contains(model) }
+    /// The precision the run trains in (checked by `validate`).
+    public var effectivePrecision: Precision { precision.flatMap(Precision.init(rawValue:)) ?? .fp32 }
 
     /// The side of the square an image folder's images are resized to: the model's usual
     /// input (224 for the ImageNet ResNets, 28 for LeNet-5 and the dense models, else 32).
@@ -89,6 +94,10 @@ public struct TrainConfig: Codable, Equatable {
         if let imageSize { try require((8...1024).contains(imageSize), "imageSize", imageSize, "must be 8 to 1024 (pixels per side)") }
         try require(Self.optimizers.contains(optimizer), "optimizer", "'\(optimizer)'", "must be one of \(Self.optimizers.joined(separator: ", "))")
         try require(Self.schedules.contains(schedule), "schedule", "'\(schedule)'", "must be one of \(Self.schedules.joined(separator: ", "))")
+        if let precision {
+            try require(Precision(rawValue: precision) != nil, "precision", "'\(precision)'",
+                        "must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         try require(epochs > 0, "epochs", epochs, "must be positive")
         try require(batchSize > 0, "batchSize", batchSize, "must be positive")
         try require(learningRate > 0 && learningRate.isFinite, "lr", learningRate, "must be a positive number")
@@ -116,7 +125,7 @@ public struct TrainConfig: Codable, Equatable {
     public var summary: [(String, String)] {
         [("model", model), ("dataset", dataset + (dataDir.map { " (\($0))" } ?? "")), ("epochs", "\(epochs)"),
          ("batch size", "\(batchSize)"), ("optimizer", optimizer), ("learning rate", "\(learningRate)"),
-         ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("seed", "\(seed)"),
+         ("schedule", schedule), ("weight decay", "\(effectiveWeightDecay)"), ("precision", effectivePrecision.rawValue), ("seed", "\(seed)"),
          ("train size", dataset == "shapes" ? "\(shapesTrainSize)" : trainSize.map(String.init) ?? "all"),
          ("validation size", dataset == "shapes" ? "\(shapesValidationSize)" : valSize.map(String.init) ?? "all")]
             + (dataset == "folder" ? [("image size", "\(effectiveImageSize)x\(effectiveImageSize)")] : [])

@@ -30,6 +30,11 @@ public final class Trainer {
     public var callbacks: [any Callback]
     /// The ranks training together; nil (or a group of one) trains in this process alone.
     public let processGroup: (any ProcessGroup)?
+    /// The precision the forward pass and the loss run in (`autocast`); parameters,
+    /// gradients and the optimizer stay float32.
+    public let precision: Precision
+    /// Loss scaling for float16 (made by default for `.fp16`); saved in training checkpoints.
+    public let gradScaler: GradScaler?
     /// The model wrapped for data-parallel training, made by the first `fit`.
     private var dataParallel: DistributedDataParallel?
 
@@ -56,9 +61,10 @@ public final class Trainer {
     public private(set) var epochStart = ContinuousClock.now
 
     public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: @escaping (Tensor, Tensor) -> Tensor,
-                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+                            metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil,
+                            precision: Precision = .fp32, gradScaler: GradScaler? = nil) {
         self.init(model: model, optimizer: optimizer, objective: .single(loss: loss, metrics: metrics), callbacks: callbacks,
-                  processGroup: processGroup)
+                  processGroup: processGroup, precision: precision, gradScaler: gradScaler)
     }
 
     /// A model with named outputs: `losses` and `metrics` by output name (outputs without a
@@ -66,14 +72,17 @@ public final class Trainer {
     /// the total that is minimised.
     public convenience init(model: any NamedIOModel, optimizer: any OptimizerProtocol, losses: [String: any Loss],
                             lossWeights: [String: Double] = [:], metrics: [String: [any PredictionMetric]] = [:],
-                            callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil) {
+                            callbacks: [any Callback] = [], processGroup: (any ProcessGroup)? = nil,
+                            precision: Precision = .fp32, gradScaler: GradScaler? = nil) {
         self.init(model: model, optimizer: optimizer,
                   objective: .named(model, losses: losses, lossWeights: lossWeights, metrics: metrics),
-                  callbacks: callbacks, processGroup: processGroup)
+                  callbacks: callbacks, processGroup: processGroup, precision: precision, gradScaler: gradScaler)
     }
 
     private init(model: any Layer, optimizer: any OptimizerProtocol, objective: Objective, callbacks: [any Callback],
-                 processGroup: (any ProcessGroup)?) {
+                 processGroup: (any ProcessGroup)?, precision: Precision, gradScaler: GradScaler?) {
+        self.precision = precision
+        self.gradScaler = gradScaler ?? (precision == .fp16 ? GradScaler() : nil)
         self.model = model
         self.optimizer = optimizer
         self.objective = objective
@@ -83,9 +92,9 @@ public final class Trainer {
 
     public convenience init(model: any Layer, optimizer: any OptimizerProtocol, loss: some Loss,
                             metrics: [any PredictionMetric] = [], callbacks: [any Callback] = [],
-                            processGroup: (any ProcessGroup)? = nil) {
+                            processGroup: (any ProcessGroup)? = nil, precision: Precision = .fp32, gradScaler: GradScaler? = nil) {
         self.init(model: model, optimizer: optimizer, loss: { loss($0, $1) }, metrics: metrics, callbacks: callbacks,
-                  processGroup: processGroup)
+                  processGroup: processGroup, precision: precision, gradScaler: gradScaler)
     }
 
     /// The number of ranks training together.
@@ -151,10 +160,19 @@ public final class Trainer {
             for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
-            let predictions = forward(batch)
-            let (value, parts) = objective.loss(predictions, batch)
-            value.backward()
-            optimizer.step()
+            let (predictions, parts, value) = precision.run {
+                let predictions = forward(batch)
+                let (value, parts) = objective.loss(predictions, batch)
+                return (predictions, parts, value)
+            }
+            if let gradScaler {
+                gradScaler.scaled(value).backward()
+                gradScaler.step(optimizer)
+                gradScaler.update()
+            } else {
+                value.backward()
+                optimizer.step()
+            }
             globalStep += 1
             epochSamples += batch.count
             trained += 1
@@ -193,7 +211,7 @@ public final class Trainer {
 
     private func evaluateAcrossRanks(_ data: any BatchProvider) throws -> [String: Double] {
         let meanLoss = Mean(name: "loss")
-        evaluateAccumulating(model, data, objective, into: meanLoss)
+        precision.run { evaluateAccumulating(model, data, objective, into: meanLoss) }
         try sumAcrossRanks([meanLoss] + metrics)
         return objective.logs(loss: meanLoss)
     }
@@ -222,7 +240,7 @@ public final class Trainer {
 
     /// The model's outputs for all of `data`; see `predict(_:_:)`.
     public func predict(_ data: any BatchProvider) -> Tensor {
-        EmberTrain.predict(model, data)
+        precision.run { EmberTrain.predict(model, data) }
     }
 
     /// A named model's outputs for all of `data`, by name; see `predictOutputs(_:_:)`.
@@ -230,7 +248,7 @@ public final class Trainer {
         guard let model = model as? any NamedIOModel else {
             preconditionFailure("Trainer.predictOutputs: the model has no named outputs; use predict")
         }
-        return EmberTrain.predictOutputs(model, data)
+        return precision.run { EmberTrain.predictOutputs(model, data) }
     }
 }
 

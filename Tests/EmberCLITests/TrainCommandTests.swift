@@ -74,6 +74,21 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(rows.count, 3)
     }
 
+    /// A bf16 run (fp16: the same with a loss scaler) saves its precision, reports it, and
+    /// resumes only in it.
+    func testMixedPrecisionRunsSaveAndKeepTheirPrecision() throws {
+        for precision in ["bf16", "fp16"] {
+            let out = try temporaryDirectory().path
+            let small = ["--train-size", "64", "--val-size", "32", "--batch-size", "32", "--model", "resnet8", "--out", out, "--workers", "0"]
+            XCTAssertNil(message(small + ["--epochs", "1", "--precision", precision]))
+            let config = try TrainConfig.read(from: URL(fileURLWithPath: out + "/config.json"))
+            XCTAssertEqual(config.effectivePrecision.rawValue, precision)
+            XCTAssertEqual(message(["--resume", "--out", out, "--precision", "fp32"]),
+                           "cannot resume with --precision fp32: the run in \(out) used \(precision)")
+            XCTAssertNil(message(["--resume", "--out", out, "--epochs", "2"]))
+        }
+    }
+
     func testTheDatasetFormatIsDetectedFromTheFiles() throws {
         let directory = try temporaryDirectory()
         XCTAssertThrowsError(try TrainingData.detectFormat(at: directory.path)) {

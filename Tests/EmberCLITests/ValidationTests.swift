@@ -60,6 +60,15 @@ final class ValidationTests: XCTestCase {
         XCTAssertEqual(message(Bench.self, ["W1", "--reps", "-1"]), "--reps must be positive, got -1")
     }
 
+    func testPrecisionIsValidatedByEveryCommand() {
+        XCTAssertEqual(message(Train.self, ["--precision", "bf17"]), "--precision must be one of fp32, bf16, fp16, got 'bf17'")
+        XCTAssertEqual(message(Bench.self, ["W4", "--precision", "fp16"]), "--precision fp16: expected fp32 or bf16")
+        XCTAssertEqual(message(Bench.self, ["W1", "--precision", "bf16"]), "--precision bf16: runs W4, W5, W6 and W7, not W1")
+        XCTAssertEqual(message(Predict.self, ["/nonexistent", "x.png", "--precision", "int8"]), "--precision int8: expected fp32 or bf16")
+        XCTAssertEqual(message(Embed.self, ["--model", "/nonexistent", "x", "--precision", "fp16"]), "--precision fp16: expected fp32 or bf16")
+        XCTAssertEqual(message(Generate.self, ["/nonexistent", "--prompt", "a", "--precision", "half"]), "--precision half: expected fp32 or bf16")
+    }
+
     func testBenchRefusesAMissingMiniLMFolder() {
         XCTAssertEqual(message(Bench.self, ["W7", "--minilm", "/nonexistent"]),
                        "--minilm /nonexistent: no such folder (give the all-MiniLM-L6-v2 folder that scripts/fetch-minilm.sh fills)")

@@ -69,6 +69,22 @@ final class DocumentationSnippetTests: XCTestCase {
     }
 
     /// EmberIO.docc/EmberIO.md
+    /// Ember.docc/MixedPrecision.md: one bf16 autocast training step.
+    func testMixedPrecision() {
+        let x = Tensor.randomNormal([16, 8], source: .key(Key(1)))
+        let y = Tensor((0..<16).map { Int64($0 % 4) }, shape: [16])
+        let model = Sequential(Linear(8, 16), ReLU(), Linear(16, 4))
+        let before = model.parameters().map(\.floats)
+        let optimizer = SGD(model.parameters(), lr: 0.1)
+        optimizer.zeroGrad()
+        let loss = autocast(.bfloat16) { crossEntropy(logits: model(x), labels: y) }
+        loss.backward()
+        optimizer.step()
+        XCTAssertEqual(loss.dtype, .float32)
+        XCTAssertTrue(model.parameters().allSatisfy { $0.dtype == .float32 && $0.grad?.dtype == .float32 })
+        XCTAssertNotEqual(model.parameters().map(\.floats), before)
+    }
+
     func testEmberIO() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tensors.safetensors")
         try SafeTensors.write(["x": Tensor([1, 2, 3] as [Float])], metadata: ["format": "pt"], to: url)

@@ -9,6 +9,8 @@ typedef struct {
     void *_Nullable tracer;      // unretained pointer to the active Tracer, if any
     void *_Nullable flopCounter; // unretained pointer to the active FLOPCounter, if any
     void *_Nullable profiler;    // the active Profiler (retained until it stops), if any
+    int32_t autocastDType;       // inside autocast { }: 1 + the DType's raw value; 0 outside
+    void *_Nullable autocastCache; // unretained pointer to the region's AutocastCache, if any
 } EmberThreadState;
 
 EmberThreadState *_Nonnull ember_thread_state(void);

@@ -205,13 +205,14 @@ public struct Size2D: Hashable, Sendable, ExpressibleByIntegerLiteral, Expressib
 
 /// 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) of an input
 /// [N, C, H, W] with a weight [O, C/groups, kh, kw] and an optional bias [O]; gives
-/// [N, O, H', W']. Padding is symmetric (zeros); operands are promoted to one dtype.
+/// [N, O, H', W']. Padding is symmetric (zeros); operands are promoted to one dtype (under
+/// `autocast`, float32 becomes the region's type).
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
                    dilation: Size2D = 1, groups: Int = 1) -> Tensor {
     let config = ConvConfig(stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups)
     let operands = [x, weight] + (bias.map { [$0] } ?? [])
-    let t = operands.dropFirst().reduce(x.dtype) { DType.promoted($0, $1.dtype) }
-    return Dispatch.run1(.conv2d(config), operands.map { $0.cast(to: t) })
+    let t = Autocast.computeType(operands.dropFirst().reduce(x.dtype) { DType.promoted($0, $1.dtype) })
+    return Dispatch.run1(.conv2d(config), operands.map { Autocast.cast($0, to: t) })
 }
 
 /// 1-D convolution of an input [N, C, L] with a weight [O, C/groups, k] and an optional
@@ -242,8 +243,8 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     let outChannels = weight.shape[1] * groups
     precondition(bias.map { $0.shape == [outChannels] } ?? true,
                  "convTranspose2d: the bias must have shape [\(outChannels)] (weight \(weight.shape), groups \(groups)), got \(bias!.shape)")
-    let t = ([weight] + (bias.map { [$0] } ?? [])).reduce(x.dtype) { DType.promoted($0, $1.dtype) }
-    let input = x.cast(to: t), w = weight.cast(to: t)
+    let t = Autocast.computeType(([weight] + (bias.map { [$0] } ?? [])).reduce(x.dtype) { DType.promoted($0, $1.dtype) })
+    let input = Autocast.cast(x, to: t), w = Autocast.cast(weight, to: t)
     // The output size without padding: every row some input row reaches.
     func fullSize(_ axis: Int) -> Int {
         let span: Int = dilations[axis] * (weight.shape[2 + axis] - 1)
@@ -264,6 +265,6 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
         let unpadded = Convolution.backwardInput(config, input, w, inputShape: [x.shape[0], outChannels] + full)
         y = unpadded.padded([Padding(0, 0), Padding(0, 0)] + (0..<2).map { Padding(-paddings[$0], extra[$0] - paddings[$0]) })
     }
-    if let bias { y = y + bias.cast(to: t).reshaped(to: [1, -1, 1, 1]) }
+    if let bias { y = y + Autocast.cast(bias, to: t).reshaped(to: [1, -1, 1, 1]) }
     return y
 }

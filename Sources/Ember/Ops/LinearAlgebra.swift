@@ -49,12 +49,13 @@ enum LinearAlgebra {
 }
 
 /// The matrix product with NumPy's rules: 1-D operands are promoted to a row (left) or a
-/// column (right) and the added axis removed; leading axes broadcast.
+/// column (right) and the added axis removed; leading axes broadcast. Under `autocast`,
+/// float32 operands are multiplied in the region's type.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     let left = a.rank == 1 ? a.unsqueezed(axis: 0) : a
     let right = b.rank == 1 ? b.unsqueezed(axis: 1) : b
-    let t = DType.promoted(left.dtype, right.dtype)
-    var result = Dispatch.run1(.matmul, [left.cast(to: t), right.cast(to: t)])
+    let t = Autocast.computeType(DType.promoted(left.dtype, right.dtype))
+    var result = Dispatch.run1(.matmul, [Autocast.cast(left, to: t), Autocast.cast(right, to: t)])
     if b.rank == 1 { result = result.squeezed(axis: -1) }
     if a.rank == 1 { result = result.squeezed(axis: a.rank == 1 && b.rank == 1 ? 0 : -2) }
     return result

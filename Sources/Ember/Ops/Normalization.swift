@@ -249,9 +249,11 @@ public struct BatchNormResult {
 /// (torch.nn.functional.batch_norm). In training the batch statistics normalize the input
 /// and update the running ones (returned rather than changed in place; they may be nil);
 /// in inference the running statistics normalize it. Weight and bias default to ones and
-/// zeros and are cast to the input's dtype.
+/// zeros and are cast to the input's dtype (under `autocast`, half inputs are normalized in
+/// float32).
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor? = nil, bias: Tensor? = nil,
                       training: Bool, momentum: Double = 0.1, epsilon: Double = 1e-5) -> BatchNormResult {
+    let x = Autocast.widened(x)
     precondition(x.rank >= 2, "batchNorm: expected an input [N, C, ...] of rank 2 or more, got \(x.shape)")
     let channels = x.shape[1]
     let w = weight?.cast(to: x.dtype) ?? Tensor.ones([channels], dtype: x.dtype, on: x.backend)
@@ -284,9 +286,11 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVariance: Tensor
 
 /// Layer normalization over the trailing axes `normalizedShape` of x
 /// (torch.nn.functional.layer_norm), with the biased variance. Weight and bias have shape
-/// `normalizedShape`, default to ones and zeros and are cast to the input's dtype.
+/// `normalizedShape`, default to ones and zeros and are cast to the input's dtype (under
+/// `autocast`, half inputs are normalized in float32).
 public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil, bias: Tensor? = nil,
                       epsilon: Double = 1e-5) -> Tensor {
+    let x = Autocast.widened(x)
     precondition(normalizedShape.count >= 1 && x.shape.suffix(normalizedShape.count) == normalizedShape[...],
                  "layerNorm: the input's trailing axes \(x.shape) must equal normalizedShape \(normalizedShape)")
     let w = weight?.cast(to: x.dtype) ?? Tensor.ones(normalizedShape, dtype: x.dtype, on: x.backend)

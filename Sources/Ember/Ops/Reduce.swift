@@ -176,16 +176,19 @@ extension Tensor {
         return keepDims ? result : result.squeezed(axes: axes.map { $0.map { ShapeMath.normalize(axis: $0, rank: rank)! } } ?? Array(0..<rank))
     }
 
-    /// exp(x) / sum(exp(x)) along `axis`, shifted by the maximum for stability.
+    /// exp(x) / sum(exp(x)) along `axis`, shifted by the maximum for stability (in float32
+    /// under `autocast`).
     public func softmax(axis: Int = -1) -> Tensor {
-        let shifted = self - noGrad { max(axis: axis, keepDims: true) }
+        let x = Autocast.widened(self)
+        let shifted = x - noGrad { x.max(axis: axis, keepDims: true) }
         let e = shifted.exp()
         return e / e.sum(axis: axis, keepDims: true)
     }
 
-    /// x - logsumexp(x) along `axis`.
+    /// x - logsumexp(x) along `axis` (in float32 under `autocast`).
     public func logSoftmax(axis: Int = -1) -> Tensor {
-        let shifted = self - noGrad { max(axis: axis, keepDims: true) }
+        let x = Autocast.widened(self)
+        let shifted = x - noGrad { x.max(axis: axis, keepDims: true) }
         return shifted - shifted.exp().sum(axis: axis, keepDims: true).log()
     }
 

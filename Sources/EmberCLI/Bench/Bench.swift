@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
     @Flag(help: ArgumentHelp("Time runs by the process's CPU time instead of the wall clock.",
                              discussion: "With one thread (EMBER_NUM_THREADS=1 OMP_NUM_THREADS=1), a figure that other processes on a busy machine barely disturb, for comparing builds or sides there."))
     var cpuTime = false
+    @Option(help: "W4-W7: fp32, or bf16 (autocast: products in bfloat16, float32 weights; JSON lines then carry \"precision\").")
+    var precision = "fp32"
     @Option(help: "The all-MiniLM-L6-v2 folder for W7. [default: $EMBER_MINILM_DIR, else ~/.cache/ember/all-MiniLM-L6-v2, which scripts/fetch-minilm.sh fills]")
     var minilm: String?
 
@@ -35,6 +37,9 @@ struct Bench: ParsableCommand {
         guard images >= 64 else { throw CommandError("--images must be at least 64 (one batch), got \(images)") }
         if let problem = MemoryLimit.problem(bytes: MemoryLimit.bytes([images, 3072])) { throw CommandError("--images \(images) is too many: they need \(problem)") }
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
+        guard let mode = Precision(rawValue: precision), mode != .fp16 else {
+            throw CommandError("--precision \(precision): expected fp32 or bf16")
+        }
         if let minilm {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: minilm, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -57,7 +62,13 @@ struct Bench: ParsableCommand {
             return
         }
         let named = workloads.isEmpty ? allWorkloads.map(\.id) + [DataParallelScaling.id] : workloads.map { $0.uppercased() }
-        let ids = named.enumerated().filter { !named[..<$0.offset].contains($0.element) }.map(\.element)
+        var ids = named.enumerated().filter { !named[..<$0.offset].contains($0.element) }.map(\.element)
+        if mode != .fp32 {
+            if workloads.isEmpty { ids = ids.filter(Self.mixedPrecisionWorkloads.contains) }
+            if let other = ids.first(where: { !Self.mixedPrecisionWorkloads.contains($0) }) {
+                throw CommandError("--precision \(precision): runs W4, W5, W6 and W7, not \(other)")
+            }
+        }
         if MPIProcessGroup.isLaunchedByMPI {
             // A rank of the job that W10 started.
             guard ids == [DataParallelScaling.id] else { throw CommandError("under mpirun, ember bench runs W10 only, got \(ids)") }
@@ -95,22 +106,28 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The workloads that run with `--precision bf16` (shared/BENCHMARKS.md).
+    static let mixedPrecisionWorkloads: Set = ["W4", "W5", "W6", "W7"]
+
     /// Every workload id once, in order.
     var knownIds: [String] {
         let all = allWorkloads.map(\.id) + [DataParallelScaling.id]
         return all.enumerated().filter { !all[..<$0.offset].contains($0.element) }.map(\.element)
     }
 
+    /// Preparation (compiling) and every run under `--precision`'s autocast.
     func measure(_ workload: Workload) -> [String: Any] {
-        workload.prepare()
-        for _ in 0..<2 { _ = workload.timedRun() }
-        let figures = (0..<reps).map { _ in workload.figure(seconds: seconds(workload)) }.sorted()
+        let mode = Precision(rawValue: precision)!
+        mode.run { workload.prepare() }
+        for _ in 0..<2 { _ = mode.run { workload.timedRun() } }
+        let figures = (0..<reps).map { _ in workload.figure(seconds: mode.run { seconds(workload) }) }.sorted()
         var row: [String: Any] = [
             "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
             "peak_rss_mb": peakResidentMegabytes(),
         ]
-        if !json { row["name"] = workload.name }
+        if mode != .fp32 { row["precision"] = mode.rawValue }
+        if !json { row["name"] = workload.name + (mode == .fp32 ? "" : ", \(mode.rawValue)") }
         return row
     }
 

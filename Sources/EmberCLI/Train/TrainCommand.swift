@@ -30,6 +30,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Learning rate (the peak for onecycle). [default: 0.003 for adam(w), 0.05 for sgd, 0.001 for rmsprop]") var lr: Double?
     @Option(help: "Schedule: \(TrainConfig.schedules.joined(separator: ", ")). [default: onecycle]") var schedule: String?
     @Option(parsing: .unconditional, help: "Weight decay. [default: 0.01 for adamw, 0.0005 otherwise]") var weightDecay: Double?
+    @Option(help: "Precision: fp32; bf16 (autocast: products in bfloat16, float32 weights); fp16 (autocast to float16 with loss scaling; computed in float32 on CPUs). [default: fp32]")
+    var precision: String?
     @Option(parsing: .unconditional, help: "Threads preparing batches ahead of the training step.") var workers = 2
     @Option(parsing: .unconditional, help: "Also save checkpoints/last.ckpt every N optimizer steps, so a kill mid-epoch loses at most N steps (0: only at epoch ends).")
     var checkpointEvery = 100
@@ -123,6 +125,7 @@ struct Train: ParsableCommand {
             config.lr = lr
             if let schedule { config.schedule = schedule }
             if let weightDecay { config.weightDecay = weightDecay }
+            config.precision = precision
             if let seed { config.seed = seed }
             config.trainSize = trainSize
             config.valSize = valSize
@@ -146,6 +149,7 @@ struct Train: ParsableCommand {
         try check("--lr", lr, config.lr)
         try check("--schedule", schedule, config.schedule)
         try check("--weight-decay", weightDecay, config.weightDecay)
+        try check("--precision", precision, config.precision)
         try check("--seed", seed, config.seed)
         try check("--train-size", trainSize, config.trainSize)
         try check("--val-size", valSize, config.valSize)

@@ -58,7 +58,7 @@ final class TrainingRun {
         ]
         let task = Self.task(languageModel: config.isLanguageModel)
         trainer = Trainer(model: model, optimizer: optimizer, loss: task.loss, metrics: task.metrics, callbacks: callbacks,
-                          processGroup: processGroup.worldSize > 1 ? processGroup : nil)
+                          processGroup: processGroup.worldSize > 1 ? processGroup : nil, precision: config.effectivePrecision)
     }
 
     /// Gives each rank its share: of the training data shuffled by the seed and the epoch

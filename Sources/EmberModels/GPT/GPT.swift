@@ -138,7 +138,7 @@ final class LanguageModelHead: Module, Layer {
         weight = embedding
     }
 
-    func forward(_ x: Tensor) -> Tensor { x.matmul(weight.transposed()) }
+    func forward(_ x: Tensor) -> Tensor { x.matmul(Autocast.lowered(weight).transposed()) }
 }
 
 /// One pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).

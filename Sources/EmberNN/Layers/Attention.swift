@@ -33,6 +33,8 @@ func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, dropout: Doubl
 /// Softmax over the last axis in which a row of -inf (a query with nothing to attend to) gives
 /// zeros instead of nan, as PyTorch's attention kernels. The extra work is on [..., L, 1] only.
 func safeSoftmax(_ scores: Tensor) -> Tensor {
+    // Under autocast the scores are normalized in float32, like softmax.
+    let scores = Autocast.widened(scores)
     let zero = Tensor.scalar(0, dtype: scores.dtype), one = Tensor.scalar(1, dtype: scores.dtype)
     let rowMax = noGrad { scores.max(axis: -1, keepDims: true) }
     let e = (scores - Tensor.where(rowMax .== -Double.infinity, zero, rowMax)).exp()
@@ -144,8 +146,9 @@ public final class MultiHeadAttention: Module {
     /// x times `count` consecutive blocks of the input projection, starting at block `part`.
     private func project(_ x: Tensor, part: Int, count: Int) -> Tensor {
         let rows = count * embedDim, start = part * embedDim
-        let y = x.matmul(inProjWeight.narrow(axis: 0, start: start, count: rows).transposed())
-        return inProjBias.map { y + $0.narrow(axis: 0, start: start, count: rows) } ?? y
+        // Under autocast the parameters are cast whole, once per region, then narrowed.
+        let y = x.matmul(Autocast.lowered(inProjWeight).narrow(axis: 0, start: start, count: rows).transposed())
+        return inProjBias.map { y + Autocast.lowered($0).narrow(axis: 0, start: start, count: rows) } ?? y
     }
 
     /// [d0, d1, parts·E] in the input layout → views [parts, batch, heads, length, headDim].

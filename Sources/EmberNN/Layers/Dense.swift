@@ -58,8 +58,9 @@ public final class Dense: Module, Layer {
         if weight == nil { build(inputFeatures: features) }
         precondition(features == inputFeatures,
                      "Dense(\(units)): built for inputs of \(inputFeatures!) features, got an input of shape \(x.shape)")
-        let y = x.matmul(weight!.transposed())
-        let biased = bias.map { y + $0 } ?? y
+        // Under autocast: cast once per region, before the transpose (see Linear).
+        let y = x.matmul(Autocast.lowered(weight!).transposed())
+        let biased = bias.map { y + Autocast.lowered($0) } ?? y
         return activation.map { $0(biased) } ?? biased
     }
 }

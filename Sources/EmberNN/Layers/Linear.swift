@@ -20,7 +20,9 @@ public final class Linear: Module, Layer {
     public func forward(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == inFeatures,
                      "Linear(\(inFeatures), \(outFeatures)): expected an input whose last axis is \(inFeatures), got \(x.shape)")
-        let y = x.matmul(weight.transposed())
-        return bias.map { y + $0 } ?? y
+        // Under autocast the weight is cast before the transpose (a parameter is cast once
+        // per region) and the bias joins the product's type, as in PyTorch's `linear`.
+        let y = x.matmul(Autocast.lowered(weight).transposed())
+        return bias.map { y + Autocast.lowered($0) } ?? y
     }
 }

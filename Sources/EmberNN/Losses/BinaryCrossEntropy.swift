@@ -15,6 +15,8 @@ public func binaryCrossEntropy(probabilities: Tensor, targets: Tensor, weight: T
         try checkPaired("binaryCrossEntropy", predictions: probabilities, targets: targets, names: ("probabilities", "targets"))
         try checkBroadcastWeight("binaryCrossEntropy", "weight", weight, to: probabilities.shape)
     }
+    // Losses are computed in float32 under autocast.
+    let probabilities = Autocast.widened(probabilities)
     let dtype = probabilities.dtype
     let y = targets.cast(to: dtype)
     var loss = -(y * clampedLog(probabilities) + (1 - y) * clampedLog(1 - probabilities))
@@ -43,6 +45,7 @@ public func binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, weight
         try checkBroadcastWeight("binaryCrossEntropyWithLogits", "weight", weight, to: logits.shape)
         try checkBroadcastWeight("binaryCrossEntropyWithLogits", "posWeight", posWeight, to: logits.shape)
     }
+    let logits = Autocast.widened(logits)
     let dtype = logits.dtype
     let y = targets.cast(to: dtype)
     // log(1 + e^-x) = m + log(e^-m + e^(-x-m)) with m = max(-x, 0): no exponent is positive.

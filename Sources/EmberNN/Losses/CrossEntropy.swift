@@ -45,7 +45,8 @@ public func nllLoss(logProbabilities: Tensor, labels: Tensor, weight: Tensor? = 
         try ClassTargets.checkIndices("nllLoss", scores: logProbabilities, labels: labels, names: ("logProbabilities", "labels"))
         try ClassTargets.checkClassWeight("nllLoss", weight, classes: ClassTargets.classCount(logProbabilities.shape))
     }
-    let (scores, targets) = ClassTargets.batched(logProbabilities, labels)
+    // Losses are computed in float32 under autocast.
+    let (scores, targets) = ClassTargets.batched(Autocast.widened(logProbabilities), labels)
     let loss = ClassIndexLoss(scores, targets, weight: weight, ignoreIndex: ignoreIndex, smoothing: 0).reduced(reduction)
     return reduction == .none ? loss.reshaped(to: labels.shape) : loss
 }

@@ -11,6 +11,8 @@ public func klDivergence(logProbabilities: Tensor, targets: Tensor, logTargets: 
     validate { () throws(ShapeError) in
         try checkPaired("klDivergence", predictions: logProbabilities, targets: targets, names: ("logProbabilities", "targets"))
     }
+    // Losses are computed in float32 under autocast.
+    let logProbabilities = Autocast.widened(logProbabilities)
     let t = targets.cast(to: logProbabilities.dtype)
     if logTargets { return reduction.apply(t.exp() * (t - logProbabilities)) }
     // t log t with 0 log 0 = 0 (xlogy); the inner `where` keeps the gradient finite at 0.

@@ -37,9 +37,10 @@ public func huberLoss(predictions: Tensor, targets: Tensor, delta: Double = 1, r
     return reduction.apply(Tensor.where(size .< delta, 0.5 * d.square(), delta * (size - 0.5 * delta)))
 }
 
-/// predictions - targets, after checking that they pair up.
+/// predictions - targets, after checking that they pair up (in float32 under `autocast`).
 private func difference(_ function: String, _ predictions: Tensor, _ targets: Tensor) -> Tensor {
     validate { () throws(ShapeError) in try checkPaired(function, predictions: predictions, targets: targets) }
+    let predictions = Autocast.widened(predictions)
     return predictions - targets.cast(to: predictions.dtype)
 }
 

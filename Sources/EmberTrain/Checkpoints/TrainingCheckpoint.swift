@@ -41,6 +41,8 @@ public struct TrainingCheckpoint {
         public var callbacks: [String: String]
         /// Whatever else the caller wants kept (a run's configuration, say).
         public var extra: [String: String]
+        /// The loss scaler's state, for runs that scale (float16); absent in older files.
+        public var gradScaler: GradScaler.State? = nil
 
         /// The first field that no run can have written (a negative count), and why.
         var problem: (field: String, problem: String)? {
@@ -79,7 +81,8 @@ public struct TrainingCheckpoint {
         progress = Progress(model: name, epoch: trainer.epoch, batchInEpoch: trainer.batchInEpoch, globalStep: trainer.globalStep,
                             epochLoss: trainer.epochLoss.accumulators, metrics: metricStates, history: trainer.history,
                             generatorKey: generator.key, generatorPosition: generator.position,
-                            optimizer: optimizerState.info, callbacks: callbackStates, extra: extra)
+                            optimizer: optimizerState.info, callbacks: callbackStates, extra: extra,
+                            gradScaler: trainer.gradScaler?.state)
         // Copies: training updates parameters and optimizer buffers in place, and a checkpoint
         // kept in memory must stay the state it was taken from.
         modelState = noGrad { trainer.model.stateDict().mapValues { $0.cloned() } }
@@ -220,6 +223,15 @@ public struct TrainingCheckpoint {
                     }
                     undo.append { try? metric.restore(accumulators: before) }
                 }
+            }
+            if let saved = progress.gradScaler, let scaler = trainer.gradScaler {
+                let before = scaler.state
+                do {
+                    try scaler.load(saved)
+                } catch {
+                    throw fail("\(error)", member: "progress.gradScaler")
+                }
+                undo.append { try? scaler.load(before) }
             }
             do {
                 try trainer.optimizer.loadStateDict(optimizerState)

@@ -171,6 +171,23 @@ final class SentenceEmbeddingTests: XCTestCase {
         assertClose((embeddings * embeddings).sum(axis: 1), [Double](repeating: 1, count: similarity.count), atol: 1e-5, rtol: 0)
     }
 
+    /// bfloat16 autocast (products in bf16, layer norms and softmax in float32) against
+    /// float32, through the compiled inference path and the plain forward: every embedding
+    /// within cosine 0.999 of float32's (the bar; bf16 keeps 8 significant bits).
+    func testMiniLMBFloat16EmbeddingsMatchFloat32() throws {
+        let folder = try miniLMFolder()
+        let reference = try miniLMReference()
+        let embedder = try SentenceEmbedder(pretrained: folder)
+        let fp32 = embedder.embed(reference.sentences, batchSize: 8)
+        let bf16 = autocast(.bfloat16) { embedder.embed(reference.sentences, batchSize: 8) }
+        let similarity = (fp32.cast(to: .float64).l2Normalized() * bf16.cast(to: .float64).l2Normalized()).sum(axis: 1).doubles
+        print("all-MiniLM-L6-v2 bf16 autocast against fp32: minimum cosine \(similarity.min()!) over \(similarity.count) sentences")
+        for (sentence, cosine) in zip(reference.sentences, similarity) {
+            XCTAssertGreaterThan(cosine, 0.999, "\(sentence.prefix(60).debugDescription)")
+            XCTAssertLessThan(cosine, 1 - 1e-7, "bf16 changes the numbers: the products did run in bf16")
+        }
+    }
+
     /// Text to embeddings through Ember's WordPiece tokenizer: the same ids as Hugging Face's
     /// tokenizer, truncation at 256 tokens included, and every embedding within cosine 0.9999
     /// of sentence-transformers', whatever the batch size and order.

@@ -83,7 +83,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Fixed convolution weights are converted to oneDNN's layout once (see `OneDNN.execute`).
     public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor], fixed: Set<Int>) {
         if primitive.computesInFloat32ForHalfTypes,
-           inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }) {
+           inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }),
+           !runsInBFloat16(primitive, inputs, outputs) {
             // Half types are stored natively and computed in float32, as PyTorch's CPU kernels do.
             let wideInputs = inputs.map { $0.dtype.isHalf ? converted($0, to: .float32) : $0 }
             let wideOutputs = outputs.map { $0.dtype.isHalf ? Tensor(uninitializedShape: $0.shape, dtype: .float32, on: self) : $0 }
@@ -94,6 +95,17 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             return
         }
         run(primitive, inputs, outputs, fixed: fixed)
+    }
+
+    /// Matrix products and convolutions whose operands are all bfloat16 run on oneDNN's bf16
+    /// kernels (f32 accumulation) where the CPU has bf16 instructions; elsewhere oneDNN would
+    /// emulate them, slower than float32, so they are computed in float32 (said once).
+    private func runsInBFloat16(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
+        guard primitive.hasBFloat16Kernel, inputs.allSatisfy({ $0.dtype == .bfloat16 }),
+              outputs.allSatisfy({ $0.dtype == .bfloat16 }) else { return false }
+        if OneDNN.hasNativeBFloat16 { return true }
+        OneDNN.warnNoNativeBFloat16Once()
+        return false
     }
 
     private func run(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], fixed: Set<Int>) {
@@ -142,6 +154,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 }
 
 extension Primitive {
+    /// Primitives with oneDNN bf16 kernels (bf16 operands, f32 accumulation).
+    var hasBFloat16Kernel: Bool {
+        switch self {
+        case .matmul, .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight: return true
+        default: return false
+        }
+    }
+
     /// Primitives that do arithmetic; the others move elements bit-exactly in any dtype.
     var computesInFloat32ForHalfTypes: Bool {
         switch self {

@@ -1,6 +1,7 @@
 import COneDNN
 
-/// Convolution kernels: oneDNN in float32, direct loops in float64, which oneDNN lacks and
+/// Convolution kernels: oneDNN in float32 and bfloat16 (f32 accumulation; bfloat16 only
+/// where the CPU has native bf16 instructions, see `CPUBackend.execute`), direct loops in float64, which oneDNN lacks and
 /// gradient checks need. oneDNN's fast kernels want channels in blocks of 16, so most
 /// primitives are created in the layouts oneDNN picks and reorder the NCHW / OIHW tensors
 /// in and out on each call (weights too: they change every step); the few shapes that run
@@ -14,29 +15,32 @@ enum ConvolutionKernels {
         let weight: [Int]
         let output: [Int]
         let config: ConvConfig
+        /// The element type of every operand (float32 or bfloat16 for oneDNN).
+        let dtype: DType
 
-        init(_ c: ConvConfig, input: [Int], weight: [Int]) {
+        init(_ c: ConvConfig, input: [Int], weight: [Int], dtype: DType = .float32) {
             self.input = input
             self.weight = weight
             self.config = c
+            self.dtype = dtype
             output = [input[0], weight[0]] + (0..<2).map {
                 Convolution.outputSize(input[2 + $0], kernel: weight[2 + $0], stride: c.stride[$0],
                                        padding: c.padding[$0], dilation: c.dilation[$0])
             }
         }
 
-        var key: String { "\(input) \(weight) \(config)" }
+        var key: String { "\(input) \(weight) \(config)" + (dtype == .float32 ? "" : " \(dtype)") }
 
-        var srcDesc: dnnl_memory_desc_t { OneDNN.denseDesc(input) }
-        var dstDesc: dnnl_memory_desc_t { OneDNN.denseDesc(output) }
+        var srcDesc: dnnl_memory_desc_t { OneDNN.denseDesc(input, dtype) }
+        var dstDesc: dnnl_memory_desc_t { OneDNN.denseDesc(output, dtype) }
         /// OIHW; grouped weights are the same memory read as [groups, O/groups, C/groups, kh, kw].
         var weightDims: [Int] { config.groups == 1 ? weight : [config.groups, weight[0] / config.groups] + weight[1...] }
-        var weightsDesc: dnnl_memory_desc_t { OneDNN.denseDesc(weightDims) }
+        var weightsDesc: dnnl_memory_desc_t { OneDNN.denseDesc(weightDims, dtype) }
 
         /// The descriptors to create a primitive with: the dense ones, or ones that let oneDNN
         /// choose the blocked layouts its fast kernels want (`execute` then reorders).
         func layouts(dense: Bool) -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t) {
-            let desc = { (dims: [Int]) in dense ? OneDNN.denseDesc(dims) : OneDNN.anyDesc(dims) }
+            let desc = { (dims: [Int]) in dense ? OneDNN.denseDesc(dims, dtype) : OneDNN.anyDesc(dims, dtype) }
             return (desc(input), desc(weightDims), desc(output))
         }
 
@@ -44,9 +48,10 @@ enum ConvolutionKernels {
         /// product per image on NCHW memory, which oneDNN's gemm runs near peak without
         /// reorders: faster than the blocked kernels on ResNet-50's 56x56 and 28x28 layers,
         /// within a few percent either way on its 14x14 ones, slower below 12x12
-        /// (oneDNN 2.6, AVX-512).
+        /// (oneDNN 2.6, AVX-512). Not in bfloat16: oneDNN's bf16 gemm convolution is three
+        /// times slower than its blocked bf16 kernels there.
         var isLargePointwise: Bool {
-            weight[2] == 1 && weight[3] == 1 && config.stride == [1, 1] && config.padding == [0, 0]
+            dtype != .bfloat16 && weight[2] == 1 && weight[3] == 1 && config.stride == [1, 1] && config.padding == [0, 0]
                 && config.groups == 1 && output[2] * output[3] >= 256
         }
         var strides: [dnnl_dim_t] { config.stride.map { dnnl_dim_t($0) } }
@@ -100,15 +105,15 @@ enum ConvolutionKernels {
                              postOps: [OneDNN.PostOp] = []) -> OneDNN.Entry {
         let dnn = OneDNN.shared
         let key = "conv2d forward \(g.key) bias: \(hasBias) \(source) -> \(destination) post-ops: \(postOps.map(\.key))"
-        let srcDense = OneDNN.memoryDesc(g.input, source.strides(g.input))
-        let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output))
+        let srcDense = OneDNN.memoryDesc(g.input, source.strides(g.input), g.dtype)
+        let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output), g.dtype)
         return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : []),
                          dense: [src: srcDense, weights: g.weightsDesc, dst: dstDense]) {
             let gemm = g.isLargePointwise && source == .nchw && destination == .nchw
             var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: gemm)
             if source == .nhwc && destination == .nhwc { (srcDesc, dstDesc) = (srcDense, dstDense) }
             // A zero descriptor disables the bias term.
-            var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]]) : dnnl_memory_desc_t()
+            var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]], g.dtype) : dnnl_memory_desc_t()
             var desc = dnnl_convolution_desc_t()
             OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
                 &desc, dnnl_forward_training, dnnl_convolution_direct, &srcDesc, &weightsDesc, &biasDesc, &dstDesc,
@@ -128,7 +133,7 @@ enum ConvolutionKernels {
         let (x, source) = backend.imageOperand(inputs[0])
         let w = backend.contiguous(inputs[1])
         let b = inputs.count == 3 ? backend.contiguous(inputs[2]) : nil
-        let g = Geometry(c, input: x.shape, weight: w.shape)
+        let g = Geometry(c, input: x.shape, weight: w.shape, dtype: x.dtype)
         if x.dtype == .float64 {
             precondition(postOps.isEmpty, "conv2d: post-ops run in float32 only")
             referenceForward(g, backend.contiguous(x), w, b, out, Double.self)
@@ -148,7 +153,7 @@ enum ConvolutionKernels {
     /// The gradient of the input (`out`) from the output's (`gradY`).
     static func backwardInput(_ c: ConvConfig, _ gradY: Tensor, _ w: Tensor, _ out: Tensor, backend: CPUBackend) {
         let gy = backend.contiguous(gradY), w = backend.contiguous(w)
-        let g = Geometry(c, input: out.shape, weight: w.shape)
+        let g = Geometry(c, input: out.shape, weight: w.shape, dtype: gy.dtype)
         if gy.dtype == .float64 {
             referenceBackwardInput(g, gy, w, out, Double.self)
             return
@@ -174,7 +179,7 @@ enum ConvolutionKernels {
     /// The gradient of the weight (`out`) from the input and the output's gradient.
     static func backwardWeight(_ c: ConvConfig, _ x: Tensor, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {
         let x = backend.contiguous(x), gy = backend.contiguous(gradY)
-        let g = Geometry(c, input: x.shape, weight: out.shape)
+        let g = Geometry(c, input: x.shape, weight: out.shape, dtype: x.dtype)
         if x.dtype == .float64 {
             referenceBackwardWeight(g, x, gy, out, Double.self)
             return

@@ -283,6 +283,22 @@ enum ElementwiseKernels {
 
     static func cast(_ x: Tensor, _ out: Tensor) {
         if x.dtype == out.dtype { return copy(x, out) }
+        // Autocast's casts, float32 <-> bfloat16, as bit operations that vectorize (the
+        // generic path goes through Double, element by element).
+        if x.dtype == .float32 && out.dtype == .bfloat16 {
+            return rows(out, [x]) { off, n, loop in
+                map(UnsafePointer(x.pointer(Float.self) + off[1]), loop.rowStride(1), out.pointer(UInt16.self) + off[0], n) {
+                    BFloat16($0).bitPattern
+                }
+            }
+        }
+        if x.dtype == .bfloat16 && out.dtype == .float32 {
+            return rows(out, [x]) { off, n, loop in
+                map(UnsafePointer(x.pointer(UInt16.self) + off[1]), loop.rowStride(1), out.pointer(Float.self) + off[0], n) {
+                    Float(bitPattern: UInt32($0) << 16)
+                }
+            }
+        }
         withElementType(x.dtype) { source in
             withElementType(out.dtype) { target in
                 castTyped(x, out, source, target)

@@ -1,8 +1,10 @@
 import COneDNN
 
-/// Batched, broadcasting matrix products: oneDNN's matmul for float32, a Swift loop for
-/// float64 (oneDNN has no float64) and for products too small to repay oneDNN's call and
-/// thread start-up (a few microseconds; small models are dominated by it).
+/// Batched, broadcasting matrix products: oneDNN's matmul for float32 and bfloat16 (f32
+/// accumulation; the CPU backend sends bfloat16 here only where the CPU has native bf16
+/// instructions), a Swift loop for float64 (oneDNN has no float64) and for float32 products
+/// too small to repay oneDNN's call and thread start-up (a few microseconds; small models
+/// are dominated by it).
 enum MatmulKernel {
     /// A matrix operand as oneDNN can read it: [batch, rows, columns] with explicit strides,
     /// either rows or columns unit-strided (plain or transposed), batch stride uniform.
@@ -31,19 +33,19 @@ enum MatmulKernel {
             reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Double.self)
             return
         }
-        if left.dims[0] * left.dims[1] * k * n <= smallProductLimit {
+        if a.dtype == .float32 && left.dims[0] * left.dims[1] * k * n <= smallProductLimit {
             reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Float.self)
             return
         }
         let rows = left.dims[1]
         let outDims = [left.dims[0], rows, n]
-        let key = "matmul \(left.dims) \(left.strides) \(right.dims) \(right.strides)"
+        let key = "matmul \(a.dtype) \(left.dims) \(left.strides) \(right.dims) \(right.strides) -> \(out.dtype)"
         let args = [Int32(DNNL_ARG_SRC), Int32(DNNL_ARG_WEIGHTS), Int32(DNNL_ARG_DST)]
         let dnn = OneDNN.shared
         let entry = dnn.entry(key, arguments: args) {
-            var src = OneDNN.memoryDesc(left.dims, left.strides)
-            var weights = OneDNN.memoryDesc(right.dims, right.strides)
-            var dst = OneDNN.denseDesc(outDims)
+            var src = OneDNN.memoryDesc(left.dims, left.strides, a.dtype)
+            var weights = OneDNN.memoryDesc(right.dims, right.strides, b.dtype)
+            var dst = OneDNN.denseDesc(outDims, out.dtype)
             var desc = dnnl_matmul_desc_t()
             OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul descriptor \(key)")
             return dnn.primitiveDesc(&desc, "matmul \(key)")

@@ -76,6 +76,37 @@ final class OneDNN: @unchecked Sendable {
         return "\(v.major).\(v.minor).\(v.patch)"
     }
 
+    /// The instruction set oneDNN dispatches its kernels for on this CPU.
+    static var effectiveISA: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_sse41: return "sse41"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx512_mic, dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        default: return "unknown (\(dnnl_get_effective_cpu_isa().rawValue))"
+        }
+    }
+
+    /// Whether the effective ISA has bf16 instructions (AVX512-BF16, or AMX, which includes
+    /// it); oneDNN's ISA values are bit masks, each including the ones below it.
+    static let hasNativeBFloat16: Bool = {
+        let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
+    }()
+
+    private static let noNativeBFloat16Warning: Void = {
+        FileHandle.standardError.write(Data(("Ember: oneDNN's instruction set here (\(effectiveISA)) has no bfloat16 " +
+            "instructions; bfloat16 matmul and convolution are computed in float32: correct, but no faster than float32\n").utf8))
+    }()
+
+    /// Says once per process that bfloat16 products run in float32 on this CPU.
+    static func warnNoNativeBFloat16Once() { noNativeBFloat16Warning }
+
     static func dataType(_ dtype: DType) -> dnnl_data_type_t {
         switch dtype {
         case .float32: return dnnl_f32
@@ -255,6 +286,13 @@ final class OneDNN: @unchecked Sendable {
 
 /// The version of the oneDNN library the CPU backend runs on.
 public var oneDNNVersion: String { OneDNN.version }
+
+/// The instruction set oneDNN runs its kernels with on this CPU (`avx512_core_bf16`, ...).
+public var oneDNNInstructionSet: String { OneDNN.effectiveISA }
+
+/// Whether the CPU backend runs bfloat16 matmul and convolution on native bf16 instructions;
+/// where it does not, they are computed in float32 (correct, and no faster than float32).
+public var cpuHasNativeBFloat16: Bool { OneDNN.hasNativeBFloat16 }
 
 /// Memory oneDNN reads or writes: a tensor's elements, or a whole storage (workspaces).
 protocol OneDNNBuffer: AnyObject {

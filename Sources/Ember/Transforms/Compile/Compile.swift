@@ -39,7 +39,8 @@ public struct CompileOptions: Sendable {
     }
 }
 
-/// A function traced once per input signature (shapes and dtypes), optimized by graph
+/// A function traced once per input signature (shapes and dtypes, and the `autocast` type in
+/// force, whose casts the trace records), optimized by graph
 /// passes and replayed. Calls run the optimized graph with a memory plan; while an outer
 /// trace is recording, or when the tape must record (an input or a captured tensor
 /// requires grad), they replay it through the dispatcher instead, so compiled functions
@@ -50,7 +51,13 @@ public struct CompileOptions: Sendable {
 public final class CompiledFunction: @unchecked Sendable {
     public let options: CompileOptions
     private let function: ([Tensor]) -> [Tensor]
-    private var cache: [[TensorSpec]: Compiled] = [:]
+    private var cache: [Signature: Compiled] = [:]
+
+    /// What a trace depends on besides the function: the inputs, and autocast's type.
+    struct Signature: Hashable {
+        let inputs: [TensorSpec]
+        let autocast: DType?
+    }
     private let lock = NSLock()
     private var traces = 0
 
@@ -96,9 +103,10 @@ public final class CompiledFunction: @unchecked Sendable {
         return lines.joined(separator: "\n")
     }
 
-    private func compiled(for signature: [TensorSpec]) -> Compiled {
+    private func compiled(for inputs: [TensorSpec]) -> Compiled {
+        let signature = Signature(inputs: inputs, autocast: Autocast.dtype)
         if let found = lock.withLock({ cache[signature] }) { return found }
-        let original = trace(signature, function)
+        let original = trace(inputs, function)
         var graph = original
         var steps = [(pass: String, operations: Int)]()
         for pass in options.passes {
