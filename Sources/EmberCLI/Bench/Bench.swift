@@ -26,6 +26,11 @@ struct Bench: ParsableCommand {
     @Flag(help: ArgumentHelp("Time runs by the process's CPU time instead of the wall clock.",
                              discussion: "With one thread (EMBER_NUM_THREADS=1 OMP_NUM_THREADS=1), a figure that other processes on a busy machine barely disturb, for comparing builds or sides there."))
     var cpuTime = false
+    @Flag(help: ArgumentHelp("Also report each compute-bound workload's FLOPs and share of the fp32 peak, and W8's bytes moved and share of the memory bandwidth.",
+                             discussion: "The peak (the best 4096^3 matrix product) and the bandwidth (a copy of W8's bytes) are measured in the same run, with the same timing."))
+    var roofline = false
+    @Flag(help: "Compiled W4 runs its 3x3 convolutions with Winograd's algorithm (CompileOptions.winograd): faster, less exact.")
+    var fastMath = false
     @Option(help: "The all-MiniLM-L6-v2 folder for W7. [default: $EMBER_MINILM_DIR, else ~/.cache/ember/all-MiniLM-L6-v2, which scripts/fetch-minilm.sh fills]")
     var minilm: String?
 
@@ -41,6 +46,9 @@ struct Bench: ParsableCommand {
                 throw CommandError("--minilm \(minilm): no such folder (give the all-MiniLM-L6-v2 folder that scripts/fetch-minilm.sh fills)")
             }
             setenv("EMBER_MINILM_DIR", minilm, 1)
+        }
+        guard !roofline || !(peak || dataWait || tfrecordLab) else {
+            throw CommandError("--roofline reports on the workloads W1...W9; it does not go with --peak, --data-wait or --tfrecord-lab")
         }
         if peak {
             report(measure(peakMatmulWorkload()))
@@ -64,6 +72,8 @@ struct Bench: ParsableCommand {
             try DataParallelScaling.runRank(reps: reps)
             return
         }
+        for case let workload as ResNet50InferenceWorkload in allWorkloads { workload.fastMath = fastMath }
+        let limits = roofline ? Roofline.measured(reps: reps, seconds: seconds) : nil
         for id in ids {
             if id == DataParallelScaling.id {
                 if MPILaunch.mpirunPath() == nil {
@@ -90,7 +100,7 @@ struct Bench: ParsableCommand {
                     report(["workload": id, "impl": workload.impl, "error": reason])
                     continue
                 }
-                report(measure(workload))
+                report(measure(workload, roofline: limits))
             }
         }
     }
@@ -101,16 +111,21 @@ struct Bench: ParsableCommand {
         return all.enumerated().filter { !all[..<$0.offset].contains($0.element) }.map(\.element)
     }
 
-    func measure(_ workload: Workload) -> [String: Any] {
+    func measure(_ workload: Workload, roofline: Roofline? = nil) -> [String: Any] {
         workload.prepare()
         for _ in 0..<2 { _ = workload.timedRun() }
-        let figures = (0..<reps).map { _ in workload.figure(seconds: seconds(workload)) }.sorted()
+        let times = (0..<reps).map { _ in seconds(workload) }.sorted()
+        let figures = times.map { workload.figure(seconds: $0) }.sorted()
         var row: [String: Any] = [
             "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
             "peak_rss_mb": peakResidentMegabytes(),
         ]
+        if let resnet = workload as? ResNet50InferenceWorkload, resnet.compiled && resnet.fastMath { row["fast_math"] = true }
         if !json { row["name"] = workload.name }
+        if let roofline {
+            row.merge(roofline.fields(of: workload, medianSeconds: times[times.count / 2], reps: reps, seconds: seconds)) { $1 }
+        }
         return row
     }
 
@@ -141,7 +156,8 @@ struct Bench: ParsableCommand {
                   + "(min \(format(row["min"])), max \(format(row["max"])))"
                   + (row["images_per_s_1_rank"].map { "; 1 rank \(format($0)) images/s, 2 ranks \(format(row["images_per_s_2_ranks"])) images/s, "
                       + "allreduce \(format(row["allreduce_bus_gb_per_s"])) GB/s" }
-                      ?? ", peak RSS \(format(row["peak_rss_mb"])) MB"))
+                      ?? ", peak RSS \(format(row["peak_rss_mb"])) MB")
+                  + Roofline.text(row))
         }
     }
 
