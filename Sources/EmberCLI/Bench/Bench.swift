@@ -121,7 +121,10 @@ struct Bench: ParsableCommand {
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
             "peak_rss_mb": peakResidentMegabytes(),
         ]
-        if let resnet = workload as? ResNet50InferenceWorkload, resnet.compiled && resnet.fastMath { row["fast_math"] = true }
+        if let resnet = workload as? ResNet50InferenceWorkload, let error = resnet.winogradRelativeError {
+            row["fast_math"] = true
+            row["winograd_relative_error"] = error
+        }
         if !json { row["name"] = workload.name }
         if let roofline {
             row.merge(roofline.fields(of: workload, medianSeconds: times[times.count / 2], reps: reps, seconds: seconds)) { $1 }
@@ -157,7 +160,8 @@ struct Bench: ParsableCommand {
                   + (row["images_per_s_1_rank"].map { "; 1 rank \(format($0)) images/s, 2 ranks \(format(row["images_per_s_2_ranks"])) images/s, "
                       + "allreduce \(format(row["allreduce_bus_gb_per_s"])) GB/s" }
                       ?? ", peak RSS \(format(row["peak_rss_mb"])) MB")
-                  + Roofline.text(row))
+                  + Roofline.text(row)
+                  + ((row["winograd_relative_error"] as? Double).map { String(format: "; Winograd: logits differ from direct convolutions' by %.2e of the largest", $0) } ?? ""))
         }
     }
 

@@ -18,6 +18,9 @@ final class ResNet50InferenceWorkload: Workload {
     private var model: ResNet!
     private var x: Tensor!
     private var forward: CompiledFunction!
+    /// With `fastMath`: the largest difference of the logits from the direct convolutions'
+    /// (compiled without Winograd), relative to the largest logit.
+    private(set) var winogradRelativeError: Double?
 
     init(compiled: Bool) {
         self.compiled = compiled
@@ -31,6 +34,11 @@ final class ResNet50InferenceWorkload: Workload {
             var options = CompileOptions.inference
             options.winograd = fastMath
             forward = compile({ (xs: [Tensor]) in [model(xs[0])] }, options: options)
+            if fastMath {
+                let direct = compile({ (xs: [Tensor]) in [model(xs[0])] }, options: .inference)
+                let (exact, fast) = noGrad { (direct(x), forward(x)) }
+                winogradRelativeError = (fast - exact).abs().max().item() / exact.abs().max().item()
+            }
         }
     }
 

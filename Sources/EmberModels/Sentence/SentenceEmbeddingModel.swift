@@ -42,14 +42,15 @@ public final class SentenceEmbeddingModel: Module {
     /// Embeddings [batch, dimension] of `inputIDs` [batch, length] with their `attentionMask`
     /// (1 for tokens, 0 for padding) and optional token types.
     ///
-    /// `paddingFree` (the default) runs the encoder on the real tokens only (see
-    /// `PackedSequences`): the same embeddings to float rounding, with the work of the
-    /// padding skipped. It needs the mask's values, so a traced call (`compile`, `vmap`)
-    /// computes the padded batch instead.
+    /// `paddingFree` (the default) runs the encoder on the real tokens only in evaluation mode
+    /// (see `PackedSequences`): the same embeddings to float rounding, with the work of the
+    /// padding skipped. In training mode, and in a traced call (`compile`, `vmap`: packing needs
+    /// the mask's values), the padded batch is computed, so that dropout draws the same
+    /// numbers eagerly and traced.
     public func callAsFunction(inputIDs: Tensor, attentionMask: Tensor, tokenTypeIDs: Tensor? = nil,
                                paddingFree: Bool = true) -> Tensor {
         recordingCall {
-            if paddingFree && !attentionMask.isAbstract {
+            if paddingFree && !isTraining && !attentionMask.isAbstract {
                 return embed(inputIDs: inputIDs, packing: PackedSequences(attentionMask: attentionMask), tokenTypeIDs: tokenTypeIDs)
             }
             let hidden = transformer(inputIDs: inputIDs, attentionMask: attentionMask, tokenTypeIDs: tokenTypeIDs).lastHiddenState
