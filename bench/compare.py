@@ -31,7 +31,7 @@ UNITS = {"W1": "GFLOP/s", "W2": "steps/s", "W3": "images/s", "W4": "images/s",
 HIGHER_IS_BETTER = {"GFLOP/s", "steps/s", "images/s", "sentences/s"}
 RSS_WORKLOADS = ["W3", "W5", "W6"]
 # Table column order; a column shows only when some run reported it.
-IMPLS = ["ember", "ember-compiled", "torch", "torch-compiled", "jax", "onnxruntime"]
+IMPLS = ["ember", "ember-compiled", "ember-padded", "ember-compiled-padded", "torch", "torch-compiled", "jax", "onnxruntime"]
 OURS = ["ember", "ember-compiled"]
 # Like with like: eager torch against eager Ember, compiled peers (jax.jit,
 # torch.compile, onnxruntime's optimized graph) against compiled Ember; each falls back

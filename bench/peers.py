@@ -135,7 +135,6 @@ def torch_peer():
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    import torchvision
 
     torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
@@ -187,6 +186,8 @@ def torch_peer():
         return [Case("torch", train_step(model, opt, x, y), "images/s", 64)]
 
     def w4():
+        import torchvision  # only the ResNet-50 workloads need it
+
         model = torchvision.models.resnet50().eval()
         x = randn(8, 3, 224, 224)
 
@@ -197,6 +198,8 @@ def torch_peer():
         return [Case("torch", step, "images/s", 8)]
 
     def w5():
+        import torchvision
+
         model = torchvision.models.resnet50().train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         x, y = randn(8, 3, 224, 224), torch.randint(0, 1000, (8,))

@@ -138,11 +138,17 @@ public struct ConvConfig: Hashable, Sendable {
     public var padding: [Int]
     public var dilation: [Int]
     public var groups: Int
-    public init(stride: [Int] = [1, 1], padding: [Int] = [0, 0], dilation: [Int] = [1, 1], groups: Int = 1) {
+    /// Compute the forward pass with Winograd's minimal filtering (F(4×4, 3×3)) where the
+    /// backend has it (oneDNN: float32 3×3 stride-1 convolutions, AVX-512), else directly:
+    /// fewer multiplications, less exact. Set by `compile` with `CompileOptions.winograd`.
+    public var winograd: Bool
+    public init(stride: [Int] = [1, 1], padding: [Int] = [0, 0], dilation: [Int] = [1, 1], groups: Int = 1,
+                winograd: Bool = false) {
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
+        self.winograd = winograd
     }
 }
 

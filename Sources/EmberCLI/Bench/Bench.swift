@@ -28,6 +28,11 @@ struct Bench: ParsableCommand {
     var cpuTime = false
     @Option(help: "W4-W7: fp32, or bf16 (autocast: products in bfloat16, float32 weights; JSON lines then carry \"precision\").")
     var precision = "fp32"
+    @Flag(help: ArgumentHelp("Also report each compute-bound workload's FLOPs and share of the fp32 peak, and W8's bytes moved and share of the memory bandwidth.",
+                             discussion: "The peak (the best 4096^3 matrix product) and the bandwidth (a copy of W8's bytes) are measured in the same run, with the same timing."))
+    var roofline = false
+    @Flag(help: "Compiled W4 runs its 3x3 convolutions with Winograd's algorithm (CompileOptions.winograd): faster, less exact.")
+    var fastMath = false
     @Option(help: "The all-MiniLM-L6-v2 folder for W7. [default: $EMBER_MINILM_DIR, else ~/.cache/ember/all-MiniLM-L6-v2, which scripts/fetch-minilm.sh fills]")
     var minilm: String?
 
@@ -46,6 +51,9 @@ struct Bench: ParsableCommand {
                 throw CommandError("--minilm \(minilm): no such folder (give the all-MiniLM-L6-v2 folder that scripts/fetch-minilm.sh fills)")
             }
             setenv("EMBER_MINILM_DIR", minilm, 1)
+        }
+        guard !roofline || !(peak || dataWait || tfrecordLab) else {
+            throw CommandError("--roofline reports on the workloads W1...W9; it does not go with --peak, --data-wait or --tfrecord-lab")
         }
         if peak {
             report(measure(peakMatmulWorkload()))
@@ -75,6 +83,8 @@ struct Bench: ParsableCommand {
             try DataParallelScaling.runRank(reps: reps)
             return
         }
+        for case let workload as ResNet50InferenceWorkload in allWorkloads { workload.fastMath = fastMath }
+        let limits = roofline ? Roofline.measured(reps: reps, seconds: seconds) : nil
         for id in ids {
             if id == DataParallelScaling.id {
                 if MPILaunch.mpirunPath() == nil {
@@ -101,7 +111,7 @@ struct Bench: ParsableCommand {
                     report(["workload": id, "impl": workload.impl, "error": reason])
                     continue
                 }
-                report(measure(workload))
+                report(measure(workload, roofline: limits))
             }
         }
     }
@@ -116,18 +126,26 @@ struct Bench: ParsableCommand {
     }
 
     /// Preparation (compiling) and every run under `--precision`'s autocast.
-    func measure(_ workload: Workload) -> [String: Any] {
+    func measure(_ workload: Workload, roofline: Roofline? = nil) -> [String: Any] {
         let mode = Precision(rawValue: precision)!
         mode.run { workload.prepare() }
         for _ in 0..<2 { _ = mode.run { workload.timedRun() } }
-        let figures = (0..<reps).map { _ in workload.figure(seconds: mode.run { seconds(workload) }) }.sorted()
+        let times = (0..<reps).map { _ in mode.run { seconds(workload) } }.sorted()
+        let figures = times.map { workload.figure(seconds: $0) }.sorted()
         var row: [String: Any] = [
             "workload": workload.id, "impl": workload.impl, "unit": workload.unit,
             "median": figures[figures.count / 2], "min": figures.first!, "max": figures.last!,
             "peak_rss_mb": peakResidentMegabytes(),
         ]
         if mode != .fp32 { row["precision"] = mode.rawValue }
+        if let resnet = workload as? ResNet50InferenceWorkload, let error = resnet.winogradRelativeError {
+            row["fast_math"] = true
+            row["winograd_relative_error"] = error
+        }
         if !json { row["name"] = workload.name + (mode == .fp32 ? "" : ", \(mode.rawValue)") }
+        if let roofline {
+            row.merge(roofline.fields(of: workload, medianSeconds: times[times.count / 2], reps: reps, seconds: seconds)) { $1 }
+        }
         return row
     }
 
@@ -158,7 +176,9 @@ struct Bench: ParsableCommand {
                   + "(min \(format(row["min"])), max \(format(row["max"])))"
                   + (row["images_per_s_1_rank"].map { "; 1 rank \(format($0)) images/s, 2 ranks \(format(row["images_per_s_2_ranks"])) images/s, "
                       + "allreduce \(format(row["allreduce_bus_gb_per_s"])) GB/s" }
-                      ?? ", peak RSS \(format(row["peak_rss_mb"])) MB"))
+                      ?? ", peak RSS \(format(row["peak_rss_mb"])) MB")
+                  + Roofline.text(row)
+                  + ((row["winograd_relative_error"] as? Double).map { String(format: "; Winograd: logits differ from direct convolutions' by %.2e of the largest", $0) } ?? ""))
         }
     }
 

@@ -5,17 +5,22 @@ import Foundation
 
 /// W4: ResNet-50 v1.5 in eval mode on [8, 3, 224, 224], without the tape. Compiled, the
 /// forward is `compile(_, options: .inference)`: the weights are fixed, so batch norm folds
-/// into the convolutions and the elementwise tails (residual add, ReLU) fuse.
+/// into the convolutions and the elementwise tails (residual add, ReLU) fuse. With
+/// `fastMath` (`ember bench --fast-math`) the compiled 3×3 convolutions use Winograd's algorithm.
 final class ResNet50InferenceWorkload: Workload {
     let compiled: Bool
+    var fastMath = false
     var impl: String { compiled ? "ember-compiled" : "ember" }
     var id: String { "W4" }
-    var name: String { "resnet50-infer eval, [8, 3, 224, 224]" + (compiled ? ", compiled" : "") }
+    var name: String { "resnet50-infer eval, [8, 3, 224, 224]" + (compiled ? ", compiled" + (fastMath ? ", Winograd (fast math)" : "") : "") }
     var unit: String { "images/s" }
     let batch = 8
     private var model: ResNet!
     private var x: Tensor!
     private var forward: CompiledFunction!
+    /// With `fastMath`: the largest difference of the logits from the direct convolutions'
+    /// (compiled without Winograd), relative to the largest logit.
+    private(set) var winogradRelativeError: Double?
 
     init(compiled: Bool) {
         self.compiled = compiled
@@ -26,7 +31,14 @@ final class ResNet50InferenceWorkload: Workload {
         self.model = model
         x = Tensor.randomNormal([batch, 3, 224, 224], source: .key(Key(4)))
         if compiled {
-            forward = compile({ (xs: [Tensor]) in [model(xs[0])] }, options: .inference)
+            var options = CompileOptions.inference
+            options.winograd = fastMath
+            forward = compile({ (xs: [Tensor]) in [model(xs[0])] }, options: options)
+            if fastMath {
+                let direct = compile({ (xs: [Tensor]) in [model(xs[0])] }, options: .inference)
+                let (exact, fast) = noGrad { (direct(x), forward(x)) }
+                winogradRelativeError = (fast - exact).abs().max().item() / exact.abs().max().item()
+            }
         }
     }
 

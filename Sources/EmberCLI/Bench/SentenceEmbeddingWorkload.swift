@@ -5,11 +5,14 @@ import Foundation
 /// W7: all-MiniLM-L6-v2 sentence embeddings (the real weights) for 32 sentences padded to
 /// 128 tokens: BERT, mean pooling and L2 normalization, without the tape. The sentences are
 /// tokenized once, outside the timing. Compiled, the forward is the embedder's `inference`.
+/// Padding-free (the default of both) runs the encoder on the real tokens only; the padded
+/// variants compute all 32 × 128 positions, as before padding-free inference.
 final class SentenceEmbeddingWorkload: Workload {
     let compiled: Bool
-    var impl: String { compiled ? "ember-compiled" : "ember" }
+    let paddingFree: Bool
+    var impl: String { (compiled ? "ember-compiled" : "ember") + (paddingFree ? "" : "-padded") }
     var id: String { "W7" }
-    var name: String { "bert-embed all-MiniLM-L6-v2, 32 x 128 tokens" + (compiled ? ", compiled" : "") }
+    var name: String { "bert-embed all-MiniLM-L6-v2, 32 x 128 tokens" + (compiled ? ", compiled" : "") + (paddingFree ? "" : ", padded") }
     var unit: String { "sentences/s" }
     /// The folder, from `ember bench --minilm` (which sets EMBER_MINILM_DIR), the environment,
     /// or the cache that scripts/fetch-minilm.sh fills.
@@ -26,8 +29,9 @@ final class SentenceEmbeddingWorkload: Workload {
     private var inputIDs: Tensor!
     private var attentionMask: Tensor!
 
-    init(compiled: Bool) {
+    init(compiled: Bool, paddingFree: Bool = true) {
         self.compiled = compiled
+        self.paddingFree = paddingFree
     }
 
     var unavailableReason: String? {
@@ -43,8 +47,8 @@ final class SentenceEmbeddingWorkload: Workload {
     func timedRun() -> Double {
         let model = embedder!.model
         return noGrad {
-            compiled ? elapsed { _ = model.inference(inputIDs: inputIDs, attentionMask: attentionMask) }
-                : elapsed { _ = model(inputIDs: inputIDs, attentionMask: attentionMask) }
+            compiled ? elapsed { _ = model.inference(inputIDs: inputIDs, attentionMask: attentionMask, paddingFree: paddingFree) }
+                : elapsed { _ = model(inputIDs: inputIDs, attentionMask: attentionMask, paddingFree: paddingFree) }
         }
     }
 

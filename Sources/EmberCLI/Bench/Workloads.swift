@@ -15,10 +15,13 @@ protocol Workload {
     /// Runs the workload once and returns the elapsed seconds.
     func timedRun() -> Double
     func figure(seconds: Double) -> Double
+    /// What bounds its speed (for `--roofline`).
+    var bound: WorkloadBound { get }
 }
 
 extension Workload {
     var impl: String { "ember" }
+    var bound: WorkloadBound { .compute }
     var unavailableReason: String? { nil }
     func prepare() {}
 }
@@ -38,7 +41,9 @@ let allWorkloads: [Workload] = [
     TrainStepWorkload.resnet50(),
     TransformerBlockWorkload(compiled: false),
     TransformerBlockWorkload(compiled: true),
+    SentenceEmbeddingWorkload(compiled: false, paddingFree: false),
     SentenceEmbeddingWorkload(compiled: false),
+    SentenceEmbeddingWorkload(compiled: true, paddingFree: false),
     SentenceEmbeddingWorkload(compiled: true),
     FusedElementwiseWorkload(compiled: false),
     FusedElementwiseWorkload(compiled: true),
@@ -86,6 +91,7 @@ struct SmallOpWorkload: Workload {
     }
 
     func figure(seconds: Double) -> Double { seconds / Double(count) * 1e6 }
+    var bound: WorkloadBound { .overhead }
 }
 
 /// W8: layer_norm(gelu(x * w + b)) over x [4096, 1024], exact GELU, no affine, forward
@@ -109,4 +115,6 @@ struct FusedElementwiseWorkload: Workload {
     }
 
     func figure(seconds: Double) -> Double { seconds * 1e3 }
+    /// x read and y written once, w and b read: what the fused pass must move at least.
+    var bound: WorkloadBound { .memory(bytes: (2 * inputs[0].count + inputs[1].count + inputs[2].count) * 4) }
 }

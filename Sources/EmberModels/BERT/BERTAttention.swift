@@ -23,14 +23,20 @@ public final class BERTSelfAttention: Module {
     }
 
     /// `hidden` [batch, length, hidden]; `mask` is added to the scores [batch, heads, length, length].
-    public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
+    /// With `packing`, `hidden` is the packed rows [tokens, hidden] (padding-free: see
+    /// `PackedSequences`): the projections run on the packed rows and each sentence attends
+    /// within its slots [batch, heads, span, span], `mask` hiding the empty ones.
+    public func callAsFunction(_ hidden: Tensor, mask: Tensor?, packing: PackedSequences? = nil) -> Tensor {
         recordingCall {
-            let batch = hidden.shape[0], length = hidden.shape[1]
+            let batch = packing?.batch ?? hidden.shape[0], length = packing?.span ?? hidden.shape[1]
             // [batch, length, hidden] as the view [batch, heads, length, headSize].
-            func heads(_ x: Tensor) -> Tensor { x.reshaped(to: [batch, length, numHeads, headSize]).permuted(0, 2, 1, 3) }
+            func heads(_ x: Tensor) -> Tensor {
+                (packing?.regroup(x) ?? x).reshaped(to: [batch, length, numHeads, headSize]).permuted(0, 2, 1, 3)
+            }
             let context = scaledDotProductAttention(heads(query(hidden)), heads(key(hidden)), heads(value(hidden)), mask: mask,
                                                     dropout: isTraining ? dropoutProbability : 0)
-            return context.permuted(0, 2, 1, 3).reshaped(to: [batch, length, numHeads * headSize])
+            let merged = context.permuted(0, 2, 1, 3).reshaped(to: [batch, length, numHeads * headSize])
+            return packing?.ungroup(merged) ?? merged
         }
     }
 }
@@ -64,7 +70,8 @@ public final class BERTAttention: Module {
         output = BERTResidualOutput(inputSize: config.hiddenSize, config, dtype: dtype)
     }
 
-    public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
-        recordingCall { output(selfAttention(hidden, mask: mask), residual: hidden) }
+    /// See `BERTSelfAttention` for `packing`.
+    public func callAsFunction(_ hidden: Tensor, mask: Tensor?, packing: PackedSequences? = nil) -> Tensor {
+        recordingCall { output(selfAttention(hidden, mask: mask, packing: packing), residual: hidden) }
     }
 }

@@ -32,4 +32,14 @@ public final class BERTEmbeddings: Module {
             return dropout(layerNorm(wordEmbeddings(inputIDs) + tokenTypes + positions))
         }
     }
+
+    /// The embeddings of packed tokens (padding-free, see `PackedSequences`): `inputIDs`,
+    /// `positionIDs` and optional `tokenTypeIDs` [tokens] → [tokens, hidden].
+    public func callAsFunction(packedInputIDs inputIDs: Tensor, positionIDs: Tensor, tokenTypeIDs: Tensor? = nil) -> Tensor {
+        recordingCall {
+            let tokenTypes = tokenTypeIDs.map { tokenTypeEmbeddings($0) }
+                ?? tokenTypeEmbeddings.weight.narrow(axis: 0, start: 0, count: 1)
+            return dropout(layerNorm(wordEmbeddings(inputIDs) + tokenTypes + positionEmbeddings(positionIDs)))
+        }
+    }
 }

@@ -29,9 +29,11 @@ public final class BERTLayer: Module {
         output = BERTResidualOutput(inputSize: config.intermediateSize, config, dtype: dtype)
     }
 
-    public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
+    /// `hidden` [batch, length, hidden], or packed rows [tokens, hidden] with `packing`
+    /// (see `BERTSelfAttention`).
+    public func callAsFunction(_ hidden: Tensor, mask: Tensor?, packing: PackedSequences? = nil) -> Tensor {
         recordingCall {
-            let attended = attention(hidden, mask: mask)
+            let attended = attention(hidden, mask: mask, packing: packing)
             return output(intermediate(attended), residual: attended)
         }
     }
@@ -45,7 +47,7 @@ public final class BERTEncoder: Module {
         layer = (0..<config.numHiddenLayers).map { _ in BERTLayer(config, dtype: dtype) }
     }
 
-    public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
-        recordingCall { layer.reduce(hidden) { $1($0, mask: mask) } }
+    public func callAsFunction(_ hidden: Tensor, mask: Tensor?, packing: PackedSequences? = nil) -> Tensor {
+        recordingCall { layer.reduce(hidden) { $1($0, mask: mask, packing: packing) } }
     }
 }

@@ -49,6 +49,25 @@ public final class BERTModel: Module {
         }
     }
 
+    /// Padding-free encoding: the last hidden states of the real tokens only, packed
+    /// [packing.tokenCount, hidden] (`packing.unpack` gives the padded layout, zeros at padding).
+    /// `inputIDs` and optional `tokenTypeIDs` are the padded [batch, length]; `packing` comes from
+    /// their attention mask (`PackedSequences(attentionMask:)`). On the real tokens the values
+    /// are those of `callAsFunction` with that mask, to float rounding; projections and
+    /// feed-forward blocks run on the real tokens and attention on each sentence's span only.
+    /// The pooler is not run (it reads the first column, padding or not).
+    public func callAsFunction(inputIDs: Tensor, packing: PackedSequences, tokenTypeIDs: Tensor? = nil) -> Tensor {
+        recordingCall {
+            checkInputs(inputIDs, attentionMask: nil, tokenTypeIDs: tokenTypeIDs)
+            precondition(packing.paddedRows.shape[0] == inputIDs.shape[0] * inputIDs.shape[1] && packing.batch == inputIDs.shape[0],
+                         "BERTModel: the packing is of \(packing.batch) rows and \(packing.paddedRows.shape[0]) positions, the input ids \(inputIDs.shape)")
+            let hidden = embeddings(packedInputIDs: packing.pack(inputIDs), positionIDs: packing.positions,
+                                    tokenTypeIDs: tokenTypeIDs.map(packing.pack))
+            let mask = Self.additiveMask(packing.slotMask, dtype: hidden.dtype)
+            return encoder(hidden, mask: mask, packing: packing)
+        }
+    }
+
     /// A [batch, length] mask of ones and zeros as the scores' additive mask [batch, 1, 1, length]:
     /// 0 for tokens, the lowest finite value for padding (Hugging Face's extended mask). Nil
     /// when nothing is masked, which saves a pass over the scores.

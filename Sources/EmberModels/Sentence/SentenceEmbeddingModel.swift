@@ -41,13 +41,31 @@ public final class SentenceEmbeddingModel: Module {
 
     /// Embeddings [batch, dimension] of `inputIDs` [batch, length] with their `attentionMask`
     /// (1 for tokens, 0 for padding) and optional token types.
-    public func callAsFunction(inputIDs: Tensor, attentionMask: Tensor, tokenTypeIDs: Tensor? = nil) -> Tensor {
+    ///
+    /// `paddingFree` (the default) runs the encoder on the real tokens only in evaluation mode
+    /// (see `PackedSequences`): the same embeddings to float rounding, with the work of the
+    /// padding skipped. In training mode, and in a traced call (`compile`, `vmap`: packing needs
+    /// the mask's values), the padded batch is computed, so that dropout draws the same
+    /// numbers eagerly and traced.
+    public func callAsFunction(inputIDs: Tensor, attentionMask: Tensor, tokenTypeIDs: Tensor? = nil,
+                               paddingFree: Bool = true) -> Tensor {
         recordingCall {
+            if paddingFree && !isTraining && !attentionMask.isAbstract {
+                return embed(inputIDs: inputIDs, packing: PackedSequences(attentionMask: attentionMask), tokenTypeIDs: tokenTypeIDs)
+            }
             let hidden = transformer(inputIDs: inputIDs, attentionMask: attentionMask, tokenTypeIDs: tokenTypeIDs).lastHiddenState
-            let pooled = pooling(hidden, attentionMask: attentionMask)
-            return normalizes ? pooled.l2Normalized() : pooled
+            return normalized(pooling(hidden, attentionMask: attentionMask))
         }
     }
+
+    /// Padding-free embeddings: the encoder on the packed real tokens, pooling over each
+    /// sentence's slots.
+    private func embed(inputIDs: Tensor, packing: PackedSequences, tokenTypeIDs: Tensor?) -> Tensor {
+        let hidden = transformer(inputIDs: inputIDs, packing: packing, tokenTypeIDs: tokenTypeIDs)
+        return normalized(pooling(packing.regroup(hidden), attentionMask: packing.slotMask))
+    }
+
+    private func normalized(_ pooled: Tensor) -> Tensor { normalizes ? pooled.l2Normalized() : pooled }
 
     /// Embeddings for inference, as `callAsFunction` computes them (to float rounding), through
     /// `compile`: the forward pass is traced once per input shape and replayed with its
@@ -55,15 +73,27 @@ public final class SentenceEmbeddingModel: Module {
     /// over memory each) and its intermediate buffers reused. Records no gradients. The model
     /// must be in evaluation mode (the trace would keep dropout otherwise). Token types are 0,
     /// as for single sentences.
-    public func inference(inputIDs: Tensor, attentionMask: Tensor) -> Tensor {
+    ///
+    /// `paddingFree` (the default) packs the real tokens outside the trace and passes the
+    /// packing in, so the compiled encoder skips the padding; the packed rows and spans are
+    /// rounded (`PackedSequences`) so that few shapes are traced.
+    public func inference(inputIDs: Tensor, attentionMask: Tensor, paddingFree: Bool = true) -> Tensor {
         precondition(!isTraining, "SentenceEmbeddingModel.inference: the model is in training mode; call eval() first")
-        return noGrad { compiledForward([inputIDs, attentionMask])[0] }
+        return noGrad {
+            guard paddingFree else { return compiledForward([inputIDs, attentionMask])[0] }
+            return compiledPaddingFreeForward([inputIDs] + PackedSequences(attentionMask: attentionMask).tensors)[0]
+        }
     }
 
     /// Weights are read by reference (no constant folding): loading new ones needs no retrace,
     /// and no folded copy of them is kept per input shape.
     private lazy var compiledForward = compile { [unowned self] inputs in
-        [self(inputIDs: inputs[0], attentionMask: inputs[1])]
+        [self(inputIDs: inputs[0], attentionMask: inputs[1], paddingFree: false)]
+    }
+
+    /// The padding-free forward of input ids and a packing's index tensors.
+    private lazy var compiledPaddingFreeForward = compile { [unowned self] inputs in
+        [self.recordingCall { self.embed(inputIDs: inputs[0], packing: PackedSequences(tensors: Array(inputs.dropFirst())), tokenTypeIDs: nil) }]
     }
 
     /// Loads a sentence-transformers folder (see `SentenceTransformersFolder`). Weights are

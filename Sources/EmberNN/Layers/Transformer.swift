@@ -64,20 +64,36 @@ public final class TransformerEncoderLayer: Module, Layer {
         return layer.train(isTraining)
     }
 
-    public func forward(_ x: Tensor) -> Tensor { encode(x, mask: nil, keyPaddingMask: nil, isCausal: false) }
+    public func forward(_ x: Tensor) -> Tensor { encode(x, mask: nil, keyPaddingMask: nil, isCausal: false, packing: nil) }
 
     /// `mask`, `keyPaddingMask` and `isCausal` go to the self-attention (see `MultiHeadAttention`).
     public func callAsFunction(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
-        recordingCall { encode(src, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+        recordingCall { encode(src, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal, packing: nil) }
     }
 
-    private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
-        precondition(src.rank == 3 && src.shape[2] == configuration.dModel,
-                     "TransformerEncoderLayer: expected input \(configuration.batchFirst ? "[batch, length, dModel]" : "[length, batch, dModel]") with dModel \(configuration.dModel), found \(src.shape)")
+    /// Padding-free encoding (see `PackedSequences`): `packed` [tokens, dModel] holds the real
+    /// tokens of a padded batch (`packing.pack(src)`); the feed-forward block and norms run on
+    /// them and each token attends within its own sentence. The result [tokens, dModel] equals,
+    /// on the real tokens and to float rounding, the padded computation with `keyPaddingMask`
+    /// hiding the padding (and the causal mask with `isCausal`).
+    public func callAsFunction(_ packed: Tensor, packing: PackedSequences, isCausal: Bool = false) -> Tensor {
+        recordingCall { encode(packed, mask: nil, keyPaddingMask: nil, isCausal: isCausal, packing: packing) }
+    }
+
+    private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool, packing: PackedSequences?) -> Tensor {
+        precondition(src.rank == (packing == nil ? 3 : 2) && src.shape[src.rank - 1] == configuration.dModel,
+                     "TransformerEncoderLayer: expected input \(packing != nil ? "[tokens, dModel]" : configuration.batchFirst ? "[batch, length, dModel]" : "[length, batch, dModel]") with dModel \(configuration.dModel), found \(src.shape)")
         func selfAttention(_ x: Tensor) -> Tensor {
-            let attended = selfAttn(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: mask,
+            guard let packing else {
+                let attended = selfAttn(query: x, key: x, value: x, keyPaddingMask: keyPaddingMask, attentionMask: mask,
+                                        isCausal: isCausal, needWeights: false).output
+                return dropout1(attended)
+            }
+            // Each sentence's slots [batch, span, dModel], empty slots hidden as padding keys.
+            let grouped = configuration.batchFirst ? packing.regroup(x) : packing.regroup(x).permuted(1, 0, 2)
+            let attended = selfAttn(query: grouped, key: grouped, value: grouped, keyPaddingMask: packing.slotMask .== 0,
                                     isCausal: isCausal, needWeights: false).output
-            return dropout1(attended)
+            return dropout1(packing.ungroup(configuration.batchFirst ? attended : attended.permuted(1, 0, 2)))
         }
         func feedForward(_ x: Tensor) -> Tensor {
             let hidden = linear1(x)
@@ -109,15 +125,21 @@ public final class TransformerEncoder: Module, Layer {
         train(layer.isTraining)
     }
 
-    public func forward(_ x: Tensor) -> Tensor { encode(x, mask: nil, keyPaddingMask: nil, isCausal: false) }
+    public func forward(_ x: Tensor) -> Tensor { encode(x) { $1($0, mask: nil) } }
 
     /// Runs every layer with the same masks (see `TransformerEncoderLayer`).
     public func callAsFunction(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor? = nil, isCausal: Bool = false) -> Tensor {
-        recordingCall { encode(src, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+        recordingCall { encode(src) { $1($0, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) } }
     }
 
-    private func encode(_ src: Tensor, mask: Tensor?, keyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
-        let encoded = layers.reduce(src) { $1($0, mask: mask, keyPaddingMask: keyPaddingMask, isCausal: isCausal) }
+    /// Padding-free encoding of packed tokens [tokens, dModel] (see
+    /// `TransformerEncoderLayer.callAsFunction(_:packing:isCausal:)`).
+    public func callAsFunction(_ packed: Tensor, packing: PackedSequences, isCausal: Bool = false) -> Tensor {
+        recordingCall { encode(packed) { $1($0, packing: packing, isCausal: isCausal) } }
+    }
+
+    private func encode(_ src: Tensor, _ layerCall: (Tensor, TransformerEncoderLayer) -> Tensor) -> Tensor {
+        let encoded = layers.reduce(src, layerCall)
         return norm.map { $0(encoded) } ?? encoded
     }
 }

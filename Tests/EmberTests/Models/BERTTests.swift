@@ -67,6 +67,31 @@ final class BERTTests: XCTestCase {
                     atol: 1e-10, rtol: 1e-10, "without mask and token types")
     }
 
+    /// Padding-free encoding (packed real tokens, attention within each sentence) gives the
+    /// padded forward's hidden states on the real tokens, float64 to rounding, for the
+    /// fixture's right-padded mask and for one with left padding and a hole, in eager and
+    /// compiled calls.
+    func testPaddingFreeForwardMatchesPadded() throws {
+        let reference = try BERTFixtures.reference()
+        let bert = try tinyClassifier().bert
+        let ids = try reference.fixture("input_ids"), types = try reference.fixture("token_type_ids")
+        let length = ids.shape[1]
+        let shifted = Tensor((0..<ids.shape[0] * length).map { $0 % length == 0 || $0 % length == 2 ? Int64(0) : 1 },
+                             shape: ids.shape)
+        for (name, mask) in [("right padding", try reference.fixture("attention_mask").cast(to: .int64)), ("left padding and a hole", shifted)] {
+            let expected = bert(inputIDs: ids, attentionMask: mask, tokenTypeIDs: types).lastHiddenState
+                * mask.cast(to: .float64).unsqueezed(axis: -1)
+            let packing = PackedSequences(attentionMask: mask)
+            assertClose(packing.unpack(bert(inputIDs: ids, packing: packing, tokenTypeIDs: types)), expected,
+                        atol: 1e-12, rtol: 1e-12, name)
+            let compiled = compile { inputs in
+                [PackedSequences(tensors: Array(inputs.dropFirst(2))).unpack(
+                    bert(inputIDs: inputs[0], packing: PackedSequences(tensors: Array(inputs.dropFirst(2))), tokenTypeIDs: inputs[1]))]
+            }
+            assertClose(compiled([ids, types] + packing.tensors)[0], expected, atol: 1e-12, rtol: 1e-12, name + ", compiled")
+        }
+    }
+
     /// float32 (oneDNN) against the float64 reference: rounding of sums of 32-64 terms through
     /// two layers, each ending in a layer norm.
     func testFloat32ForwardMatchesTransformers() throws {

@@ -39,19 +39,26 @@ final class SentenceEmbeddingTests: XCTestCase {
         assertClose(cosineSimilarity(a, b), [0.6, -0.8, 0, 0, 1, 0], atol: 1e-7, rtol: 0)
     }
 
-    /// The compiled inference path gives the forward pass's values, for each input shape.
-    func testCompiledInferenceMatchesForward() throws {
+    /// The compiled inference path gives the forward pass's values, for each input shape, and
+    /// the padding-free forward (the default, eager and compiled) the padded one's, in every
+    /// pooling mode.
+    func testCompiledAndPaddingFreeInferenceMatchForward() throws {
         let reference = try BERTFixtures.reference()
         let model = SentenceEmbeddingModel(transformer: try BERTModel(pretrained: BERTFixtures.folder("tiny_sharded_bf16")),
                                            pooling: SentencePooling(SentencePooling.Mode.allCases), normalizes: true)
         let ids = try reference.fixture("input_ids"), mask = try reference.fixture("attention_mask")
-        let expected = noGrad { model(inputIDs: ids, attentionMask: mask) }
+        let expected = noGrad { model(inputIDs: ids, attentionMask: mask, paddingFree: false) }
         XCTAssertEqual(expected.shape, [3, 6 * 32])
-        assertClose(model.inference(inputIDs: ids, attentionMask: mask), expected, atol: 1e-6, rtol: 1e-6)
+        assertClose(noGrad { model(inputIDs: ids, attentionMask: mask) }, expected, atol: 1e-6, rtol: 1e-6, "padding-free")
+        assertClose(model.inference(inputIDs: ids, attentionMask: mask, paddingFree: false), expected, atol: 1e-6, rtol: 1e-6)
+        assertClose(model.inference(inputIDs: ids, attentionMask: mask), expected, atol: 1e-6, rtol: 1e-6, "padding-free, compiled")
         assertClose(model.inference(inputIDs: ids, attentionMask: mask), expected, atol: 1e-6, rtol: 1e-6, "replayed")
         let shorter = (ids.narrow(axis: 1, start: 0, count: 5), mask.narrow(axis: 1, start: 0, count: 5))
-        assertClose(model.inference(inputIDs: shorter.0, attentionMask: shorter.1),
-                    noGrad { model(inputIDs: shorter.0, attentionMask: shorter.1) }, atol: 1e-6, rtol: 1e-6, "another shape")
+        let shorterExpected = noGrad { model(inputIDs: shorter.0, attentionMask: shorter.1, paddingFree: false) }
+        assertClose(model.inference(inputIDs: shorter.0, attentionMask: shorter.1, paddingFree: false), shorterExpected,
+                    atol: 1e-6, rtol: 1e-6, "another shape")
+        assertClose(model.inference(inputIDs: shorter.0, attentionMask: shorter.1), shorterExpected,
+                    atol: 1e-6, rtol: 1e-6, "another shape, padding-free")
     }
 
     // MARK: Folders

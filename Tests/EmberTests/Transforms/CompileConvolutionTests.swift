@@ -231,4 +231,43 @@ final class CompileConvolutionTests: XCTestCase {
             assertClose(out, reference, atol: 1e-6, rtol: 1e-6, primitive.name)
         }
     }
+
+    // MARK: Winograd
+
+    /// `CompileOptions.winograd` marks the float32 3×3 stride-1 convolutions only (a fused
+    /// one keeps the mark), and the result stays within Winograd's rounding of the direct
+    /// one. On a machine without oneDNN's Winograd kernel (no AVX-512) the marked
+    /// convolutions run directly and the results are equal.
+    func testWinogradMarksThreeByThreeStrideOneConvolutionsAndStaysClose() {
+        let inputs = compileInputs([[2, 32, 14, 14], [32, 32, 3, 3], [32], [64, 32, 3, 3], [64, 64, 1, 1]], seed: 19)
+        let (w1, b1, w2, w3) = (inputs[1] * 0.06, inputs[2] * 0.1, inputs[3] * 0.06, inputs[4] * 0.1)
+        func net(_ x: Tensor, _ w1: Tensor, _ b1: Tensor, _ w2: Tensor, _ w3: Tensor) -> Tensor {
+            let h = conv2d(x, weight: w1, bias: b1, padding: 1).relu() + x
+            let s = conv2d(conv2d(h, weight: w1, padding: 1), weight: w2, stride: 2, padding: 1)
+            return conv2d(s, weight: w3)
+        }
+        let f = { (xs: [Tensor]) in [net(xs[0], w1, b1, w2, w3)] }
+        var options = CompileOptions.inference
+        options.winograd = true
+        let fast = compile(f, options: options), exact = compile(f, options: .inference)
+        func configs(_ graph: Graph) -> [ConvConfig] {
+            graph.operations.compactMap { operation in
+                switch operation.primitive {
+                case .conv2d(let config): return config
+                case .fused(let program): if case .conv2d(let config, _) = program.head { return config }
+                default: break
+                }
+                return nil
+            }
+        }
+        XCTAssertEqual(configs(fast.graph(for: [inputs[0]])).map(\.winograd), [true, true, false, false])
+        XCTAssertEqual(configs(exact.graph(for: [inputs[0]])).map(\.winograd), [false, false, false, false])
+        let reference = net(inputs[0].cast(to: .float64), w1.cast(to: .float64), b1.cast(to: .float64), w2.cast(to: .float64),
+                            w3.cast(to: .float64))
+        let scale = reference.abs().max().item()
+        let exactError = (exact([inputs[0]])[0].cast(to: .float64) - reference).abs().max().item() / scale
+        let fastError = (fast([inputs[0]])[0].cast(to: .float64) - reference).abs().max().item() / scale
+        print("Winograd: largest error relative to the largest output \(fastError), direct \(exactError)")
+        XCTAssertLessThan(fastError, 1e-4)
+    }
 }

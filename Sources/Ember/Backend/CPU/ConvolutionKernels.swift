@@ -109,6 +109,7 @@ enum ConvolutionKernels {
         let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output), g.dtype)
         return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : []),
                          dense: [src: srcDense, weights: g.weightsDesc, dst: dstDense]) {
+            if g.config.winograd, let pd = winogradPrimitiveDesc(g, hasBias: hasBias, postOps: postOps, key) { return pd }
             let gemm = g.isLargePointwise && source == .nchw && destination == .nchw
             var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: gemm)
             if source == .nhwc && destination == .nhwc { (srcDesc, dstDesc) = (srcDense, dstDense) }
@@ -120,6 +121,19 @@ enum ConvolutionKernels {
                 g.strides, g.dilates, g.padding, g.padding), "convolution descriptor \(key)")
             return dnn.primitiveDesc(&desc, postOps: postOps, key)
         }
+    }
+
+    /// oneDNN's Winograd convolution in the layouts it picks, or nil where it has none (it
+    /// runs float32 3×3 stride-1 convolutions on AVX-512 machines).
+    static func winogradPrimitiveDesc(_ g: Geometry, hasBias: Bool, postOps: [OneDNN.PostOp], _ key: String) -> dnnl_primitive_desc_t? {
+        guard g.weight[2] == 3 && g.weight[3] == 3 && g.config.stride == [1, 1] && g.config.dilation == [1, 1] else { return nil }
+        var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: false)
+        var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]]) : dnnl_memory_desc_t()
+        var desc = dnnl_convolution_desc_t()
+        guard dnnl_dilated_convolution_forward_desc_init(
+            &desc, dnnl_forward_training, dnnl_convolution_winograd, &srcDesc, &weightsDesc, &biasDesc, &dstDesc,
+            g.strides, g.dilates, g.padding, g.padding) == dnnl_success else { return nil }
+        return OneDNN.shared.primitiveDescIfImplemented(&desc, postOps: postOps, key + " winograd")
     }
 
     /// `out` = conv2d(x, weight[, bias]) with `postOps` applied (float32 only). The input and
@@ -152,6 +166,9 @@ enum ConvolutionKernels {
 
     /// The gradient of the input (`out`) from the output's (`gradY`).
     static func backwardInput(_ c: ConvConfig, _ gradY: Tensor, _ w: Tensor, _ out: Tensor, backend: CPUBackend) {
+        // Gradients are computed directly; Winograd is for the forward pass.
+        var c = c
+        c.winograd = false
         let gy = backend.contiguous(gradY), w = backend.contiguous(w)
         let g = Geometry(c, input: out.shape, weight: w.shape, dtype: gy.dtype)
         if gy.dtype == .float64 {
@@ -178,6 +195,9 @@ enum ConvolutionKernels {
 
     /// The gradient of the weight (`out`) from the input and the output's gradient.
     static func backwardWeight(_ c: ConvConfig, _ x: Tensor, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {
+        // Gradients are computed directly; Winograd is for the forward pass.
+        var c = c
+        c.winograd = false
         let x = backend.contiguous(x), gy = backend.contiguous(gradY)
         let g = Geometry(c, input: x.shape, weight: out.shape, dtype: x.dtype)
         if x.dtype == .float64 {

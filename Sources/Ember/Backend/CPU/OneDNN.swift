@@ -262,6 +262,16 @@ final class OneDNN: @unchecked Sendable {
     /// Makes a primitive descriptor from an operation descriptor, with `postOps` when given.
     func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, postOps: [PostOp] = [],
                        _ what: String) -> dnnl_primitive_desc_t {
+        guard let pd = primitiveDescIfImplemented(opDesc, hint: hint, postOps: postOps, what) else {
+            preconditionFailure("oneDNN: \(what) has no implementation")
+        }
+        return pd
+    }
+
+    /// `primitiveDesc`, or nil where oneDNN has no implementation of the operation (an
+    /// optional algorithm, such as Winograd convolution, for this shape, layout or machine).
+    func primitiveDescIfImplemented(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, postOps: [PostOp] = [],
+                                    _ what: String) -> dnnl_primitive_desc_t? {
         var attributes: dnnl_primitive_attr_t?
         if !postOps.isEmpty {
             var ops: dnnl_post_ops_t?
@@ -279,7 +289,9 @@ final class OneDNN: @unchecked Sendable {
         }
         defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
         var pd: dnnl_primitive_desc_t?
-        OneDNN.check(dnnl_primitive_desc_create(&pd, opDesc, attributes, engine, hint), what)
+        let status = dnnl_primitive_desc_create(&pd, opDesc, attributes, engine, hint)
+        if status == dnnl_unimplemented { return nil }
+        OneDNN.check(status, what)
         return pd!
     }
 }

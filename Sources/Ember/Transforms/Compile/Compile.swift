@@ -17,12 +17,19 @@ public struct CompileOptions: Sendable {
     public var fuseElementwise: Bool
     /// Run through a memory plan that reuses intermediate buffers.
     public var planMemory: Bool
+    /// Run float32 3×3 stride-1 convolutions with Winograd's algorithm where the backend has
+    /// it (`ConvConfig.winograd`): fewer multiplications, but the transforms round differently
+    /// from a direct sum (the error measured for ResNet-50 is in bench/RESULTS.md). Off by
+    /// default; `ember bench --fast-math` turns it on.
+    public var winograd: Bool
 
-    public init(foldConstants: Bool = false, foldBatchNorm: Bool = false, fuseElementwise: Bool = true, planMemory: Bool = true) {
+    public init(foldConstants: Bool = false, foldBatchNorm: Bool = false, fuseElementwise: Bool = true, planMemory: Bool = true,
+                winograd: Bool = false) {
         self.foldConstants = foldConstants
         self.foldBatchNorm = foldBatchNorm
         self.fuseElementwise = fuseElementwise
         self.planMemory = planMemory
+        self.winograd = winograd
     }
 
     /// For inference with fixed weights: every rewrite.
@@ -33,6 +40,7 @@ public struct CompileOptions: Sendable {
         if foldConstants { passes.append(ConstantFolding()) }
         passes.append(CommonSubexpressionElimination(mergeEqualConstants: foldConstants))
         if foldConstants && foldBatchNorm { passes.append(BatchNormFolding()) }
+        if winograd { passes.append(WinogradConvolution()) }
         if fuseElementwise { passes += [ElementwiseFusion(), ConvolutionFusion()] }
         passes.append(DeadCodeElimination())
         return passes
