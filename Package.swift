@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed",
-                           "EmberRuns", "EmberServe", .product(name: "Logging", package: "swift-log"),
+                           "EmberRuns", "EmberServe", "EmberONNX", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
