@@ -71,7 +71,7 @@ final class ExportPrimitiveTests: XCTestCase {
                 if opset < 16 && name == "indexing" { continue }
                 let inputs = arguments.enumerated().map { ONNXInput("x\($0.offset)", $0.element.shape, $0.element.dtype) }
                 let model = try ONNXExporter.export(inputs: inputs, outputs: (0..<function(arguments).count).map { "y\($0)" },
-                                                    options: ONNXExportOptions(opset: opset)) { _, v in function(v) }
+                                                    options: ONNXExportOptions(opset: opset)) { v in function(v) }
                 XCTAssertEqual(model.opsetImport.first?.version, Int64(opset))
                 try check.add("\(name)_opset\(opset)", model, atol: 1e-5, rtol: 1e-5)
                 let results = noGrad { function(arguments) }
@@ -85,7 +85,7 @@ final class ExportPrimitiveTests: XCTestCase {
     func testNativeOperatorsFollowTheOpset() throws {
         let f: ([Tensor]) -> [Tensor] = { v in [layerNorm(v[0], normalizedShape: [4]).gelu()] }
         func operators(_ opset: Int) throws -> Set<String> {
-            Set(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 4])], outputs: ["y"], options: ONNXExportOptions(opset: opset)) { _, v in f(v) }
+            Set(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 4])], outputs: ["y"], options: ONNXExportOptions(opset: opset)) { v in f(v) }
                 .graph.node.map(\.opType))
         }
         XCTAssertFalse(try operators(13).contains("LayerNormalization"))
@@ -97,7 +97,7 @@ final class ExportPrimitiveTests: XCTestCase {
     func testTrainingGraphsAndBadOptionsAreRefusedWithTheReason() {
         func message(_ opset: Int = 17, _ f: @escaping ([Tensor]) -> [Tensor]) -> String {
             do {
-                _ = try ONNXExporter.export(inputs: [ONNXInput("x", [2, 3, 4, 4])], outputs: ["y"], options: ONNXExportOptions(opset: opset)) { _, v in f(v) }
+                _ = try ONNXExporter.export(inputs: [ONNXInput("x", [2, 3, 4, 4])], outputs: ["y"], options: ONNXExportOptions(opset: opset)) { v in f(v) }
                 return "exported"
             } catch {
                 return "\(error)"

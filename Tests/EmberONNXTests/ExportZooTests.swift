@@ -118,18 +118,18 @@ final class ExportZooTests: XCTestCase {
         for batch in [1, 3] {
             let cache = gpt.makeCache(batchSize: batch)
             var past = [String: Tensor]()
-            for (name, tensor) in cache.namedTensors(batch: batch) { past[name] = noGrad { tensor.contiguous() } }
+            for (name, tensor) in cache.namedTensors(batch: batch) { past[name] = noGrad { tensor.cloned() } }
             let tokens = Tensor.randomIntegers([batch, 4], low: 0, high: 50)
             let logits = try noGrad { try gpt.logits(tokens, cache: cache) }
             try check.addCase("gpt_prompt", inputs: past.merging(["input_ids": tokens]) { a, _ in a }, expected: ["logits": logits])
             for _ in 0..<3 {
                 var state = [String: Tensor]()
-                for (name, tensor) in cache.namedTensors(batch: batch) { state[name] = noGrad { tensor.contiguous() } }
+                for (name, tensor) in cache.namedTensors(batch: batch) { state[name] = noGrad { tensor.cloned() } }
                 let next = Tensor.randomIntegers([batch, 1], low: 0, high: 50)
                 let stepLogits = try noGrad { try gpt.logits(next, cache: cache) }
                 var expected = ["logits": stepLogits]
                 for (name, tensor) in cache.namedTensors(batch: batch) {
-                    expected[name.replacingOccurrences(of: "past_key_values", with: "present").replacingOccurrences(of: "past_length", with: "present_length")] = noGrad { tensor.contiguous() }
+                    expected[name.replacingOccurrences(of: "past_key_values", with: "present").replacingOccurrences(of: "past_length", with: "present_length")] = noGrad { tensor.cloned() }
                 }
                 try check.addCase("gpt_step", inputs: state.merging(["input_ids": next]) { a, _ in a }, expected: expected)
             }

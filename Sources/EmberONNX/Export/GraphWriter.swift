@@ -45,6 +45,10 @@ struct GraphWriter {
             inputInfos.append(Onnx_ValueInfoProto(name: input.name, dtype: input.spec.dtype, dimensions: traced.dimensions[id]))
         }
         try writeConstants()
+        // States in the order they were declared, after the inputs.
+        let stateOrder = Dictionary(traced.states.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        inputInfos = inputInfos.filter { stateOrder[$0.name] == nil } + inputInfos.filter { stateOrder[$0.name] != nil }
+            .sorted { stateOrder[$0.name]! < stateOrder[$1.name]! }
         for operation in graph.operations {
             let results: [String]
             do {

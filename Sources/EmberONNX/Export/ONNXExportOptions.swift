@@ -53,15 +53,16 @@ public struct ONNXState {
     public let outputName: String
 }
 
-/// Handed to the function being exported, once per trace: it names the captured tensors that
-/// are inputs and outputs of the model rather than weights.
+/// Handed to `ONNXExporter.export(inputs:outputs:parameters:options:preparing:)` before each
+/// trace: it names the captured tensors that are inputs and outputs of the model rather than
+/// weights.
 public final class ONNXStateScope {
     public internal(set) var states: [ONNXState] = []
     init() {}
 
     /// Declares `tensor` (captured by the function) as input `name`; if the function writes
     /// into it, the written value is output `outputName`. Its dynamic axes are found as the
-    /// inputs' are, by tracing: make it for the inputs' sizes inside the function.
+    /// inputs' are, by tracing: make it for the sizes that `preparing` is given.
     public func state(_ tensor: Tensor, name: String, outputName: String) {
         states.append(ONNXState(tensor: tensor, name: name, outputName: outputName))
     }

@@ -15,7 +15,18 @@ public enum ONNXExporter {
     /// the captured tensors (state-dict keys; the first name of a tensor wins).
     public static func export(inputs: [ONNXInput], outputs: [String], parameters: [(String, Tensor)] = [],
                               options: ONNXExportOptions = ONNXExportOptions(),
-                              _ function: @escaping (ONNXStateScope, [Tensor]) -> [Tensor]) throws -> Onnx_ModelProto {
+                              _ function: @escaping ([Tensor]) -> [Tensor]) throws -> Onnx_ModelProto {
+        try export(inputs: inputs, outputs: outputs, parameters: parameters, options: options) { _, _ in function }
+    }
+
+    /// The model of a function with state: `preparing` is called before each trace with the
+    /// inputs' specs (sizes vary between traces), declares the captured tensors that are inputs
+    /// and outputs of the model (`ONNXStateScope.state`), made for those sizes, and returns the
+    /// function to trace.
+    public static func export(inputs: [ONNXInput], outputs: [String], parameters: [(String, Tensor)] = [],
+                              options: ONNXExportOptions = ONNXExportOptions(),
+                              preparing: @escaping (ONNXStateScope, [TensorSpec]) -> ([Tensor]) -> [Tensor]) throws -> Onnx_ModelProto {
+        let function = preparing
         guard ONNXExportOptions.supportedOpsets.contains(options.opset) else {
             throw ONNXExportError("opset \(options.opset) is not supported: choose one of 13 to 21")
         }
@@ -54,7 +65,7 @@ public enum ONNXExporter {
     public static func export(_ module: Module & Layer, input: ONNXInput, output: String = "output",
                               options: ONNXExportOptions = ONNXExportOptions()) throws -> Onnx_ModelProto {
         try exportInEvaluationMode(module) {
-            try export(inputs: [input], outputs: [output], parameters: stateNames(module), options: options) { _, x in [module(x[0])] }
+            try export(inputs: [input], outputs: [output], parameters: stateNames(module), options: options) { x in [module(x[0])] }
         }
     }
 

@@ -7,7 +7,9 @@ import Ember
 /// function whose graph changes with a size (a loop over the sequence) cannot be dynamic
 /// along it, and says so.
 struct SymbolicTrace {
-    typealias Function = (ONNXStateScope, [Tensor]) -> [Tensor]
+    /// Makes the function to trace for inputs of these specs, declaring its states first
+    /// (made before the trace, so that the trace captures them).
+    typealias Function = (ONNXStateScope, [TensorSpec]) -> ([Tensor]) -> [Tensor]
 
     let graph: Graph
     let states: [ONNXState]
@@ -58,13 +60,9 @@ struct SymbolicTrace {
             for (axis, name) in input.dynamicAxes { shape[axis] = sizes[name]! }
             return TensorSpec(shape, input.spec.dtype)
         }
-        var scope = ONNXStateScope()
-        let graph = noGrad {
-            Ember.trace(specs) { arguments in
-                scope = ONNXStateScope()
-                return function(scope, arguments)
-            }
-        }
+        let scope = ONNXStateScope()
+        let traced = function(scope, specs)
+        let graph = noGrad { Ember.trace(specs, traced) }
         return (graph, scope.states)
     }
 

@@ -72,7 +72,7 @@ public struct ZooExport {
                 }
                 let input = ONNXInput("input", [batch] + shape, dynamicAxes: dynamicAxes.contains("batch") ? [0: "batch"] : [:])
                 return try ONNXExporter.export(inputs: [input], outputs: ["output"], parameters: ONNXExporter.stateNames(model),
-                                               options: options) { _, x in [layer(x[0])] }
+                                               options: options) { x in [layer(x[0])] }
             default:
                 throw ONNXExportError("\(type(of: model)) is not a zoo model that export knows the inputs of")
             }
@@ -96,15 +96,19 @@ public struct ZooExport {
         let outputs = ["logits"] + cacheNames.map { $0.replacingOccurrences(of: "past_key_values", with: "present")
                                                       .replacingOccurrences(of: "past_length", with: "present_length") }
         return try ONNXExporter.exportInEvaluationMode(model) {
-            try ONNXExporter.export(inputs: [input], outputs: [outputs[0]], parameters: ONNXExporter.stateNames(model), options: options) { scope, x in
-                let cache = model.makeCache(batchSize: x[0].shape[0])
-                for ((name, tensor), output) in zip(cache.namedTensors(batch: x[0].shape[0]), outputs.dropFirst()) {
+            try ONNXExporter.export(inputs: [input], outputs: [outputs[0]], parameters: ONNXExporter.stateNames(model),
+                                    options: options) { scope, specs in
+                let batch = specs[0].shape[0]
+                let cache = model.makeCache(batchSize: batch)
+                for ((name, tensor), output) in zip(cache.namedTensors(batch: batch), outputs.dropFirst()) {
                     scope.state(tensor, name: name, outputName: output)
                 }
-                do {
-                    return [try model.logits(x[0], cache: cache)]
-                } catch {
-                    preconditionFailure("GPT export: \(error)")
+                return { x in
+                    do {
+                        return [try model.logits(x[0], cache: cache)]
+                    } catch {
+                        preconditionFailure("GPT export: \(error)")
+                    }
                 }
             }
         }
@@ -118,9 +122,7 @@ public struct ZooExport {
         var inputs = [ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: axes)]
         if masked { inputs.append(ONNXInput("attention_mask", [batch, length], .int64, dynamicAxes: axes)) }
         if typed { inputs.append(ONNXInput("token_type_ids", [batch, length], .int64, dynamicAxes: axes)) }
-        return try ONNXExporter.export(inputs: inputs, outputs: outputs, parameters: ONNXExporter.stateNames(model), options: options) { _, x in
-            forward(x)
-        }
+        return try ONNXExporter.export(inputs: inputs, outputs: outputs, parameters: ONNXExporter.stateNames(model), options: options, forward)
     }
 
     /// One example's shape for the zoo's image and feature models.
