@@ -63,6 +63,10 @@ final class ONNXRuntimeCheck {
             errors[String(parts[1])] = Double(parts[2])
         }
         XCTAssertEqual(errors.count, caseCount, "every case ran:\n\(report)", file: file, line: line)
+        // The largest error of each model, for the record.
+        let worst = Dictionary(grouping: errors, by: { $0.key.components(separatedBy: ".case")[0] }).mapValues { $0.map(\.value).max()! }
+        print("onnxruntime vs Ember, largest |difference| per model: "
+              + worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         return errors
     }
 }
