@@ -72,8 +72,10 @@ final class ExportZooTests: XCTestCase {
                                 maxPositionEmbeddings: 40)
         let bert = BERTModel(config: config)
         let embedder = SentenceEmbeddingModel(transformer: BERTModel(config: config, addPoolingLayer: false), normalizes: true)
+        let classifier = BERTForSequenceClassification(config: config)
         let export = ZooExport(batch: 2, length: 5, dynamicAxes: ["batch", "sequence"])
         try check.add("bert", export.export(bert), atol: 1e-5)
+        try check.add("bert_classifier", export.export(classifier), atol: 1e-5)
         try check.add("minilm_like", export.export(embedder), atol: 1e-5)
         for (batch, length) in [(1, 3), (3, 9), (2, 40)] {
             let ids = Tensor.randomIntegers([batch, length], low: 0, high: 60)
@@ -83,6 +85,8 @@ final class ExportZooTests: XCTestCase {
                 let (last, pooled) = bert(inputIDs: ids, attentionMask: attention, tokenTypeIDs: types)
                 return ["last_hidden_state": last, "pooler_output": pooled!]
             })
+            try check.addCase("bert_classifier", inputs: ["input_ids": ids, "attention_mask": attention, "token_type_ids": types],
+                              expected: outputs(classifier) { ["logits": classifier(inputIDs: ids, attentionMask: attention, tokenTypeIDs: types)] })
             try check.addCase("minilm_like", inputs: ["input_ids": ids, "attention_mask": attention], expected: outputs(embedder) {
                 ["sentence_embedding": embedder(inputIDs: ids, attentionMask: attention)]
             })

@@ -123,14 +123,12 @@ struct GraphWriter {
             if case .dynamic(_, let exponents) = dimension { return Array(exponents.keys) }
             return []
         }
-        var sizes = traced.sizes
-        for axis in Set(needed) {
-            guard let maximum = axisMaxima[axis] else {
-                throw ONNXExportError("a constant of shape \(traced.graph.specs[id].shape) grows with dynamic axis \(axis) (a position "
-                                      + "table or a mask): give \(axis)'s largest size (axisMaxima, the model's context length)")
-            }
-            sizes[axis] = maximum
+        if let axis = needed.first(where: { axisMaxima[$0] == nil }) {
+            throw ONNXExportError("a constant of shape \(traced.graph.specs[id].shape) grows with dynamic axis \(axis) (a position "
+                                  + "table or a mask): give \(axis)'s largest size (axisMaxima, the model's context length)")
         }
+        // Every axis with a maximum at it, so that one more trace serves every such constant.
+        var sizes = traced.sizes
         for (axis, maximum) in axisMaxima where sizes[axis] != nil { sizes[axis] = maximum }
         return try traced.retraced(at: sizes)
     }

@@ -62,17 +62,6 @@ extension ONNXDimension {
             return factors.joined(separator: "*")
         }
     }
-
-    /// Its value when the dynamic axes have these sizes.
-    func value(_ sizes: [String: Int]) -> Int {
-        switch self {
-        case .fixed(let value): return value
-        case .dynamic(let coefficient, let exponents):
-            return exponents.reduce(coefficient) { product, axis in
-                (0..<axis.value).reduce(product) { p, _ in p * sizes[axis.key]! }
-            }
-        }
-    }
 }
 
 extension ONNXAttribute {
