@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed",
-                           "EmberRuns", "EmberServe", .product(name: "Logging", package: "swift-log"),
+                           "EmberRuns", "EmberServe", "EmberONNX", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
@@ -113,6 +113,7 @@ let package = Package(
                              "Formats/generate_tfrecord_fixtures.py", "Formats/generate_jpeg_fixtures.py"],
                     resources: [.copy("Formats/ImageFixtures"), .copy("Formats/TFRecordFixtures"), .copy("Formats/JPEGFixtures")]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "Ember", "EmberNN", "EmberTrain", "EmberData", "EmberText", "EmberRuns",
+                                                         "EmberModels", "EmberONNX",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The programs each rank runs in the distributed tests, which launch them with mpirun.
         .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],

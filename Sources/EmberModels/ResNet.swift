@@ -26,6 +26,9 @@ public final class ResNet: Module, Layer {
     let avgpool = AdaptiveAvgPool2d(1)
     let fc: Linear
 
+    /// The side of the images the stem is made for: 32 with the CIFAR stem, else ImageNet's 224.
+    public var imageSize: Int { maxpool == nil ? 32 : 224 }
+
     /// `layers` gives the number of blocks in each of the four stages. `baseWidth` is the
     /// number of channels of the stem and the first stage (the paper's 64), doubled by each
     /// later stage: a smaller one gives the same architecture narrower (quick tests).

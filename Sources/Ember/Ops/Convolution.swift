@@ -268,3 +268,14 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, st
     if let bias { y = y + Autocast.cast(bias, to: t).reshaped(to: [1, -1, 1, 1]) }
     return y
 }
+
+// MARK: - ONNX mapping
+
+extension Convolution {
+    /// Conv with symmetric pads; the optional bias is its third input in both.
+    static func conv2dONNX(_ c: ConvConfig, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        b.node("Conv", x.names, [ONNXAttribute("strides", .ints(c.stride)), ONNXAttribute("pads", .ints(c.padding + c.padding)),
+                                 ONNXAttribute("dilations", .ints(c.dilation)), ONNXAttribute("group", .int(c.groups)),
+                                 ONNXAttribute("kernel_shape", .ints(Array(x.inputs[1].shape[2...])))], outputs: 1)[0]
+    }
+}

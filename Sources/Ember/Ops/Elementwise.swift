@@ -271,3 +271,73 @@ public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.mi
 public func pow(_ a: Tensor, _ b: Tensor) -> Tensor { Elementwise.binary(.pow, a, b) }
 /// `a` raised elementwise to the power `b`.
 public func pow(_ a: Tensor, _ b: Double) -> Tensor { Elementwise.binary(.pow, a, Elementwise.scalar(b, like: a)) }
+
+// MARK: - ONNX mappings
+
+extension Elementwise {
+    static func unaryONNX(_ op: UnaryOp, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        let a = x.names[0], dtype = x.inputs[0].dtype
+        func node(_ name: String, _ input: String) -> String { b.node(name, [input], [], outputs: 1)[0] }
+        switch op {
+        case .neg: return node("Neg", a)
+        case .abs: return node("Abs", a)
+        case .sign: return node("Sign", a)
+        case .exp: return node("Exp", a)
+        case .log: return node("Log", a)
+        case .sqrt: return node("Sqrt", a)
+        case .rsqrt: return node("Reciprocal", node("Sqrt", a))
+        case .sin: return node("Sin", a)
+        case .cos: return node("Cos", a)
+        case .tanh: return node("Tanh", a)
+        case .sigmoid: return node("Sigmoid", a)
+        case .relu: return node("Relu", a)
+        case .erf: return node("Erf", a)
+        case .gelu:
+            // Exact (erf) GELU: native from opset 20, else x · (1 + erf(x/√2)) / 2 as torch.onnx writes it.
+            if b.opset >= 20 { return node("Gelu", a) }
+            let scaled = b.node("Div", [a, b.scalar(2.0.squareRoot(), dtype)], [], outputs: 1)[0]
+            let onePlus = b.node("Add", [node("Erf", scaled), b.scalar(1, dtype)], [], outputs: 1)[0]
+            let product = b.node("Mul", [a, onePlus], [], outputs: 1)[0]
+            return b.node("Mul", [product, b.scalar(0.5, dtype)], [], outputs: 1)[0]
+        // Integers are their own floor, ceiling and rounding.
+        case .floor: return dtype.isFloatingPoint ? node("Floor", a) : node("Identity", a)
+        case .ceil: return dtype.isFloatingPoint ? node("Ceil", a) : node("Identity", a)
+        // Both round half to even.
+        case .round: return dtype.isFloatingPoint ? node("Round", a) : node("Identity", a)
+        case .logicalNot: return node("Not", a)
+        }
+    }
+
+    static func binaryONNX(_ op: BinaryOp, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        func node(_ name: String, _ inputs: [String]) -> String { b.node(name, inputs, [], outputs: 1)[0] }
+        switch op {
+        case .add: return node("Add", x.names)
+        case .sub: return node("Sub", x.names)
+        case .mul: return node("Mul", x.names)
+        case .div:
+            guard !x.inputs[0].dtype.isFloatingPoint else { return node("Div", x.names) }
+            // Ember divides integers with floor (Python's //), ONNX truncates: (a - a mod b) / b
+            // is exact, with Mod's sign following the divisor as Python's.
+            let remainder = b.node("Mod", x.names, [ONNXAttribute("fmod", .int(0))], outputs: 1)[0]
+            return node("Div", [node("Sub", [x.names[0], remainder]), x.names[1]])
+        case .pow: return node("Pow", x.names)
+        case .maximum: return node("Max", x.names)
+        case .minimum: return node("Min", x.names)
+        case .logicalAnd: return node("And", x.names)
+        case .logicalOr: return node("Or", x.names)
+        case .logicalXor: return node("Xor", x.names)
+        }
+    }
+
+    static func compareONNX(_ op: CompareOp, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        func node(_ name: String, _ inputs: [String]) -> String { b.node(name, inputs, [], outputs: 1)[0] }
+        switch op {
+        case .equal: return node("Equal", x.names)
+        case .notEqual: return node("Not", [node("Equal", x.names)])
+        case .less: return node("Less", x.names)
+        case .lessEqual: return node("LessOrEqual", x.names)
+        case .greater: return node("Greater", x.names)
+        case .greaterEqual: return node("GreaterOrEqual", x.names)
+        }
+    }
+}

@@ -256,3 +256,25 @@ extension Tensor {
             .scatterAdding(axis: -1, index: index, source: Tensor.ones(index.shape, dtype: dtype))
     }
 }
+
+// MARK: - ONNX mappings
+
+extension Indexing {
+    static func scatterAddONNX(_ axis: Int, _ b: ONNXBuilder, _ x: ONNXOperands) throws(ONNXMappingError) -> String {
+        guard b.opset >= 16 else { throw ONNXMappingError("scatter_add needs ScatterElements' reduction, from opset 16 (this export: \(b.opset))") }
+        return b.node("ScatterElements", x.names, [ONNXAttribute("axis", .int(axis)), ONNXAttribute("reduction", .string("add"))], outputs: 1)[0]
+    }
+
+    /// index_add as a scatter_add whose index is the 1-D index spread over the source's shape.
+    static func indexAddONNX(_ axis: Int, _ b: ONNXBuilder, _ x: ONNXOperands) throws(ONNXMappingError) -> String {
+        guard b.opset >= 16 else { throw ONNXMappingError("index_add needs ScatterElements' reduction, from opset 16 (this export: \(b.opset))") }
+        let rank = x.inputs[2].shape.count
+        var along = Array(repeating: 1, count: rank)
+        along[axis] = -1
+        let column = b.node("Reshape", [x.names[1], b.int64s(along)], [], outputs: 1)[0]
+        let sourceShape = b.shapeTensor((0..<rank).map { b.inputDimension(2, axis: $0) })
+        let index = b.node("Expand", [column, sourceShape], [], outputs: 1)[0]
+        return b.node("ScatterElements", [x.names[0], index, x.names[2]],
+                      [ONNXAttribute("axis", .int(axis)), ONNXAttribute("reduction", .string("add"))], outputs: 1)[0]
+    }
+}

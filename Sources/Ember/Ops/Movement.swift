@@ -315,3 +315,59 @@ extension Tensor {
         return concatenate(tensors.map { $0.unsqueezed(axis: axis < 0 ? axis + tensors[0].rank + 1 : axis) }, axis: axis < 0 ? axis + tensors[0].rank + 1 : axis)
     }
 }
+
+// MARK: - ONNX mappings
+
+extension Movement {
+    /// Reshapes and expansions write their target from the output's dimensions, which may be
+    /// products of dynamic axes.
+    static func outputShape(_ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        b.shapeTensor(x.outputs[0].shape.indices.map { b.outputDimension(0, axis: $0) })
+    }
+
+    static func reshapeONNX(_ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        b.node("Reshape", [x.names[0], outputShape(b, x)], [], outputs: 1)[0]
+    }
+
+    static func expandONNX(_ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        // Expand also adds leading axes, as Ember's expand.
+        b.node("Expand", [x.names[0], outputShape(b, x)], [], outputs: 1)[0]
+    }
+
+    /// Axes taken whole are left out; a slice of a dynamic axis from a fixed start ends where
+    /// its output's length says.
+    static func sliceONNX(_ ranges: [SliceRange], _ b: ONNXBuilder, _ x: ONNXOperands) throws(ONNXMappingError) -> String {
+        var starts = [String](), ends = [String](), axes = [Int](), steps = [Int]()
+        for (axis, range) in ranges.enumerated() {
+            let input = b.inputDimension(0, axis: axis), output = b.outputDimension(0, axis: axis)
+            if input == output && range.start == 0 && range.step == 1 { continue }
+            starts.append(b.int64s([range.start]))
+            steps.append(range.step)
+            axes.append(axis)
+            if output.fixedValue != nil {
+                ends.append(b.int64s([range.end]))
+            } else if range.step == 1 {
+                ends.append(b.node("Add", [b.int64s([range.start]), b.shapeTensor([output])], [], outputs: 1)[0])
+            } else {
+                throw ONNXMappingError("slice: a step of \(range.step) along dynamic axis \(axis) cannot be exported")
+            }
+        }
+        if axes.isEmpty { return b.node("Identity", x.names, [], outputs: 1)[0] }
+        let concat = { (parts: [String]) in parts.count == 1 ? parts[0] : b.node("Concat", parts, [ONNXAttribute("axis", .int(0))], outputs: 1)[0] }
+        return b.node("Slice", [x.names[0], concat(starts), concat(ends), b.int64s(axes), b.int64s(steps)], [], outputs: 1)[0]
+    }
+
+    /// Negative amounts crop, in ONNX's Pad as in Ember's.
+    static func padONNX(_ padding: [Padding], _ value: Double, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        let pads = padding.map(\.before) + padding.map(\.after)
+        return b.node("Pad", [x.names[0], b.int64s(pads), b.scalar(value, x.inputs[0].dtype)],
+                      [ONNXAttribute("mode", .string("constant"))], outputs: 1)[0]
+    }
+
+    static func flipONNX(_ axes: [Int], _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        if axes.isEmpty { return b.node("Identity", x.names, [], outputs: 1)[0] }
+        let n = axes.count
+        return b.node("Slice", [x.names[0], b.int64s(Array(repeating: -1, count: n)), b.int64s(Array(repeating: Int(Int64.min), count: n)),
+                                b.int64s(axes), b.int64s(Array(repeating: -1, count: n))], [], outputs: 1)[0]
+    }
+}

@@ -297,3 +297,53 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil
     let b = bias?.cast(to: x.dtype) ?? Tensor.zeros(normalizedShape, dtype: x.dtype, on: x.backend)
     return Dispatch.run(.layerNorm(axes: normalizedShape.count, epsilon: epsilon), [x, w, b])[0]
 }
+
+// MARK: - ONNX mappings
+
+extension Normalization {
+    /// (x - mean) / √(variance + ε) · weight + bias with the biased mean and variance over
+    /// `axes`, kept as axes of 1; returns (y, mean, variance).
+    private static func normalizedONNX(_ axes: [Int], _ epsilon: Double, _ b: ONNXBuilder, _ x: ONNXOperands,
+                                       weight: String, bias: String) -> (y: String, mean: String, variance: String) {
+        let dtype = x.inputs[0].dtype
+        func mean(_ value: String) -> String {
+            let keep = ONNXAttribute("keepdims", .int(1))
+            if b.opset >= 18 { return b.node("ReduceMean", [value, b.int64s(axes)], [keep], outputs: 1)[0] }
+            return b.node("ReduceMean", [value], [ONNXAttribute("axes", .ints(axes)), keep], outputs: 1)[0]
+        }
+        func node(_ op: String, _ inputs: [String]) -> String { b.node(op, inputs, [], outputs: 1)[0] }
+        let mu = mean(x.names[0])
+        let centered = node("Sub", [x.names[0], mu])
+        let variance = mean(node("Mul", [centered, centered]))
+        let deviation = node("Sqrt", [node("Add", [variance, b.scalar(epsilon, dtype)])])
+        let y = node("Add", [node("Mul", [node("Div", [centered, deviation]), weight]), bias])
+        return (y, mu, variance)
+    }
+
+    /// Training-mode batch normalization (batch statistics), written out: ONNX's
+    /// BatchNormalization normalizes with running statistics. Evaluation mode never records it.
+    static func batchNormONNX(_ epsilon: Double, _ b: ONNXBuilder, _ x: ONNXOperands) -> [String] {
+        let rank = x.inputs[0].shape.count
+        let channels = b.shapeTensor([b.inputDimension(1, axis: 0)])
+        var broadcast = Array(repeating: 1, count: rank)
+        broadcast[1] = -1
+        func spread(_ name: String) -> String { b.node("Reshape", [name, b.int64s(broadcast)], [], outputs: 1)[0] }
+        let axes = [0] + Array(2..<rank)
+        let (y, mean, variance) = normalizedONNX(axes, epsilon, b, x, weight: spread(x.names[1]), bias: spread(x.names[2]))
+        return [y, b.node("Reshape", [mean, channels], [], outputs: 1)[0], b.node("Reshape", [variance, channels], [], outputs: 1)[0]]
+    }
+
+    /// LayerNormalization from opset 17, written out before; the statistics (read only by
+    /// derivatives, so rarely exported) are written out in both.
+    static func layerNormONNX(_ axes: Int, _ epsilon: Double, _ b: ONNXBuilder, _ x: ONNXOperands) -> [String] {
+        let rank = x.inputs[0].shape.count
+        let (y, mean, variance) = normalizedONNX(Array(rank - axes..<rank), epsilon, b, x, weight: x.names[1], bias: x.names[2])
+        let statistics = b.shapeTensor((0..<(rank - axes)).map { b.outputDimension(1, axis: $0) })
+        let flatMean = b.node("Reshape", [mean, statistics], [], outputs: 1)[0]
+        let flatVariance = b.node("Reshape", [variance, statistics], [], outputs: 1)[0]
+        guard b.opset >= 17 else { return [y, flatMean, flatVariance] }
+        let native = b.node("LayerNormalization", x.names, [ONNXAttribute("axis", .int(-axes)), ONNXAttribute("epsilon", .float(epsilon))],
+                            outputs: 1)[0]
+        return [native, flatMean, flatVariance]
+    }
+}

@@ -247,3 +247,15 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2D) -> Tensor {
     let columns = x.matmul(averaging(width, outputSize.width).transposed())
     return averaging(height, outputSize.height).matmul(columns)
 }
+
+// MARK: - ONNX mapping
+
+extension Pooling {
+    /// MaxPool or AveragePool in floor mode, as the primitives.
+    static func poolONNX(_ op: String, _ c: PoolConfig, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        var attributes = [ONNXAttribute("kernel_shape", .ints(c.kernel)), ONNXAttribute("strides", .ints(c.stride)),
+                          ONNXAttribute("pads", .ints(c.padding + c.padding))]
+        if op == "AveragePool" { attributes.append(ONNXAttribute("count_include_pad", .int(c.countIncludePad ? 1 : 0))) }
+        return b.node(op, x.names, attributes, outputs: 1)[0]
+    }
+}

@@ -214,3 +214,23 @@ extension Tensor {
         return summed.reshaped(to: shape)
     }
 }
+
+// MARK: - ONNX mapping
+
+extension Reduction {
+    static func reduceONNX(_ op: ReduceOp, _ axes: [Int], _ keepDims: Bool, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        let name: String
+        switch op {
+        case .sum: name = "ReduceSum"
+        case .prod: name = "ReduceProd"
+        case .max: name = "ReduceMax"
+        case .min: name = "ReduceMin"
+        }
+        let keep = ONNXAttribute("keepdims", .int(keepDims ? 1 : 0))
+        // An empty axes list means every axis in ONNX and none in Ember.
+        if axes.isEmpty { return b.node("Identity", x.names, [], outputs: 1)[0] }
+        // ReduceSum takes its axes as an input from opset 13, the others from 18.
+        if op == .sum || b.opset >= 18 { return b.node(name, [x.names[0], b.int64s(axes)], [keep], outputs: 1)[0] }
+        return b.node(name, x.names, [ONNXAttribute("axes", .ints(axes)), keep], outputs: 1)[0]
+    }
+}

@@ -40,3 +40,15 @@ extension Tensor {
         return (gather(axis: a, index: indices), indices)
     }
 }
+
+// MARK: - ONNX mapping
+
+extension Sorting {
+    /// TopK over the whole axis, keeping the indices. onnxruntime's TopK keeps equal values in
+    /// index order, as Ember's stable sort; NaN ordering is not specified by ONNX.
+    static func argsortONNX(_ axis: Int, _ descending: Bool, _ b: ONNXBuilder, _ x: ONNXOperands) -> String {
+        let k = b.shapeTensor([b.inputDimension(0, axis: axis)])
+        return b.node("TopK", [x.names[0], k], [ONNXAttribute("axis", .int(axis)), ONNXAttribute("largest", .int(descending ? 1 : 0)),
+                                                ONNXAttribute("sorted", .int(1))], outputs: 2)[1]
+    }
+}

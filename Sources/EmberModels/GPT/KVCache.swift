@@ -95,6 +95,17 @@ public final class KVCache {
         return (k, v, visible)
     }
 
+    /// The cache's tensors under the names of Hugging Face's ONNX exports, for exporters that
+    /// make them a model's inputs and outputs: `past_key_values.N.key` and `.value` (each
+    /// [batch, heads, capacity, headSize]) and `past_length` (int64 []). Allocated for `batch`
+    /// sequences if not yet.
+    public func namedTensors(batch: Int) -> [(name: String, tensor: Tensor)] {
+        allocate(batch: batch)
+        return (0..<layers).flatMap { layer in
+            [("past_key_values.\(layer).key", keys[layer]), ("past_key_values.\(layer).value", values[layer])]
+        } + [("past_length", filled)]
+    }
+
     /// Counts `count` tokens appended to every layer.
     func advance(by count: Int) { filled.assign(filled + Double(count)) }
 }
