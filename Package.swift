@@ -83,11 +83,11 @@ let package = Package(
         .target(name: "EmberONNX", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberModels",
                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Proto/onnx.proto"]),
-        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns"]),
+        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns", "EmberONNX"]),
         .executableTarget(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed",
-                           "EmberRuns", "EmberServe", .product(name: "Logging", package: "swift-log"),
+                           "EmberRuns", "EmberServe", "EmberONNX", .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Examples/: small programs for the README's tour; CI builds them with the tests.
