@@ -89,8 +89,8 @@ final class ImportModelTests: XCTestCase {
         for _ in 0..<20 {
             model.zeroGrad()
             try loss().backward()
-            for parameter in model.trainableParameters() {
-                parameter.update(.scaleAndAdd(scale: 1, alpha: -0.05), parameter.grad!)
+            noGrad {
+                for parameter in model.trainableParameters() { parameter.update(.scaleAndAdd(scale: 1, alpha: -0.05), parameter.grad!) }
             }
         }
         let after = try noGrad { try loss() }.item()

@@ -121,7 +121,8 @@ public final class ONNXModel: Module {
         let training = isTraining
         for (index, node) in nodes.enumerated() {
             let operands = node.inputs.map { $0.flatMap { values[$0] } }
-            let foldable = !node.converter.isRandom && node.inputs.allSatisfy { $0.map { known[$0] } ?? true }
+            let converter = node.converter
+            let foldable = converter.readsShapeOnly || node.inputs.allSatisfy { $0.map { known[$0] } ?? true }
             let context = ONNXNodeContext(node: node, inputs: operands, isTraining: training)
             let results = try foldable ? eagerly { try node.converter.convert(context) } : node.converter.convert(context)
             for (slot, result) in zip(node.outputs, results) {

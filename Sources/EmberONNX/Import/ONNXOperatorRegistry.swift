@@ -7,22 +7,20 @@ struct ONNXOperator {
     typealias Convert = (ONNXNodeContext) throws -> [Tensor]
     let name: String
     let sinceVersion: Int
-    /// Random operators are never evaluated ahead of time, even on constant inputs.
-    let isRandom: Bool
+    /// Shape and Size read only their input's shape, which is known even while tracing.
+    let readsShapeOnly: Bool
     let convert: Convert
 
-    init(_ name: String, since sinceVersion: Int = 1, random: Bool = false, _ convert: @escaping Convert) {
+    init(_ name: String, since sinceVersion: Int = 1, readsShapeOnly: Bool = false,
+         _ convert: @escaping Convert) {
         self.name = name
         self.sinceVersion = sinceVersion
-        self.isRandom = random
+        self.readsShapeOnly = readsShapeOnly
         self.convert = convert
     }
 }
 
 enum ONNXOperatorRegistry {
-    /// The newest opset of the default domain the converters are written against.
-    static let newestOpset = 23
-
     static let operators: [String: [ONNXOperator]] = {
         let families = [ONNXElementwiseOperators.all, ONNXMovementOperators.all, ONNXReductionOperators.all,
                         ONNXNeuralNetworkOperators.all, ONNXIndexingOperators.all, ONNXRecurrentOperators.all]

@@ -4,7 +4,7 @@ import Ember
 /// constants that exported graphs compute shapes with.
 enum ONNXMovementOperators {
     static let all: [ONNXOperator] = [
-        ONNXOperator("Shape") { context in
+        ONNXOperator("Shape", readsShapeOnly: true) { context in
             let shape = try context.input(0).shape
             let rank = shape.count
             // Opset 15's start and end select a range of axes, clamped as Python slices are.
@@ -13,7 +13,7 @@ enum ONNXMovementOperators {
             let selected = start < end ? Array(shape[start..<end]) : []
             return [Tensor(selected.map { Int64($0) }, shape: [selected.count])]
         },
-        ONNXOperator("Size") { context in [Tensor.scalar(Double(try context.input(0).count), dtype: .int64)] },
+        ONNXOperator("Size", readsShapeOnly: true) { context in [Tensor.scalar(Double(try context.input(0).count), dtype: .int64)] },
         ONNXOperator("Constant") { context in [try constant(context)] },
         ONNXOperator("ConstantOfShape", since: 9) { context in
             let shape = try context.ints(0) ?? []
