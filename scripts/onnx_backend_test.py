@@ -33,6 +33,8 @@ def dump(case, directory):
     for index, (inputs, expected) in enumerate(case.data_sets):
         files = []
         for name, value in zip(names, inputs):
+            if isinstance(value, np.generic):
+                value = np.asarray(value)
             if not isinstance(value, np.ndarray):
                 return None  # sequences, optionals: not tensors
             path = os.path.join(directory, f"{index}.{len(files)}.npy")
@@ -43,6 +45,8 @@ def dump(case, directory):
 
 
 def close(actual, expected, rtol, atol):
+    if isinstance(expected, np.generic):
+        expected = np.asarray(expected)
     if not isinstance(expected, np.ndarray):
         return False
     if actual.shape != expected.shape:

@@ -101,12 +101,12 @@ final class ImportModelTests: XCTestCase {
     }
 
     func testMiniLMExportMatchesOnnxruntimeWhenPresent() throws {
-        // The real all-MiniLM-L6-v2 export, written by scripts/onnx-minilm-check.py when the
+        // The real all-MiniLM-L6-v2 export, written by scripts/onnx-import-check.py (minilm) when the
         // model folder from scripts/fetch-minilm.sh is there.
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ember-onnx-minilm")
         let file = directory.appendingPathComponent("minilm.onnx")
         guard FileManager.default.fileExists(atPath: file.path) else {
-            throw XCTSkip("run scripts/onnx-minilm-check.py to export all-MiniLM-L6-v2 to \(file.path)")
+            throw XCTSkip("run scripts/onnx-import-check.py EMBER minilm to export all-MiniLM-L6-v2 to \(file.path)")
         }
         let model = try ONNXModel(contentsOf: file)
         let arrays = try NumPy.loadArchive(contentsOf: directory.appendingPathComponent("minilm.npz"))

@@ -139,6 +139,15 @@ enum ONNXElementwiseOperators {
             x.relu() + (x.abs().neg().exp() + 1).log()
         },
         map("Softsign", since: 1) { $0 / ($0.abs() + 1) },
+        ONNXOperator("Swish", since: 24) { context in
+            let x = try context.input(0)
+            return [x * (x * context.float("alpha", 1)).sigmoid()]
+        },
+        ONNXOperator("Shrink", since: 9) { context in
+            let x = try context.input(0), lambda = context.float("lambd", 0.5), bias = context.float("bias", 0)
+            let zero = Tensor.zeros(like: x)
+            return [Tensor.where(x .< -lambda, x + bias, Tensor.where(x .> lambda, x - bias, zero)).cast(to: x.dtype)]
+        },
         map("Mish", since: 18) { x in x * (x.relu() + (x.abs().neg().exp() + 1).log()).tanh() },
         ONNXOperator("Gelu", since: 20) { context in
             [try context.input(0).gelu(approximate: context.string("approximate", "none") == "tanh")]

@@ -22,6 +22,16 @@ enum ONNXMovementOperators {
             guard value.map({ $0.count == 1 }) ?? true else { throw context.fail("'value' must hold one element") }
             return [Tensor.full(shape, value?.doubles[0] ?? 0, dtype: value?.dtype ?? .float32)]
         },
+        ONNXOperator("EyeLike", since: 9, readsShapeOnly: true) { context in
+            let x = try context.input(0)
+            guard x.rank == 2 else { throw context.fail("expects a matrix, got \(x.shape)") }
+            let dtype = context.has("dtype") ? ONNXElementType.dtype(Int32(context.int("dtype", 1))) : x.dtype
+            guard let dtype else { throw context.fail("dtype \(context.int("dtype", 0)) is not one Ember holds") }
+            let (rows, columns, k) = (x.shape[0], x.shape[1], context.int("k", 0))
+            var values = [Double](repeating: 0, count: rows * columns)
+            for row in 0..<rows where (0..<columns).contains(row + k) { values[row * columns + row + k] = 1 }
+            return [Tensor(doubles: values, shape: [rows, columns], dtype: dtype)]
+        },
         ONNXOperator("Reshape", since: 5) { context in
             let x = try context.input(0)
             guard let target = try context.ints(1) else { throw context.fail("input 1 (shape) is required") }
@@ -35,7 +45,7 @@ enum ONNXMovementOperators {
         },
         ONNXOperator("Flatten") { context in
             let x = try context.input(0)
-            let axis = try context.axis(context.int("axis", 1), rank: x.rank + 1)
+            let axis = try ONNXReductionOperators.splitAxis(context.int("axis", 1), rank: x.rank, context)
             let front = x.shape[..<axis].reduce(1, *), back = x.shape[axis...].reduce(1, *)
             return [x.reshaped(to: [front, back])]
         },

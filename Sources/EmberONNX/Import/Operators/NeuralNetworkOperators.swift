@@ -32,18 +32,35 @@ enum ONNXNeuralNetworkOperators {
         ONNXOperator("LayerNormalization", since: 17) { context in
             let x = try context.input(0)
             let axis = try context.axis(context.int("axis", -1), rank: x.rank)
-            guard context.outputCount == 1 || context.node.outputs.dropFirst().allSatisfy({ $0 == nil }) else {
-                throw context.fail("the Mean and InvStdDev outputs are not supported")
-            }
             let shape = Array(x.shape[axis...])
             let scale = try context.input(1), bias = context.optionalInput(2)
             let epsilon = context.float("epsilon", 1e-5)
+            if context.node.outputs.dropFirst().contains(where: { $0 != nil }) {
+                // Mean and InvStdDev asked for (training graphs): computed step by step.
+                let axes = Array(axis..<x.rank)
+                let mean = x.mean(axes: axes, keepDims: true)
+                let centered = x - mean
+                let inverse = ((centered * centered).mean(axes: axes, keepDims: true) + epsilon).rsqrt()
+                let y = centered * inverse * scale
+                return [bias.map { y + $0 } ?? y, mean, inverse]
+            }
             if scale.shape == shape && (bias?.shape ?? shape) == shape {
                 return [layerNorm(x, normalizedShape: shape, weight: scale, bias: bias, epsilon: epsilon)]
             }
             // Scale and bias that only broadcast: normalize, then apply them as NumPy would.
             let y = normalize(x, axes: Array(axis..<x.rank), epsilon: epsilon) * scale
             return [bias.map { y + $0 } ?? y]
+        },
+        ONNXOperator("RMSNormalization", since: 23) { context in
+            let x = try context.input(0), scale = try context.input(1)
+            let axis = try context.axis(context.int("axis", -1), rank: x.rank)
+            let squares = (x * x).mean(axes: Array(axis..<x.rank), keepDims: true)
+            return [x * (squares + context.float("epsilon", 1e-5)).rsqrt() * scale]
+        },
+        ONNXOperator("MeanVarianceNormalization", since: 9) { context in
+            let x = try context.input(0)
+            let axes = try context.axes(context.ints("axes") ?? [0, 2, 3], rank: x.rank)
+            return [normalize(x, axes: axes, epsilon: 1e-9)]
         },
         ONNXOperator("GroupNormalization", since: 18) { context in
             let x = try context.input(0), scale = try context.input(1), bias = try context.input(2)
@@ -65,7 +82,9 @@ enum ONNXNeuralNetworkOperators {
             let p = context.int("p", 2)
             guard p == 1 || p == 2 else { throw context.fail("p must be 1 or 2, got \(p)") }
             let norm = p == 1 ? x.abs().sum(axis: axis, keepDims: true) : (x * x).sum(axis: axis, keepDims: true).sqrt()
-            return [x / norm]
+            // A zero vector stays zero (the reference's choice) rather than becoming NaN.
+            let zero = norm .== 0
+            return [Tensor.where(zero, Tensor.zeros(like: x), x / Tensor.where(zero, Tensor.ones(like: norm), norm))]
         },
         ONNXOperator("Gemm", since: 7) { context in
             var a = try context.input(0), b = try context.input(1)
@@ -115,11 +134,21 @@ enum ONNXNeuralNetworkOperators {
         guard x.rank >= 2, [scale, bias, mean, variance].allSatisfy({ $0.shape == [channels] }) else {
             throw context.fail("expects an input [N, C, ...] and statistics of shape [C]; got \(x.shape), \([scale, bias, mean, variance].map(\.shape))")
         }
-        let training = context.opset >= 14 && context.int("training_mode", 0) != 0
-        let result = batchNorm(x, runningMean: mean, runningVariance: variance, weight: scale, bias: bias, training: training,
-                               momentum: 1 - context.float("momentum", 0.9), epsilon: context.float("epsilon", 1e-5))
-        guard training else { return [result.output] }
-        return [result.output, result.runningMean!, result.runningVariance!]
+        let epsilon = context.float("epsilon", 1e-5)
+        guard context.opset >= 14 && context.int("training_mode", 0) != 0 else {
+            return [batchNorm(x, runningMean: mean, runningVariance: variance, weight: scale, bias: bias, training: false,
+                              epsilon: epsilon).output]
+        }
+        // Training mode: batch statistics normalize; the running ones blend in the biased
+        // batch variance (ONNX's rule, unlike PyTorch's unbiased one).
+        let axes = [0] + Array(2..<x.rank), shape = [1, channels] + Array(repeating: 1, count: x.rank - 2)
+        let batchMean = x.mean(axes: axes, keepDims: true)
+        let centered = x - batchMean
+        let batchVariance = (centered * centered).mean(axes: axes, keepDims: true)
+        let y = centered * (batchVariance + epsilon).rsqrt() * scale.reshaped(to: shape) + bias.reshaped(to: shape)
+        let momentum = context.float("momentum", 0.9)
+        return [y, mean * momentum + batchMean.reshaped(to: [channels]) * (1 - momentum),
+                variance * momentum + batchVariance.reshaped(to: [channels]) * (1 - momentum)]
     }
 
     // MARK: Convolution and pooling geometry

@@ -37,6 +37,12 @@ enum ONNXReductionOperators {
         },
     ]
 
+    /// Where Flatten (and Softmax before opset 13) cut the axes in two: -rank...rank.
+    static func splitAxis(_ axis: Int, rank: Int, _ context: ONNXNodeContext) throws -> Int {
+        guard (-rank...rank).contains(axis) else { throw context.fail("axis \(axis) is out of range for rank \(rank)") }
+        return axis < 0 ? axis + rank : axis
+    }
+
     /// The permutation moving axis `from` to position `to`.
     static func moving(_ from: Int, to: Int, rank: Int) -> [Int] {
         var order = Array(0..<rank)
@@ -90,7 +96,7 @@ enum ONNXReductionOperators {
         ONNXOperator(name) { context in
             let x = try context.input(0)
             if context.opset >= 13 { return [f(x, try context.axis(context.int("axis", -1), rank: x.rank))] }
-            let axis = try context.axis(context.int("axis", 1), rank: x.rank + 1)
+            let axis = try splitAxis(context.int("axis", 1), rank: x.rank, context)
             let rows = x.shape[..<axis].reduce(1, *), columns = x.shape[axis...].reduce(1, *)
             return [f(x.reshaped(to: [rows, columns]), 1).reshaped(to: x.shape)]
         }

@@ -7,10 +7,10 @@ enum ONNXResize {
     static let all: [ONNXOperator] = [
         ONNXOperator("Upsample", since: 7) { context in
             guard let scales = context.floats("scales") else { throw context.fail("scales are required") }
-            return [try resize(context, scales: scales, sizes: nil, defaultTransform: "asymmetric")]
+            return [try resize(context, scales: scales, sizes: nil, defaultTransform: "asymmetric", defaultNearest: "floor")]
         },
         ONNXOperator("Upsample", since: 9) { context in
-            [try resize(context, scales: context.doubles(1), sizes: nil, defaultTransform: "asymmetric")]
+            [try resize(context, scales: context.doubles(1), sizes: nil, defaultTransform: "asymmetric", defaultNearest: "floor")]
         },
         ONNXOperator("Resize", since: 10) { context in
             [try resize(context, scales: context.doubles(1), sizes: nil, defaultTransform: "asymmetric")]
@@ -28,8 +28,10 @@ enum ONNXResize {
         var weights: [[Double]]?
     }
 
-    static func resize(_ context: ONNXNodeContext, scales: [Double]?, sizes: [Int]?, defaultTransform: String) throws -> Tensor {
+    static func resize(_ context: ONNXNodeContext, scales: [Double]?, sizes: [Int]?, defaultTransform: String,
+                       defaultNearest: String = "round_prefer_floor") throws -> Tensor {
         let x = try context.input(0)
+        guard context.int("antialias", 0) == 0 else { throw context.fail("antialias is not supported") }
         let axes = try context.axes(context.ints("axes") ?? Array(0..<x.rank), rank: x.rank)
         var outSizes = x.shape, axisScales = Array(repeating: 1.0, count: x.rank)
         if let sizes, !sizes.isEmpty {
@@ -63,7 +65,8 @@ enum ONNXResize {
         }
         var y = x
         for axis in 0..<x.rank where outSizes[axis] != x.shape[axis] || axisScales[axis] != 1 {
-            let taps = try self.taps(context, mode: mode, transform: transform, input: x.shape[axis], output: outSizes[axis], scale: axisScales[axis])
+            let taps = try self.taps(context, mode: mode, transform: transform, nearest: context.string("nearest_mode", defaultNearest),
+                                     input: x.shape[axis], output: outSizes[axis], scale: axisScales[axis])
             var weightShape = Array(repeating: 1, count: x.rank)
             weightShape[axis] = outSizes[axis]
             var sum: Tensor?
@@ -79,7 +82,8 @@ enum ONNXResize {
         return y.cast(to: x.dtype)
     }
 
-    static func taps(_ context: ONNXNodeContext, mode: String, transform: String, input n: Int, output m: Int, scale: Double) throws -> Taps {
+    static func taps(_ context: ONNXNodeContext, mode: String, transform: String, nearest rounding: String,
+                     input n: Int, output m: Int, scale: Double) throws -> Taps {
         func source(_ i: Int) -> Double {
             let x = Double(i)
             switch transform {
@@ -96,7 +100,6 @@ enum ONNXResize {
         let positions = (0..<m).map(source)
         switch mode {
         case "nearest":
-            let rounding = context.string("nearest_mode", "round_prefer_floor")
             let index = try positions.map { p -> Int64 in
                 switch rounding {
                 case "round_prefer_floor": return clamp(p - p.rounded(.down) == 0.5 ? Int(p.rounded(.down)) : Int(p.rounded()))
