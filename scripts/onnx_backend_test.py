@@ -18,8 +18,18 @@ import warnings
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 
 warnings.filterwarnings("ignore")
+
+
+def array(value):
+    """A data set's value as NumPy: some cases give TensorProtos or NumPy scalars."""
+    if isinstance(value, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(value)
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    return value
 
 
 def dump(case, directory):
@@ -32,21 +42,18 @@ def dump(case, directory):
     runs = []
     for index, (inputs, expected) in enumerate(case.data_sets):
         files = []
-        for name, value in zip(names, inputs):
-            if isinstance(value, np.generic):
-                value = np.asarray(value)
+        for name, value in zip(names, map(array, inputs)):
             if not isinstance(value, np.ndarray):
                 return None  # sequences, optionals: not tensors
             path = os.path.join(directory, f"{index}.{len(files)}.npy")
             np.save(path, value)
             files.append((name, path))
-        runs.append((files, dict(zip(outputs, expected)), os.path.join(directory, f"{index}.out.npz")))
+        runs.append((files, dict(zip(outputs, map(array, expected))), os.path.join(directory, f"{index}.out.npz")))
     return runs
 
 
 def close(actual, expected, rtol, atol):
-    if isinstance(expected, np.generic):
-        expected = np.asarray(expected)
+    expected = array(expected)
     if not isinstance(expected, np.ndarray):
         return False
     if actual.shape != expected.shape:
@@ -81,7 +88,7 @@ def run_onnxruntime(case):
         session = ort.InferenceSession(case.model.SerializeToString(), providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         for inputs, expected in case.data_sets:
-            results = session.run(None, dict(zip(names, inputs)))
+            results = session.run(None, dict(zip(names, map(array, inputs))))
             if not all(close(np.asarray(a), e, case.rtol, case.atol) for a, e in zip(results, expected)):
                 return "differs"
     except Exception as error:  # noqa: BLE001 - any failure is a failed case

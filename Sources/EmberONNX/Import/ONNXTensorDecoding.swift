@@ -23,21 +23,6 @@ enum ONNXElementType {
         guard let type = Onnx_TensorProto.DataType(rawValue: Int(code)) else { return "unknown type \(code)" }
         return "\(type)"
     }
-
-    /// The ONNX element type code of an Ember dtype.
-    static func code(_ dtype: DType) -> Int32 {
-        let type: Onnx_TensorProto.DataType
-        switch dtype {
-        case .float32: type = .float
-        case .float64: type = .double
-        case .float16: type = .float16
-        case .bfloat16: type = .bfloat16
-        case .int64: type = .int64
-        case .int32: type = .int32
-        case .bool: type = .bool
-        }
-        return Int32(type.rawValue)
-    }
 }
 
 /// Turns TensorProtos (initializers, Constant nodes' values) into tensors, after checking

@@ -90,6 +90,17 @@ enum ONNXElementwiseOperators {
         zip("Equal") { $0 .== $1 }, zip("Less", since: 9) { $0 .< $1 }, zip("Greater", since: 9) { $0 .> $1 },
         zip("LessOrEqual", since: 12) { $0 .<= $1 }, zip("GreaterOrEqual", since: 12) { $0 .>= $1 },
         zip("And") { $0.logicalAnd($1) }, zip("Or") { $0.logicalOr($1) }, zip("Xor") { $0.logicalXor($1) },
+        ONNXOperator("BitShift", since: 11) { context in
+            // On non-negative integers (ONNX's unsigned types), shifts are products and floor divisions by 2^y.
+            let x = try context.input(0), y = try context.input(1)
+            guard !x.dtype.isFloatingPoint, !y.dtype.isFloatingPoint else { throw context.fail("shifts integers, got \(x.dtype) and \(y.dtype)") }
+            let factor = Ember.pow(Tensor.full([], 2, dtype: .int64), y.cast(to: .int64))
+            switch context.string("direction", "") {
+            case "LEFT": return [(x.cast(to: .int64) * factor).cast(to: x.dtype)]
+            case "RIGHT": return [x.cast(to: .int64).floorDivided(by: factor).cast(to: x.dtype)]
+            case let direction: throw context.fail("direction '\(direction)' is not LEFT or RIGHT")
+            }
+        },
         ONNXOperator("Mod", since: 10) { context in
             let a = try context.input(0), b = try context.input(1)
             if context.int("fmod", 0) != 0 {

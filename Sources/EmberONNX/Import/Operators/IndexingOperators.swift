@@ -27,15 +27,19 @@ enum ONNXIndexingOperators {
             let picked = flat.indexSelect(axis: 0, index: linear.reshaped(to: [-1]))
             return [picked.reshaped(to: Array(indices.shape.dropLast()) + rest)]
         },
-        ONNXOperator("ScatterElements", since: 11) { context in
-            let data = try context.input(0), indices = try context.input(1), updates = try context.input(2)
-            let axis = try context.axis(context.int("axis", 0), rank: data.rank)
-            guard indices.shape == updates.shape, indices.rank == data.rank else {
-                throw context.fail("indices \(indices.shape) and updates \(updates.shape) must match and have the rank of data \(data.shape)")
-            }
-            let index = try wrapped(indices, bound: data.shape[axis], context)
-            let add = { (base: Tensor, source: Tensor) in base.scatterAdding(axis: axis, index: index, source: source) }
-            return [try scatter(data, updates, context, add: add)]
+        ONNXOperator("ScatterElements", since: 11) { context in try scatterElements(context) },
+        // Scatter is ScatterElements' name in opsets 9 and 10.
+        ONNXOperator("Scatter", since: 9) { context in try scatterElements(context) },
+        ONNXOperator("Compress", since: 9) { context in
+            let x = try context.input(0), condition = try context.input(1)
+            guard !condition.isAbstract else { throw context.fail("the output's size depends on the condition's values: it runs only eagerly") }
+            let flags = condition.doubles
+            let axis = try context.has("axis") ? context.axis(context.int("axis", 0), rank: x.rank) : nil
+            let source = axis == nil ? x.reshaped(to: [-1]) : x
+            let length = source.shape[axis ?? 0]
+            guard condition.rank == 1, flags.count <= length else { throw context.fail("condition \(condition.shape) is longer than axis of length \(length)") }
+            let kept = flags.indices.filter { flags[$0] != 0 }.map { Int64($0) }
+            return [source.indexSelect(axis: axis ?? 0, index: Tensor(kept, shape: [kept.count]))]
         },
         ONNXOperator("ScatterND", since: 11) { context in
             let data = try context.input(0), indices = try context.input(1), updates = try context.input(2)
@@ -78,6 +82,17 @@ enum ONNXIndexingOperators {
             return [Tensor(coordinates, shape: [x.rank, hits.count])]
         },
     ]
+
+    static func scatterElements(_ context: ONNXNodeContext) throws -> [Tensor] {
+        let data = try context.input(0), indices = try context.input(1), updates = try context.input(2)
+        let axis = try context.axis(context.int("axis", 0), rank: data.rank)
+        guard indices.shape == updates.shape, indices.rank == data.rank else {
+            throw context.fail("indices \(indices.shape) and updates \(updates.shape) must match and have the rank of data \(data.shape)")
+        }
+        let index = try wrapped(indices, bound: data.shape[axis], context)
+        let add = { (base: Tensor, source: Tensor) in base.scatterAdding(axis: axis, index: index, source: source) }
+        return [try scatter(data, updates, context, add: add)]
+    }
 
     /// Indices with negative ones wrapped, as int64, checked when their values are known.
     static func wrapped(_ indices: Tensor, bound: Int, _ context: ONNXNodeContext) throws -> Tensor {

@@ -117,6 +117,20 @@ enum ONNXMovementOperators {
             let value = try context.doubles(2)?.first ?? 0
             return try [pad(context.input(0), pads: context.ints(1) ?? [], value: value, axes: context.ints(3), context)]
         },
+        ONNXOperator("CenterCropPad", since: 18) { context in
+            let x = try context.input(0)
+            guard let target = try context.ints(1) else { throw context.fail("input 1 (shape) is required") }
+            let axes = try context.axes(context.ints("axes") ?? Array(0..<x.rank), rank: x.rank)
+            guard target.count == axes.count, target.allSatisfy({ $0 >= 0 }) else { throw context.fail("shape \(target) must give a size for each of the axes \(axes)") }
+            var padding = Array(repeating: Padding(0, 0), count: x.rank)
+            for (size, axis) in zip(target, axes) {
+                // Centered: a crop drops the odd element at the end, a pad adds it there.
+                let n = x.shape[axis]
+                padding[axis] = size < n ? Padding(-((n - size) / 2), -(n - size - (n - size) / 2))
+                                         : Padding((size - n) / 2, size - n - (size - n) / 2)
+            }
+            return [x.padded(padding)]
+        },
         ONNXOperator("Trilu", since: 14) { context in
             let x = try context.input(0)
             let k = try context.ints(1)?.first ?? 0

@@ -13,6 +13,19 @@ enum ONNXNeuralNetworkOperators {
             return [try pool(context, max: true)]
         },
         ONNXOperator("AveragePool") { context in [try pool(context, max: false)] },
+        ONNXOperator("LpPool", since: 2) { context in
+            let p = Double(context.int("p", 2))
+            guard p > 0 else { throw context.fail("p must be positive") }
+            let (x, lifted) = try spatial2D(try context.input(0), context)
+            let g = try geometry(context, x, kernel: context.ints("kernel_shape"), lifted: lifted)
+            guard g.dilation == 1 else { throw context.fail("dilated Lp pooling is not supported") }
+            // (Σ |x|^p)^(1/p): the window's mean of |x|^p times its size, padding counted as zeros.
+            let powered = Ember.pow(x.abs(), p).padded(spatialPadding(g.padding))
+            let sums = avgPool2d(powered, kernelSize: g.kernel, stride: g.stride, ceilMode: context.int("ceil_mode", 0) != 0,
+                                 countIncludePad: true) * Double(g.kernel.height * g.kernel.width)
+            let y = Ember.pow(sums, 1 / p)
+            return [lifted ? y.squeezed(axis: 2) : y]
+        },
         ONNXOperator("GlobalAveragePool") { context in
             let x = try context.input(0)
             return [x.mean(axes: Array(2..<x.rank), keepDims: true)]

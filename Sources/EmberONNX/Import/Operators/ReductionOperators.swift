@@ -26,6 +26,22 @@ enum ONNXReductionOperators {
             }
             return [reverse ? y.flipped(axes: [axis]) : y]
         },
+        ONNXOperator("CumProd", since: 26) { context in
+            let x = try context.input(0)
+            guard let given = try context.ints(1), given.count == 1 else { throw context.fail("axis must be one integer") }
+            let axis = try context.axis(given[0], rank: x.rank)
+            let reverse = context.int("reverse", 0) != 0, exclusive = context.int("exclusive", 0) != 0
+            // A running product slice by slice (no log trick: zeros and signs must survive).
+            let slices = (reverse ? x.flipped(axes: [axis]) : x).split(sizes: Array(repeating: 1, count: x.shape[axis]), axis: axis)
+            var running = [Tensor](), product: Tensor?
+            for slice in slices {
+                if exclusive { running.append(product ?? Tensor.ones(like: slice)) }
+                product = product.map { $0 * slice } ?? slice
+                if !exclusive { running.append(product!) }
+            }
+            let y = running.isEmpty ? x : Tensor.concatenate(running, axis: axis)
+            return [reverse ? y.flipped(axes: [axis]) : y]
+        },
         ONNXOperator("TopK", since: 10) { context in
             let x = try context.input(0)
             guard let k = try context.ints(1)?.first else { throw context.fail("k is required") }
