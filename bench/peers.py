@@ -494,9 +494,9 @@ def onnxruntime_peer():
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def w4():
-        import torchvision
-
         def export(path):
+            import torchvision
+
             torch.manual_seed(SEED)
             model = torchvision.models.resnet50().eval()
             torch.onnx.export(model, (torch.randn(8, 3, 224, 224),), str(path),
