@@ -26,7 +26,7 @@ enum ONNXElementType {
 }
 
 /// Turns TensorProtos (initializers, Constant nodes' values) into tensors, after checking
-/// their dims, type and byte counts; `External data` is read from files beside the model.
+/// their dims, type and byte counts; external data is read from files beside the model.
 struct ONNXTensorDecoder {
     /// The model file, for error messages; external data paths are relative to its folder.
     let path: String
