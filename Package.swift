@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "EmberONNX", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberModels",
                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Proto/onnx.proto"]),
-        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns"]),
+        .target(name: "EmberFuzzTargets", dependencies: ["Ember", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain", "EmberRuns", "EmberONNX"]),
         .executableTarget(
             name: "EmberCLI",
             dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberModels", "EmberData", "EmberTrain", "EmberText", "EmberDistributed",

@@ -116,6 +116,12 @@ def minilm():
     return model, batch
 
 
+def onnx_file():
+    """The file given with --onnx: W4 and W7 run it instead of their own export."""
+    path = os.environ.get("EMBER_BENCH_ONNX")
+    return Path(path) if path else None
+
+
 def cached_onnx(name: str, export: Callable[[Path], None]) -> Path:
     """bench/.cache/`name`, written by `export(path)` the first time it is asked for."""
     path = CACHE / name
@@ -495,23 +501,29 @@ def onnxruntime_peer():
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def w4():
-        import torchvision
-
         def export(path):
+            import torchvision
+
             torch.manual_seed(SEED)
             model = torchvision.models.resnet50().eval()
             torch.onnx.export(model, (torch.randn(8, 3, 224, 224),), str(path),
                               input_names=["images"], output_names=["logits"],
                               external_data=False)
 
-        run = session(cached_onnx("resnet50-eval-8x3x224x224.onnx", export)).run
+        resnet = session(onnx_file() or cached_onnx("resnet50-eval-8x3x224x224.onnx", export))
+        run, name = resnet.run, resnet.get_inputs()[0].name
         x = np.random.default_rng(SEED).standard_normal((8, 3, 224, 224), dtype=np.float32)
-        return [Case("onnxruntime", lambda: run(None, {"images": x}), "images/s", 8)]
+        return [Case("onnxruntime", lambda: run(None, {name: x}), "images/s", 8)]
 
     def w7():
         import torch.nn.functional as F
 
         model, batch = minilm()
+        if onnx_file():
+            # The given file (`ember bench W7 --onnx FILE` imports the same one), fed by input name.
+            given = session(onnx_file())
+            feeds = {i.name: batch[i.name].numpy() for i in given.get_inputs()}
+            return [Case("onnxruntime", lambda: given.run(None, feeds), "sentences/s", len(MINILM_SENTENCES))]
         names = ["input_ids", "attention_mask", "token_type_ids"]
 
         class Embed(torch.nn.Module):
@@ -590,6 +602,8 @@ def main() -> int:
                                          "(default: $EMBER_MINILM_DIR)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: torch.autocast to bfloat16 (torch only; W4-W7)")
+    parser.add_argument("--onnx", help="with --impl onnxruntime: run W4 or W7 on this ONNX file "
+                        "(the file `ember bench W4|W7 --onnx FILE` imports)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="one thread, timed by the process's CPU time (jax: CPU time only)")
     args = parser.parse_args()
@@ -608,6 +622,12 @@ def main() -> int:
             parser.error("--precision bf16 runs W4, W5, W6 and W7")
     if args.minilm:
         os.environ["EMBER_MINILM_DIR"] = args.minilm
+    if args.onnx:
+        if args.impl != "onnxruntime" or len(args.workloads) != 1 or args.workloads[0] not in ("W4", "W7"):
+            parser.error("--onnx runs W4 or W7 with --impl onnxruntime: name one of them")
+        if not os.path.isfile(args.onnx):
+            parser.error(f"--onnx {args.onnx}: no such file")
+        os.environ["EMBER_BENCH_ONNX"] = os.path.abspath(args.onnx)
 
     impl, version, table, peak = PEERS[args.impl]()
     if args.peak and peak is None:

@@ -12,7 +12,7 @@
 # (FuzzCorpusTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(safetensors npy npz gzip png jpeg netpbm idx cifar csv tokenizer-json vocab-txt bpe hf-config checkpoint tfrecord tf-example run-model run-config)
+targets=(safetensors npy npz gzip png jpeg netpbm idx cifar csv tokenizer-json vocab-txt bpe hf-config checkpoint tfrecord tf-example run-model run-config onnx)
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 selected=("${1:-all}")
 [ "${selected[0]}" = "all" ] && selected=("${targets[@]}")

@@ -7,7 +7,7 @@ struct EmberCommand: ParsableCommand {
         commandName: "ember",
         abstract: "Ember: a deep learning framework for Swift on Linux.",
         version: emberVersion,
-        subcommands: [Train.self, Eval.self, Predict.self, Summary.self, Embed.self, Tokenize.self, Generate.self, ProfileCommand.self, Serve.self, Info.self, Bench.self, ExportCommand.self]
+        subcommands: [Train.self, Eval.self, Predict.self, Summary.self, RunONNX.self, Embed.self, Tokenize.self, Generate.self, ProfileCommand.self, Serve.self, Info.self, Bench.self, ExportCommand.self]
     )
 
     /// A user's mistake, of any kind (an option, a file, a model that does not fit), is one

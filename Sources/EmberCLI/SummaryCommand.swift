@@ -4,6 +4,7 @@ import EmberRuns
 import EmberIO
 import EmberModels
 import EmberNN
+import EmberONNX
 import Foundation
 
 /// `ember summary`: the table of a model's layers with output shapes, parameters and FLOPs.
@@ -12,7 +13,7 @@ struct Summary: ParsableCommand {
         abstract: "Print a model's layers, output shapes, parameters and FLOPs per example.",
         discussion: """
         MODEL is a model name (\(ModelRegistry.names.joined(separator: ", "))), a run directory \
-        written by ember train, or a Hugging Face BERT folder (config.json and weights). FLOPs count matrix products and convolutions, two per \
+        written by ember train, an .onnx file (inputs, outputs, parameters, operators), or a Hugging Face BERT folder (config.json and weights). FLOPs count matrix products and convolutions, two per \
         multiply-add, as PyTorch's flop counter does.
         """)
 
@@ -21,6 +22,10 @@ struct Summary: ParsableCommand {
 
     func run() throws {
         try options.validateValues()
+        if target.hasSuffix(".onnx") {
+            print(try ONNXModel(contentsOf: URL(fileURLWithPath: target)).summaryText)
+            return
+        }
         let folder = URL(fileURLWithPath: target)
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path),
            !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelCard.fileName).path) {

@@ -2,6 +2,7 @@ import Ember
 import EmberData
 import EmberIO
 import EmberModels
+import EmberONNX
 import EmberRuns
 import EmberText
 import EmberTrain
@@ -72,6 +73,9 @@ public enum FuzzTargets {
             _ = try Preprocessing(card.input)
         },
         Target(name: "run-config", fileName: "config.json") { _ = try TrainConfig.read(from: $0) },
+        // The ONNX importer's checks: protobuf, types, dims against data, external data
+        // paths, names, cycles, operators and their opsets.
+        Target(name: "onnx", fileName: "model.onnx") { _ = try ONNXModel(contentsOf: $0) },
     ]
 
     public static func target(named name: String) -> Target? { all.first { $0.name == name } }

@@ -239,11 +239,11 @@ public func trace(like examples: [Tensor], _ f: ([Tensor]) -> [Tensor]) -> Graph
 
 /// Runs `body` eagerly, outside any trace recording on this thread, and without recording
 /// for differentiation: for constants made from Swift values (which have values even while
-/// a function is traced) and for work done at compile time.
-func eagerly<T>(_ body: () -> T) -> T {
+/// a function is traced) and for work done at compile time (an ONNX graph's shape arithmetic).
+public func eagerly<T>(_ body: () throws -> T) rethrows -> T {
     let state = ember_thread_state()
     let tracer = state.pointee.tracer
     state.pointee.tracer = nil
     defer { state.pointee.tracer = tracer }
-    return noGrad(body)
+    return try noGrad(body)
 }

@@ -35,6 +35,8 @@ struct Bench: ParsableCommand {
     var fastMath = false
     @Option(help: "The all-MiniLM-L6-v2 folder for W7. [default: $EMBER_MINILM_DIR, else ~/.cache/ember/all-MiniLM-L6-v2, which scripts/fetch-minilm.sh fills]")
     var minilm: String?
+    @Option(help: ArgumentHelp("Run W4 or W7 through this ONNX file (a torch.onnx.export of ResNet-50, or of MiniLM with its pooling) imported into Ember; bench/peers.py --onnx FILE runs onnxruntime on it.", valueName: "file"))
+    var onnx: String?
 
     func run() throws {
         guard reps > 0 else { throw CommandError("--reps must be positive, got \(reps)") }
@@ -67,6 +69,19 @@ struct Bench: ParsableCommand {
         }
         if dataWait {
             try DataWaitMeasurement.run(images: images, workers: workers, json: json)
+            return
+        }
+        if let onnx {
+            let ids = workloads.map { $0.uppercased() }
+            guard ids.count == 1, ["W4", "W7"].contains(ids[0]) else {
+                throw CommandError("--onnx runs one workload through an imported file: name W4 or W7, got \(ids.isEmpty ? "none" : ids.joined(separator: " "))")
+            }
+            guard FileManager.default.fileExists(atPath: onnx) else { throw CommandError("--onnx \(onnx): no such file") }
+            for compiled in [false, true] {
+                let workload = ONNXInferenceWorkload(id: ids[0], file: URL(fileURLWithPath: onnx), compiled: compiled)
+                if let reason = workload.unavailableReason { throw CommandError("--onnx \(onnx): \(reason)") }
+                report(measure(workload))
+            }
             return
         }
         let named = workloads.isEmpty ? allWorkloads.map(\.id) + [DataParallelScaling.id] : workloads.map { $0.uppercased() }
