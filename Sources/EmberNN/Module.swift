@@ -51,6 +51,14 @@ open class Module {
         return slot
     }
 
+    /// Adds a buffer (state that is saved but not trained) under `key`. Returns its slot.
+    @discardableResult
+    public func registerBuffer(_ tensor: Tensor, as key: String) -> Buffer<Tensor> {
+        let slot = Buffer(wrappedValue: tensor, key: key)
+        registered.append((key, slot))
+        return slot
+    }
+
     // MARK: Traversal
 
     /// Direct tensor slots and submodules, with their keys, in declaration order.

@@ -36,6 +36,12 @@ final class RoundTripTests: XCTestCase {
                 guard let back = importedParameters[key] else { XCTFail("\(name): \(key) did not come back"); continue }
                 XCTAssertEqual(back.scalars(as: Float.self), parameter.scalars(as: Float.self), "\(name): \(key)")
             }
+            // Batch norm's running statistics come back as buffers, saved but not trained.
+            let importedBuffers = Set(imported.namedBuffers().map(\.0))
+            for (key, _) in model.namedBuffers() where key.hasSuffix("running_mean") || key.hasSuffix("running_var") {
+                XCTAssertTrue(importedBuffers.contains(key), "\(name): \(key) is not a buffer")
+                XCTAssertNil(importedParameters[key], "\(name): \(key) is trainable")
+            }
             for batch in [1, 3] {
                 let x = Tensor.randomNormal([batch] + shape)
                 let expected = ONNXExporter.exportInEvaluationMode(model) { noGrad { model(x) } }

@@ -19,6 +19,8 @@ struct ONNXGraphLoader {
         var inputSlots: [Int] = []
         var outputSlots: [Int] = []
         var parameters: [(slot: Int, name: String, tensor: Tensor)] = []
+        /// Floating-point initializers read only as BatchNormalization's running statistics.
+        var buffers: [(slot: Int, name: String, tensor: Tensor)] = []
         var constants: [(slot: Int, tensor: Tensor)] = []
     }
 
@@ -42,12 +44,29 @@ struct ONNXGraphLoader {
             return slot
         }
 
-        // Initializers: floating point ones are trained, the rest (indices, shapes) are fixed.
+        // Initializers: floating point ones are trained, except batch norm's running statistics
+        // (PyTorch's buffers, which ONNX does not mark: those read only as BatchNormalization's
+        // mean and variance, and those named as PyTorch's and Ember's state dicts name them, for
+        // exports that write batch norm as arithmetic); the rest (indices, shapes) are fixed.
+        var readOtherwise = Set<String>(), readAsStatistics = Set<String>()
+        for node in graph.node {
+            for (index, name) in node.input.enumerated() {
+                if node.opType == "BatchNormalization" && node.domain.isEmpty && (index == 3 || index == 4) {
+                    readAsStatistics.insert(name)
+                } else {
+                    readOtherwise.insert(name)
+                }
+            }
+        }
+        let statistics = readAsStatistics.subtracting(readOtherwise)
+            .union(graph.initializer.map(\.name).filter { $0.hasSuffix(".running_mean") || $0.hasSuffix(".running_var") })
         let decoder = ONNXTensorDecoder(path: path)
         for proto in graph.initializer {
             let tensor = try decoder.decode(proto, name: proto.name)
             let slot = try newSlot(proto.name, "initializer")
-            if tensor.dtype.isFloatingPoint {
+            if tensor.dtype.isFloatingPoint && statistics.contains(proto.name) {
+                loaded.buffers.append((slot, proto.name, tensor))
+            } else if tensor.dtype.isFloatingPoint {
                 loaded.parameters.append((slot, proto.name, tensor))
             } else {
                 loaded.constants.append((slot, tensor))

@@ -42,6 +42,8 @@ public final class ONNXModel: Module {
     let outputSlots: [Int]
     /// Floating-point initializers: trainable parameters, read on every run.
     private(set) var parameterSlots: [(slot: Int, parameter: Parameter<Tensor>)]
+    /// Batch norm's running statistics: saved with the state, not trained.
+    private(set) var bufferSlots: [(slot: Int, buffer: Buffer<Tensor>)]
     /// Integer and bool initializers (indices, shapes): fixed.
     let constantSlots: [(slot: Int, tensor: Tensor)]
     /// After which node each slot is last read, so that intermediates are freed early.
@@ -80,8 +82,10 @@ public final class ONNXModel: Module {
         for (slot, index) in lastReader where !kept.contains(slot) { last[index].append(slot) }
         lastUse = last
         parameterSlots = []
+        bufferSlots = []
         super.init()
         parameterSlots = loaded.parameters.map { slot, name, tensor in (slot, registerParameter(tensor, as: name)) }
+        bufferSlots = loaded.buffers.map { slot, name, tensor in (slot, registerBuffer(tensor, as: name)) }
         eval()
     }
 
@@ -114,6 +118,7 @@ public final class ONNXModel: Module {
         var known = [Bool](repeating: false, count: slotCount)
         for (slot, tensor) in zip(inputSlots, arguments) { values[slot] = tensor }
         for (slot, parameter) in parameterSlots { values[slot] = parameter.wrappedValue }
+        for (slot, buffer) in bufferSlots { values[slot] = buffer.wrappedValue }
         for (slot, tensor) in constantSlots {
             values[slot] = tensor
             known[slot] = true
