@@ -123,7 +123,9 @@ let package = Package(
                           path: "bench/ShardingBench"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain"]),
-        .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "Ember", "EmberNN", "EmberIO", "EmberModels"]),
+        // The fixtures and the onnxruntime script are read from the source tree (#filePath).
+        .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "Ember", "EmberNN", "EmberIO", "EmberModels"],
+                    exclude: ["Fixtures", "check_onnx_export.py", "backend-suite-results.md"]),
         .testTarget(name: "EmberTrainTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberIO", "EmberData", "EmberTrain", "EmberModels",
                                                            "EmberFuzzTargets"]),
     ]

@@ -17,7 +17,6 @@ enum MatmulKernel {
     static func matmul(_ a: Tensor, _ b: Tensor, _ out: Tensor, backend: CPUBackend) {
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
         let batchShape = Array(out.shape.dropLast(2))
-        let batch = ShapeMath.count(batchShape)
         let bHasBatch = ShapeMath.count(Array(b.shape.dropLast(2))) > 1
 
         let left: Operand, right: Operand
