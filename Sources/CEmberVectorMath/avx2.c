@@ -5,4 +5,5 @@
 #pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
 #define PATH avx2
 #include "kernels.h"
+#include "loops.h"
 #pragma clang attribute pop

@@ -12,6 +12,12 @@ static const Entry entries[EMBER_CPU_PATH_COUNT] = {
     ember_vector_math_avx512,
 };
 
+static const EmberLoops *const loops[EMBER_CPU_PATH_COUNT] = {
+    &ember_loops_baseline,
+    &ember_loops_avx2,
+    &ember_loops_avx512,
+};
+
 static const char *const names[EMBER_CPU_PATH_COUNT] = {"baseline", "avx2", "avx512"};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -75,10 +81,48 @@ void ember_vector_math(EmberVectorFunction function, const float *x, float *y, l
     entries[ember_cpu_path()](function, x, y, n);
 }
 
-void ember_vector_math_on(EmberCPUPath path, EmberVectorFunction function, const float *x, float *y, long n) {
+void ember_vector_binary(EmberBinaryFunction function, const float *a, long a_step, const float *b, long b_step, float *o,
+                         long n) {
+    loops[ember_cpu_path()]->binary(function, a, a_step, b, b_step, o, n);
+}
+
+void ember_vector_select32(const uint8_t *flags, const uint32_t *a, long a_step, const uint32_t *b, long b_step,
+                           uint32_t *o, long n) {
+    loops[ember_cpu_path()]->select32(flags, a, a_step, b, b_step, o, n);
+}
+
+void ember_vector_update(EmberUpdateFunction function, float *t, const float *x, const float *y, float a, float b,
+                         float c, float e, long n) {
+    loops[ember_cpu_path()]->update(function, t, x, y, a, b, c, e, n);
+}
+
+void ember_batch_norm_forward(const float *x, const float *weight, const float *bias, float *y, float *mean,
+                              float *variance, long n, long c, long s, long first_channel, long end_channel,
+                              double epsilon) {
+    loops[ember_cpu_path()]->batch_norm_forward(x, weight, bias, y, mean, variance, n, c, s, first_channel, end_channel,
+                                                epsilon);
+}
+
+void ember_batch_norm_backward(const float *x, const float *grad_y, const float *mean, const float *variance,
+                               const float *weight, float *grad_x, float *grad_weight, float *grad_bias, long n, long c,
+                               long s, long first_channel, long end_channel, double epsilon) {
+    loops[ember_cpu_path()]->batch_norm_backward(x, grad_y, mean, variance, weight, grad_x, grad_weight, grad_bias, n, c,
+                                                 s, first_channel, end_channel, epsilon);
+}
+
+static void require_supported(EmberCPUPath path, const char *function) {
     if (path < 0 || path >= EMBER_CPU_PATH_COUNT || !ember_cpu_path_supported(path)) {
-        fprintf(stderr, "ember_vector_math_on: path %d is not supported by this CPU\n", (int)path);
+        fprintf(stderr, "%s: path %d is not supported by this CPU\n", function, (int)path);
         abort();
     }
+}
+
+const EmberLoops *ember_loops_on(EmberCPUPath path) {
+    require_supported(path, "ember_loops_on");
+    return loops[path];
+}
+
+void ember_vector_math_on(EmberCPUPath path, EmberVectorFunction function, const float *x, float *y, long n) {
+    require_supported(path, "ember_vector_math_on");
     entries[path](function, x, y, n);
 }

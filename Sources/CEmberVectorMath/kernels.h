@@ -5,37 +5,9 @@
 // The coefficients come from scripts/fit_vector_math.py; each function is within a few
 // ulp of libm (Tests/EmberTests/VectorMathTests.swift).
 #include "paths.h"
-#include <stdint.h>
+#include "vector.h"
 
-// A multiply-add fused into one rounding exists on the AVX2 and AVX-512 paths only: kept
-// apart, every path rounds identically.
-#pragma STDC FP_CONTRACT OFF
-
-#define EMBER_JOIN2(a, b) a##_##b
-#define EMBER_JOIN(a, b) EMBER_JOIN2(a, b)
 #define EMBER_ENTRY EMBER_JOIN(ember_vector_math, PATH)
-
-// Only arithmetic, bit operations and bitwise selects: no conversion instruction that the
-// baseline lacks, and nothing that could compile to a library call.
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-typedef uint32_t vu __attribute__((vector_size(64)));
-
-// Every helper is inlined (at -O0 too), so no 64-byte vector is ever passed in a call and
-// the warning that the baseline passes them differently from AVX-512 does not apply.
-#pragma clang diagnostic ignored "-Wpsabi"
-#define INLINE static inline __attribute__((always_inline))
-
-INLINE vf load(const float *p) {
-    vf v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
-
-/// `a` where `mask` is set (all bits of the lane), else `b`.
-INLINE vf select(vi mask, vf a, vf b) { return (vf)((mask & (vi)a) | (~mask & (vi)b)); }
 
 INLINE vf magnitude(vf x) { return (vf)((vu)x & 0x7FFFFFFFu); }
 

@@ -7,4 +7,7 @@ void ember_vector_math_baseline(EmberVectorFunction function, const float *x, fl
 void ember_vector_math_avx2(EmberVectorFunction function, const float *x, float *y, long n);
 void ember_vector_math_avx512(EmberVectorFunction function, const float *x, float *y, long n);
 
+// The loops of loops.h, one table per instruction set.
+extern const EmberLoops ember_loops_baseline, ember_loops_avx2, ember_loops_avx512;
+
 #endif

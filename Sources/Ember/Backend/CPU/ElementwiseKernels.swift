@@ -1,3 +1,5 @@
+import CEmberVectorMath
+
 /// Elementwise kernels: one tight loop per row, the operation chosen once per row,
 /// contiguous and broadcast-scalar rows special-cased so the compiler vectorizes them.
 enum ElementwiseKernels {
@@ -165,10 +167,16 @@ enum ElementwiseKernels {
     }
 
     static func binaryFloat<T: KernelFloat>(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ out: Tensor, _: T.Type) {
+        let vectorFunction = T.self == Float.self ? vectorBinary(op) : nil
         rows(out, [a, b], cost: op == .pow ? 8 : 1) { off, n, loop in
             let pa = UnsafePointer(a.pointer(T.self) + off[1]), pb = UnsafePointer(b.pointer(T.self) + off[2])
             let sa = loop.rowStride(1), sb = loop.rowStride(2)
             let o = out.pointer(T.self) + off[0]
+            if let vectorFunction, sa == 0 || sa == 1, sb == 0 || sb == 1 {
+                return ember_vector_binary(vectorFunction, UnsafeRawPointer(pa).assumingMemoryBound(to: Float.self), sa,
+                                           UnsafeRawPointer(pb).assumingMemoryBound(to: Float.self), sb,
+                                           UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self), n)
+            }
             switch op {
             case .add: zip(pa, sa, pb, sb, o, n) { $0 + $1 }
             case .sub: zip(pa, sa, pb, sb, o, n) { $0 - $1 }
@@ -182,6 +190,19 @@ enum ElementwiseKernels {
             case .logicalOr: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { $0 != 0 || $1 != 0 }
             case .logicalXor: zip(pa, sa, pb, sb, out.pointer(Bool.self) + off[0], n) { ($0 != 0) != ($1 != 0) }
             }
+        }
+    }
+
+    /// The dispatched float32 loop for an arithmetic operation (Sources/CEmberVectorMath).
+    static func vectorBinary(_ op: BinaryOp) -> EmberBinaryFunction? {
+        switch op {
+        case .add: return .add
+        case .sub: return .sub
+        case .mul: return .mul
+        case .div: return .div
+        case .maximum: return .maximum
+        case .minimum: return .minimum
+        case .pow, .logicalAnd, .logicalOr, .logicalXor: return nil
         }
     }
 
@@ -255,9 +276,15 @@ enum ElementwiseKernels {
                 let sc = loop.rowStride(1), sa = loop.rowStride(2), sb = loop.rowStride(3)
                 let o = out.pointer(T.self) + off[0]
                 // Dense rows choosing from a dense row or a scalar (a masked gradient) get
-                // loops without strides, the flags read as bytes: the compiler vectorizes
-                // those (reading Bools, it assembled each mask bit by bit).
+                // loops without strides, the flags read as bytes: the dispatched C loop for
+                // 32-bit elements, which a float32 ReLU's gradient is; loops the compiler
+                // vectorizes for the others (reading Bools, it assembled each mask bit by bit).
                 let flags = UnsafeRawPointer(c).assumingMemoryBound(to: UInt8.self)
+                if T.self == UInt32.self && sc == 1 && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) {
+                    return ember_vector_select32(flags, UnsafeRawPointer(pa).assumingMemoryBound(to: UInt32.self), sa,
+                                                 UnsafeRawPointer(pb).assumingMemoryBound(to: UInt32.self), sb,
+                                                 UnsafeMutableRawPointer(o).assumingMemoryBound(to: UInt32.self), n)
+                }
                 if sc == 1 && sa == 1 && sb == 1 {
                     for i in 0..<n { o[i] = flags[i] != 0 ? pa[i] : pb[i] }
                 } else if sc == 1 && sa == 1 && sb == 0 {

@@ -295,6 +295,11 @@ struct FusedEvaluation<T: FusedFloat> {
     }
 
     func binary(_ op: BinaryOp, _ a: UnsafeMutablePointer<T>, _ b: UnsafeMutablePointer<T>, _ o: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self, let function = ElementwiseKernels.vectorBinary(op) {
+            return ember_vector_binary(function, UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), 1,
+                                       UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), 1,
+                                       UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self), n &* 16)
+        }
         switch op {
         case .add: zip(a, b, o, n) { $0 + $1 }
         case .sub: zip(a, b, o, n) { $0 - $1 }

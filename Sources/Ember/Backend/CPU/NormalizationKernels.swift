@@ -1,10 +1,12 @@
+import CEmberVectorMath
 import COneDNN
 
 /// Batch and layer normalization kernels; both compute the biased variance.
 ///
-/// Batch normalization views its input as [N, C, S] (S the spatial size) and runs Swift
-/// loops in both float32 and float64: one task per channel, whose N planes of S stay in
-/// cache between the passes over them. oneDNN 2.6 runs NCHW batch normalization with a
+/// Batch normalization views its input as [N, C, S] (S the spatial size) and runs loops of
+/// its own: one task per channel, whose N planes of S stay in cache between the passes over
+/// them; float32 in the dispatched C loops (Sources/CEmberVectorMath), float64 in Swift, the
+/// same arithmetic. oneDNN 2.6 runs NCHW batch normalization with a
 /// slow generic kernel (ncsp_bnorm: 3-4x these loops on ResNet shapes) and its fast one
 /// only on blocked layouts, whose reorders cost more than the loops.
 ///
@@ -81,6 +83,12 @@ enum NormalizationKernels {
     /// T, the channel's in Double.
     static func batchForward<T: KernelFloat>(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
         let (n, c, s) = batchDims(inputs[0])
+        if T.self == Float.self {
+            let x = inputs.map { UnsafePointer($0.pointer(Float.self)) }, y = outputs.map { $0.pointer(Float.self) }
+            return Parallel.forRange(c, cost: n * s * 4) { range in
+                ember_batch_norm_forward(x[0], x[1], x[2], y[0], y[1], y[2], n, c, s, range.lowerBound, range.upperBound, epsilon)
+            }
+        }
         let px = inputs[0].pointer(T.self), pw = inputs[1].pointer(T.self), pb = inputs[2].pointer(T.self)
         let py = outputs[0].pointer(T.self), pm = outputs[1].pointer(T.self), pv = outputs[2].pointer(T.self)
         let count = Double(n * s)
@@ -105,6 +113,13 @@ enum NormalizationKernels {
     /// One pass for the parameters' gradients, one for the input's.
     static func batchBackward<T: KernelFloat>(_ epsilon: Double, _ inputs: [Tensor], _ outputs: [Tensor], _: T.Type) {
         let (n, c, s) = batchDims(inputs[0])
+        if T.self == Float.self {
+            let x = inputs.map { UnsafePointer($0.pointer(Float.self)) }, y = outputs.map { $0.pointer(Float.self) }
+            return Parallel.forRange(c, cost: n * s * 4) { range in
+                ember_batch_norm_backward(x[0], x[1], x[2], x[3], x[4], y[0], y[1], y[2], n, c, s, range.lowerBound,
+                                          range.upperBound, epsilon)
+            }
+        }
         let px = inputs[0].pointer(T.self), pgy = inputs[1].pointer(T.self), pm = inputs[2].pointer(T.self)
         let pv = inputs[3].pointer(T.self), pw = inputs[4].pointer(T.self)
         let pgx = outputs[0].pointer(T.self), pgw = outputs[1].pointer(T.self), pgb = outputs[2].pointer(T.self)
