@@ -4,7 +4,8 @@ backend/NAME.onnx and backend/NAME.npz with, per data set i, `i.input.X` (NumPy 
 `i.bits.X` (types NumPy lacks: float8, int4, bfloat16 as their raw uint8/uint16 bits) and
 `i.output.Y` (the expected values as float64). The cases cover the converters of the
 narrow types, quantization, Attention, RotaryEmbedding, SwiGLU, CausalConvWithState,
-the windows, bitwise operators, BitShift, empty reductions and pooling with wide pads.
+the windows, bitwise operators, BitShift, empty reductions, pooling with wide pads,
+LinearAttention, NonMaxSuppression and GridSample.
 
     python Tests/EmberONNXTests/Fixtures/generate_backend_cases.py
 """
@@ -28,6 +29,9 @@ CASES = [
     "test_bitwise_and_i32_2d", "test_bitwise_xor_i16_3d", "test_bitwise_not_3d", "test_bitcast_float32_to_int32",
     "test_bitshift_left_int8_overflow", "test_bitshift_right_int32_shift_ge_width",
     "test_reduce_max_empty_set", "test_averagepool_2d_pads", "test_maxpool_2d_uint8",
+    "test_linear_attention_gated_delta_gqa", "test_linear_attention_prefill_with_past",
+    "test_nonmaxsuppression_suppress_by_IOU_and_scores", "test_nonmaxsuppression_center_point_box_format",
+    "test_gridsample_bicubic", "test_gridsample_reflection_padding", "test_gridsample_volumetric_nearest_align_corners_0",
 ]
 
 
