@@ -5,7 +5,7 @@ backend/NAME.onnx and backend/NAME.npz with, per data set i, `i.input.X` (NumPy 
 `i.output.Y` (the expected values as float64). The cases cover the converters of the
 narrow types, quantization, Attention, RotaryEmbedding, SwiGLU, CausalConvWithState,
 the windows, bitwise operators, BitShift, empty reductions, pooling with wide pads,
-LinearAttention, NonMaxSuppression and GridSample.
+LinearAttention, NonMaxSuppression, GridSample, AffineGrid and ReverseSequence.
 
     python Tests/EmberONNXTests/Fixtures/generate_backend_cases.py
 """
@@ -32,6 +32,7 @@ CASES = [
     "test_linear_attention_gated_delta_gqa", "test_linear_attention_prefill_with_past",
     "test_nonmaxsuppression_suppress_by_IOU_and_scores", "test_nonmaxsuppression_center_point_box_format",
     "test_gridsample_bicubic", "test_gridsample_reflection_padding", "test_gridsample_volumetric_nearest_align_corners_0",
+    "test_affine_grid_3d_align_corners", "test_reversesequence_batch",
 ]
 
 

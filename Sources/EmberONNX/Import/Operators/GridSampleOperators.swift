@@ -8,7 +8,38 @@ import Ember
 enum ONNXGridSampleOperators {
     static let all: [ONNXOperator] = [
         ONNXOperator("GridSample", since: 16) { context in [try gridSample(context)] },
+        ONNXOperator("AffineGrid", since: 20) { context in [try affineGrid(context)] },
     ]
+
+    /// The grid GridSample reads for an affine transform theta ([N, 2, 3] or [N, 3, 4]): the
+    /// normalized coordinates (x, y[, z], 1) of every output position, multiplied by theta.
+    private static func affineGrid(_ context: ONNXNodeContext) throws -> Tensor {
+        let theta = try context.input(0)
+        guard let size = try context.ints(1), size.count == 4 || size.count == 5, size.allSatisfy({ $0 > 0 }) else {
+            throw context.fail("size must be [N, C, H, W] or [N, C, D, H, W] of positive sizes")
+        }
+        let spatial = Array(size.dropFirst(2)), axes = spatial.count
+        guard theta.shape == [size[0], axes, axes + 1] else { throw context.fail("theta must be [\(size[0]), \(axes), \(axes + 1)], got \(theta.shape)") }
+        try context.checkSize(spatial + [axes + 1])
+        let aligned = context.int("align_corners", 0) != 0
+        func coordinate(_ i: Int, _ n: Int) -> Double {
+            aligned ? (n == 1 ? -1 : -1 + 2 * Double(i) / Double(n - 1)) : -1 + (2 * Double(i) + 1) / Double(n)
+        }
+        // Rows (x, y[, z], 1) in row-major order of the spatial axes (the last axis is x).
+        let count = spatial.reduce(1, *)
+        var rows = [Double]()
+        rows.reserveCapacity(count * (axes + 1))
+        for flat in 0..<count {
+            var rest = flat, position = [Int](repeating: 0, count: axes)
+            for axis in (0..<axes).reversed() {
+                position[axis] = rest % spatial[axis]
+                rest /= spatial[axis]
+            }
+            rows += (0..<axes).reversed().map { coordinate(position[$0], spatial[$0]) } + [1]
+        }
+        let base = Tensor(doubles: rows, shape: [count, axes + 1], dtype: theta.dtype)
+        return matmul(base, theta.transposed(1, 2)).reshaped(to: [size[0]] + spatial + [axes])
+    }
 
     private static func gridSample(_ context: ONNXNodeContext) throws -> Tensor {
         let x = try context.input(0), grid = try context.input(1)

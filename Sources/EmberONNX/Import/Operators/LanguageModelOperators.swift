@@ -68,25 +68,28 @@ enum ONNXLanguageModelOperators {
     /// A depthwise causal 1-D convolution that carries its last k - 1 inputs as state:
     /// [past_state, input] convolved with weight [channels, 1, k]; outputs y and the new state.
     private static func causalConvolution(_ context: ONNXNodeContext) throws -> [Tensor] {
-        let x = try context.input(0), weight = try context.input(1)
+        // 16-bit inputs are computed in float32, as the reference computes the activation.
+        let input = try context.input(0)
+        let working: DType = input.dtype == .float16 || input.dtype == .bfloat16 ? .float32 : input.dtype
+        let x = input.cast(to: working), weight = try context.input(1).cast(to: working)
         guard x.rank == 3, weight.rank == 3, weight.shape[0] == x.shape[1], weight.shape[1] == 1, weight.shape[2] >= 1 else {
             throw context.fail("input [batch, channels, length] and weight [channels, 1, k] expected, got \(x.shape) and \(weight.shape)")
         }
         let (batch, channels, length, k) = (x.shape[0], x.shape[1], x.shape[2], weight.shape[2])
-        let past = context.optionalInput(3) ?? Tensor.zeros([batch, channels, k - 1], dtype: x.dtype)
+        let past = context.optionalInput(3)?.cast(to: working) ?? Tensor.zeros([batch, channels, k - 1], dtype: working)
         guard past.shape == [batch, channels, k - 1] else { throw context.fail("past_state must be [\(batch), \(channels), \(k - 1)], got \(past.shape)") }
         let padded = Tensor.concatenate([past, x], axis: 2)
         var y = Tensor.zeros([batch, channels, length], dtype: x.dtype)
         for tap in 0..<k {
             y = y + padded.narrow(axis: 2, start: tap, count: length) * weight.narrow(axis: 2, start: tap, count: 1).reshaped(to: [1, channels, 1])
         }
-        if let bias = context.optionalInput(2) { y = y + bias.reshaped(to: [1, channels, 1]) }
+        if let bias = context.optionalInput(2) { y = y + bias.cast(to: working).reshaped(to: [1, channels, 1]) }
         switch context.string("activation", "none") {
         case "none": break
         case "silu", "swish": y = y * y.sigmoid()
         case let other: throw context.fail("activation '\(other)' is not none, silu or swish")
         }
-        return [y, padded.narrow(axis: 2, start: length, count: k - 1)]
+        return [y.cast(to: input.dtype), padded.narrow(axis: 2, start: length, count: k - 1).cast(to: input.dtype)]
     }
 
     /// Linear attention (opset 27) as a recurrence over time: a state S [batch, kv heads, d_k,
