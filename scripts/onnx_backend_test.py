@@ -6,7 +6,11 @@ onnxruntime for comparison; prints the pass rate of each and per operator.
 
 A case passes when every output has the expected shape and its values are within the
 case's rtol/atol (as onnx's backend runner checks: numpy.testing.assert_allclose); integer
-types Ember widens (uint8 -> int32) are compared by value.
+types Ember widens (uint8 -> int32) are compared by value, and so are the narrow types it
+holds widened (float8, float4 -> float32, int4, int2 -> int32, bfloat16 outputs saved as
+float32). Every case is run and counted; a case whose inputs are not tensors (sequences,
+optionals) fails. Types NumPy lacks (ml_dtypes' float8, int4, bfloat16) are saved as their
+raw records, which `ember run` reads as the type the model declares for the input.
 """
 import argparse
 import collections

@@ -43,15 +43,28 @@ struct RunONNX: ParsableCommand {
                 throw CommandError("--input '\(input)': the model has no input '\(parts[0])'; its inputs are \(names.joined(separator: ", "))")
             }
             guard feeds[parts[0]] == nil else { throw CommandError("--input '\(input)': input '\(parts[0])' is given twice") }
-            feeds[parts[0]] = try NumPy.load(contentsOf: URL(fileURLWithPath: parts[1]))
+            feeds[parts[0]] = try load(URL(fileURLWithPath: parts[1]), as: model.inputs.first { $0.name == parts[0] })
         }
         let missing = names.filter { feeds[$0] == nil }
         guard missing.isEmpty else {
             throw CommandError("missing --input for \(missing.joined(separator: ", ")) (the model's inputs: \(names.joined(separator: ", ")))")
         }
         let results = try noGrad { try model.run(names.map { feeds[$0]! }) }
-        let outputs = Dictionary(zip(model.outputs.map(\.name), results), uniquingKeysWith: { first, _ in first })
+        // NumPy has no bfloat16: such outputs are saved as float32, which holds their values.
+        let saved = results.map { $0.dtype == .bfloat16 ? $0.cast(to: .float32) : $0 }
+        let outputs = Dictionary(zip(model.outputs.map(\.name), saved), uniquingKeysWith: { first, _ in first })
         try NumPy.writeArchive(outputs, to: URL(fileURLWithPath: out))
         for (info, value) in zip(model.outputs, results) { print("\(info.name): \(value.dtype) \(value.shape)") }
+    }
+
+    /// A .npy input; raw records ('|V<n>', NumPy's form of bfloat16, float8 and int4 arrays
+    /// from ml_dtypes) are read as the type the model declares for the input.
+    private func load(_ url: URL, as input: ONNXValueInfo?) throws -> Tensor {
+        do {
+            return try NumPy.load(contentsOf: url)
+        } catch let error as FileError {
+            guard let input, let records = try? NumPy.loadRecords(contentsOf: url) else { throw error }
+            return try input.tensor(records: records.bytes, recordSize: records.recordSize, shape: records.shape)
+        }
     }
 }

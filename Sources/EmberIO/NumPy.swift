@@ -59,7 +59,47 @@ public enum NumPy {
 
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-    static func decodeArray(_ bytes: UnsafeRawBufferPointer) throws(FormatProblem) -> Tensor {
+    /// A `.npy` file's elements as raw records, whatever its dtype (NumPy saves the types it
+    /// lacks, ml_dtypes' float8, int4 and bfloat16, as `'|V1'`, `'<f1'`, `'<V2'`): its shape, the
+    /// record size in bytes and the records in row-major order, for a reader that knows the
+    /// element type from elsewhere (an ONNX graph's declared input type).
+    public static func loadRecords(contentsOf url: URL) throws -> (shape: [Int], recordSize: Int, bytes: Data) {
+        let data = try mapped(url, format: .npy)
+        do {
+            return try data.withUnsafeBytes { try decodeRecords($0) }
+        } catch let error as FormatProblem {
+            throw FileError(.npy, path: url.path, problem: error.problem)
+        }
+    }
+
+    private static func decodeRecords(_ bytes: UnsafeRawBufferPointer) throws(FormatProblem) -> (shape: [Int], recordSize: Int, bytes: Data) {
+        let (header, start) = try readHeader(bytes)
+        // Any one-letter kind with a size: ml_dtypes' types are saved as '|V1', '<V2' or '<f1'.
+        let descr = header.descr.drop { "<>|=".contains($0) }
+        guard let kind = descr.first, kind.isLetter, let size = Int(descr.dropFirst()), size > 0 else {
+            throw FormatProblem("dtype '\(header.descr)' is not a kind and a size in bytes")
+        }
+        guard !header.fortranOrder || header.shape.count < 2 else { throw FormatProblem("raw records in Fortran order are not supported") }
+        let count = try elementCount(header.shape)
+        let (needed, overflow) = count.multipliedReportingOverflow(by: size)
+        guard !overflow, needed == bytes.count - start else {
+            throw FormatProblem("shape \(header.shape) of '\(header.descr)' needs \(needed) bytes, \(bytes.count - start) follow the header")
+        }
+        return (header.shape, size, Data(bytes[start...]))
+    }
+
+    private static func elementCount(_ shape: [Int]) throws(FormatProblem) -> Int {
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw FormatProblem("the shape \(shape) has more elements than can be addressed") }
+            count = product
+        }
+        return count
+    }
+
+    /// The parsed header and the offset of the data after it.
+    private static func readHeader(_ bytes: UnsafeRawBufferPointer) throws(FormatProblem) -> (NumPyHeader, Int) {
         guard bytes.count >= 6, Array(bytes[0..<6]) == magic else {
             throw FormatProblem("bad magic: a .npy file starts with \\x93NUMPY, this one with \(hex(bytes.prefix(6)))")
         }
@@ -83,17 +123,15 @@ public enum NumPy {
         }
         // 1.0 and 2.0 headers are Latin-1, 3.0 UTF-8; the dict's own characters are ASCII either way.
         let text = String(decoding: bytes[preamble..<(preamble + headerLength)], as: UTF8.self)
-        let header = try NumPyHeader(parsing: text)
-        let dtype = try NumPyDType(descr: header.descr)
+        return (try NumPyHeader(parsing: text), preamble + headerLength)
+    }
 
-        var count = 1
-        for dimension in header.shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow else { throw FormatProblem("the shape \(header.shape) has more elements than can be addressed") }
-            count = product
-        }
+    static func decodeArray(_ bytes: UnsafeRawBufferPointer) throws(FormatProblem) -> Tensor {
+        let (header, start) = try readHeader(bytes)
+        let dtype = try NumPyDType(descr: header.descr)
+        let count = try elementCount(header.shape)
         let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
-        let available = bytes.count - preamble - headerLength
+        let available = bytes.count - start
         guard !overflow && needed <= available else {
             throw FormatProblem("truncated: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes of data, only \(available) follow the header")
         }
@@ -101,7 +139,7 @@ public enum NumPy {
             throw FormatProblem("the header is inconsistent with the data length: shape \(header.shape) of '\(header.descr)' needs \(needed) bytes, \(available) follow the header")
         }
 
-        let loaded = dtype.load(UnsafeRawBufferPointer(rebasing: bytes[(preamble + headerLength)...]), count: count)
+        let loaded = dtype.load(UnsafeRawBufferPointer(rebasing: bytes[start...]), count: count)
         // Fortran order is row-major order of the reversed shape; reversing the axes back is a
         // transpose, made dense.
         let storedShape = header.fortranOrder ? header.shape.reversed() : header.shape

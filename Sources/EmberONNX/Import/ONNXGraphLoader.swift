@@ -85,6 +85,20 @@ struct ONNXGraphLoader {
             }
         }
 
+        // Declared ONNX element types, where the file gives them (CastLike casts to its second
+        // input's type, which Ember's widened dtypes do not always tell).
+        var declaredTypes = Dictionary(graph.initializer.map { ($0.name, $0.dataType) }, uniquingKeysWith: { first, _ in first })
+        for info in graph.input + graph.valueInfo {
+            if case .tensorType(let type)? = info.type.value, declaredTypes[info.name] == nil { declaredTypes[info.name] = type.elemType }
+        }
+        for node in graph.node where node.domain.isEmpty && node.output.count == 1 {
+            if node.opType == "Constant", let value = node.attribute.first(where: { $0.name == "value" && $0.hasT }) {
+                declaredTypes[node.output[0]] = value.t.dataType
+            } else if node.opType == "Cast", let to = node.attribute.first(where: { $0.name == "to" }) {
+                declaredTypes[node.output[0]] = Int32(truncatingIfNeeded: to.i)
+            }
+        }
+
         // Nodes: converters and attributes first, so that every unsupported operator is named at once.
         var unsupported = [String]()
         var pending = [(proto: Onnx_NodeProto, name: String, converter: ONNXOperator?, tensors: [String: Tensor])]()
@@ -125,6 +139,7 @@ struct ONNXGraphLoader {
             loaded.nodes.append(ONNXNode(name: item.name, op: item.proto.opType, opset: loaded.opset, converter: item.converter!,
                                          attributes: attributes, tensorAttributes: item.tensors,
                                          inputs: item.proto.input.map { $0.isEmpty ? nil : slots[$0] },
+                                         inputElementTypes: item.proto.input.map { declaredTypes[$0] },
                                          outputs: item.proto.output.map { $0.isEmpty ? nil : slots[$0] }))
         }
 
@@ -164,7 +179,7 @@ struct ONNXGraphLoader {
         guard let dtype = ONNXElementType.dtype(type.elemType) else {
             throw TypeProblem(text: "\(role) '\(info.name)' has element type \(ONNXElementType.name(type.elemType))")
         }
-        guard type.hasShape else { return ONNXValueInfo(name: info.name, dtype: dtype, dims: nil, symbolicDims: []) }
+        guard type.hasShape else { return ONNXValueInfo(name: info.name, dtype: dtype, dims: nil, symbolicDims: [], elementType: type.elemType) }
         var dims = [Int?](), names = [String?]()
         for dim in type.shape.dim {
             switch dim.value {
@@ -180,7 +195,7 @@ struct ONNXGraphLoader {
                 names.append(nil)
             }
         }
-        return ONNXValueInfo(name: info.name, dtype: dtype, dims: dims, symbolicDims: names)
+        return ONNXValueInfo(name: info.name, dtype: dtype, dims: dims, symbolicDims: names, elementType: type.elemType)
     }
 
     /// Kahn's algorithm over the nodes, keeping the file's order among ready nodes.

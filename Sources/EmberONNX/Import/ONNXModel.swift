@@ -11,11 +11,30 @@ public struct ONNXValueInfo: Equatable, Sendable {
     public var dtype: DType
     public var dims: [Int?]?
     public var symbolicDims: [String?]
+    /// The declared ONNX element type (TensorProto.DataType's number; 1 is float).
+    public var elementType: Int32 = 1
 
     /// "[batch, 3, 224, 224]", or "[?]" for an unknown rank.
     public var shapeDescription: String {
         guard let dims else { return "[?]" }
         return "[" + zip(dims, symbolicDims).map { dim, name in dim.map(String.init) ?? name ?? "?" }.joined(separator: ", ") + "]"
+    }
+
+    /// A tensor of this value's type from raw records, one element per `recordSize` bytes
+    /// (NumPy's '|V<n>', as it saves ml_dtypes' bfloat16, float8, float4 and int4 arrays).
+    public func tensor(records bytes: Data, recordSize: Int, shape: [Int]) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        if let narrow = ONNXNarrowType(code: elementType), recordSize == 1, bytes.count == count {
+            return narrow.tensor(unpacked: bytes.map(UInt32.init), shape: shape)
+        }
+        if elementType == Int32(Onnx_TensorProto.DataType.bfloat16.rawValue), recordSize == 2, bytes.count == 2 * count {
+            let tensor = Tensor(uninitializedShape: shape, dtype: .bfloat16)
+            bytes.withUnsafeBytes { raw in
+                if let base = raw.baseAddress, raw.count > 0 { tensor.baseAddress.copyMemory(from: base, byteCount: raw.count) }
+            }
+            return tensor
+        }
+        throw ONNXError(node: name, op: "input", problem: "raw \(recordSize)-byte records do not hold its declared type \(ONNXElementType.name(elementType))")
     }
 }
 

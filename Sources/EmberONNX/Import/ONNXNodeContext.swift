@@ -11,6 +11,8 @@ struct ONNXNode {
     let tensorAttributes: [String: Tensor]
     /// Value slots of the inputs; nil for an omitted optional input ("").
     let inputs: [Int?]
+    /// The ONNX element types the file declares for the inputs (nil where it does not).
+    let inputElementTypes: [Int32?]
     let outputs: [Int?]
 }
 
@@ -37,6 +39,11 @@ struct ONNXNodeContext {
 
     func optionalInput(_ index: Int) -> Tensor? {
         index < inputs.count ? inputs[index] : nil
+    }
+
+    /// The ONNX element type the file declares for an input, if it does.
+    func inputElementType(_ index: Int) -> Int32? {
+        index < node.inputElementTypes.count ? node.inputElementTypes[index] : nil
     }
 
     /// Every present input (variadic operators: Sum, Concat, Max).

@@ -23,7 +23,9 @@ struct ONNXOperator {
 enum ONNXOperatorRegistry {
     static let operators: [String: [ONNXOperator]] = {
         let families = [ONNXElementwiseOperators.all, ONNXMovementOperators.all, ONNXReductionOperators.all,
-                        ONNXNeuralNetworkOperators.all, ONNXIndexingOperators.all, ONNXRecurrentOperators.all, ONNXLossOperators.all]
+                        ONNXNeuralNetworkOperators.all, ONNXIndexingOperators.all, ONNXRecurrentOperators.all, ONNXLossOperators.all,
+                        ONNXQuantizationOperators.all, ONNXAttentionOperators.all, ONNXLanguageModelOperators.all,
+                        ONNXSignalOperators.all, ONNXBitwiseOperators.all, ONNXDetectionOperators.all, ONNXGridSampleOperators.all]
         return Dictionary(grouping: families.flatMap { $0 }, by: \.name)
             .mapValues { $0.sorted { $0.sinceVersion > $1.sinceVersion } }
     }()

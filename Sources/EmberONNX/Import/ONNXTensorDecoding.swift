@@ -3,7 +3,8 @@ import EmberIO
 import Foundation
 
 /// ONNX element types as Ember dtypes. Ember has no 8- and 16-bit integers or unsigned
-/// 32-bit ones: they are widened to int32 (uint32 to int64), which keeps every value.
+/// 32-bit ones: they are widened to int32 (uint32 to int64), which keeps every value; so are
+/// the narrow types (float8, float4 to float32, int4 and int2 to int32: `ONNXNarrowType`).
 enum ONNXElementType {
     static func dtype(_ code: Int32) -> DType? {
         switch Onnx_TensorProto.DataType(rawValue: Int(code)) {
@@ -15,7 +16,7 @@ enum ONNXElementType {
         case .int32, .int8, .uint8, .int16, .uint16: return .int32
         case .uint32: return .int64
         case .bool: return .bool
-        default: return nil
+        default: return ONNXNarrowType(code: code)?.dtype
         }
     }
 
@@ -55,6 +56,7 @@ struct ONNXTensorDecoder {
         let shape = try shape(proto, name: name)
         let count = shape.reduce(1, *)
         let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType))!
+        if let narrow = ONNXNarrowType(code: proto.dataType) { return try decode(proto, narrow: narrow, shape: shape, name: name) }
         let width = Self.byteWidth(type)
         if proto.dataLocation == .external {
             return try fromBytes(readExternal(proto, name: name, byteCount: count * width), type: type, shape: shape, dtype: dtype, name: name)
@@ -87,6 +89,25 @@ struct ONNXTensorDecoder {
             return Tensor(ints, shape: shape)
         }
         return Tensor(doubles: values, shape: shape, dtype: dtype)
+    }
+
+    /// Narrow types: raw_data (or external data) packs sub-byte elements, several to a byte;
+    /// int32_data holds one packed byte (float8: one element) per entry.
+    private func decode(_ proto: Onnx_TensorProto, narrow: ONNXNarrowType, shape: [Int], name: String) throws -> Tensor {
+        let count = shape.reduce(1, *), perByte = 8 / narrow.packedBits
+        let byteCount = (count + perByte - 1) / perByte
+        let bytes: [UInt8]
+        if proto.dataLocation == .external {
+            bytes = Array(try readExternal(proto, name: name, byteCount: byteCount))
+        } else if proto.hasRawData {
+            bytes = Array(proto.rawData)
+        } else {
+            bytes = proto.int32Data.map { UInt8(truncatingIfNeeded: $0) }
+        }
+        guard let tensor = narrow.tensor(packed: bytes, shape: shape) else {
+            throw error(name, "holds \(bytes.count) bytes of \(ONNXElementType.name(proto.dataType)), but dims \(shape) need \(byteCount)")
+        }
+        return tensor
     }
 
     static func byteWidth(_ type: Onnx_TensorProto.DataType) -> Int {

@@ -9,7 +9,13 @@ enum ONNXElementwiseOperators {
             let x = try context.input(0)
             return [try cast(x, code: Int32(context.int("to")), context)]
         },
-        ONNXOperator("CastLike", since: 15) { context in [try context.input(0).cast(to: context.input(1).dtype)] },
+        ONNXOperator("CastLike", since: 15) { context in
+            let x = try context.input(0), like = try context.input(1)
+            // The target's ONNX type is known when it is declared (graph inputs, initializers);
+            // else its Ember dtype stands for it.
+            guard let code = context.inputElementType(1) else { return [x.cast(to: like.dtype)] }
+            return [try cast(x, code: code, context)]
+        },
         ONNXOperator("Where", since: 9) { context in
             [Tensor.where(try context.input(0), try context.input(1), try context.input(2))]
         },
@@ -35,11 +41,55 @@ enum ONNXElementwiseOperators {
     ]
 
     static func cast(_ x: Tensor, code: Int32, _ context: ONNXNodeContext) throws -> Tensor {
+        if let narrow = ONNXNarrowType(code: code) {
+            let mode = context.string("round_mode", "up")
+            guard let rounding = ONNXNarrowType.E8M0Rounding(rawValue: mode) else {
+                throw context.fail("round_mode '\(mode)' is not up, down or nearest")
+            }
+            return narrow.cast(x, saturate: context.int("saturate", 1) != 0, roundMode: rounding)
+        }
         guard let dtype = ONNXElementType.dtype(code) else {
             throw context.fail("cannot cast to \(ONNXElementType.name(code)), which Ember does not hold")
         }
         if dtype == .bool && x.dtype != .bool { return x .!= 0 }
         return x.cast(to: dtype)
+    }
+
+    /// Bits and signedness of an ONNX integer type (Ember holds 8- and 16-bit ones as int32).
+    static func integerType(_ code: Int32?, _ dtype: DType) -> (bits: Int, signed: Bool) {
+        switch code.flatMap({ Onnx_TensorProto.DataType(rawValue: Int($0)) }) {
+        case .int8?: return (8, true)
+        case .uint8?: return (8, false)
+        case .int16?: return (16, true)
+        case .uint16?: return (16, false)
+        case .uint32?: return (32, false)
+        default: return dtype == .int64 ? (64, true) : (32, true)
+        }
+    }
+
+    /// x << y or x >> y in the type's width: left shifts wrap around, right shifts of signed
+    /// values are arithmetic; shifts by a negative amount or by the width or more give 0 (-1
+    /// for a negative value shifted right), as ONNX defines them.
+    static func shift(_ x: Tensor, by y: Tensor, left: Bool, type: (bits: Int, signed: Bool)) -> Tensor {
+        let value = x.cast(to: .int64), amount = y.cast(to: .int64)
+        let valid = (amount .>= 0).logicalAnd(amount .< Double(Swift.min(type.bits, 63)))
+        let zero = Tensor.zeros([], dtype: .int64)
+        let factor = pow(Tensor.full([], 2, dtype: .int64), Tensor.where(valid, amount, zero))
+        var shifted: Tensor
+        if left {
+            shifted = value * factor
+            if type.bits < 64 {
+                // Keep the low bits: reduce modulo 2^bits into the type's range.
+                let modulus = Tensor.full([], Double(1 << type.bits), dtype: .int64)
+                let offset = type.signed ? Tensor.full([], Double(1 << (type.bits - 1)), dtype: .int64) : zero
+                shifted = shifted - (shifted + offset).floorDivided(by: modulus) * modulus
+            }
+            shifted = Tensor.where(valid, shifted, zero)
+        } else {
+            let fill = type.signed ? Tensor.where(value .< 0, Tensor.full([], -1, dtype: .int64), zero) : zero
+            shifted = Tensor.where(valid, value.floorDivided(by: factor), fill)
+        }
+        return shifted.cast(to: x.dtype)
     }
 
     private static func map(_ name: String, since version: Int = 6, _ f: @escaping (Tensor) -> Tensor) -> ONNXOperator {
@@ -91,15 +141,15 @@ enum ONNXElementwiseOperators {
         zip("LessOrEqual", since: 12) { $0 .<= $1 }, zip("GreaterOrEqual", since: 12) { $0 .>= $1 },
         zip("And") { $0.logicalAnd($1) }, zip("Or") { $0.logicalOr($1) }, zip("Xor") { $0.logicalXor($1) },
         ONNXOperator("BitShift", since: 11) { context in
-            // On non-negative integers (ONNX's unsigned types), shifts are products and floor divisions by 2^y.
             let x = try context.input(0), y = try context.input(1)
             guard !x.dtype.isFloatingPoint, !y.dtype.isFloatingPoint else { throw context.fail("shifts integers, got \(x.dtype) and \(y.dtype)") }
-            let factor = Ember.pow(Tensor.full([], 2, dtype: .int64), y.cast(to: .int64))
+            let left: Bool
             switch context.string("direction", "") {
-            case "LEFT": return [(x.cast(to: .int64) * factor).cast(to: x.dtype)]
-            case "RIGHT": return [x.cast(to: .int64).floorDivided(by: factor).cast(to: x.dtype)]
+            case "LEFT": left = true
+            case "RIGHT": left = false
             case let direction: throw context.fail("direction '\(direction)' is not LEFT or RIGHT")
             }
+            return [shift(x, by: y, left: left, type: integerType(context.inputElementType(0), x.dtype))]
         },
         ONNXOperator("Mod", since: 10) { context in
             let a = try context.input(0), b = try context.input(1)

@@ -4,6 +4,7 @@ import Ember
 /// constants that exported graphs compute shapes with.
 enum ONNXMovementOperators {
     static let all: [ONNXOperator] = [
+        ONNXOperator("ReverseSequence", since: 10) { context in [try reverseSequence(context)] },
         ONNXOperator("Shape", readsShapeOnly: true) { context in
             let shape = try context.input(0).shape
             let rank = shape.count
@@ -278,5 +279,31 @@ enum ONNXMovementOperators {
             y = y.indexSelect(axis: axis, index: Tensor(index, shape: [index.count]))
         }
         return y
+    }
+
+    /// Each batch entry's first sequence_lens[b] steps along time_axis reversed, the rest kept:
+    /// a gather along the time axis by indices made from the (known) lengths.
+    private static func reverseSequence(_ context: ONNXNodeContext) throws -> Tensor {
+        let x = try context.input(0)
+        guard x.rank >= 2 else { throw context.fail("input must have rank 2 or more, got shape \(x.shape)") }
+        let batchAxis = try context.axis(context.int("batch_axis", 1), rank: x.rank)
+        let timeAxis = try context.axis(context.int("time_axis", 0), rank: x.rank)
+        guard batchAxis != timeAxis, batchAxis < 2, timeAxis < 2 else { throw context.fail("batch_axis and time_axis must be 0 and 1 in some order") }
+        let (batch, time) = (x.shape[batchAxis], x.shape[timeAxis])
+        guard let lengths = try context.ints(1), lengths.count == batch, lengths.allSatisfy({ (0...time).contains($0) }) else {
+            throw context.fail("sequence_lens must hold \(batch) lengths in 0...\(time)")
+        }
+        // index[b][t] (laid out along the two axes) is the time step that lands at t.
+        var index = [Int64](repeating: 0, count: batch * time)
+        for b in 0..<batch {
+            for t in 0..<time {
+                let source = Int64(t < lengths[b] ? lengths[b] - 1 - t : t)
+                index[batchAxis == 0 ? b * time + t : t * batch + b] = source
+            }
+        }
+        var shape = Array(repeating: 1, count: x.rank)
+        shape[batchAxis] = batch
+        shape[timeAxis] = time
+        return x.gather(axis: timeAxis, index: Tensor(index, shape: shape).expanded(to: x.shape))
     }
 }

@@ -268,12 +268,23 @@ enum ONNXNeuralNetworkOperators {
     }
 
     static func pool(_ context: ONNXNodeContext, max: Bool) throws -> Tensor {
-        let (x, lifted) = try spatial2D(try context.input(0), context)
+        let input = try context.input(0)
+        // Integer maximums are exact in float64 (oneDNN pools floating point only).
+        if max && !input.dtype.isFloatingPoint && input.dtype != .bool {
+            return try pool(context, max: true, input.cast(to: .float64)).cast(to: input.dtype)
+        }
+        return try pool(context, max: max, input)
+    }
+
+    private static func pool(_ context: ONNXNodeContext, max: Bool, _ input: Tensor) throws -> Tensor {
+        let (x, lifted) = try spatial2D(input, context)
         let g = try geometry(context, x, kernel: context.ints("kernel_shape"), lifted: lifted)
         let ceil = context.int("ceil_mode", 0) != 0
+        // oneDNN pads at most half a window on each side; more is padded explicitly.
+        let native = symmetric(g.padding).flatMap { $0.height <= g.kernel.height / 2 && $0.width <= g.kernel.width / 2 ? $0 : nil }
         let y: Tensor
         if max {
-            if let padding = symmetric(g.padding) {
+            if let padding = native {
                 y = maxPool2d(x, kernelSize: g.kernel, stride: g.stride, padding: padding, dilation: g.dilation, ceilMode: ceil)
             } else {
                 y = maxPool2d(x.padded(spatialPadding(g.padding), value: -.infinity), kernelSize: g.kernel, stride: g.stride,
@@ -282,7 +293,7 @@ enum ONNXNeuralNetworkOperators {
         } else {
             guard g.dilation == 1 else { throw context.fail("dilated average pooling is not supported") }
             let countPadding = context.int("count_include_pad", 0) != 0
-            if let padding = symmetric(g.padding) {
+            if let padding = native {
                 y = avgPool2d(x, kernelSize: g.kernel, stride: g.stride, padding: padding, ceilMode: ceil, countIncludePad: countPadding)
             } else {
                 // Unequal padding: zeros in, then divide by how many input elements each window covers.

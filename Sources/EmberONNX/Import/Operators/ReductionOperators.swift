@@ -67,31 +67,50 @@ enum ONNXReductionOperators {
         return order
     }
 
-    private static func reduction(_ name: String, axesInputSince: Int, _ f: @escaping (Tensor, [Int], Bool) -> Tensor) -> [ONNXOperator] {
+    /// `empty`: the result over an empty set, for reductions without an identity element that
+    /// Ember's own ops would compute (ONNX: ReduceMax gives the type's lowest value, and so on).
+    private static func reduction(_ name: String, axesInputSince: Int, empty: ((DType, [Int]) -> Tensor)? = nil,
+                                  _ f: @escaping (Tensor, [Int], Bool) -> Tensor) -> [ONNXOperator] {
+        func reduce(_ x: Tensor, _ axes: [Int], _ keep: Bool) -> Tensor {
+            guard let empty, axes.contains(where: { x.shape[$0] == 0 }) else { return f(x, axes, keep) }
+            let shape = x.shape.indices.compactMap { axes.contains($0) ? (keep ? 1 : nil) : x.shape[$0] }
+            return empty(x.dtype, shape)
+        }
         func run(_ context: ONNXNodeContext, _ axes: [Int]?) throws -> [Tensor] {
             let x = try context.input(0)
             let keep = context.int("keepdims", 1) != 0
             guard let axes, !axes.isEmpty else {
                 if context.int("noop_with_empty_axes", 0) != 0 { return [x] }
-                return [f(x, Array(0..<x.rank), keep)]
+                return [reduce(x, Array(0..<x.rank), keep)]
             }
-            return [f(x, try context.axes(axes, rank: x.rank), keep)]
+            return [reduce(x, try context.axes(axes, rank: x.rank), keep)]
         }
         return [ONNXOperator(name) { try run($0, $0.ints("axes")) },
                 ONNXOperator(name, since: axesInputSince) { try run($0, $0.ints(1)) }]
     }
 
+    /// A tensor of a dtype's highest or lowest value (true or false for bool).
+    private static func extreme(_ dtype: DType, _ shape: [Int], highest: Bool) -> Tensor {
+        let count = shape.reduce(1, *)
+        switch dtype {
+        case .bool: return Tensor.full(shape, highest ? 1 : 0, dtype: .bool)
+        case .int32: return Tensor([Int32](repeating: highest ? .max : .min, count: count), shape: shape)
+        case .int64: return Tensor([Int64](repeating: highest ? .max : .min, count: count), shape: shape)
+        default: return Tensor.full(shape, highest ? .infinity : -.infinity, dtype: dtype)
+        }
+    }
+
     static let reductions: [ONNXOperator] = [
         reduction("ReduceSum", axesInputSince: 13) { $0.sum(axes: $1, keepDims: $2) },
         reduction("ReduceMean", axesInputSince: 18) { $0.mean(axes: $1, keepDims: $2) },
-        reduction("ReduceMax", axesInputSince: 18) { $0.max(axes: $1, keepDims: $2) },
-        reduction("ReduceMin", axesInputSince: 18) { $0.min(axes: $1, keepDims: $2) },
+        reduction("ReduceMax", axesInputSince: 18, empty: { extreme($0, $1, highest: false) }) { $0.max(axes: $1, keepDims: $2) },
+        reduction("ReduceMin", axesInputSince: 18, empty: { extreme($0, $1, highest: true) }) { $0.min(axes: $1, keepDims: $2) },
         reduction("ReduceProd", axesInputSince: 18) { $0.prod(axes: $1, keepDims: $2) },
         reduction("ReduceL1", axesInputSince: 18) { $0.abs().sum(axes: $1, keepDims: $2) },
         reduction("ReduceL2", axesInputSince: 18) { ($0 * $0).sum(axes: $1, keepDims: $2).sqrt() },
         reduction("ReduceSumSquare", axesInputSince: 18) { ($0 * $0).sum(axes: $1, keepDims: $2) },
         reduction("ReduceLogSum", axesInputSince: 18) { $0.sum(axes: $1, keepDims: $2).log() },
-        reduction("ReduceLogSumExp", axesInputSince: 18) { $0.logSumExp(axes: $1, keepDims: $2) },
+        reduction("ReduceLogSumExp", axesInputSince: 18, empty: { Tensor.full($1, -.infinity, dtype: $0) }) { $0.logSumExp(axes: $1, keepDims: $2) },
     ].flatMap { $0 }
 
     private static func argReduction(_ name: String, _ f: @escaping (Tensor, Int) -> Tensor) -> ONNXOperator {
