@@ -117,10 +117,12 @@ def seconds(text):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
 
 
-def wrk(url, path, body_file, concurrency, duration):
+def wrk(url, path, body_file, concurrency, duration, environment=None):
+    """`environment`: more of serve_post.lua's settings (content type, binary header length)."""
     script = os.path.join(ROOT, "bench/serve_post.lua")
     output = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "120s", "--latency", "-s", script, url + path],
-                            env=dict(os.environ, EMBER_BENCH_BODY=body_file), check=True, capture_output=True, text=True).stdout
+                            env=dict(os.environ, EMBER_BENCH_BODY=body_file, **(environment or {})),
+                            check=True, capture_output=True, text=True).stdout
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
