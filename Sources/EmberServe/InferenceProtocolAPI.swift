@@ -82,7 +82,9 @@ extension InferenceServer {
             switch value {
             case .floats(let row): floats += row
             case .string(let text): strings.append(text)
-            case .tensor(let tensor): (numbers, inner) = (numbers + tensor.values, tensor.shape)
+            case .tensor(let tensor):
+                numbers += tensor.values
+                inner = tensor.shape
             }
         }
         if spec.datatype == .bytes { return OutputTensor(shape: [strings.count], datatype: .bytes, strings: strings) }
