@@ -117,6 +117,12 @@ def seconds(text):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
 
 
+def percentile(output, which):
+    """A line of wrk's latency distribution in seconds (NaN when wrk printed none)."""
+    match = re.search(r"^\s*%s%%\s+(\S+)$" % which, output, re.M)
+    return seconds(match.group(1)) if match else float("nan")
+
+
 def wrk(url, path, body_file, concurrency, duration, environment=None):
     """`environment`: more of serve_post.lua's settings (content type, binary header length)."""
     script = os.path.join(ROOT, "bench/serve_post.lua")
@@ -128,8 +134,9 @@ def wrk(url, path, body_file, concurrency, duration, environment=None):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1)),
-        "p50": seconds(re.search(r"50%\s+(\S+)", output).group(1)) if "50%" in output else float("nan"),
-        "p99": seconds(re.search(r"99%\s+(\S+)", output).group(1)) if "99%" in output else float("nan"),
+        # Anchored: the thread statistics' "+/- Stdev" column (say 71.50%) also holds "50%".
+        "p50": percentile(output, "50"),
+        "p99": percentile(output, "99"),
         "requests": requests,
         "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
     }
