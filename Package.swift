@@ -77,7 +77,7 @@ let package = Package(
         // Run folders as predictors: model cards, run settings, the model registry, preprocessing.
         .target(name: "EmberRuns", dependencies: ["Ember", "EmberNN", "EmberIO", "EmberData", "EmberText", "EmberModels", "EmberTrain"]),
         // ember serve: TensorFlow Serving's REST API and the Open Inference Protocol over a model repository.
-        .target(name: "EmberServe", dependencies: ["Ember", "EmberData", "EmberModels", "EmberRuns",
+        .target(name: "EmberServe", dependencies: ["Ember", "EmberData", "EmberModels", "EmberRuns", "EmberONNX",
                                                    .product(name: "Hummingbird", package: "hummingbird"),
                                                    .product(name: "HTTPTypes", package: "swift-http-types"),
                                                    .product(name: "Prometheus", package: "swift-prometheus"),
@@ -122,7 +122,8 @@ let package = Package(
         .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed"],
                           path: "bench/ShardingBench"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
-        .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain"]),
+        .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain",
+                                                           "EmberONNX"]),
         // The fixtures and the onnxruntime script are read from the source tree (#filePath).
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "Ember", "EmberNN", "EmberIO", "EmberModels"],
                     exclude: ["Fixtures", "check_onnx_export.py", "backend-suite-results.md"]),

@@ -117,17 +117,26 @@ def seconds(text):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
 
 
-def wrk(url, path, body_file, concurrency, duration):
+def percentile(output, which):
+    """A line of wrk's latency distribution in seconds (NaN when wrk printed none)."""
+    match = re.search(r"^\s*%s%%\s+(\S+)$" % which, output, re.M)
+    return seconds(match.group(1)) if match else float("nan")
+
+
+def wrk(url, path, body_file, concurrency, duration, environment=None):
+    """`environment`: more of serve_post.lua's settings (content type, binary header length)."""
     script = os.path.join(ROOT, "bench/serve_post.lua")
     output = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "120s", "--latency", "-s", script, url + path],
-                            env=dict(os.environ, EMBER_BENCH_BODY=body_file), check=True, capture_output=True, text=True).stdout
+                            env=dict(os.environ, EMBER_BENCH_BODY=body_file, **(environment or {})),
+                            check=True, capture_output=True, text=True).stdout
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1)),
-        "p50": seconds(re.search(r"50%\s+(\S+)", output).group(1)) if "50%" in output else float("nan"),
-        "p99": seconds(re.search(r"99%\s+(\S+)", output).group(1)) if "99%" in output else float("nan"),
+        # Anchored: the thread statistics' "+/- Stdev" column (say 71.50%) also holds "50%".
+        "p50": percentile(output, "50"),
+        "p99": percentile(output, "99"),
         "requests": requests,
         "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
     }

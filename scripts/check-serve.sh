@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `ember serve` checked from outside with real tools: trains three small run folders (a
-# CSV feature classifier, an image classifier, a text classifier), serves them, then
+# CSV feature classifier, an image classifier, a text classifier), exports the image
+# classifier to ONNX (served as shapes-onnx/1/model.onnx), serves them, then
 #   - scripts/serve_clients.py: tritonclient (Open Inference Protocol v2), TensorFlow
 #     Serving's REST formats (row, columnar, b64 image bytes, classify) and Prometheus'
-#     own parser on /metrics;
+#     own parser on /metrics; onnxruntime on the ONNX file, against the served answers;
 #   - schemathesis against /openapi.json, once per model and once with made-up names:
 #     no 5xx, every status, content type and body as the document says;
 #   - SIGTERM: the server exits 0.
@@ -22,9 +23,9 @@ ember=${EMBER_BINARY:-.build/debug/ember}
 python=${EMBER_SERVE_PYTHON:-}
 if [ -z "$python" ]; then
     env=.build/serve-checks
-    if ! "$env/bin/python" -c "import schemathesis, tritonclient.http, prometheus_client, numpy, requests" 2>/dev/null; then
+    if ! "$env/bin/python" -c "import schemathesis, tritonclient.http, prometheus_client, numpy, requests, onnxruntime" 2>/dev/null; then
         { python3 -m venv "$env" && "$env/bin/pip" install -q schemathesis==4.32.5 "tritonclient[http]==2.73.0" \
-              prometheus-client==0.26.0 numpy requests; } ||
+              prometheus-client==0.26.0 numpy requests onnxruntime==1.32.0; } ||
             { echo "check-serve.sh: could not install schemathesis and tritonclient into $env" >&2; exit 2; }
     fi
     python=$PWD/$env/bin/python
@@ -52,6 +53,8 @@ quiet=(--epochs 1 --train-size 32 --val-size 8)
 "$ember" train --model linear --data-dir "$work/table.csv" --epochs 1 --out "$work/repo/tabular/1" >/dev/null
 "$ember" train --model linear --dataset shapes "${quiet[@]}" --out "$work/repo/shapes/1" >/dev/null
 "$ember" train --model lstm --dataset reviews --max-length 16 "${quiet[@]}" --out "$work/repo/sentiment/1" >/dev/null
+mkdir -p "$work/repo/shapes-onnx/1"
+"$ember" export "$work/repo/shapes/1" --out "$work/repo/shapes-onnx/1/model.onnx" >/dev/null
 
 "$ember" serve --model-dir "$work/repo" --port 0 --log-level warning >"$work/out" 2>"$work/log" &
 server=$!
@@ -65,7 +68,7 @@ done
 [ -n "$port" ] || { echo "check-serve.sh: the server did not say its port within 60 s" >&2; exit 1; }
 echo "== serving on port $port" >&2
 
-"$python" scripts/serve_clients.py "$port"
+"$python" scripts/serve_clients.py "$port" "$work/repo/shapes-onnx/1/model.onnx"
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
 # Debian's Python 3.11 has CPython bug gh-106905 ("AST constructor recursion depth mismatch"),
@@ -84,7 +87,7 @@ schemathesis() {
     printf '%s\n' "$output" >&2
     return "$status"
 }
-for model in tabular shapes sentiment; do
+for model in tabular shapes sentiment shapes-onnx; do
     echo "== schemathesis, {name} = $model, {version} = 1" >&2
     printf '[parameters]\n"path.name" = "%s"\n"path.version" = 1\n' "$model" >"$work/schemathesis.toml"
     schemathesis --config-file "$work/schemathesis.toml"

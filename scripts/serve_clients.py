@@ -6,8 +6,10 @@
   row (`instances`) and columnar (`inputs`) predict, `{"b64": ...}` image bytes, classify;
 - Prometheus' own text-format parser (prometheus_client) on /metrics.
 
-usage: serve_clients.py PORT   (the repository holds tabular/1, shapes/1, sentiment/1 as
-check-serve.sh trains them)
+and, on an ONNX model, onnxruntime: the served answers against onnxruntime's on the same file.
+
+usage: serve_clients.py PORT ONNX_FILE   (the repository holds tabular/1, shapes/1, sentiment/1
+as check-serve.sh trains them, and shapes-onnx/1/ONNX_FILE, the shapes run exported)
 """
 import base64
 import struct
@@ -15,11 +17,13 @@ import sys
 import zlib
 
 import numpy as np
+import onnxruntime
 import requests
 import tritonclient.http as triton
 from prometheus_client.parser import text_string_to_metric_families
 
 port = int(sys.argv[1])
+onnx_file = sys.argv[2]
 base = f"http://127.0.0.1:{port}"
 failures = []
 
@@ -44,7 +48,7 @@ client = triton.InferenceServerClient(url=f"127.0.0.1:{port}")
 check(client.is_server_live(), "tritonclient: server live")
 check(client.is_server_ready(), "tritonclient: server ready")
 check(client.get_server_metadata()["name"] == "ember", "tritonclient: server metadata")
-for model in ["tabular", "shapes", "sentiment"]:
+for model in ["tabular", "shapes", "sentiment", "shapes-onnx"]:
     check(client.is_model_ready(model), f"tritonclient: {model} ready")
     check(client.is_model_ready(model, "1"), f"tritonclient: {model} version 1 ready")
 metadata = client.get_model_metadata("tabular")
@@ -123,6 +127,34 @@ check(classify.status_code == 200 and len(results[0]) == 2 and results[0][0][1] 
 
 bad = requests.post(f"{base}/v1/models/tabular:predict", data=b"{not json", headers={"Content-Type": "application/json"})
 check(bad.status_code == 400 and "error" in bad.json(), f"TF Serving: bad JSON is refused with 400: {bad.text}")
+
+# --- An ONNX model: the graph's signature, answers as onnxruntime's -----------------------
+metadata = client.get_model_metadata("shapes-onnx")
+graph_input, graph_output = metadata["inputs"][0], metadata["outputs"][0]
+check(graph_input["datatype"] == "FP32" and graph_input["shape"] == [-1, 3, 32, 32] and graph_output["shape"] == [-1, 10],
+      f"tritonclient: ONNX model metadata is the graph's {metadata['inputs']} -> {metadata['outputs']}")
+session = onnxruntime.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+batch = np.random.default_rng(1).standard_normal((3, 3, 32, 32)).astype(np.float32)
+reference = session.run(None, {graph_input["name"]: batch})[0]
+for binary in (True, False):
+    tensor = triton.InferInput(graph_input["name"], list(batch.shape), "FP32")
+    tensor.set_data_from_numpy(batch, binary_data=binary)
+    result = client.infer("shapes-onnx", [tensor], outputs=[triton.InferRequestedOutput(graph_output["name"], binary_data=binary)])
+    check(np.allclose(result.as_numpy(graph_output["name"]), reference, atol=1e-4),
+          f"tritonclient: ONNX infer ({'binary' if binary else 'JSON'} data) agrees with onnxruntime")
+columns = requests.post(f"{base}/v1/models/shapes-onnx:predict", json={"inputs": {graph_input["name"]: batch.tolist()}})
+check(columns.status_code == 200 and np.allclose(columns.json()["outputs"], reference, atol=1e-4),
+      "TF Serving columnar predict on the ONNX model agrees with onnxruntime")
+rows = requests.post(f"{base}/v1/models/shapes-onnx:predict", json={"instances": batch.tolist()})
+check(rows.status_code == 200 and np.allclose(rows.json()["predictions"], reference, atol=1e-4),
+      "TF Serving row predict on the ONNX model agrees with onnxruntime")
+try:
+    wrong = triton.InferInput(graph_input["name"], [1, 3, 32, 32], "FP64")
+    wrong.set_data_from_numpy(np.zeros((1, 3, 32, 32)), binary_data=True)
+    client.infer("shapes-onnx", [wrong])
+    check(False, "tritonclient: an FP64 tensor for the ONNX model's FP32 input is refused")
+except triton.InferenceServerException as error:
+    check(error.status() == "400" and "datatype" in error.message(), f"tritonclient: a wrong datatype is refused with 400: {error.message()}")
 
 # --- Prometheus -------------------------------------------------------------------------
 families = {family.name: family for family in text_string_to_metric_families(requests.get(f"{base}/metrics").text)}

@@ -10,8 +10,9 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a model repository over HTTP (TensorFlow Serving REST API and Open Inference Protocol v2).",
         discussion: """
-        DIR holds NAME/VERSION/ folders (VERSION a whole number): ember train run folders, or \
-        sentence-transformers folders (modules.json). The latest version of each model is \
+        DIR holds NAME/VERSION/ folders (VERSION a whole number): ember train run folders, \
+        sentence-transformers folders (modules.json), or folders holding model.onnx (served \
+        with the graph's named, typed inputs and outputs). The latest version of each model is \
         served (or the one given with --pin NAME=VERSION); the repository is polled, so new \
         versions load without a restart. Endpoints: /v1/models/NAME[/versions/V][/metadata], \
         /v1/models/NAME:predict and :classify; /v2/health/live|ready, /v2/models/NAME[/ready], \

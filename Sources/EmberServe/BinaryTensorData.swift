@@ -86,11 +86,32 @@ enum BinaryTensorData {
         return values
     }
 
-    /// FP32 values as the binary section holds them.
-    static func bytes(_ floats: [Float]) -> [UInt8] {
+    /// Numbers of a numeric or BOOL `datatype` as the binary section holds them.
+    static func bytes(_ values: [Double], datatype: DataType) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(floats.count * 4)
-        for value in floats { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+        bytes.reserveCapacity(values.count * elementSize(datatype))
+        func append<T>(_ value: T) { withUnsafeBytes(of: value) { bytes += $0 } }
+        // Int64.max is 2^63 as a Double, which no conversion to Int64 takes.
+        func integer<T: FixedWidthInteger>(_ value: Double) -> T {
+            value.isNaN ? 0 : value >= Double(T.max) ? T.max : value <= Double(T.min) ? T.min : T(value)
+        }
+        for value in values {
+            switch datatype {
+            case .bool: bytes.append(value != 0 ? 1 : 0)
+            case .uint8: bytes.append(integer(value) as UInt8)
+            case .int8: append(integer(value) as Int8)
+            case .uint16: append((integer(value) as UInt16).littleEndian)
+            case .int16: append((integer(value) as Int16).littleEndian)
+            case .uint32: append((integer(value) as UInt32).littleEndian)
+            case .int32: append((integer(value) as Int32).littleEndian)
+            case .uint64: append((integer(value) as UInt64).littleEndian)
+            case .int64: append((integer(value) as Int64).littleEndian)
+            case .fp16: append(Float16(value).bitPattern.littleEndian)
+            case .fp32: append(Float(value).bitPattern.littleEndian)
+            case .fp64: append(value.bitPattern.littleEndian)
+            case .bytes: preconditionFailure("BYTES elements are written by bytes(_ strings:)")
+            }
+        }
         return bytes
     }
 

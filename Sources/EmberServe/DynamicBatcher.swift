@@ -103,26 +103,38 @@ actor DynamicBatcher {
         Task {
             let started = ContinuousClock.now
             let examples = batch.flatMap(\.examples)
-            let result = await Result {
-                try await ComputeQueue.run {
-                    stride(from: 0, to: examples.count, by: size).flatMap { start in
-                        model.forward(Array(examples[start..<min(start + size, examples.count)]))
-                    }
+            var results: [Result<[ExampleOutput], any Error>] = []
+            switch await Self.run(model, examples, size: size) {
+            case .success(let outputs):
+                var offset = 0
+                for pending in batch {
+                    results.append(.success(Array(outputs[offset..<offset + pending.examples.count])))
+                    offset += pending.examples.count
                 }
+            case .failure(let error) where batch.count == 1: results = [.failure(error)]
+            case .failure:
+                // One request's examples (a shape the model refuses) fail only that request.
+                for pending in batch { results.append(await Self.run(model, pending.examples, size: size)) }
             }
             report(BatchReport(examples: examples.count, queueTimes: batch.map { started - $0.enqueued },
                                computeTime: ContinuousClock.now - started))
-            self.finish(batch, result)
+            self.finish(batch, results)
         }
     }
 
-    private func finish(_ batch: [Pending], _ result: Result<[ExampleOutput], any Error>) {
-        var offset = 0
-        for pending in batch {
-            let count = pending.examples.count
-            pending.continuation.resume(with: result.map { Array($0[offset..<offset + count]) })
-            offset += count
+    /// `examples` through the model on the compute queue, in forwards of at most `size`.
+    private static func run(_ model: any Servable, _ examples: [PreparedExample], size: Int) async -> Result<[ExampleOutput], any Error> {
+        await Result {
+            try await ComputeQueue.run {
+                try stride(from: 0, to: examples.count, by: size).flatMap { start in
+                    try model.forward(Array(examples[start..<min(start + size, examples.count)]))
+                }
+            }
         }
+    }
+
+    private func finish(_ batch: [Pending], _ results: [Result<[ExampleOutput], any Error>]) {
+        for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
         running = false
         schedule()
     }

@@ -12,7 +12,7 @@ final class EmbedderServable: Servable, @unchecked Sendable {
 
     init(folder: URL) throws {
         embedder = try SentenceEmbedder(pretrained: folder)
-        signature = Signature(input: TensorSpec(name: "text", datatype: .bytes, shape: [-1]),
+        signature = Signature(inputs: [TensorSpec(name: "text", datatype: .bytes, shape: [-1])],
                               outputs: [TensorSpec(name: "embedding", datatype: .fp32, shape: [-1, embedder.dimension])],
                               classifies: false)
     }

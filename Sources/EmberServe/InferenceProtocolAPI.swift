@@ -13,7 +13,7 @@ extension InferenceServer {
         }
         return Self.json(JSONValue.object([
             "name": .string(model.name), "versions": .array([.string("\(model.version)")]), "platform": .string("ember"),
-            "inputs": tensors([signature.input]), "outputs": tensors(signature.outputs),
+            "inputs": tensors(signature.inputs), "outputs": tensors(signature.outputs),
         ]))
     }
 
@@ -47,39 +47,52 @@ extension InferenceServer {
             }
         }
         let results = try await outputs(model, try InputDecoding(model.servable).tensors(inputs, binary: binary)) { "inputs[0].data[\($0)]" }
+        let batched = model.servable.inputKind.isBatched
         var binaryOutputs: [UInt8] = []
         var answer: [String: JSONValue] = [
             "model_name": .string(model.name), "model_version": .string("\(model.version)"),
             "outputs": .array(wanted.map { spec, isBinary in
-                let values = results.map { $0[spec.name]! }
-                var floats: [Float] = [], strings: [String] = []
-                for value in values {
-                    switch value {
-                    case .floats(let row): floats += row
-                    case .string(let text): strings.append(text)
-                    }
-                }
-                let count = spec.datatype == .bytes ? strings.count : floats.count
-                var shape = [values.count]
-                if spec.shape.count > 1 { shape.append(values.isEmpty ? 0 : count / values.count) }
+                let output = Self.outputTensor(results.map { $0[spec.name]! }, spec: spec, batched: batched)
                 var tensor: [String: JSONValue] = ["name": .string(spec.name), "datatype": .string(spec.datatype.rawValue),
-                                                   "shape": .array(shape.map { .number(Double($0)) })]
+                                                   "shape": .array(output.shape.map { .number(Double($0)) })]
                 if isBinary {
-                    let bytes = spec.datatype == .bytes ? BinaryTensorData.bytes(strings) : BinaryTensorData.bytes(floats)
+                    let bytes = output.bytes()
                     binaryOutputs += bytes
                     tensor["parameters"] = .object(["binary_data_size": .number(Double(bytes.count))])
                 } else {
-                    tensor["data"] = .array(spec.datatype == .bytes ? strings.map { .string($0) } : floats.map { .number(Double($0)) })
+                    tensor["data"] = .array(output.data)
                 }
                 return .object(tensor)
             }),
         ]
         if case .string(let id)? = request["id"] { answer["id"] = .string(id) }
-        guard !binaryOutputs.isEmpty || wanted.contains(where: \.binary) else { return Self.json(JSONValue.object(answer)) }
+        guard wanted.contains(where: \.binary) else { return Self.json(JSONValue.object(answer)) }
         let header = JSONValue.text(JSONValue.object(answer))
         return Response(status: .ok, headers: [.contentType: "application/octet-stream",
                                                HTTPField.Name(BinaryTensorData.headerField)!: "\(header.count)"],
                         body: .init(byteBuffer: ByteBuffer(bytes: header + binaryOutputs)))
+    }
+
+    /// One output of every example as one tensor: the examples stacked along a batch axis, or,
+    /// for a model without one, the request's one example.
+    private static func outputTensor(_ values: [OutputValue], spec: TensorSpec, batched: Bool) -> OutputTensor {
+        var floats: [Float] = [], strings: [String] = [], numbers: [Double] = []
+        var inner: [Int] = []
+        for value in values {
+            switch value {
+            case .floats(let row): floats += row
+            case .string(let text): strings.append(text)
+            case .tensor(let tensor):
+                numbers += tensor.values
+                inner = tensor.shape
+            }
+        }
+        if spec.datatype == .bytes { return OutputTensor(shape: [strings.count], datatype: .bytes, strings: strings) }
+        if case .tensor? = values.first {
+            return OutputTensor(shape: batched ? [values.count] + inner : inner, datatype: spec.datatype, numbers: numbers)
+        }
+        return OutputTensor(shape: spec.shape.count > 1 ? [values.count, floats.count / max(values.count, 1)] : [values.count],
+                            datatype: spec.datatype, numbers: floats.map(Double.init))
     }
 
     /// A boolean request parameter, nil when absent.
@@ -89,5 +102,25 @@ extension InferenceServer {
         guard let value = object[name] else { return nil }
         guard case .bool(let flag) = value else { throw RequestError(.badRequest, "\(field).\(name): must be true or false, got \(value.kind)") }
         return flag
+    }
+}
+
+/// An output tensor of an `infer` answer, written as JSON `data` or as binary tensor data.
+private struct OutputTensor {
+    let shape: [Int]
+    let datatype: DataType
+    var numbers: [Double] = []
+    var strings: [String] = []
+
+    var data: [JSONValue] {
+        switch datatype {
+        case .bytes: return strings.map { .string($0) }
+        case .bool: return numbers.map { .bool($0 != 0) }
+        default: return numbers.map { .number($0) }
+        }
+    }
+
+    func bytes() -> [UInt8] {
+        datatype == .bytes ? BinaryTensorData.bytes(strings) : BinaryTensorData.bytes(numbers, datatype: datatype)
     }
 }

@@ -18,7 +18,8 @@ final class LoadedModel: Sendable {
 }
 
 /// A model repository as TF Serving and Triton lay it out: `ROOT/NAME/VERSION/`, VERSION a
-/// whole number, each version an `ember train` run folder or a sentence-transformers folder.
+/// whole number, each version an `ember train` run folder, a sentence-transformers folder or
+/// a folder holding `model.onnx`.
 /// Polled: the latest version of each model is served (or the one pinned), a new version
 /// replaces the old without a restart, a removed model is unloaded. Names and versions come
 /// only from listing ROOT; a request's name is looked up, never made into a path, and a
@@ -129,6 +130,7 @@ actor ModelRepository {
         let started = ContinuousClock.now
         do {
             let servable: any Servable = try await ComputeQueue.run {
+                if ONNXServable.recognizes(folder) { return try ONNXServable(folder: folder) as any Servable }
                 if EmbedderServable.recognizes(folder) { return try EmbedderServable(folder: folder) as any Servable }
                 return try RunServable(folder: folder)
             }

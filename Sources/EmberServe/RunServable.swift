@@ -34,7 +34,7 @@ final class RunServable: Servable, @unchecked Sendable {
         }
         let model = predictor.run.model
         compiled = inputKind == .text ? nil : compile({ (x: Tensor) in model(x).softmax(axis: -1) }, options: .inference)
-        signature = Signature(input: input, outputs: [
+        signature = Signature(inputs: [input], outputs: [
             TensorSpec(name: "probabilities", datatype: .fp32, shape: [-1, card.classNames.count]),
             TensorSpec(name: "label", datatype: .bytes, shape: [-1]),
         ], classifies: true)
@@ -47,6 +47,7 @@ final class RunServable: Servable, @unchecked Sendable {
         case .pixels(let values): return .tensor(try preprocessing.tensor(pixels: Tensor(values, shape: predictor.card.input.shape)))
         case .features(let row): return .tensor(try preprocessing.tensor(features: row))
         case .text(let text): return .tensor(try preprocessing.tensor(text: text))
+        case .tensors: throw RequestError(.badRequest, "the model takes one input, as its signature says")
         }
     }
 

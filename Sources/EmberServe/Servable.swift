@@ -11,14 +11,26 @@ enum ExampleInput: Sendable {
     /// Raw feature values in the order of the model's feature names.
     case features([Float])
     case text(String)
+    /// Typed tensors by input name, for models that take tensors as their graph declares them.
+    case tensors([String: TensorValue])
 }
 
-/// An example ready for the model's forward: a tensor from the run's preprocessing, or a
-/// text that a sentence embedder tokenizes with its batch. Created on a request's task,
+/// A typed tensor's values in row-major order. Every data type Ember serves is held as
+/// Doubles: JSON numbers are Doubles, and integers up to 2^53 are exact.
+struct TensorValue: Equatable, Sendable {
+    let datatype: DataType
+    let shape: [Int]
+    let values: [Double]
+}
+
+/// An example ready for the model's forward: a tensor from the run's preprocessing, a text
+/// that a sentence embedder tokenizes with its batch, or an ONNX model's input tensors. Created on a request's task,
 /// then only read by the compute queue.
 enum PreparedExample: @unchecked Sendable {
     case tensor(Tensor)
     case text(String)
+    /// One tensor per model input, in the signature's order.
+    case tensors([Tensor])
 }
 
 /// One example's outputs, by output name.
@@ -27,11 +39,13 @@ typealias ExampleOutput = [String: OutputValue]
 enum OutputValue: Equatable, Sendable {
     case floats([Float])
     case string(String)
+    /// A typed tensor of any rank, for models whose outputs are their graph's.
+    case tensor(TensorValue)
 }
 
 /// A model the server answers with: its signature, how an example is prepared (on the
 /// request's task, so that a bad example fails only its own request) and the batched
-/// forward (on the compute queue only).
+/// forward (on the compute queue only). A forward that throws fails the requests of its batch.
 protocol Servable: AnyObject, Sendable {
     var signature: Signature { get }
     /// The class names of a classifier (`:classify`); empty for an embedder.
@@ -39,7 +53,7 @@ protocol Servable: AnyObject, Sendable {
     /// What kind of examples the input takes, to decode requests.
     var inputKind: InputKind { get }
     func prepare(_ example: ExampleInput) throws -> PreparedExample
-    func forward(_ batch: [PreparedExample]) -> [ExampleOutput]
+    func forward(_ batch: [PreparedExample]) throws -> [ExampleOutput]
 }
 
 /// What a model's examples are, for decoding requests.
@@ -47,6 +61,14 @@ enum InputKind: Equatable, Sendable {
     case image(channels: Int, height: Int, width: Int)
     case features(names: [String])
     case text
+    /// The typed tensors of the signature's inputs. `batched`: every input and output has a
+    /// dynamic first axis, the batch, so that examples can be stacked and answers split;
+    /// otherwise a request is one example of whole tensors.
+    case tensors(batched: Bool)
+
+    var takesTensors: Bool { if case .tensors = self { return true } else { return false } }
+    /// Whether examples are rows of a batch axis (every kind but a tensor model without one).
+    var isBatched: Bool { self != .tensors(batched: false) }
 }
 
 /// The one thread that runs models: loading, and every forward. One forward at a time uses

@@ -22,7 +22,7 @@ extension InferenceServer {
                                                               "unknown_rank": .bool(false)])]))
             }))
         }
-        let definition: JSONValue = .object(["inputs": tensors([signature.input]), "outputs": tensors(signature.outputs),
+        let definition: JSONValue = .object(["inputs": tensors(signature.inputs), "outputs": tensors(signature.outputs),
                                              "method_name": .string("tensorflow/serving/predict")])
         return Self.json(JSONValue.object([
             "model_spec": .object(["name": .string(model.name), "signature_name": .string(""), "version": .string("\(model.version)")]),
@@ -44,7 +44,9 @@ extension InferenceServer {
             }])
         case (nil, let inputs?):
             let results = try await self.outputs(model, try decoding.columns(inputs)) { "inputs[\($0)]" }
-            let columns = outputs.map { spec in (spec.name, JSONValue.array(results.map { $0[spec.name]!.json })) }
+            // A model without a batch axis answers its one example's whole tensors.
+            let batched = model.servable.inputKind.isBatched
+            let columns = outputs.map { spec in (spec.name, batched ? JSONValue.array(results.map { $0[spec.name]!.json }) : results[0][spec.name]!.json) }
             return Self.json(["outputs": outputs.count == 1 ? columns[0].1 : .object(Dictionary(uniqueKeysWithValues: columns))])
         case (nil, nil): throw RequestError(.badRequest, "instances: missing; give \"instances\" (rows) or \"inputs\" (columns)")
         case (_?, _?): throw RequestError(.badRequest, "inputs: give either \"instances\" or \"inputs\", not both")
@@ -85,6 +87,19 @@ extension OutputValue {
         switch self {
         case .floats(let values): return .array(values.map { .number(Double($0)) })
         case .string(let text): return .string(text)
+        case .tensor(let tensor): return tensor.json
         }
+    }
+}
+
+extension TensorValue {
+    /// Nested arrays of the tensor's shape (TF Serving's form); booleans for BOOL.
+    var json: JSONValue {
+        func nest(_ axis: Int, _ offset: Int) -> JSONValue {
+            guard axis < shape.count else { return datatype == .bool ? .bool(values[offset] != 0) : .number(values[offset]) }
+            let stride = shape[(axis + 1)...].reduce(1, *)
+            return .array((0..<shape[axis]).map { nest(axis + 1, offset + $0 * stride) })
+        }
+        return nest(0, 0)
     }
 }

@@ -123,3 +123,45 @@ final class ServerPolicyTests: XCTestCase {
         await server.stop()
     }
 }
+
+/// A model whose forward fails when its batch holds the text "bad", as a graph fails on a
+/// shape it cannot take.
+private final class RefusingServable: Servable, @unchecked Sendable {
+    let signature = Signature(inputs: [TensorSpec(name: "text", datatype: .bytes, shape: [-1])],
+                              outputs: [TensorSpec(name: "label", datatype: .bytes, shape: [-1])], classifies: false)
+    let classNames: [String] = []
+    let inputKind = InputKind.text
+    func prepare(_ example: ExampleInput) throws -> PreparedExample {
+        guard case .text(let text) = example else { throw RequestError(.badRequest, "texts only") }
+        return .text(text)
+    }
+    func forward(_ batch: [PreparedExample]) throws -> [ExampleOutput] {
+        try batch.map { example in
+            guard case .text(let text) = example, text != "bad" else { throw RequestError(.badRequest, "refused") }
+            return ["label": .string(text.uppercased())]
+        }
+    }
+}
+
+final class DynamicBatcherTests: XCTestCase {
+    /// A batch that fails is run again request by request: only the bad request fails.
+    func testAFailedBatchFailsOnlyTheRequestThatBrokeIt() async throws {
+        let batcher = DynamicBatcher(model: RefusingServable(), policy: BatchingPolicy(maxBatchSize: 3, maxQueueDelay: .seconds(5)))
+        let answers = await withTaskGroup(of: (String, String).self) { group in
+            for text in ["good", "bad", "fine"] {
+                group.addTask {
+                    do {
+                        let outputs = try await batcher.submit([.text(text)])
+                        return (text, outputs.first?["label"] == .string(text.uppercased()) ? "answered" : "wrong answer")
+                    } catch {
+                        return (text, "\(error)")
+                    }
+                }
+            }
+            var answers: [String: String] = [:]
+            for await (text, answer) in group { answers[text] = answer }
+            return answers
+        }
+        XCTAssertEqual(answers, ["good": "answered", "bad": "refused", "fine": "answered"])
+    }
+}
