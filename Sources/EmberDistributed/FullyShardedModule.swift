@@ -94,7 +94,17 @@ public final class FullyShardedModule: Module, Layer {
         try withFullParameters { $0.stateDict().mapValues { $0.contiguous() } }
     }
 
-    /// Loads a full state dict of the wrapped layer: every rank keeps its chunks.
+    /// The full shape of each parameter, in `parameterNames` order.
+    public var fullParameterShapes: [[Int]] { layerShapes().map(\.shape) }
+
+    /// The shapes of `fullStateDict()`, found without communicating.
+    public func fullStateShapes() -> [String: [Int]] {
+        var shapes = layer.stateDict().mapValues(\.shape)
+        for (name, full) in zip(parameterNames, layerShapes()) { shapes[name] = full.shape }
+        return shapes
+    }
+
+    /// Loads a full state dict of the wrapped layer (a collective): every rank keeps its chunks.
     public func loadFullStateDict(_ state: [String: Tensor]) throws {
         let full = try fullParameters()
         try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) {
