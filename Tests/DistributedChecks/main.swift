@@ -624,8 +624,14 @@ func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false)
             expectClose(losses[0], value, tolerance: 1e-5, "\(what): loss of step \(step) against one process")
         }
     }
+    // Each unit's forward prefetched the next unit's gather, each backward the previous one's.
+    let units = sharded.layers.map { $0 as! FullyShardedModule }
+    for (i, unit) in units.enumerated() {
+        let expected = steps * ((i > 0 ? 1 : 0) + (i < units.count - 1 ? 1 : 0))
+        guard unit.prefetchesUsed == expected else { fail("\(what): unit \(i) used \(unit.prefetchesUsed) prefetched gathers, expected \(expected)") }
+    }
     var full = [Tensor]()
-    for case let unit as FullyShardedModule in sharded.layers { full += try unit.fullParameters() }
+    for unit in units { full += try unit.fullParameters() }
     let expected = ddpModel.parameters()
     guard full.count == expected.count else { fail("\(what): \(full.count) parameters, expected \(expected.count)") }
     for (i, (a, b)) in zip(full, expected).enumerated() { expectClose(a, b, tolerance: 1e-5, "\(what): parameter \(i)") }
