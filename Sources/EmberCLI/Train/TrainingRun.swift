@@ -83,7 +83,8 @@ final class TrainingRun {
 
     /// Gives each rank its share: of the training data shuffled by the seed and the epoch
     /// (padded to a multiple of the ranks, as PyTorch's DistributedSampler), and of the
-    /// validation data exactly (no example twice, so the metrics are the single-process ones).
+    /// validation data exactly (no example twice, so the metrics are the single-process ones)
+    /// unless `validationMode` says otherwise.
     static func shard(_ data: TrainingData, config: TrainConfig, group: any ProcessGroup,
                       validationMode: DistributedSampler.Mode = .exact) throws {
         guard let train = data.train as? any SampledBatchProvider, let validation = data.validation as? any SampledBatchProvider else {
