@@ -19,7 +19,7 @@ for part in "${parts[@]}"; do
     case "$part" in
     memory)
         for ranks in 1 2 4; do
-            for mode in ddp zero1 zero2 fsdp; do run "$ranks" memory "$mode"; done
+            for mode in ddp zero1 zero2-at-step zero2 fsdp; do run "$ranks" memory "$mode"; done
         done ;;
     bubble)
         for schedule in gpipe 1f1b; do

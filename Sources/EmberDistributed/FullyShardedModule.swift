@@ -13,6 +13,12 @@ import EmberNN
 /// chunks receive the gradient averaged over the ranks, so that an ordinary optimizer over
 /// `parameters()` (the chunks) trains the model as DistributedDataParallel would.
 ///
+/// Units made by `fullyShard` prefetch: a unit's forward pass starts the all-gather of the
+/// next unit's parameters (asynchronously) before computing, and its backward pass that of
+/// the previous unit, which is used next in backward; the neighbour then waits for it
+/// instead of starting its own. (Open MPI moves a non-blocking collective on mostly inside
+/// MPI calls, so how much of the transfer overlaps the computation depends on the transport.)
+///
 /// The recomputed forward pass draws the same random numbers as the first (the global
 /// generator is rewound to where the forward pass started), so dropout works. Buffers (batch
 /// norm statistics) stay whole on every rank. Parameters tied to a tensor outside the unit
@@ -29,6 +35,17 @@ public final class FullyShardedModule: Module, Layer {
     /// This rank's chunk of each parameter, in `parameterNames` order.
     public let shards: [Tensor]
     private var call: (([Tensor]) -> [Tensor])!
+    /// The units used before and after this one in a `fullyShard` model, whose all-gathers
+    /// this one's backward and forward passes prefetch (in a struct, outside the module tree).
+    struct Neighbours {
+        weak var previous: FullyShardedModule?
+        weak var next: FullyShardedModule?
+    }
+    var neighbours = Neighbours()
+    /// The all-gathers of this unit's sections started by a neighbour, not yet waited for.
+    private var prefetched: [CollectiveWork]?
+    /// How many of this unit's all-gathers a neighbour prefetched (for tests and profiles).
+    public private(set) var prefetchesUsed = 0
     /// The generator's state when a training forward pass began, by its input (held weakly:
     /// an entry whose input is gone had no backward pass), for the recomputation in backward.
     private struct StartingState {
@@ -71,15 +88,36 @@ public final class FullyShardedModule: Module, Layer {
         call([x] + shards)[0]
     }
 
-    /// The full parameters, gathered from every rank's chunks (a collective).
+    /// The full parameters, gathered from every rank's chunks (a collective), or the
+    /// gathers a neighbour prefetched.
     public func fullParameters() throws -> [Tensor] {
+        let works: [CollectiveWork]
+        if let prefetched {
+            works = prefetched
+            self.prefetched = nil
+            prefetchesUsed += 1
+        } else {
+            works = try startGathers()
+        }
         var full = [Tensor?](repeating: nil, count: shards.count)
-        for (indices, layout) in layouts {
-            let section = noGrad { Tensor.concatenate(indices.map { shards[$0].detached() }) }
-            let stacked = try layout.allGather(section, in: group)
+        for ((indices, layout), work) in zip(layouts, works) {
+            let stacked = try work.wait().reshaped(to: [layout.worldSize, layout.sectionSize])
             for (position, index) in indices.enumerated() { full[index] = layout.tensor(position, fromSections: stacked).contiguous() }
         }
         return full.map { $0! }
+    }
+
+    /// Starts the all-gather of each section of this unit's chunks.
+    private func startGathers() throws -> [CollectiveWork] {
+        try layouts.map { indices, _ in
+            try group.startAllGather(noGrad { Tensor.concatenate(indices.map { shards[$0].detached() }) })
+        }
+    }
+
+    /// Starts this unit's all-gathers for its next use, unless they are under way.
+    private func prefetch() {
+        guard prefetched == nil, !layouts.isEmpty else { return }
+        prefetched = stopOnError { try startGathers() }
     }
 
     /// Runs `body` with the wrapped layer holding its full parameters (a collective; for
@@ -94,7 +132,17 @@ public final class FullyShardedModule: Module, Layer {
         try withFullParameters { $0.stateDict().mapValues { $0.contiguous() } }
     }
 
-    /// Loads a full state dict of the wrapped layer: every rank keeps its chunks.
+    /// The full shape of each parameter, in `parameterNames` order.
+    public var fullParameterShapes: [[Int]] { layerShapes().map(\.shape) }
+
+    /// The shapes of `fullStateDict()`, found without communicating.
+    public func fullStateShapes() -> [String: [Int]] {
+        var shapes = layer.stateDict().mapValues(\.shape)
+        for (name, full) in zip(parameterNames, layerShapes()) { shapes[name] = full.shape }
+        return shapes
+    }
+
+    /// Loads a full state dict of the wrapped layer (a collective): every rank keeps its chunks.
     public func loadFullStateDict(_ state: [String: Tensor]) throws {
         let full = try fullParameters()
         try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) {
@@ -123,6 +171,7 @@ public final class FullyShardedModule: Module, Layer {
             generatorStates[ObjectIdentifier(x)] = StartingState(input: x, state: Generator.global.state)
         }
         let full = stopOnError { try fullParameters() }
+        neighbours.next?.prefetch()
         return [noGrad { layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer(x) } }]
     }
 
@@ -131,6 +180,8 @@ public final class FullyShardedModule: Module, Layer {
     private func backwardPass(_ inputs: [Tensor], _ cotangent: Tensor) -> [Tensor] {
         let x = inputs[0]
         let full = stopOnError { try fullParameters() }
+        // The previous unit's backward comes next only when it has something to differentiate.
+        if let previous = neighbours.previous, previous.shards.contains(where: \.requiresGrad) { previous.prefetch() }
         let current = Generator.global.state
         if let started = generatorStates.removeValue(forKey: ObjectIdentifier(x))?.state { Generator.global.state = started }
         defer { Generator.global.state = current }
@@ -191,7 +242,12 @@ public func fullyShard(_ layers: [any Layer], group: any ProcessGroup, policy: S
         }
         if !current.isEmpty { units.append(current) }
     }
-    return Sequential(try units.map { members in
+    let sharded = try units.map { members in
         try FullyShardedModule(members.count == 1 ? members[0] : Sequential(members), group: group)
-    })
+    }
+    for (unit, next) in zip(sharded, sharded.dropFirst()) {
+        unit.neighbours.next = next
+        next.neighbours.previous = unit
+    }
+    return Sequential(sharded)
 }

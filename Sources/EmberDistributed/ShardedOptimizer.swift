@@ -7,7 +7,8 @@ public enum ZeroStage: Int, Sendable {
     /// averaged in full on every rank (allreduce), as with DistributedDataParallel.
     case optimizerState = 1
     /// Stage 2: gradients too: they are reduce-scattered so that each rank receives the
-    /// average of its shard only, and the full gradients are dropped.
+    /// average of its shard only, and the full gradients are dropped (during backward, by
+    /// default: `ShardedOptimizer`'s `reduceDuringBackward`).
     case gradients = 2
 }
 
@@ -33,8 +34,14 @@ public enum ZeroStage: Int, Sendable {
 /// Every rank must call `step`, `clipGradNorm`, `stateDict` and `loadStateDict` together:
 /// they are collectives.
 ///
-/// At stage 2 the gradients are reduce-scattered when `step()` (or `clipGradNorm`) runs,
-/// after backward: between backward and step a rank holds its full local gradients.
+/// At stage 2 the gradients are reduce-scattered during backward by default: hooks collect
+/// them into buckets of about `bucketCapacity` bytes, each reduce-scattered as soon as it is
+/// complete, and dropped, so that after backward a rank holds only its shards' gradients
+/// (every backward pass through the parameters is reduced; passes before one step add up).
+/// With `reduceDuringBackward: false` they are reduce-scattered once, when `step()` (or
+/// `clipGradNorm`) runs: fewer collectives when several backward passes accumulate, but a
+/// rank holds its full local gradients until then. Gradients put in `grad` by hand are
+/// reduced at the step either way.
 public final class ShardedOptimizer<Options: OptimizerOptions>: OptimizerProtocol {
     public let group: any ProcessGroup
     public let stage: ZeroStage
@@ -50,11 +57,16 @@ public final class ShardedOptimizer<Options: OptimizerOptions>: OptimizerProtoco
     public let shards: [Tensor]
     /// Whether the gradients of this step have been averaged into the shards yet.
     private var gradientsReduced = false
+    /// Stage 2's reduction during backward, when it is on.
+    private var backwardReducer: ShardedGradientReducer?
 
     /// Wraps the optimizer `make` builds over the shards of `groups` (for example
     /// `{ Adam(groups: $0) }`). The parameters of rank 0 are first copied to every rank.
+    /// `reduceDuringBackward` and `bucketCapacity` (bytes) apply to stage 2.
     public init(groups: [ParameterGroup<Options>], group: any ProcessGroup, stage: ZeroStage = .gradients,
+                reduceDuringBackward: Bool = true, bucketCapacity: Int = 25 << 20,
                 make: ([ParameterGroup<Options>]) -> Optimizer<Options>) throws {
+        precondition(bucketCapacity > 0, "ShardedOptimizer: bucketCapacity must be positive, got \(bucketCapacity)")
         self.group = group
         self.stage = stage
         parameters = groups.flatMap(\.parameters)
@@ -78,15 +90,27 @@ public final class ShardedOptimizer<Options: OptimizerOptions>: OptimizerProtoco
         })
         precondition(shardOptimizer.parameterGroups.map(\.parameters.count) == groups.map(\.parameters.count),
                      "ShardedOptimizer: the optimizer made must keep the groups it was given")
+        if stage == .gradients && reduceDuringBackward {
+            backwardReducer = ShardedGradientReducer(parameters: parameters, shards: allShards, group: group,
+                                                     bucketCapacity: bucketCapacity)
+        }
     }
 
     /// One group of parameters with one set of options.
     public convenience init(_ parameters: [Tensor], options: Options, group: any ProcessGroup, stage: ZeroStage = .gradients,
+                            reduceDuringBackward: Bool = true, bucketCapacity: Int = 25 << 20,
                             make: ([ParameterGroup<Options>]) -> Optimizer<Options>) throws {
-        try self.init(groups: [ParameterGroup(parameters, options)], group: group, stage: stage, make: make)
+        try self.init(groups: [ParameterGroup(parameters, options)], group: group, stage: stage,
+                      reduceDuringBackward: reduceDuringBackward, bucketCapacity: bucketCapacity, make: make)
     }
 
-    /// Averages this step's gradients across ranks into the shards' `grad` (once per step).
+    /// Stage 2's gradient buckets (parameter indices), in the order they are reduced during
+    /// backward; empty when gradients are reduced at the step.
+    public var buckets: [[Int]] { backwardReducer?.buckets.map(\.indices) ?? [] }
+
+    /// Averages this step's gradients across ranks into the shards' `grad` (once per step):
+    /// at stage 2, those still in the parameters' `grad` are added to the shards' (which
+    /// hold what backward reduced already).
     private func reduceGradients() throws {
         guard !gradientsReduced else { return }
         gradientsReduced = true
@@ -94,23 +118,25 @@ public final class ShardedOptimizer<Options: OptimizerOptions>: OptimizerProtoco
         let used = Tensor(parameters.map { Int32($0.grad == nil ? 0 : 1) }, shape: [parameters.count])
         try group.allReduce(used, op: .max)
         let usedSomewhere = used.scalars(as: Int32.self).map { $0 != 0 }
-        for (indices, layout) in layouts {
+        for (indices, layout) in layouts where stage == .optimizerState || indices.contains(where: { usedSomewhere[$0] }) {
             let stacked = layout.stackedSections(indices.map { parameters[$0].grad })
-            let mine: Tensor
             switch stage {
             case .optimizerState:
                 try group.allReduce(stacked, op: .average)
                 // A copy, so that the full stacked buffer is not kept alive by the shards' views.
-                mine = stacked.narrow(axis: 0, start: group.rank, count: 1).reshaped(to: [layout.sectionSize]).cloned()
-                for (position, index) in indices.enumerated() where usedSomewhere[index] {
-                    parameters[index].grad = layout.tensor(position, fromSections: stacked)
+                let mine = stacked.narrow(axis: 0, start: group.rank, count: 1).reshaped(to: [layout.sectionSize]).cloned()
+                for (position, index) in indices.enumerated() {
+                    if usedSomewhere[index] { parameters[index].grad = layout.tensor(position, fromSections: stacked) }
+                    shards[index].grad = usedSomewhere[index] ? layout.chunk(position, of: mine) : nil
                 }
             case .gradients:
-                mine = try group.reduceScatter(stacked, op: .average).reshaped(to: [layout.sectionSize])
-                for index in indices { parameters[index].grad = nil }
-            }
-            for (position, index) in indices.enumerated() {
-                shards[index].grad = usedSomewhere[index] ? layout.chunk(position, of: mine) : nil
+                let mine = try group.reduceScatter(stacked, op: .average).reshaped(to: [layout.sectionSize])
+                for (position, index) in indices.enumerated() {
+                    parameters[index].grad = nil
+                    guard usedSomewhere[index] else { continue }
+                    let chunk = layout.chunk(position, of: mine)
+                    shards[index].grad = noGrad { shards[index].grad.map { $0 + chunk } ?? chunk }
+                }
             }
         }
     }

@@ -18,6 +18,14 @@ import Foundation
 /// sharded with the sampler's `exact` mode), and callbacks that write (logs, TensorBoard,
 /// checkpoints, progress) run on rank 0 alone.
 ///
+/// With sharded training state — a `ShardedOptimizer` (ZeRO stages 1 and 2) or a model of
+/// `FullyShardedModule` units (FSDP) — the model is not wrapped in DistributedDataParallel
+/// (the sharded optimizer or the units average the gradients themselves); rank 0's buffers
+/// are copied to every rank before each training step, as DistributedDataParallel does;
+/// and callbacks that save (`ModelCheckpoint`) run on every rank, since the consolidated
+/// state they save is gathered from all of them, while rank 0 alone writes it. Loss scaling
+/// (float16) is refused there: the ranks would decide separately whether to skip a step.
+///
 /// A model with named inputs and outputs (a `FunctionalModel`, any `NamedIOModel`) trains on
 /// named batches (`NamedTensorDataset`) with a loss per output, weighted into the total, and
 /// metrics per output, as Keras's `compile(loss={...}, loss_weights={...}, metrics={...})`.
@@ -101,6 +109,11 @@ public final class Trainer {
     public var worldSize: Int { processGroup?.worldSize ?? 1 }
     /// Whether this process writes logs and checkpoints (rank 0, or the only one).
     public var isMainRank: Bool { (processGroup?.rank ?? 0) == 0 }
+    /// Whether the optimizer or the model holds state sharded across ranks, so that taking a
+    /// checkpoint is a collective in which every rank must take part.
+    public var holdsShardedState: Bool {
+        optimizer is any ShardedTrainingState || !fullyShardedUnits(in: model).isEmpty
+    }
 
     /// Trains until `epochs` epochs are complete in all (a restored trainer continues from
     /// its `epoch`), evaluating on `validation` after each, and returns the whole history.
@@ -112,15 +125,21 @@ public final class Trainer {
         stopTraining = false
         // Saving callbacks run after the others at every event, so that what they save
         // includes the others' updates (a schedule's step, early stopping's count).
+        let sharded = holdsShardedState
+        if sharded && gradScaler != nil {
+            throw CallbackError("loss scaling (float16) cannot train a ShardedOptimizer or fully sharded units: each rank would decide alone whether to skip a step; train in fp32 or bf16")
+        }
         let callbacks = (callbacks.filter { $0.phase == .normal } + callbacks.filter { $0.phase == .saving })
-            .filter { isMainRank || $0.runsOnEveryRank }
-        if let processGroup, processGroup.worldSize > 1, dataParallel == nil {
+            .filter { isMainRank || $0.runsOnEveryRank || (sharded && $0.phase == .saving) }
+        if let processGroup, processGroup.worldSize > 1, dataParallel == nil, !sharded {
             dataParallel = try DistributedDataParallel(model, group: processGroup)
         }
+        let buffersToShare = sharded && worldSize > 1
+            ? model.namedBuffers().map(\.1) + fullyShardedUnits(in: model).flatMap { $0.unit.layer.namedBuffers().map(\.1) } : []
         for callback in callbacks { try callback.trainBegan(self) }
         while epoch < epochs && !stopTraining {
             for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }
-            var logs = try trainEpoch(data, callbacks: callbacks)
+            var logs = try trainEpoch(data, callbacks: callbacks, buffersToShare: buffersToShare)
             if let validation {
                 for (name, value) in try record("validation", { try evaluateAcrossRanks(validation) }) { logs["val_" + name] = value }
             }
@@ -138,8 +157,8 @@ public final class Trainer {
 
     /// One pass over the epoch's batches in training mode (the rest of it, for a trainer
     /// restored mid-epoch); the logs hold the sample-weighted mean loss, the metrics and the
-    /// learning rate in effect.
-    private func trainEpoch(_ data: any BatchProvider, callbacks: [any Callback]) throws -> [String: Double] {
+    /// learning rate in effect. `buffersToShare` get rank 0's values before each step.
+    private func trainEpoch(_ data: any BatchProvider, callbacks: [any Callback], buffersToShare: [Tensor]) throws -> [String: Double] {
         model.train()
         if batchInEpoch == 0 {
             epochLoss.reset()
@@ -160,6 +179,7 @@ public final class Trainer {
             for callback in callbacks { try callback.batchBegan(batchInEpoch, trainer: self) }
 
             optimizer.zeroGrad()
+            if let processGroup, !buffersToShare.isEmpty { try broadcastCoalesced(buffersToShare, from: 0, in: processGroup) }
             let (predictions, parts, value) = precision.run {
                 let predictions = forward(batch)
                 let (value, parts) = objective.loss(predictions, batch)

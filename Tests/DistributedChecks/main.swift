@@ -342,6 +342,132 @@ func rankZeroInitialWeights() -> [String: Tensor] {
     return MLP(inputFeatures: 6, hiddenSizes: [8], outputFeatures: 3).stateDict()
 }
 
+// MARK: fit with sharded state: checkpoints and resuming
+
+/// How `fit` shards the training state in the fit-sharded and fit-resume checks.
+enum FitSharding: String, CaseIterable {
+    case zero1, zero2, fsdp
+}
+
+/// Data for the sharded fit checks: 24 training and 12 validation examples, so that 1, 2 and
+/// 3 ranks all get equal shares (fully sharded units need every rank in every forward pass).
+func fitShardingData() -> (train: TensorDataset, validation: TensorDataset) {
+    manualSeed(11)
+    let train = TensorDataset(Tensor.randomNormal([24, 6]), Tensor.randomIntegers([24], high: 3))
+    let validation = TensorDataset(Tensor.randomNormal([12, 6]), Tensor.randomIntegers([12], high: 3))
+    return (train, validation)
+}
+
+/// Layers whose state keys are those of the same Sequential sharded into units ("0.weight"...).
+func fitShardingLayers() -> [any Layer] {
+    manualSeed(20)
+    return [Linear(6, 8), Linear(8, 3)]
+}
+
+/// A trainer whose state is sharded as `sharding` says across `group` (or a plain one with
+/// Adam alone on the whole batch when `sharding` is nil), checkpointing into `directory`.
+func fitShardingTrainer(_ sharding: FitSharding?, directory: URL?) throws -> Trainer {
+    let options = Adam.Options(lr: 0.05)
+    let model: any Layer
+    let optimizer: any OptimizerProtocol
+    switch sharding {
+    case nil:
+        model = Sequential(fitShardingLayers())
+        optimizer = Adam(model.parameters(), options: options)
+    case .zero1?, .zero2?:
+        model = Sequential(fitShardingLayers())
+        optimizer = try ShardedOptimizer(model.parameters(), options: options, group: group,
+                                         stage: sharding == .zero1 ? .optimizerState : .gradients) { Adam(groups: $0) }
+    case .fsdp?:
+        model = try fullyShard(fitShardingLayers(), group: group)
+        optimizer = Adam(model.parameters(), options: options)
+    }
+    let schedule = LearningRateScheduler(LRScheduler(optimizer, schedule: StepLR(stepSize: 2, gamma: 0.5)), interval: .step)
+    let checkpoints = directory.map { [ModelCheckpoint(directory: $0, everySteps: 3)] as [any Callback] } ?? []
+    return Trainer(model: model, optimizer: optimizer, loss: CrossEntropyLoss(), metrics: [Accuracy()],
+                   callbacks: [schedule] + checkpoints, processGroup: sharding == nil ? nil : group)
+}
+
+func fitShardingLoaders(perRank: Int, alone: Bool) -> (train: any BatchProvider, validation: any BatchProvider) {
+    let (train, validation) = fitShardingData()
+    let trainLoader = DataLoader(train, batchSize: alone ? perRank * worldSize : perRank)
+    let validationLoader = DataLoader(validation, batchSize: 2)
+    if !alone {
+        trainLoader.sampler = DistributedSampler(datasetCount: 24, group: group, shuffle: false)
+        validationLoader.sampler = DistributedSampler(datasetCount: 12, group: group, shuffle: false, mode: .exact)
+    }
+    return (trainLoader, validationLoader)
+}
+
+func expectSameTraining(_ trained: Trainer, _ expected: Trainer, epochs: [Int], _ what: String) throws {
+    for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+        let got = epochs.map { trained.history[key]![$0] }, want = epochs.map { expected.history[key]![$0] }
+        expectClose(Tensor(got), Tensor(want), tolerance: 1e-5, "\(what): \(key) of epochs \(epochs)")
+    }
+    let want = try consolidatedStateDict(of: expected.model)
+    let got = try consolidatedStateDict(of: trained.model)
+    guard Set(got.keys) == Set(want.keys) else { fail("\(what): model keys \(got.keys.sorted()), expected \(want.keys.sorted())") }
+    for (key, value) in got { expectClose(value, want[key]!, tolerance: 1e-5, "\(what): \(key)") }
+    let state = try consolidatedOptimizerState(of: trained.optimizer, model: trained.model)
+    let wanted = try consolidatedOptimizerState(of: expected.optimizer, model: expected.model)
+    guard state.info == wanted.info, Set(state.tensors.keys) == Set(wanted.tensors.keys), !wanted.tensors.isEmpty else {
+        fail("\(what): optimizer state \(state.info) \(state.tensors.keys.sorted()), expected \(wanted.info) \(wanted.tensors.keys.sorted())")
+    }
+    for (key, value) in state.tensors { expectClose(value, wanted.tensors[key]!, tolerance: 1e-5, "\(what): optimizer \(key)") }
+}
+
+/// `fit` with sharded state and a ModelCheckpoint (every rank takes part, rank 0 writes):
+/// equal to one process with Adam on the whole batch; a fresh sharded trainer restored from
+/// the checkpoint at epoch 2 continues exactly as the run that was not interrupted.
+/// Leaves DIRECTORY/<mode>/epoch2.ckpt for fit-resume at another world size.
+func checkFitSharded(_ sharding: FitSharding, directory: URL) throws {
+    let perRank = 4, what = "fit \(sharding.rawValue)"
+    let first = directory.appendingPathComponent("\(sharding.rawValue)-\(worldSize)")
+    let sharded = try fitShardingTrainer(sharding, directory: first)
+    let (train, validation) = fitShardingLoaders(perRank: perRank, alone: false)
+    try sharded.fit(train, epochs: 2, validation: validation)
+    // Rank 0 wrote it (the ranks share this machine's file system).
+    if !FileManager.default.fileExists(atPath: first.appendingPathComponent("last.ckpt").path) { fail("\(what): no last.ckpt") }
+    let saved = directory.appendingPathComponent("\(sharding.rawValue)-epoch2.ckpt")
+    if rank == 0 { try FileManager.default.copyItem(at: first.appendingPathComponent("last.ckpt"), to: saved) }
+    try group.barrier()
+
+    // Resumed from the file on every rank, into a trainer whose weights start elsewhere.
+    manualSeed(99)
+    let resumed = try fitShardingTrainer(sharding, directory: directory.appendingPathComponent("\(sharding.rawValue)-resumed-\(worldSize)"))
+    try TrainingCheckpoint(contentsOf: saved).restore(into: resumed)
+    guard resumed.epoch == 2, resumed.globalStep == sharded.globalStep else {
+        fail("\(what): resumed at epoch \(resumed.epoch), step \(resumed.globalStep); saved at 2, \(sharded.globalStep)")
+    }
+    try sharded.fit(train, epochs: 3, validation: validation)
+    try resumed.fit(train, epochs: 3, validation: validation)
+    try expectSameTraining(resumed, sharded, epochs: [0, 1, 2], "\(what): resumed against uninterrupted")
+
+    let alone = try fitShardingTrainer(nil, directory: nil)
+    let (wholeTrain, wholeValidation) = fitShardingLoaders(perRank: perRank, alone: true)
+    try alone.fit(wholeTrain, epochs: 3, validation: wholeValidation)
+    try expectSameTraining(sharded, alone, epochs: [0, 1, 2], "\(what): against one process on the whole batch")
+}
+
+/// Resumes the epoch-2 checkpoint of fit-sharded (written at another world size) at this
+/// world size, sharded as `sharding` says, and trains a third epoch: equal to one process
+/// with plain Adam restored from the same file on this world size's global batch.
+func checkFitResume(_ sharding: FitSharding, directory: URL) throws {
+    let perRank = 4, what = "resume \(sharding.rawValue) in \(worldSize) ranks"
+    let saved = directory.appendingPathComponent("\(sharding.rawValue)-epoch2.ckpt")
+    let checkpoint = try TrainingCheckpoint(contentsOf: saved)
+    let resumed = try fitShardingTrainer(sharding, directory: directory.appendingPathComponent("\(sharding.rawValue)-\(worldSize)"))
+    try checkpoint.restore(into: resumed, source: saved.path)
+    let (train, validation) = fitShardingLoaders(perRank: perRank, alone: false)
+    try resumed.fit(train, epochs: 3, validation: validation)
+
+    let alone = try fitShardingTrainer(nil, directory: nil)
+    try checkpoint.restore(into: alone, source: saved.path)
+    let (wholeTrain, wholeValidation) = fitShardingLoaders(perRank: perRank, alone: true)
+    try alone.fit(wholeTrain, epochs: 3, validation: wholeValidation)
+    try expectSameTraining(resumed, alone, epochs: [2], what)
+}
+
 // MARK: ZeRO: sharded optimizer state and gradients
 
 /// An MLP whose parameter sizes (70, 7, 21, 3) do not divide by 2 or 3: the shards are uneven.
@@ -352,12 +478,18 @@ func zeroModel() -> MLP { MLP(inputFeatures: 10, hiddenSizes: [7], outputFeature
 /// global-norm clipping where `clip`): the parameters and the consolidated optimizer state
 /// must agree. Then a sharded optimizer loads the single process's state (saved at world
 /// size 1) and both take one more step.
-func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, groups: (MLP) -> [ParameterGroup<Options>],
+///
+/// At stage 2 the gradients are reduced during backward (in buckets of 100 bytes: two for
+/// this model) unless `atStep`; `microBatches` backward passes add up before each step.
+func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, atStep: Bool = false, microBatches: Int = 1,
+                                             groups: (MLP) -> [ParameterGroup<Options>],
                                              clip: Double?, make: @escaping ([ParameterGroup<Options>]) -> Optimizer<Options>) throws {
-    let perRank = 3, steps = 3
+    let perRank = 3 * microBatches, steps = 3
     manualSeed(UInt64(40 + rank))  // different per rank: the sharded optimizer broadcasts rank 0's
     let model = zeroModel()
-    let sharded = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, make: make)
+    let sharded = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, reduceDuringBackward: !atStep,
+                                       bucketCapacity: 100, make: make)
+    if stage == .gradients && !atStep && sharded.buckets.count != 2 { fail("\(name): buckets \(sharded.buckets), expected two") }
     let reference = zeroModel()
     try reference.loadStateDict(model.stateDict())
     let plain = make(groups(reference))
@@ -374,8 +506,15 @@ func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, g
     func trainStep(_ step: Int, _ optimizer: any OptimizerProtocol, _ shardedOptimizer: ShardedOptimizer<Options>?) throws {
         optimizer.zeroGrad()
         if let shardedOptimizer {
-            let (x, y) = batch(step, rank * perRank, perRank)
-            crossEntropy(logits: model(x), labels: y).backward()
+            let part = perRank / microBatches
+            for micro in 0..<microBatches {
+                let (x, y) = batch(step, rank * perRank + micro * part, part)
+                (crossEntropy(logits: model(x), labels: y) / Double(microBatches)).backward()
+                // Reduced during backward, the full gradients are gone after it.
+                if stage == .gradients && !atStep, let kept = model.parameters().firstIndex(where: { $0.grad != nil }) {
+                    fail("\(name): parameter \(kept) keeps its full gradient after backward")
+                }
+            }
             if let clip { try shardedOptimizer.clipGradNorm(maxNorm: clip) }
         } else {
             let (x, y) = batch(step, 0, global)
@@ -389,7 +528,7 @@ func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, g
         try trainStep(step, sharded, sharded)
         for schedule in schedules { schedule.step() }
     }
-    let what = "\(name) stage \(stage.rawValue)"
+    let what = "\(name) stage \(stage.rawValue)\(atStep ? " reduced at the step" : "")\(microBatches > 1 ? ", \(microBatches) micro-batches" : "")"
     let expected = reference.stateDict()
     for (key, value) in model.stateDict() { expectClose(value, expected[key]!, tolerance: 1e-5, "\(what): \(key) after \(steps) steps") }
     let consolidated = sharded.stateDict(), wanted = plain.stateDict()
@@ -399,7 +538,7 @@ func checkSharded<Options: OptimizerOptions>(_ name: String, stage: ZeroStage, g
     for (key, value) in consolidated.tensors { expectClose(value, wanted.tensors[key]!, tolerance: 1e-5, "\(what): state \(key)") }
 
     // The single process's state, loaded into a fresh sharded optimizer at this world size.
-    let resumed = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, make: make)
+    let resumed = try ShardedOptimizer(groups: groups(model), group: group, stage: stage, reduceDuringBackward: !atStep, make: make)
     try resumed.loadStateDict(wanted)
     try trainStep(steps, plain, nil)
     try trainStep(steps, resumed, resumed)
@@ -423,6 +562,11 @@ func checkZero() throws {
                          clip: nil, make: { RMSprop(groups: $0) })
         try checkSharded("Adagrad", stage: stage, groups: { [ParameterGroup($0.parameters(), Adagrad.Options(lr: 0.05, lrDecay: 0.01))] },
                          clip: 0.3, make: { Adagrad(groups: $0) })
+    }
+    // Stage 2 reducing at the step, and backward passes adding up before a step, both ways.
+    for atStep in [false, true] {
+        try checkSharded("Adam", stage: .gradients, atStep: atStep, microBatches: 2,
+                         groups: { [ParameterGroup($0.parameters(), Adam.Options(lr: 0.01))] }, clip: 0.5, make: { Adam(groups: $0) })
     }
 }
 
@@ -480,8 +624,14 @@ func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false)
             expectClose(losses[0], value, tolerance: 1e-5, "\(what): loss of step \(step) against one process")
         }
     }
+    // Each unit's forward prefetched the next unit's gather, each backward the previous one's.
+    let units = sharded.layers.map { $0 as! FullyShardedModule }
+    for (i, unit) in units.enumerated() {
+        let expected = steps * ((i > 0 ? 1 : 0) + (i < units.count - 1 ? 1 : 0))
+        guard unit.prefetchesUsed == expected else { fail("\(what): unit \(i) used \(unit.prefetchesUsed) prefetched gathers, expected \(expected)") }
+    }
     var full = [Tensor]()
-    for case let unit as FullyShardedModule in sharded.layers { full += try unit.fullParameters() }
+    for unit in units { full += try unit.fullParameters() }
     let expected = ddpModel.parameters()
     guard full.count == expected.count else { fail("\(what): \(full.count) parameters, expected \(expected.count)") }
     for (i, (a, b)) in zip(full, expected).enumerated() { expectClose(a, b, tolerance: 1e-5, "\(what): parameter \(i)") }
@@ -674,6 +824,11 @@ do {
         try checkTimeout()
     case "fit":
         try checkFit(directory: CommandLine.arguments.dropFirst(2).first ?? NSTemporaryDirectory())
+    case "fit-sharded", "fit-resume":
+        let directory = URL(fileURLWithPath: CommandLine.arguments.dropFirst(2).first ?? NSTemporaryDirectory())
+        for sharding in FitSharding.allCases {
+            try check == "fit-sharded" ? checkFitSharded(sharding, directory: directory) : checkFitResume(sharding, directory: directory)
+        }
     case "zero":
         try checkZero()
     case "fsdp":
@@ -689,7 +844,7 @@ do {
                              tolerance: 1e-4, makeModel: { CIFARResNet(depth: 8) },
                              prepare: { convertSyncBatchNorm($0, group: group) })
     default:
-        fail("unknown check '\(check)' (collectives, mismatch, timeout, ddp-mlp, ddp-accumulate, ddp-transformer, ddp-join, ddp-resnet8-syncbn, zero, fsdp, pmap, pipeline, fit DIRECTORY)")
+        fail("unknown check '\(check)' (collectives, mismatch, timeout, ddp-mlp, ddp-accumulate, ddp-transformer, ddp-join, ddp-resnet8-syncbn, zero, fsdp, pmap, pipeline, fit DIRECTORY, fit-sharded DIRECTORY, fit-resume DIRECTORY)")
     }
 } catch {
     fail("\(error)")

@@ -12,15 +12,57 @@ final class TrainDistributedTests: XCTestCase {
                        "--hosts 'a,b:0': 'b:0' is not a host name with an optional positive slot count (name or name:slots)")
     }
 
+    func testBadShardingOptionsAreOneLineErrors() {
+        XCTAssertEqual(message(Train.self, ["--zero", "3"]), "--zero must be 1 (shard the optimizer state) or 2 (also the gradients), got 3")
+        XCTAssertEqual(message(Train.self, ["--nproc", "2", "--zero", "0"]), "--zero must be 1 (shard the optimizer state) or 2 (also the gradients), got 0")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--zero", "1"]),
+                       "--fsdp cannot be combined with --zero 1: fully sharded training already shards the optimizer state and the gradients")
+        XCTAssertEqual(message(Train.self, ["--zero", "2", "--precision", "fp16"]),
+                       "--precision fp16 cannot be combined with --zero 2: loss scaling would let each rank skip steps alone; use fp32 or bf16")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--precision", "fp16"]),
+                       "--precision fp16 cannot be combined with --fsdp: loss scaling would let each rank skip steps alone; use fp32 or bf16")
+    }
+
     func testTheRelaunchDropsOnlyTheLaunchOptions() {
         XCTAssertEqual(Train.removingOptions(["--nproc", "--hosts"], from: ["--nproc", "2", "--epochs", "3", "--hosts=a:2", "--out", "x"]),
                        ["--epochs", "3", "--out", "x"])
     }
 
-    /// Two ranks train 2 epochs. The same run with rank 1 killed by SIGKILL once the first
-    /// epoch's checkpoint is written stops with mpirun's message, keeps that checkpoint, and
-    /// resumed gives the same metrics; rank 0 alone writes.
-    func testARankKilledMidRunResumesToTheMetricsOfAnUninterruptedRun() throws {
+    /// Two ranks with ZeRO stage 2 and with FSDP log the losses and metrics of plain data
+    /// parallelism; a ZeRO-1 run saved after one epoch in two ranks resumes in one process.
+    func testShardedRunsLogDataParallelMetricsAndResumeInOneProcess() throws {
+        let ember = try emberProgram()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ember-zero-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // 16 validation examples: the padded shares of FSDP equal the exact ones of DDP.
+        let common = ["--nproc", "2", "--model", "mlp", "--train-size", "64", "--val-size", "16", "--batch-size", "16",
+                      "--optimizer", "adam", "--schedule", "none", "--workers", "0", "--epochs", "2"]
+        let plain = root.appendingPathComponent("ddp").path
+        try run(ember, ["train", "--out", plain] + common)
+        let expected = Self.csvValues(plain)
+        XCTAssertEqual(expected.count, 2)
+        for (flags, banner) in [(["--zero", "2"], "ZeRO stage 2: optimizer state and gradients sharded across 2 rank(s)"),
+                                (["--fsdp"], "Fully sharded: parameters, gradients and optimizer state sharded across 2 rank(s)")] {
+            let out = root.appendingPathComponent(flags.joined()).path
+            let output = try run(ember, ["train", "--out", out] + common + flags)
+            XCTAssert(output.contains(banner), output)
+            let got = Self.csvValues(out)
+            XCTAssertEqual(got.count, expected.count, "\(flags)")
+            for (row, want) in zip(got, expected) {
+                XCTAssertEqual(row.count, want.count)
+                for (a, b) in zip(row, want) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(flags): \(row) against DDP's \(want)") }
+            }
+        }
+        let resumed = root.appendingPathComponent("resumed").path
+        try run(ember, ["train", "--out", resumed, "--zero", "1"] + common.dropLast(2) + ["--epochs", "1"])
+        XCTAssertEqual(Self.csvValues(resumed).count, 1)
+        let output = try run(ember, ["train", "--resume", "--out", resumed, "--epochs", "2", "--nproc", "1", "--zero", "1", "--workers", "0"])
+        XCTAssert(output.contains("Resuming \(resumed) after epoch 1 of 2"), output)
+        XCTAssertEqual(Self.csvValues(resumed).count, 2)
+    }
+
+    /// The built `ember` beside the tests, with mpirun installed (else the test is skipped).
+    private func emberProgram() throws -> URL {
         guard getenv("PATH").map({ String(cString: $0) })?.split(separator: ":").contains(where: {
             FileManager.default.isExecutableFile(atPath: "\($0)/mpirun")
         }) == true else { throw XCTSkip("mpirun is not installed (Debian: openmpi-bin; scripts/install-deps.sh installs it)") }
@@ -28,6 +70,19 @@ final class TrainDistributedTests: XCTestCase {
         guard let ember = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("ember was not built beside the tests (\(candidates.map(\.path)))")
         }
+        return ember
+    }
+
+    /// metrics.csv's data rows as numbers, all columns but the epoch's seconds.
+    private static func csvValues(_ directory: String) -> [[Double]] {
+        csvRows(directory).dropFirst().map { $0.split(separator: ",").compactMap { Double($0) } }
+    }
+
+    /// Two ranks train 2 epochs. The same run with rank 1 killed by SIGKILL once the first
+    /// epoch's checkpoint is written stops with mpirun's message, keeps that checkpoint, and
+    /// resumed gives the same metrics; rank 0 alone writes.
+    func testARankKilledMidRunResumesToTheMetricsOfAnUninterruptedRun() throws {
+        let ember = try emberProgram()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ember-nproc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let common = ["--nproc", "2", "--model", "mlp", "--train-size", "64", "--val-size", "15", "--batch-size", "16",

@@ -53,6 +53,16 @@ final class MultiProcessTests: XCTestCase {
         try runUnderMPI("fit", directory.path)
     }
 
+    func testFitWithShardedStateCheckpointsResumesExactlyAndAtOtherWorldSizes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-fit-sharded-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Saved in two ranks (ZeRO-1, ZeRO-2, FSDP), resumed in three and in one.
+        try runUnderMPI("fit-sharded", directory.path)
+        try runUnderMPI("fit-resume", directory.path, ranks: 3)
+        try runAlone("fit-resume", directory.path)
+    }
+
     // MARK: Launching
 
     static let ranks = 2
@@ -91,12 +101,12 @@ final class MultiProcessTests: XCTestCase {
         return output
     }
 
-    private func runAlone(_ check: String) throws {
+    private func runAlone(_ check: String, _ extra: String...) throws {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("PMI_") {
             environment[key] = nil
         }
-        let output = try run(try checksProgram().path, [check], environment: environment)
+        let output = try run(try checksProgram().path, [check] + extra, environment: environment)
         XCTAssert(output.contains("ok \(check) rank 0 of 1"), output)
     }
 

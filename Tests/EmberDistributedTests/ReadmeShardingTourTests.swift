@@ -18,13 +18,14 @@ final class ReadmeShardingTourTests: XCTestCase {
         // ZeRO stage 1 (optimizer state) or 2 (and gradients): any EmberOptim optimizer, over this rank's chunks.
         let optimizer = try ShardedOptimizer(model.parameters(), options: Adam.Options(lr: 1e-3), group: group,
                                              stage: .gradients) { AdamW(groups: $0) }
-        crossEntropy(logits: model(myBatch), labels: myLabels).backward()   // no DDP wrapper: step() averages
+        crossEntropy(logits: model(myBatch), labels: myLabels).backward()   // no DDP wrapper; stage 2 reduce-scatters buckets in backward
         try optimizer.clipGradNorm(maxNorm: 1)      // the norm of the whole gradient, from the shards
         optimizer.step()                            // reduce-scatter, update my chunks, all-gather the parameters
         let state = optimizer.stateDict()           // every rank calls it; the full state, loadable at any world size
 
         // FSDP (ZeRO stage 3): each unit's parameters live as chunks; all-gathered for its forward and
-        // again for its backward (which recomputes the unit), gradients reduce-scattered to their owners.
+        // again for its backward (which recomputes the unit), gradients reduce-scattered to their owners;
+        // each unit starts its neighbour's all-gather (the next in forward, the previous in backward).
         let sharded = try fullyShard(blocks, group: group, policy: .eachLayer)  // or .parameterCount(minimum:)
         let fsdpOptimizer = Adam(sharded.parameters(), lr: 1e-3)               // the chunks: a plain optimizer
 

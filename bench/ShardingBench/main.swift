@@ -75,7 +75,7 @@ func measureMemory(mode: String) throws {
     let layers = gptLayers(vocabulary: vocabulary, length: length, width: width, depth: depth)
     let fullCount = layers.reduce(0) { $0 + $1.parameterCount }
     let model: any Layer
-    let step: () -> Void
+    let backward: () -> Void, update: () -> Void
     let accounted: () -> (parameters: Int, gradients: Int, state: Int)
     manualSeed(UInt64(7 + group.rank))
     let tokens = Tensor.randomIntegers([batch, length], high: vocabulary), labels = Tensor.randomIntegers([batch * length], high: vocabulary)
@@ -86,31 +86,37 @@ func measureMemory(mode: String) throws {
         let plain = Sequential(layers)
         model = try DistributedDataParallel(plain, group: group)
         let optimizer = Adam(plain.parameters(), lr: 1e-4)
-        step = { optimizer.zeroGrad(); loss(model).backward(); optimizer.step() }
+        (backward, update) = ({ optimizer.zeroGrad(); loss(model).backward() }, { optimizer.step() })
         accounted = { (bytes(plain.parameters()), bytes(plain.parameters().compactMap(\.grad)), stateBytes(optimizer)) }
-    case "zero1", "zero2":
+    case "zero1", "zero2", "zero2-at-step":
         let plain = Sequential(layers)
         model = plain
         let optimizer = try ShardedOptimizer(plain.parameters(), options: Adam.Options(lr: 1e-4), group: group,
-                                             stage: mode == "zero1" ? .optimizerState : .gradients) { Adam(groups: $0) }
-        step = { optimizer.zeroGrad(); loss(model).backward(); optimizer.step() }
-        // Zero-2 drops the full gradients at the step; zero-1 keeps them (averaged), as DDP does.
+                                             stage: mode == "zero1" ? .optimizerState : .gradients,
+                                             reduceDuringBackward: mode == "zero2") { Adam(groups: $0) }
+        (backward, update) = ({ optimizer.zeroGrad(); loss(model).backward() }, { optimizer.step() })
+        // Zero-2 drops the full gradients during backward (at the step with zero2-at-step);
+        // zero-1 keeps them (averaged), as DDP does.
         accounted = { (bytes(plain.parameters()), bytes(plain.parameters().compactMap(\.grad) + optimizer.shards.compactMap(\.grad)),
                        stateBytes(optimizer.shardOptimizer)) }
     case "fsdp":
         let sharded = try fullyShard(layers, group: group, policy: .eachLayer)
         model = sharded
         let optimizer = Adam(sharded.parameters(), lr: 1e-4)
-        step = { optimizer.zeroGrad(); loss(model).backward(); optimizer.step() }
+        (backward, update) = ({ optimizer.zeroGrad(); loss(model).backward() }, { optimizer.step() })
         accounted = { (bytes(sharded.parameters()), bytes(sharded.parameters().compactMap(\.grad)), stateBytes(optimizer)) }
     default:
-        fail("unknown memory mode '\(mode)' (ddp, zero1, zero2, fsdp)")
+        fail("unknown memory mode '\(mode)' (ddp, zero1, zero2, zero2-at-step, fsdp)")
     }
     var seconds = [Double]()
+    // The gradients a rank holds between backward and the step (the most it holds at once).
+    var gradientsAfterBackward = 0
     for _ in 0..<steps {
         try group.barrier()
         let start = Date()
-        step()
+        backward()
+        gradientsAfterBackward = accounted().gradients
+        update()
         seconds.append(Date().timeIntervalSince(start))
     }
     let (p, g, s) = accounted()
@@ -122,6 +128,7 @@ func measureMemory(mode: String) throws {
                 "batch_per_rank": "\(batch)x\(length) tokens"],
                perRank: ["accounted_mib": Double(p + g + s) / 1_048_576, "parameters_mib": Double(p) / 1_048_576,
                          "gradients_mib": Double(g) / 1_048_576, "optimizer_state_mib": Double(s) / 1_048_576,
+                         "gradients_after_backward_mib": Double(gradientsAfterBackward) / 1_048_576,
                          "resident_mib": resident, "resident_without_cache_mib": statusKilobytes("VmRSS") / 1024,
                          "peak_resident_mib": statusKilobytes("VmHWM") / 1024,
                          "resident_at_start_mib": residentAtStart,

@@ -41,7 +41,7 @@ struct ProfileCommand: ParsableCommand {
         let model = chosen.model
         var config = TrainConfig()
         config.model = chosen.name
-        let optimizer = OptimizerFactory.optimizer(for: model, config)
+        let optimizer = try OptimizerFactory.optimizer(for: model, config)
         let task = TrainingRun.task(languageModel: config.isLanguageModel)
         let (inputs, targets) = Self.randomBatch(chosen, size: batchSize, languageModel: config.isLanguageModel)
         model.train()

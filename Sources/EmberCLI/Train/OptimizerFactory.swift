@@ -1,3 +1,4 @@
+import EmberDistributed
 import EmberNN
 import EmberOptim
 import EmberRuns
@@ -5,14 +6,24 @@ import EmberTrain
 
 /// The optimizer and learning-rate schedule of a run, from its configuration.
 enum OptimizerFactory {
-    static func optimizer(for model: any Layer, _ config: TrainConfig) -> any OptimizerProtocol {
+    /// The configured optimizer over `model`'s trainable parameters; with `zero`, a
+    /// ShardedOptimizer of that stage across the group wrapping it.
+    static func optimizer(for model: any Layer, _ config: TrainConfig,
+                          zero: (stage: ZeroStage, group: any ProcessGroup)? = nil) throws -> any OptimizerProtocol {
         let parameters = model.trainableParameters()
-        let lr = config.learningRate
+        func make<Options: OptimizerOptions>(_ options: Options,
+                                             _ build: @escaping ([ParameterGroup<Options>]) -> Optimizer<Options>) throws -> any OptimizerProtocol {
+            let groups = [ParameterGroup(parameters, options)]
+            guard let zero else { return build(groups) }
+            return try ShardedOptimizer(groups: groups, group: zero.group, stage: zero.stage, make: build)
+        }
+        let lr = config.learningRate, weightDecay = config.effectiveWeightDecay
         switch config.optimizer {
-        case "adam": return Adam(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
-        case "adamw": return AdamW(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
-        case "rmsprop": return RMSprop(parameters, lr: lr, weightDecay: config.effectiveWeightDecay)
-        default: return SGD(parameters, lr: lr, momentum: 0.9, weightDecay: config.effectiveWeightDecay, nesterov: true)
+        case "adam": return try make(Adam.Options(lr: lr, weightDecay: weightDecay)) { Adam(groups: $0) }
+        case "adamw": return try make(Adam.Options(lr: lr, weightDecay: weightDecay, decoupledWeightDecay: true)) { AdamW(groups: $0) }
+        case "rmsprop": return try make(RMSprop.Options(lr: lr, weightDecay: weightDecay)) { RMSprop(groups: $0) }
+        default:
+            return try make(SGD.Options(lr: lr, momentum: 0.9, weightDecay: weightDecay, nesterov: true)) { SGD(groups: $0) }
         }
     }
 

@@ -24,6 +24,25 @@ extension Train {
         return true
     }
 
+    /// How the training state is sharded across the ranks (--zero, --fsdp); nil: replicated.
+    var sharding: TrainingSharding? {
+        if fsdp { return .fullyShard }
+        return zero.flatMap(ZeroStage.init(rawValue:)).map { .zero($0) }
+    }
+
+    /// Checks --zero and --fsdp, and that the run's `precision` does not scale the loss.
+    func validateSharding(precision: String?) throws {
+        if let zero, ZeroStage(rawValue: zero) == nil {
+            throw CommandError("--zero must be 1 (shard the optimizer state) or 2 (also the gradients), got \(zero)")
+        }
+        if fsdp, let zero {
+            throw CommandError("--fsdp cannot be combined with --zero \(zero): fully sharded training already shards the optimizer state and the gradients")
+        }
+        if precision == "fp16", let flag = fsdp ? "--fsdp" : zero.map({ "--zero \($0)" }) {
+            throw CommandError("--precision fp16 cannot be combined with \(flag): loss scaling would let each rank skip steps alone; use fp32 or bf16")
+        }
+    }
+
     /// "a,b:2" as hosts; each a name with an optional positive slot count.
     static func parseHosts(_ text: String) throws -> [String] {
         let hosts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

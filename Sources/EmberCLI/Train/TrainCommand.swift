@@ -17,7 +17,8 @@ struct Train: ParsableCommand {
         best.ckpt, tensorboard/ (event files) and at the end report.svg and report.md. \
         --resume continues from checkpoints/last.ckpt (saved at every epoch's end and every \
         --checkpoint-every steps) with the run's saved settings; only --epochs (to train longer), \
-        --workers and --checkpoint-every may change.
+        --workers, --checkpoint-every and the distribution (--nproc, --zero, --fsdp: checkpoints hold \
+        the consolidated state) may change.
         """)
 
     @Option(help: "Model: \(ModelRegistry.names.joined(separator: ", ")). [default: resnet8]") var model: String?
@@ -46,6 +47,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Option(parsing: .unconditional, help: "Train data-parallel in N processes that ember starts through Open MPI's mpirun, each on --batch-size examples per step (the global batch is N times that). `mpirun -n N ember train ...` works too.")
     var nproc: Int?
+    @Option(parsing: .unconditional, help: "ZeRO stage with --nproc: 1 shards the optimizer state across the ranks, 2 the gradients too (reduce-scattered); the training equals plain data parallelism.")
+    var zero: Int?
+    @Flag(help: "Fully sharded data parallel with --nproc: the model's parameters, gradients and optimizer state sharded across the ranks (the model one unit, gathered for each forward and backward pass). Validation shares are padded to equal size (some examples counted twice).")
+    var fsdp = false
     @Option(help: "With --nproc: the machines for the ranks, comma-separated (name or name:slots), reachable by ssh with ember at the same path.")
     var hosts: String?
     @Option(help: "Profile optimizer steps A to B (numbered from 1 across epochs; or one step N): writes trace.json (Perfetto, chrome://tracing) and profile.txt (time and FLOP/s per op and module) into the run directory.")
@@ -54,16 +59,19 @@ struct Train: ParsableCommand {
     func run() throws {
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
         guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
+        try validateSharding(precision: precision)
         if try launchRanks() { return }
         let group = try defaultProcessGroup()
         do {
             let directory = URL(fileURLWithPath: try agreedOutput(group))
             let config = try resolveConfig(directory: directory)
             try config.validate()
+            try validateSharding(precision: config.precision)
             // Everything the checkpoint holds is checked before any data is read.
             let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
             let run = try TrainingRun(config: config, directory: directory, workers: workers,
-                                      checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group)
+                                      checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group,
+                                      sharding: sharding)
             if let profileSteps {
                 try run.profile(steps: Self.parseSteps(profileSteps), after: checkpoint?.progress.globalStep ?? 0)
             }

@@ -8,6 +8,14 @@ import EmberOptim
 import EmberTrain
 import Foundation
 
+/// How `ember train` shards the training state across its ranks.
+enum TrainingSharding: Equatable {
+    /// ZeRO: the optimizer state (stage 1) and the gradients (stage 2), by a ShardedOptimizer.
+    case zero(ZeroStage)
+    /// FSDP: the model one fully sharded unit.
+    case fullyShard
+}
+
 /// One `ember train` run: the data, model, optimizer and callbacks built from a
 /// configuration, and the files written into the output directory.
 final class TrainingRun {
@@ -18,6 +26,9 @@ final class TrainingRun {
     /// The ranks training together (one when not data-parallel); rank 0 alone writes and prints.
     let processGroup: any ProcessGroup
     var isMain: Bool { processGroup.rank == 0 }
+    let sharding: TrainingSharding?
+    /// The model's parameters in all (the trainer's model holds only this rank's under FSDP).
+    let parameterCount: Int
 
     static let lastCheckpointPath = "checkpoints/last.ckpt"
     var lastCheckpoint: URL { directory.appendingPathComponent(Self.lastCheckpointPath) }
@@ -30,12 +41,17 @@ final class TrainingRun {
         CSVLogger.Column("val_loss"), CSVLogger.Column("val_accuracy"), CSVLogger.Column("lr"), CSVLogger.Column("seconds"),
     ]
 
-    init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?, processGroup: any ProcessGroup) throws {
+    init(config: TrainConfig, directory: URL, workers: Int, checkpointEvery: Int?, processGroup: any ProcessGroup,
+         sharding: TrainingSharding? = nil) throws {
         self.config = config
         self.directory = directory
         self.processGroup = processGroup
+        self.sharding = sharding
         data = try TrainingData.load(config, workers: workers)
-        if processGroup.worldSize > 1 { try Self.shard(data, config: config, group: processGroup) }
+        if processGroup.worldSize > 1 {
+            // Fully sharded units need every rank in every forward pass: equal validation shares.
+            try Self.shard(data, config: config, group: processGroup, validationMode: sharding == .fullyShard ? .pad : .exact)
+        }
         let outputs = ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs
         if let problem = ModelRegistry.memoryProblem(config.model, input: data.input, classes: outputs, examples: config.batchSize) {
             throw CommandError("model '\(config.model)' for examples of shape \(data.input.shape) and \(outputs) outputs, "
@@ -43,8 +59,12 @@ final class TrainingRun {
         }
         // The seed fixes the initial weights, dropout and the data order.
         manualSeed(config.seed)
-        let model = try ModelRegistry.make(config.model, input: data.input, classes: outputs)
-        let optimizer = OptimizerFactory.optimizer(for: model, config)
+        var model = try ModelRegistry.make(config.model, input: data.input, classes: outputs)
+        parameterCount = model.parameterCount
+        if sharding == .fullyShard { model = try FullyShardedModule(model, group: processGroup) }
+        var stage: ZeroStage?
+        if case .zero(let zeroStage)? = sharding { stage = zeroStage }
+        let optimizer = try OptimizerFactory.optimizer(for: model, config, zero: stage.map { ($0, processGroup) })
         var callbacks: [any Callback] = []
         if let schedule = OptimizerFactory.schedule(config, optimizer: optimizer, stepsPerEpoch: data.train.batchesPerEpoch ?? 1) {
             callbacks.append(schedule)
@@ -63,13 +83,15 @@ final class TrainingRun {
 
     /// Gives each rank its share: of the training data shuffled by the seed and the epoch
     /// (padded to a multiple of the ranks, as PyTorch's DistributedSampler), and of the
-    /// validation data exactly (no example twice, so the metrics are the single-process ones).
-    static func shard(_ data: TrainingData, config: TrainConfig, group: any ProcessGroup) throws {
+    /// validation data exactly (no example twice, so the metrics are the single-process ones)
+    /// unless `validationMode` says otherwise.
+    static func shard(_ data: TrainingData, config: TrainConfig, group: any ProcessGroup,
+                      validationMode: DistributedSampler.Mode = .exact) throws {
         guard let train = data.train as? any SampledBatchProvider, let validation = data.validation as? any SampledBatchProvider else {
             throw CommandError("data-parallel training needs data loaders whose examples can be sharded")
         }
         train.sampler = DistributedSampler(datasetCount: train.datasetCount, group: group, shuffle: true, seed: config.seed)
-        validation.sampler = DistributedSampler(datasetCount: validation.datasetCount, group: group, shuffle: false, mode: .exact)
+        validation.sampler = DistributedSampler(datasetCount: validation.datasetCount, group: group, shuffle: false, mode: validationMode)
     }
 
     /// Classifiers learn classes; a language model, the next token at every position.
@@ -118,11 +140,18 @@ final class TrainingRun {
             try config.write(to: configURL)
         }
         try card.write(to: directory)
-        let parameters = trainer.model.parameterCount
-        print("Training \(config.model) (\(parameters.formatted()) parameters) on \(data.description)")
+        print("Training \(config.model) (\(parameterCount.formatted()) parameters) on \(data.description)")
         if processGroup.worldSize > 1 {
             print("Data-parallel on \(processGroup.worldSize) ranks: batch \(config.batchSize) per rank, global batch "
                   + "\(config.batchSize * processGroup.worldSize), learning rate \(config.learningRate)")
+        }
+        switch sharding {
+        case .zero(let stage)?:
+            print("ZeRO stage \(stage.rawValue): \(stage == .gradients ? "optimizer state and gradients" : "optimizer state") sharded across \(processGroup.worldSize) rank(s)")
+        case .fullyShard?:
+            print("Fully sharded: parameters, gradients and optimizer state sharded across \(processGroup.worldSize) rank(s)")
+        case nil:
+            break
         }
         if trainer.epoch >= config.epochs {
             print("The run is already complete (\(trainer.epoch) epochs); pass a larger --epochs to train longer.")

@@ -6,8 +6,11 @@ import Foundation
 /// monitored value improves; with `everySteps`, also `last.ckpt` every that many optimizer
 /// steps, so that a long epoch killed midway resumes from its last such step. Either file
 /// can be given to `TrainingCheckpoint(contentsOf:)` to resume or to load the weights.
+///
+/// In data-parallel training rank 0 alone runs it; with sharded training state (ZeRO,
+/// FSDP) every rank runs it to gather the consolidated state, and rank 0 alone writes.
 public final class ModelCheckpoint: StatefulCallback {
-    /// Rank 0 alone writes, in data-parallel training.
+    /// Rank 0 alone, in data-parallel training (every rank when the state is sharded: `Trainer`).
     public var runsOnEveryRank: Bool { false }
     public let directory: URL
     public let monitor: Monitor
@@ -37,6 +40,7 @@ public final class ModelCheckpoint: StatefulCallback {
     public var phase: CallbackPhase { .saving }
 
     public func trainBegan(_ trainer: Trainer) throws {
+        guard trainer.isMainRank else { return }
         let files = FileManager.default
         do {
             try files.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -53,7 +57,8 @@ public final class ModelCheckpoint: StatefulCallback {
 
     public func batchEnded(_ batch: Int, logs: [String: Double], trainer: Trainer) throws {
         guard let everySteps, trainer.globalStep % everySteps == 0 else { return }
-        try TrainingCheckpoint(trainer, model: modelName, extra: extra).write(to: lastURL)
+        let checkpoint = try TrainingCheckpoint(trainer, model: modelName, extra: extra)
+        if trainer.isMainRank { try checkpoint.write(to: lastURL) }
     }
 
     public func epochEnded(_ epoch: Int, logs: [String: Double], trainer: Trainer) throws {
@@ -67,6 +72,7 @@ public final class ModelCheckpoint: StatefulCallback {
         }
         // Made after updating `best`, so that the files carry it.
         let checkpoint = try TrainingCheckpoint(trainer, model: modelName, extra: extra)
+        guard trainer.isMainRank else { return }
         if improved { try checkpoint.write(to: bestURL) }
         try checkpoint.write(to: lastURL)
     }

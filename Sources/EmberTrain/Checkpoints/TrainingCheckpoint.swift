@@ -1,4 +1,5 @@
 import Ember
+import EmberDistributed
 import EmberIO
 import EmberNN
 import EmberOptim
@@ -59,9 +60,12 @@ public struct TrainingCheckpoint {
     /// Files of format 1 carry a checksum of the tensor data only; they still load.
     static let dataChecksumFormat = "ember-training-checkpoint-1"
 
-    /// The current state of `trainer`.
+    /// The current state of `trainer`. With sharded training state (a `ShardedOptimizer`,
+    /// fully sharded units) this is a collective that every rank must call: each gets the
+    /// whole, consolidated state (the one a single process would have), and rank 0 writes it.
     public init(_ trainer: Trainer, model name: String? = nil, extra: [String: String] = [:]) throws {
-        let optimizerState = trainer.optimizer.stateDict()
+        let optimizerState = try consolidatedOptimizerState(of: trainer.optimizer, model: trainer.model)
+        let consolidatedModel = try consolidatedStateDict(of: trainer.model)
         var callbackStates: [String: String] = [:]
         for case let callback as any StatefulCallback in trainer.callbacks {
             precondition(callbackStates[callback.stateKey] == nil,
@@ -85,7 +89,7 @@ public struct TrainingCheckpoint {
                             gradScaler: trainer.gradScaler?.state)
         // Copies: training updates parameters and optimizer buffers in place, and a checkpoint
         // kept in memory must stay the state it was taken from.
-        modelState = noGrad { trainer.model.stateDict().mapValues { $0.cloned() } }
+        modelState = noGrad { consolidatedModel.mapValues { $0.cloned() } }
         self.optimizerState = OptimizerState(tensors: noGrad { optimizerState.tensors.mapValues { $0.cloned() } }, info: optimizerState.info)
     }
 
@@ -171,6 +175,8 @@ public struct TrainingCheckpoint {
     /// optimizer) is checked before anything changes, so a refused checkpoint leaves the
     /// trainer as it was. `source` names the file in errors. With `batchesPerEpoch`, the
     /// data the run continues on, a checkpoint taken further into an epoch is refused.
+    /// Data-parallel, every rank restores the same checkpoint; with sharded training state
+    /// it may have been saved at another world size (its state is the consolidated one).
     public func restore(into trainer: Trainer, expectingModel name: String? = nil, batchesPerEpoch: Int? = nil,
                         source: String = "<memory>") throws {
         func fail(_ problem: String, member: String? = nil) -> FileError { FileError(.checkpoint, path: source, member: member, problem: problem) }
@@ -181,7 +187,7 @@ public struct TrainingCheckpoint {
             throw fail("\(progress.batchInEpoch) batches of the epoch are done, but the data has \(batchesPerEpoch) per epoch: resume on the data the run was trained on",
                        member: "progress.batchInEpoch")
         }
-        let problems = Self.mismatches(between: trainer.model.stateDict(), and: modelState)
+        let problems = Self.mismatches(between: consolidatedStateShapes(of: trainer.model), and: modelState)
         guard problems.isEmpty else {
             throw fail("does not fit this model: " + problems.prefix(5).joined(separator: "; ")
                        + (problems.count > 5 ? "; and \(problems.count - 5) more" : ""))
@@ -234,7 +240,7 @@ public struct TrainingCheckpoint {
                 undo.append { try? scaler.load(before) }
             }
             do {
-                try trainer.optimizer.loadStateDict(optimizerState)
+                try loadConsolidatedOptimizerState(optimizerState, into: trainer.optimizer, model: trainer.model)
             } catch {
                 throw fail("does not fit this optimizer: \(error)")
             }
@@ -242,7 +248,8 @@ public struct TrainingCheckpoint {
             undo.reversed().forEach { $0() }
             throw error
         }
-        _ = try trainer.model.loadStateDict(modelState, strict: true)
+        // A collective when the model has fully sharded units (every rank restores).
+        try loadConsolidatedStateDict(modelState, into: trainer.model)
         trainer.epoch = progress.epoch
         trainer.batchInEpoch = progress.batchInEpoch
         trainer.globalStep = progress.globalStep
@@ -251,12 +258,12 @@ public struct TrainingCheckpoint {
     }
 
     /// Keys missing, unexpected or of another shape, as `loadStateDict` would find them.
-    private static func mismatches(between current: [String: Tensor], and saved: [String: Tensor]) -> [String] {
+    private static func mismatches(between current: [String: [Int]], and saved: [String: Tensor]) -> [String] {
         var problems: [String] = []
         for key in current.keys.sorted() {
             guard let tensor = saved[key] else { problems.append("missing '\(key)'"); continue }
-            if tensor.shape != current[key]!.shape {
-                problems.append("'\(key)' has shape \(tensor.shape), the model \(current[key]!.shape)")
+            if tensor.shape != current[key]! {
+                problems.append("'\(key)' has shape \(tensor.shape), the model \(current[key]!)")
             }
         }
         for key in saved.keys.sorted() where current[key] == nil { problems.append("unexpected '\(key)'") }
