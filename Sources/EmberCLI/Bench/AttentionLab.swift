@@ -4,8 +4,10 @@ import Foundation
 /// `ember bench --attention-lab`: fused scaled-dot-product attention against the unfused
 /// formula (matmul, softmax, matmul, which holds the [L, S] scores) on one head of width 64,
 /// L = S = 1024, 2048, 4096, plain and causal, forward and forward + backward. Each line has
-/// the median time and the peak resident memory of that measurement alone (Linux's VmHWM,
-/// reset through /proc/self/clear_refs before it), so the scores' memory shows.
+/// the median time and the process's peak resident memory after it (Linux's VmHWM, reset
+/// through /proc/self/clear_refs before each measurement where the kernel honours that; where
+/// it does not, as in some containers, the figure only grows over the run, and the fused lines,
+/// which come first for each length, are the ones to compare).
 enum AttentionLab {
     static let lengths = [1024, 2048, 4096]
     static let width = 64
