@@ -61,6 +61,13 @@ final class ExportPrimitiveTests: XCTestCase {
                 let batch = batchNorm(a, runningMean: nil, runningVariance: nil, weight: Tensor.ones([3]), bias: Tensor.zeros([3]), training: true)
                 return [norm, batch.output]
             }),
+            // The fused attention primitive written out as MatMul, masked softmax, MatMul. The
+            // second example's padding hides every key (zeros).
+            ("attention", [Tensor.randomNormal([2, 2, 5, 4]), Tensor.randomNormal([2, 2, 7, 4]), Tensor.randomNormal([2, 2, 7, 3]),
+                           Tensor([Float(1), 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], shape: [2, 1, 1, 7]), Tensor.randomNormal([5, 7])], { v in
+                [scaledDotProductAttention(v[0], v[1], v[2], mask: v[3] .> 0.5),
+                 scaledDotProductAttention(v[0], v[1], v[2], mask: v[4], isCausal: true, scale: 0.3)]
+            }),
         ]
     }
 

@@ -14,6 +14,28 @@ enum FunctionalAD {
         }
         return (vars, nested)
     }
+
+    /// The cotangents of `inputs` through `formula`, a composite of primitives standing for
+    /// one fused primitive: fresh variables replace the wanted floating-point inputs (connected
+    /// to the outer graph when it is being recorded, for higher derivatives) and the formula's
+    /// outputs that have a cotangent are differentiated.
+    static func formulaVJP(_ formula: ([Tensor]) -> [Tensor], _ inputs: [Tensor], _ cotangents: [Tensor?],
+                           _ needed: [Bool]) -> [Tensor?] {
+        let differentiable = inputs.indices.filter { needed[$0] && inputs[$0].dtype.isFloatingPoint }
+        var grads = [Tensor?](repeating: nil, count: inputs.count)
+        guard !differentiable.isEmpty else { return grads }
+        let (variables, nested) = variables(differentiable.map { inputs[$0] })
+        var arguments = inputs
+        for (k, i) in differentiable.enumerated() { arguments[i] = variables[k] }
+        let results = withGradEnabled(true) { formula(arguments) }
+        let used = results.indices.filter { results[$0].requiresGrad && cotangents[$0] != nil && results[$0].dtype.isFloatingPoint }
+        guard !used.isEmpty else { return grads }
+        let seeds = used.map { cotangents[$0]! }
+        let keepGraph = nested || (seeds.contains { $0.requiresGrad } && isGradEnabled)
+        let found = gradients(of: used.map { results[$0] }, withRespectTo: variables, gradOutputs: seeds, createGraph: keepGraph)
+        for (k, i) in differentiable.enumerated() { grads[i] = found[k] }
+        return grads
+    }
 }
 
 /// The gradient of a scalar function of one tensor.

@@ -208,24 +208,10 @@ enum Fused {
 
     // MARK: Derivative rule
 
-    /// Differentiates the unfused program. Like `vjp`, fresh variables stand for the inputs,
-    /// connected to the outer graph when it is being recorded (higher derivatives).
+    /// Differentiates the unfused program. Only y of a layer-norm tail carries a gradient (as
+    /// the primitive's own rule): its statistics are not floating-point outputs with a cotangent.
     static func vjp(_ program: FusedProgram, _ inputs: [Tensor], _ cotangents: [Tensor?], _ needed: [Bool]) -> [Tensor?] {
-        let differentiable = inputs.indices.filter { needed[$0] && inputs[$0].dtype.isFloatingPoint }
-        guard !differentiable.isEmpty else { return inputs.map { _ in nil } }
-        let (variables, nested) = FunctionalAD.variables(differentiable.map { inputs[$0] })
-        var arguments = inputs
-        for (k, i) in differentiable.enumerated() { arguments[i] = variables[k] }
-        let results = withGradEnabled(true) { unfused(program, arguments) }
-        // Only y of a layer-norm tail carries a gradient (as the primitive's own rule).
-        let used = results.indices.filter { results[$0].requiresGrad && cotangents[$0] != nil && results[$0].dtype.isFloatingPoint }
-        var grads = [Tensor?](repeating: nil, count: inputs.count)
-        guard !used.isEmpty else { return grads }
-        let seeds = used.map { cotangents[$0]! }
-        let keepGraph = nested || (seeds.contains { $0.requiresGrad } && isGradEnabled)
-        let found = gradients(of: used.map { results[$0] }, withRespectTo: variables, gradOutputs: seeds, createGraph: keepGraph)
-        for (k, i) in differentiable.enumerated() { grads[i] = found[k] }
-        return grads
+        FunctionalAD.formulaVJP({ unfused(program, $0) }, inputs, cotangents, needed)
     }
 }
 

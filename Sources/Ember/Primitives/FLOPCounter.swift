@@ -35,6 +35,16 @@ public final class FLOPCounter {
             // forward output's shape; the window is the weight's, the other input or output.
             let weight = primitive.isConvBackwardInput ? inputs[1] : outputs[0]
             return 2 * count(inputs[0]) * count(Array(weight.dropFirst()))
+        case .attention:
+            // The two products, q kᵀ and p v, as PyTorch counts scaled_dot_product_attention.
+            let (q, k, v) = (inputs[0], inputs[1], inputs[2])
+            let batch = count(Array(outputs[0].dropLast(2))), l = q[q.count - 2], s = k[k.count - 2]
+            return 2 * batch * l * s * (q.last! + v.last!)
+        case .attentionBackward:
+            // Four products (dV, dP, dQ, dK), as PyTorch counts the backward; the recomputed scores are not counted.
+            let (q, k, v) = (inputs[0], inputs[1], inputs[2])
+            let batch = count(Array(outputs[0].dropLast(2))), l = q[q.count - 2], s = k[k.count - 2]
+            return 2 * batch * l * s * (2 * q.last! + 2 * v.last!)
         case .fused(let program):
             // A convolution heading a fused program (compiled code) costs what it costs alone.
             guard let head = program.headPrimitive else { return 0 }

@@ -36,6 +36,8 @@ extension Primitive {
         case .layerNorm(let axes, let epsilon): return Normalization.layerNormJVP(axes, epsilon, x, y, t)
         case .batchNormBackward(let epsilon): return Normalization.batchNormBackwardJVP(epsilon, x, t)
         case .layerNormBackward(let axes, let epsilon): return Normalization.layerNormBackwardJVP(axes, epsilon, x, t)
+        case .attention(let c): return Attention.jvp(c, x, t)
+        case .attentionBackward(let c): return Attention.backwardJVP(c, x, t)
         case .custom(let function): return Custom.jvp(function, x, t)
         case .fused(let program): return Fused.jvp(program, x, t)
         }

@@ -70,6 +70,13 @@ public enum Primitive: Hashable, Sendable {
     /// (x, gradY, mean, variance, weight) -> (gradX, gradWeight, gradBias)
     case layerNormBackward(axes: Int, epsilon: Double)
 
+    // Attention (Ops/Attention.swift)
+    /// softmax(q kᵀ · scale + mask) v computed in key blocks, the scores never held whole:
+    /// (q, k, v[, mask]) -> (output, logsumexp per query row).
+    case attention(AttentionConfig)
+    /// (q, k, v, logsumexp, delta, gradOutput[, mask]) -> (gradQ, gradK, gradV), recomputing the scores.
+    case attentionBackward(AttentionConfig)
+
     // Random numbers (Ops/RandomBits.swift)
     /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
     case randomBits(shape: [Int], stream: RandomStream)
@@ -217,6 +224,8 @@ extension Primitive {
         case .batchNormBackward(let e): return "batch_norm_backward(epsilon: \(e))"
         case .layerNorm(let a, let e): return "layer_norm(axes: \(a), epsilon: \(e))"
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
+        case .attention(let c): return "attention(\(c.description))"
+        case .attentionBackward(let c): return "attention_backward(\(c.description))"
         case .cumsum(let axis, let reverse): return "cumsum(axis: \(axis)\(reverse ? ", reverse" : ""))"
         case .argsort(let axis, let descending): return "argsort(axis: \(axis)\(descending ? ", descending" : ""))"
         case .custom(let function): return "custom<\(function.name)>"
@@ -261,6 +270,8 @@ extension Primitive {
         case .batchNormBackward: return try Normalization.batchNormBackwardSpecs(inputs)
         case .layerNorm(let axes, _): return try Normalization.layerNormSpecs(axes, inputs)
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
+        case .attention(let c): return try Attention.attentionSpecs(c, inputs)
+        case .attentionBackward(let c): return try Attention.backwardSpecs(c, inputs)
         case .cumsum(let axis, _): return [try Reduction.cumsumSpec(axis, inputs)]
         case .argsort(let axis, _): return [try Sorting.argsortSpec(axis, inputs)]
         case .custom(let function): return Custom.outputSpecs(function, inputs)
@@ -307,6 +318,8 @@ extension Primitive {
         case .batchNormBackward: return Normalization.backwardOfBackward(name)
         case .layerNorm(let axes, let e): return Normalization.layerNormVJP(axes, e, inputs, saved, cotangents, needed)
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
+        case .attention(let c): return Attention.vjp(c, inputs, saved, cotangents, needed)
+        case .attentionBackward: return Attention.backwardOfBackward()
         // Integer outputs: never recorded on the tape, and keys have no cotangent.
         case .randomBits: return [nil]
         case .cumsum(let axis, let reverse): return [Reduction.cumsumVJP(axis, reverse, cotangents[0]!)]
@@ -319,7 +332,7 @@ extension Primitive {
     /// Outputs the derivative rule reads, kept on the tape (as values without history).
     var savesOutputs: Bool {
         switch self {
-        case .batchNorm, .layerNorm, .custom: return true
+        case .batchNorm, .layerNorm, .attention, .custom: return true
         default: return false
         }
     }

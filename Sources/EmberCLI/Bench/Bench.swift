@@ -19,6 +19,8 @@ struct Bench: ParsableCommand {
     var dataWait = false
     @Flag(help: "Instead: write a sharded TFRecord image dataset, read it back with augmentation and report images/s (bench/tfrecord_lab.py runs tf.data on the same files).")
     var tfrecordLab = false
+    @Flag(help: "Instead: time fused scaled-dot-product attention against the unfused formula at L = S = 1024, 2048, 4096 (one head, width 64, plain and causal, forward and forward + backward), with each measurement's peak memory.")
+    var attentionLab = false
     @Option(help: "Where --tfrecord-lab writes its shards, kept for bench/tfrecord_lab.py. [default: a temporary folder, removed]")
     var labDir: String?
     @Option(parsing: .unconditional, help: "Images per epoch for --data-wait and --tfrecord-lab.") var images = 1280
@@ -54,8 +56,20 @@ struct Bench: ParsableCommand {
             }
             setenv("EMBER_MINILM_DIR", minilm, 1)
         }
-        guard !roofline || !(peak || dataWait || tfrecordLab) else {
-            throw CommandError("--roofline reports on the workloads W1...W9; it does not go with --peak, --data-wait or --tfrecord-lab")
+        guard !roofline || !(peak || dataWait || tfrecordLab || attentionLab) else {
+            throw CommandError("--roofline reports on the workloads W1...W9; it does not go with --peak, --data-wait, --tfrecord-lab or --attention-lab")
+        }
+        if attentionLab {
+            guard workloads.isEmpty, !peak, !dataWait, !tfrecordLab, mode == .fp32 else {
+                throw CommandError("--attention-lab is a measurement of its own: it takes no workloads and does not go with --peak, --data-wait, --tfrecord-lab or --precision")
+            }
+            AttentionLab.run(reps: reps, json: json) { body in
+                guard cpuTime else { return elapsed(body) }
+                let start = processorSeconds()
+                body()
+                return processorSeconds() - start
+            }
+            return
         }
         if peak {
             report(measure(peakMatmulWorkload()))

@@ -1,13 +1,11 @@
 import Ember
 
-/// softmax(q kᵀ · scale + mask) v, PyTorch's `F.scaled_dot_product_attention`: query
-/// [..., L, E], key [..., S, E], value [..., S, Ev], leading axes broadcast. A boolean `mask`
-/// (broadcast to [..., L, S]) marks the pairs that take part (true); a floating-point one is
-/// added to the scores. `isCausal` lets query i see keys 0...i. `scale` defaults to 1/√E;
-/// `dropout` drops attention weights (always, as PyTorch's functional form). A query that may
-/// attend to no key gives zeros.
+/// `Ember.scaledDotProductAttention` with dropout on the attention weights (always, as
+/// PyTorch's functional form). Without dropout it is the fused primitive; with it, the weights
+/// are computed whole so that they can be dropped.
 public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: Tensor, mask: Tensor? = nil,
-                                      isCausal: Bool = false, dropout: Double = 0, scale: Double? = nil) -> Tensor {
+                                      isCausal: Bool = false, dropout: Double, scale: Double? = nil) -> Tensor {
+    guard dropout > 0 else { return Ember.scaledDotProductAttention(query, key, value, mask: mask, isCausal: isCausal, scale: scale) }
     precondition(query.rank >= 2 && key.rank >= 2 && value.rank >= 2,
                  "scaledDotProductAttention: expected query, key and value of rank 2 or more, found \(query.shape), \(key.shape), \(value.shape)")
     let e = query.shape[query.rank - 1], l = query.shape[query.rank - 2], s = key.shape[key.rank - 2]
@@ -131,15 +129,23 @@ public final class MultiHeadAttention: Module {
             k = splitHeads(project(key, part: 1, count: 1), parts: 1)[0]
             v = splitHeads(project(value, part: 2, count: 1), parts: 1)[0]
         }
-        let mask = scoreMask(keyPaddingMask: keyPaddingMask, attentionMask: attentionMask, isCausal: isCausal,
+        // Without weights to return or drop, the fused primitive (its causal mask skips blocks).
+        let dropout = isTraining ? self.dropout : 0
+        let fused = !needWeights && dropout == 0
+        let mask = scoreMask(keyPaddingMask: keyPaddingMask, attentionMask: attentionMask, isCausal: isCausal && !fused,
                              batch: batch, queries: l, keys: s, dtype: query.dtype)
-        let (heads, weights) = attend(q, k, v, mask: mask, dropout: isTraining ? dropout : 0,
-                                      scale: 1 / Double(headDim).squareRoot())
+        let scale = 1 / Double(headDim).squareRoot()
+        let heads: Tensor, weights: Tensor?
+        if fused {
+            (heads, weights) = (Ember.scaledDotProductAttention(q, k, v, mask: mask, isCausal: isCausal, scale: scale), nil)
+        } else {
+            (heads, weights) = attend(q, k, v, mask: mask, dropout: dropout, scale: scale)
+        }
         // [batch, heads, L, headDim] back to the input layout with the heads side by side.
         let merged = heads.permuted(batchFirst ? [0, 2, 1, 3] : [2, 0, 1, 3])
             .reshaped(to: [query.shape[0], query.shape[1], embedDim])
         let output = outProj(merged)
-        guard needWeights else { return (output, nil) }
+        guard needWeights, let weights else { return (output, nil) }
         return (output, averageWeights ? weights.mean(axis: 1) : weights)
     }
 
