@@ -20,9 +20,21 @@ final class FusedAttentionTests: XCTestCase {
                             mask: mask.map { $0.dtype == .bool ? .boolean : .additive } ?? .none)
         }
         func fused(_ x: [Tensor]) -> Tensor {
-            scaledDotProductAttention(x[0], x[1], x[2], mask: x.count > 3 ? x[3] : nil, isCausal: isCausal, scale: scale)
+            scaledDotProductAttention(x[0], x[1], x[2], mask: x.count > 3 ? x[3] : nil, isCausal: isCausal, scale: scale,
+                                      kernel: .fused)
         }
         func unfused(_ x: [Tensor]) -> Tensor { Attention.unfused(config, x)[0] }
+    }
+
+    /// `automatic` keeps the unfused formula (oneDNN's matmuls) where the scores are small
+    /// and fuses where holding them would cost more than `fusedScoreBytes`.
+    func testAutomaticKernelFusesOnlyLargeScores() {
+        XCTAssertFalse(Attention.fuses(.automatic, [8, 8, 128, 64], [8, 8, 128, 64]), "W6's 4 MiB of scores")
+        XCTAssertFalse(Attention.fuses(.automatic, [32, 12, 128, 32], [32, 12, 128, 32]), "W7's 24 MiB")
+        XCTAssertTrue(Attention.fuses(.automatic, [1, 1, 8192, 64], [1, 1, 8192, 64]), "256 MiB")
+        XCTAssertTrue(Attention.fuses(.automatic, [4, 1, 2048, 64], [1, 16, 2048, 64]), "broadcast heads: 256 MiB")
+        XCTAssertTrue(Attention.fuses(.fused, [2, 3], [2, 3]))
+        XCTAssertFalse(Attention.fuses(.math, [1, 1, 8192, 64], [1, 1, 8192, 64]))
     }
 
     static func normal(_ shape: [Int], _ seed: UInt64, dtype: DType = .float64) -> Tensor {

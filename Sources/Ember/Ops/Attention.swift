@@ -27,16 +27,33 @@ public struct AttentionConfig: Hashable, Sendable {
     public var description: String { "scale: \(scale)\(isCausal ? ", causal" : "")\(mask == .none ? "" : ", mask: \(mask)")" }
 }
 
+/// Which computation `scaledDotProductAttention` runs (PyTorch's SDPA backends).
+public enum AttentionKernel: Sendable {
+    /// The fused kernel where the [..., L, S] scores would be large (more than
+    /// `fusedScoreBytes`), the unfused formula elsewhere: its products run as oneDNN matmuls,
+    /// several times faster than the fused kernel's blocks on this CPU, while the fused
+    /// kernel's memory grows with L + S instead of L·S. The environment variable `EMBER_SDPA`
+    /// (`math` or `fused`) chooses one everywhere instead.
+    case automatic
+    /// One fused primitive (FlashAttention's blocking and online softmax) that never holds the
+    /// scores; half-precision inputs (autocast) are computed in float32.
+    case fused
+    /// The unfused formula (matmul, masked softmax, matmul), which holds the scores.
+    case math
+
+    /// Score bytes (float32, over the broadcast leading axes) above which `automatic` fuses.
+    public static let fusedScoreBytes = 64 << 20
+}
+
 /// softmax(q kᵀ · scale + mask) v (PyTorch's `F.scaled_dot_product_attention`): query
 /// [..., L, E], key [..., S, E], value [..., S, Ev], leading axes broadcast. A boolean `mask`
 /// (broadcast to [..., L, S]) marks the pairs that take part (true); a floating-point one is
 /// added to the scores. `isCausal` lets query i see keys 0...i. `scale` defaults to 1/√E. A
-/// query that may attend to no key gives zeros. Computed as one fused primitive whose memory
-/// grows with L + S, not L·S; half-precision inputs (autocast) are computed in float32.
-/// With the environment variable `EMBER_SDPA=math` it runs the unfused formula instead
-/// (PyTorch's math backend), which holds the scores: for comparisons and debugging.
+/// query that may attend to no key gives zeros. `kernel` chooses the fused primitive or the
+/// unfused formula (see `AttentionKernel`); both give the same values and gradients.
 public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: Tensor, mask: Tensor? = nil,
-                                      isCausal: Bool = false, scale: Double? = nil) -> Tensor {
+                                      isCausal: Bool = false, scale: Double? = nil,
+                                      kernel: AttentionKernel = .automatic) -> Tensor {
     precondition(query.rank >= 2 && key.rank >= 2 && value.rank >= 2,
                  "scaledDotProductAttention: expected query, key and value of rank 2 or more, found \(query.shape), \(key.shape), \(value.shape)")
     precondition(mask.map { $0.dtype == .bool || $0.dtype.isFloatingPoint } ?? true,
@@ -47,14 +64,33 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
                                  mask: kind)
     var inputs = [query, key.cast(to: dtype), value.cast(to: dtype)]
     if let mask { inputs.append(kind == .boolean ? mask : mask.cast(to: dtype)) }
-    guard Attention.unfusedByRequest else { return Dispatch.run(.attention(config), inputs)[0] }
+    if Attention.fuses(kernel, query.shape, key.shape) { return Dispatch.run(.attention(config), inputs)[0] }
     let wide = inputs.map { $0.dtype.isHalf ? $0.cast(to: .float32) : $0 }
     return Attention.unfused(config, wide)[0].cast(to: dtype)
 }
 
 enum Attention {
-    /// `EMBER_SDPA=math`: the public function runs the unfused formula (see it).
-    static let unfusedByRequest = ProcessInfo.processInfo.environment["EMBER_SDPA"] == "math"
+    /// `EMBER_SDPA=math` or `fused`: the kernel `automatic` stands for everywhere.
+    static let requested: AttentionKernel? = {
+        switch ProcessInfo.processInfo.environment["EMBER_SDPA"] {
+        case "math": return .math
+        case "fused": return .fused
+        default: return nil
+        }
+    }()
+
+    /// Whether the public function runs the fused primitive for these shapes.
+    static func fuses(_ kernel: AttentionKernel, _ query: [Int], _ key: [Int]) -> Bool {
+        switch kernel == .automatic ? requested ?? .automatic : kernel {
+        case .fused: return true
+        case .math: return false
+        case .automatic:
+            let leading = ShapeMath.broadcast(Array(query.dropLast(2)), Array(key.dropLast(2))) ?? Array(query.dropLast(2))
+            let rows = Double(leading.reduce(1, *)) * Double(query[query.count - 2])
+            let scoreBytes: Double = rows * Double(key[key.count - 2]) * 4
+            return scoreBytes > Double(AttentionKernel.fusedScoreBytes)
+        }
+    }
 
     // MARK: Shape rules
 

@@ -22,7 +22,7 @@ enum AttentionLab {
                                           Tensor.scalar(-Double.infinity), Tensor.scalar(0))
             for causal in [false, true] {
                 let implementations: [(String, ([Tensor]) -> Tensor)] = [
-                    ("fused", { x in scaledDotProductAttention(x[0], x[1], x[2], isCausal: causal) }),
+                    ("fused", { x in scaledDotProductAttention(x[0], x[1], x[2], isCausal: causal, kernel: .fused) }),
                     ("unfused", { x in
                         var scores = matmul(x[0] * (1 / Double(width).squareRoot()), x[1].transposed())
                         if causal { scores = scores + causalMask }
