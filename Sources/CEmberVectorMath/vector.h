@@ -12,8 +12,8 @@
 #define EMBER_JOIN2(a, b) a##_##b
 #define EMBER_JOIN(a, b) EMBER_JOIN2(a, b)
 
-// Only arithmetic, bit operations and bitwise selects: no conversion instruction that the
-// baseline lacks, and nothing that could compile to a library call.
+// Only arithmetic, square roots, bit operations, bitwise selects and the widening of flag
+// bytes to lane masks: nothing the baseline lacks, and no library call in a vector loop.
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 typedef uint32_t vu __attribute__((vector_size(64)));
