@@ -9,9 +9,9 @@ import Foundation
 /// result per device.
 ///
 /// Inside `f`, the named-axis collectives `psum`, `pmean`, `pmax`, `pmin`, `allGather`,
-/// `psumScatter` and `axisIndex` with `axisName` combine values across the ranks (reverse-mode
-/// differentiable: a gradient taken inside `f` through `psum` sums the cotangents of every
-/// rank, as in JAX). The same `f` runs in one process under `vmap(_:axisName:)`, its
+/// `psumScatter` and `axisIndex` with `axisName` combine values across the ranks
+/// (differentiable in both modes: a gradient taken inside `f` through `psum` sums the
+/// cotangents of every rank, and a `jvp` through it sums the tangents, as in JAX). The same `f` runs in one process under `vmap(_:axisName:)`, its
 /// examples standing for the ranks. Every rank must call the returned function with
 /// arguments of the same shapes.
 public func pmap(_ f: @escaping ([Tensor]) -> [Tensor], axisName: String, group: any ProcessGroup,
@@ -54,10 +54,9 @@ enum NamedAxes {
     }
 }
 
-/// The named-axis collectives. Each is a differentiable function (its derivative is the
-/// transposed collective, as in JAX) with a batching rule: inside `vmap(_:axisName:)` of its
-/// axis it combines the examples; inside `pmap` it calls MPI. They are not differentiated in
-/// forward mode (`jvp`).
+/// The named-axis collectives. Each is a differentiable function with a batching rule: inside
+/// `vmap(_:axisName:)` of its axis it combines the examples; inside `pmap` it calls MPI. Its
+/// VJP is the transposed collective and its JVP the collective of the tangents, as in JAX.
 enum AxisCollective: Hashable {
     case sum, mean, max, min
     case allGather(axis: Int, tiled: Bool)
@@ -96,7 +95,9 @@ enum AxisCollective: Hashable {
             if let found = Self.functions[key] { return found }
             let made = customVJP({ inputs in [forward(inputs[0], axisName)] },
                                  backward: { inputs, outputs, cotangents in [backward(inputs[0], outputs[0], cotangents[0], axisName)] },
-                                 batchRule: { values, _ in [batch(values[0], axisName)] }, name: "\(name)(\(axisName))")
+                                 batchRule: { values, _ in [batch(values[0], axisName)] },
+                                 jvpRule: { inputs, tangents in [tangents[0].map { jvp(inputs[0], $0, axisName) }] },
+                                 name: "\(name)(\(axisName))")
             Self.functions[key] = made
             return made
         }
@@ -169,6 +170,18 @@ enum AxisCollective: Hashable {
         case .max, .min: return psum(cotangent, axisName: axisName) * (x .== y).cast(to: cotangent.dtype)
         case .allGather(let axis, let tiled): return EmberDistributed.psumScatter(cotangent, axisName: axisName, scatterDimension: axis, tiled: tiled)
         case .psumScatter(let axis, let tiled): return EmberDistributed.allGather(cotangent, axisName: axisName, axis: axis, tiled: tiled)
+        }
+    }
+
+    /// The result's tangent: the linear collectives applied to the tangent; for the maximum
+    /// and minimum, the sum of the tangents where the operand reached the result (the
+    /// transpose of `backward`'s rule).
+    private func jvp(_ x: Tensor, _ tangent: Tensor, _ axisName: String) -> Tensor {
+        switch self {
+        case .sum, .mean, .allGather, .psumScatter: return apply(tangent, axisName: axisName)
+        case .max, .min:
+            let reached = (x .== apply(x, axisName: axisName)).cast(to: tangent.dtype)
+            return psum(tangent * reached, axisName: axisName)
         }
     }
 

@@ -694,6 +694,16 @@ func checkPmapCollectives() throws {
     // Tiled: rank r keeps block r of the sum of every rank's [x, x, ...]: the same sum.
     expectClose(results[8], everyRank(sum), tolerance: 1e-6, "psumScatter tiled")
     expectClose(results[9], rows * 2, tolerance: 0, "a result without collectives")
+    // Forward mode inside pmap (each rank differentiates its own function) gives the
+    // vectorized program's tangents, which NamedAxisTests check against finite differences.
+    let tangents = Tensor(doubles: (0..<(w * 3)).map { Double($0 % 5) - 2 }, shape: [w, 3], dtype: .float32)
+    let differentiated = { (xt: [Tensor]) -> [Tensor] in jvp(body, primals: [xt[0]], tangents: [xt[1]]).tangents }
+    let pmapped = pmap(differentiated, axisName: "i", group: group)([rows, tangents])
+    let vectorizedTangents = vmap(differentiated, axisName: "i")([rows, tangents])
+    for (i, (a, b)) in zip(pmapped, vectorizedTangents).enumerated() {
+        expectClose(a, b, tolerance: 1e-5, "jvp inside pmap: tangent \(i) against vmap")
+    }
+    expectClose(pmapped[0], everyRank(tangents.sum(axis: 0)), tolerance: 1e-6, "jvp inside pmap: psum's tangent")
 }
 
 /// A pure data-parallel step, (params, optState, batch) -> (params, optState, loss), with

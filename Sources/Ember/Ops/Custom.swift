@@ -13,6 +13,8 @@ public final class CustomFunction: Hashable, @unchecked Sendable, CustomStringCo
     let name: String
     /// The function's own batching rule, if it has one (JAX's `custom_vmap`).
     let batchRule: BatchRule?
+    /// The function's own forward-mode rule, if it has one (JAX's `custom_jvp`).
+    let jvpRule: JVPRule?
     private var graphs: [[TensorSpec]: Graph] = [:]
     private let lock = NSLock()
 
@@ -20,11 +22,15 @@ public final class CustomFunction: Hashable, @unchecked Sendable, CustomStringCo
     /// batched, the outputs for the whole batch, batch axis in front.
     public typealias BatchRule = (_ values: [Tensor], _ batched: [Bool]) -> [Tensor]
 
+    /// Given the inputs and a tangent for each (nil: zero), the outputs' tangents (nil: zero).
+    public typealias JVPRule = (_ inputs: [Tensor], _ tangents: [Tensor?]) -> [Tensor?]
+
     init(name: String, forward: @escaping ([Tensor]) -> [Tensor],
          backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor],
-         batchRule: BatchRule? = nil) {
+         batchRule: BatchRule? = nil, jvpRule: JVPRule? = nil) {
         self.name = name
         self.batchRule = batchRule
+        self.jvpRule = jvpRule
         self.forward = forward
         self.backward = backward
     }
@@ -74,10 +80,22 @@ enum Custom {
         }
     }
 
-    /// Forward mode differentiates the forward function's own operations (as JAX, where a
-    /// custom VJP rule does not define tangents).
+    /// Forward mode uses the function's JVP rule, or else differentiates the forward
+    /// function's own operations (as JAX, where a custom VJP rule does not define tangents).
     static func jvp(_ function: CustomFunction, _ x: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
-        JVP.run(function.graph(for: x.map(\.spec)), x, t).tangents
+        guard let rule = function.jvpRule else { return JVP.run(function.graph(for: x.map(\.spec)), x, t).tangents }
+        let tangents = rule(x, t)
+        let outputs = Custom.outputSpecs(function, x.map(\.spec))
+        if tangents.count != outputs.count {
+            fatalError("customVJP(\(function.name)): the JVP rule returned \(tangents.count) tangents for \(outputs.count) outputs")
+        }
+        return zip(tangents, outputs).map { tangent, output in
+            guard let tangent else { return nil }
+            if tangent.shape != output.shape {
+                fatalError("customVJP(\(function.name)): the JVP rule returned a tangent of shape \(tangent.shape) for an output of shape \(output.shape)")
+            }
+            return tangent.cast(to: output.dtype)
+        }
     }
 
     /// The function of one example, vectorized, as a new custom function: its forward pass
@@ -103,14 +121,15 @@ enum Custom {
 /// `backward()`) calls `backward(inputs, outputs, cotangents)` for the cotangents of the
 /// inputs, one per input of its shape (ignored for integer inputs), instead of
 /// differentiating `f`'s operations. Works under `compile`, `vmap` and inside modules;
-/// `jvp` differentiates `f` itself. The backward function's operations are recorded when a
-/// higher derivative is taken. A `batchRule` replaces vectorizing `forward` under `vmap`
-/// (JAX's `custom_vmap`): the named-axis collectives reduce over the batch with it.
+/// `jvp` differentiates `f` itself, or calls `jvpRule` (JAX's `custom_jvp`) when one is given.
+/// The backward function's operations are recorded when a higher derivative is taken. A
+/// `batchRule` replaces vectorizing `forward` under `vmap` (JAX's `custom_vmap`): the
+/// named-axis collectives reduce over the batch with it, and give their tangents by `jvpRule`.
 public func customVJP(_ forward: @escaping ([Tensor]) -> [Tensor],
                       backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor],
-                      batchRule: CustomFunction.BatchRule? = nil,
+                      batchRule: CustomFunction.BatchRule? = nil, jvpRule: CustomFunction.JVPRule? = nil,
                       name: String = "custom") -> ([Tensor]) -> [Tensor] {
-    let function = CustomFunction(name: name, forward: forward, backward: backward, batchRule: batchRule)
+    let function = CustomFunction(name: name, forward: forward, backward: backward, batchRule: batchRule, jvpRule: jvpRule)
     return { inputs in
         if inputs.isEmpty { fatalError("customVJP(\(name)): the function needs at least one input tensor") }
         return Dispatch.run(.custom(function), inputs)
