@@ -7,6 +7,17 @@
 #include "paths.h"
 #include "vector.h"
 
+// Each function here carries its path's suffix (binary_loop_avx512), so that
+// scripts/check-portable.sh can tell the dispatched code from the baseline's.
+#define binary_loop EMBER_JOIN(binary_loop, PATH)
+#define select32_loop EMBER_JOIN(select32_loop, PATH)
+#define update_loop EMBER_JOIN(update_loop, PATH)
+#define plane_sum EMBER_JOIN(plane_sum, PATH)
+#define plane_squares EMBER_JOIN(plane_squares, PATH)
+#define plane_gradient_sums EMBER_JOIN(plane_gradient_sums, PATH)
+#define batch_norm_forward EMBER_JOIN(batch_norm_forward, PATH)
+#define batch_norm_backward EMBER_JOIN(batch_norm_backward, PATH)
+
 typedef float v8 __attribute__((vector_size(32)));
 
 /// The i-th element of a row read with step 0 (one value) or 1 (dense).
