@@ -96,7 +96,7 @@ enum AxisCollective: Hashable {
             let made = customVJP({ inputs in [forward(inputs[0], axisName)] },
                                  backward: { inputs, outputs, cotangents in [backward(inputs[0], outputs[0], cotangents[0], axisName)] },
                                  batchRule: { values, _ in [batch(values[0], axisName)] },
-                                 jvpRule: { inputs, tangents in [tangents[0].map { jvp(inputs[0], $0, axisName) }] },
+                                 jvpRule: { inputs, outputs, tangents in [tangents[0].map { jvp(inputs[0], outputs[0], $0, axisName) }] },
                                  name: "\(name)(\(axisName))")
             Self.functions[key] = made
             return made
@@ -176,11 +176,11 @@ enum AxisCollective: Hashable {
     /// The result's tangent: the linear collectives applied to the tangent; for the maximum
     /// and minimum, the sum of the tangents where the operand reached the result (the
     /// transpose of `backward`'s rule).
-    private func jvp(_ x: Tensor, _ tangent: Tensor, _ axisName: String) -> Tensor {
+    private func jvp(_ x: Tensor, _ y: Tensor, _ tangent: Tensor, _ axisName: String) -> Tensor {
         switch self {
         case .sum, .mean, .allGather, .psumScatter: return apply(tangent, axisName: axisName)
         case .max, .min:
-            let reached = (x .== apply(x, axisName: axisName)).cast(to: tangent.dtype)
+            let reached = (x .== y).cast(to: tangent.dtype)
             return psum(tangent * reached, axisName: axisName)
         }
     }

@@ -22,8 +22,9 @@ public final class CustomFunction: Hashable, @unchecked Sendable, CustomStringCo
     /// batched, the outputs for the whole batch, batch axis in front.
     public typealias BatchRule = (_ values: [Tensor], _ batched: [Bool]) -> [Tensor]
 
-    /// Given the inputs and a tangent for each (nil: zero), the outputs' tangents (nil: zero).
-    public typealias JVPRule = (_ inputs: [Tensor], _ tangents: [Tensor?]) -> [Tensor?]
+    /// Given the inputs, the outputs and a tangent for each input (nil: zero), the outputs'
+    /// tangents (nil: zero).
+    public typealias JVPRule = (_ inputs: [Tensor], _ outputs: [Tensor], _ tangents: [Tensor?]) -> [Tensor?]
 
     init(name: String, forward: @escaping ([Tensor]) -> [Tensor],
          backward: @escaping (_ inputs: [Tensor], _ outputs: [Tensor], _ cotangents: [Tensor]) -> [Tensor],
@@ -82,14 +83,13 @@ enum Custom {
 
     /// Forward mode uses the function's JVP rule, or else differentiates the forward
     /// function's own operations (as JAX, where a custom VJP rule does not define tangents).
-    static func jvp(_ function: CustomFunction, _ x: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
+    static func jvp(_ function: CustomFunction, _ x: [Tensor], _ y: [Tensor], _ t: [Tensor?]) -> [Tensor?] {
         guard let rule = function.jvpRule else { return JVP.run(function.graph(for: x.map(\.spec)), x, t).tangents }
-        let tangents = rule(x, t)
-        let outputs = Custom.outputSpecs(function, x.map(\.spec))
-        if tangents.count != outputs.count {
-            fatalError("customVJP(\(function.name)): the JVP rule returned \(tangents.count) tangents for \(outputs.count) outputs")
+        let tangents = rule(x, y, t)
+        if tangents.count != y.count {
+            fatalError("customVJP(\(function.name)): the JVP rule returned \(tangents.count) tangents for \(y.count) outputs")
         }
-        return zip(tangents, outputs).map { tangent, output in
+        return zip(tangents, y).map { tangent, output in
             guard let tangent else { return nil }
             if tangent.shape != output.shape {
                 fatalError("customVJP(\(function.name)): the JVP rule returned a tangent of shape \(tangent.shape) for an output of shape \(output.shape)")

@@ -38,7 +38,7 @@ extension Primitive {
         case .layerNormBackward(let axes, let epsilon): return Normalization.layerNormBackwardJVP(axes, epsilon, x, t)
         case .attention(let c): return Attention.jvp(c, x, t)
         case .attentionBackward(let c): return Attention.backwardJVP(c, x, t)
-        case .custom(let function): return Custom.jvp(function, x, t)
+        case .custom(let function): return Custom.jvp(function, x, y, t)
         case .fused(let program): return Fused.jvp(program, x, t)
         }
     }
