@@ -121,6 +121,13 @@ final class LayerConformanceTests: XCTestCase {
         .layer(.normal([5, 3])) { LastOutput(LSTM(inputSize: 3, hiddenSize: 4, batchFirst: true, dtype: $0)) },
         .module([.normal([3]), .normal([2])]) { _ in Concatenate() } forward: { layer, xs in [layer(xs)] },
         .module([.normal([3]), .normal([3])]) { _ in Add() } forward: { layer, xs in [layer(xs)] },
+        // The fused attention primitive, which the layers above reach only for long sequences.
+        .module([.normal([5, 8]), .normal([5, 8]), .normal([5, 8])], "fused attention, causal") { _ in Add() } forward: { _, xs in
+            [scaledDotProductAttention(xs[0], xs[1], xs[2], isCausal: true, kernel: .fused)]
+        },
+        .module([.normal([4, 8]), .normal([6, 8]), .normal([6, 3]), .normal([4, 6])], "fused attention, additive mask") {
+            _ in Add()
+        } forward: { _, xs in [scaledDotProductAttention(xs[0], xs[1], xs[2], mask: xs[3], kernel: .fused)] },
         .module([.integers([5], below: 7), .normal([2, 6, 6])], "two inputs, a shared layer, two outputs") {
             FunctionalModelTests.textAndImageModel(vocabulary: 7, dtype: $0)
         } forward: { model, xs in model(xs) },
