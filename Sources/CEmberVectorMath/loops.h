@@ -20,7 +20,7 @@
 
 typedef float v8 __attribute__((vector_size(32)));
 
-/// The i-th element of a row read with step 0 (one value) or 1 (dense).
+/// Sixteen elements of a row read with step 0 (one value, repeated) or 1 (dense).
 INLINE vf load_step(const float *p, long step) { return step == 0 ? (vf){} + p[0] : load(p); }
 
 INLINE vf binary(EmberBinaryFunction function, vf a, vf b) {
