@@ -37,8 +37,10 @@ enum BinaryTensorData {
                 case .int16: return .number(Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))))
                 case .uint32: return .number(Double(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
                 case .int32: return .number(Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))))
-                case .uint64: return .number(Double(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
-                case .int64: return .number(Double(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))))
+                case .uint64:
+                    let value = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                    return value <= UInt64(Int64.max) ? .integer(Int64(value)) : .number(Double(value))
+                case .int64: return .integer(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
                 case .fp16: return .number(Double(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))))
                 case .fp32: return .number(Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))))
                 case .fp64: return .number(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
@@ -87,6 +89,14 @@ enum BinaryTensorData {
     }
 
     /// Numbers of a numeric or BOOL `datatype` as the binary section holds them.
+    /// INT64 elements, exactly, little-endian.
+    static func bytes(_ integers: [Int64]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(integers.count * 8)
+        for value in integers { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        return bytes
+    }
+
     static func bytes(_ values: [Double], datatype: DataType) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(values.count * elementSize(datatype))

@@ -1,4 +1,5 @@
 import Foundation
+import Ember
 
 /// How a model's requests are grouped (TF Serving's and Triton's dynamic batching): a batch
 /// runs when it holds `maxBatchSize` examples or its first request has waited
@@ -126,8 +127,15 @@ actor DynamicBatcher {
     private static func run(_ model: any Servable, _ examples: [PreparedExample], size: Int) async -> Result<[ExampleOutput], any Error> {
         await Result {
             try await ComputeQueue.run {
-                try stride(from: 0, to: examples.count, by: size).flatMap { start in
-                    try model.forward(Array(examples[start..<min(start + size, examples.count)]))
+                // What an Ember operation refuses fails this batch, not the process.
+                do {
+                    return try catchingOperationErrors {
+                        try stride(from: 0, to: examples.count, by: size).flatMap { start in
+                            try model.forward(Array(examples[start..<min(start + size, examples.count)]))
+                        }
+                    }
+                } catch let error as OperationError {
+                    throw RequestError(.internalServerError, "the model failed on this input: \(error.message)")
                 }
             }
         }

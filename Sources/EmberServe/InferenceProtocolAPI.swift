@@ -77,6 +77,7 @@ extension InferenceServer {
     /// for a model without one, the request's one example.
     private static func outputTensor(_ values: [OutputValue], spec: TensorSpec, batched: Bool) -> OutputTensor {
         var floats: [Float] = [], strings: [String] = [], numbers: [Double] = []
+        var integers: [Int64]? = spec.datatype == .int64 ? [] : nil
         var inner: [Int] = []
         for value in values {
             switch value {
@@ -84,12 +85,13 @@ extension InferenceServer {
             case .string(let text): strings.append(text)
             case .tensor(let tensor):
                 numbers += tensor.values
+                integers? += tensor.integers ?? tensor.values.map { $0 >= 0x1p63 ? .max : Int64($0) }
                 inner = tensor.shape
             }
         }
         if spec.datatype == .bytes { return OutputTensor(shape: [strings.count], datatype: .bytes, strings: strings) }
         if case .tensor? = values.first {
-            return OutputTensor(shape: batched ? [values.count] + inner : inner, datatype: spec.datatype, numbers: numbers)
+            return OutputTensor(shape: batched ? [values.count] + inner : inner, datatype: spec.datatype, numbers: numbers, integers: integers)
         }
         return OutputTensor(shape: spec.shape.count > 1 ? [values.count, floats.count / max(values.count, 1)] : [values.count],
                             datatype: spec.datatype, numbers: floats.map(Double.init))
@@ -110,17 +112,21 @@ private struct OutputTensor {
     let shape: [Int]
     let datatype: DataType
     var numbers: [Double] = []
+    /// INT64 elements exactly, for tensor outputs of that type.
+    var integers: [Int64]? = nil
     var strings: [String] = []
 
     var data: [JSONValue] {
         switch datatype {
         case .bytes: return strings.map { .string($0) }
         case .bool: return numbers.map { .bool($0 != 0) }
-        default: return numbers.map { .number($0) }
+        default: return integers?.map { .integer($0) } ?? numbers.map { .number($0) }
         }
     }
 
     func bytes() -> [UInt8] {
-        datatype == .bytes ? BinaryTensorData.bytes(strings) : BinaryTensorData.bytes(numbers, datatype: datatype)
+        if datatype == .bytes { return BinaryTensorData.bytes(strings) }
+        if let integers { return BinaryTensorData.bytes(integers) }
+        return BinaryTensorData.bytes(numbers, datatype: datatype)
     }
 }

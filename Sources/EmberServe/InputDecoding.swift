@@ -186,7 +186,7 @@ struct InputDecoding {
             throw bad("\(field).shape", "must be an array of sizes, the batch first")
         }
         let shape = try dims.enumerated().map { index, dim -> Int in
-            guard case .number(let size) = dim, size >= 0, size <= 1e12, size == size.rounded() else {
+            guard let size = dim.number, size >= 0, size <= 1e12, size == size.rounded() else {
                 throw bad("\(field).shape[\(index)]", "must be a whole number 0 or more, got \(dim)")
             }
             return Int(size)
@@ -194,7 +194,7 @@ struct InputDecoding {
         let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         let values: [JSONValue]
         if case .object(let parameters)? = tensor["parameters"], let size = parameters["binary_data_size"] {
-            guard case .number(let bytes) = size, bytes >= 0, bytes == bytes.rounded(), bytes <= Double(binary.count) else {
+            guard let bytes = size.number, bytes >= 0, bytes == bytes.rounded(), bytes <= Double(binary.count) else {
                 throw bad("\(field).parameters.binary_data_size", "must be a whole number of the \(binary.count) bytes of binary data left after the JSON header, got \(size)")
             }
             guard tensor["data"] == nil else { throw bad("\(field).data", "must be absent when the tensor's data is binary") }
@@ -245,8 +245,9 @@ struct InputDecoding {
         return (0..<batch).map { row in
             .tensors(tensors.mapValues { tensor in
                 let size = batch == 0 ? 0 : tensor.values.count / batch
+                let rows = row * size..<(row + 1) * size
                 return TensorValue(datatype: tensor.datatype, shape: Array(tensor.shape.dropFirst()),
-                                   values: Array(tensor.values[row * size..<(row + 1) * size]))
+                                   values: Array(tensor.values[rows]), integers: tensor.integers.map { Array($0[rows]) })
             })
         }
     }
@@ -341,7 +342,13 @@ struct InputDecoding {
             }
             return value
         }
-        return TensorValue(datatype: spec.datatype, shape: shape, values: values)
+        guard spec.datatype == .int64 else { return TensorValue(datatype: spec.datatype, shape: shape, values: values) }
+        // Whole numbers were checked above; those written as integers keep every digit.
+        let integers = zip(leaves, values).map { leaf, value -> Int64 in
+            if case .integer(let exact) = leaf { return exact }
+            return value >= 0x1p63 ? .max : Int64(value)
+        }
+        return TensorValue(datatype: spec.datatype, shape: shape, values: values, integers: integers)
     }
 
     // MARK: Values
@@ -363,7 +370,7 @@ struct InputDecoding {
     }
 
     private func number(_ value: JSONValue, field: String) throws -> Double {
-        guard case .number(let number) = value else { throw bad(field, "must be a number, got \(value.kind)") }
+        guard let number = value.number else { throw bad(field, "must be a number, got \(value.kind)") }
         guard number.isFinite else { throw bad(field, "must be a finite number") }
         return number
     }

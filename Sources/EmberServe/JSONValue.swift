@@ -7,6 +7,9 @@ enum JSONValue: Codable, Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
+    /// A number written without a fraction or exponent that fits Int64, kept exact: INT64
+    /// tensors carry values beyond 2^53, which a Double rounds.
+    case integer(Int64)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -15,6 +18,7 @@ enum JSONValue: Codable, Equatable, Sendable {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
@@ -27,6 +31,7 @@ enum JSONValue: Codable, Equatable, Sendable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
@@ -54,12 +59,21 @@ enum JSONValue: Codable, Equatable, Sendable {
         return "\(error)"
     }
 
+    /// The value of a number, either kind; nil for anything else.
+    var number: Double? {
+        switch self {
+        case .number(let value): return value
+        case .integer(let value): return Double(value)
+        default: return nil
+        }
+    }
+
     /// The kind of value, for errors.
     var kind: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
-        case .number: return "a number"
+        case .number, .integer: return "a number"
         case .string: return "a string"
         case .array: return "an array"
         case .object: return "an object"

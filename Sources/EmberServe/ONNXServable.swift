@@ -52,6 +52,7 @@ final class ONNXServable: Servable, @unchecked Sendable {
         guard case .tensors(let values) = example else { throw RequestError(.badRequest, "the model takes named tensors") }
         return .tensors(zip(signature.inputs, model.inputs).map { spec, info in
             let value = values[spec.name]!
+            if let integers = value.integers, info.dtype == .int64 { return Tensor(integers, shape: value.shape) }
             return Tensor(value.values, shape: value.shape).cast(to: info.dtype)
         })
     }
@@ -82,10 +83,17 @@ final class ONNXServable: Servable, @unchecked Sendable {
     /// failed batch), compiled after.
     private func run(_ inputs: [Tensor]) throws -> [Tensor] {
         let shapes = inputs.map(\.shape)
-        if checkedShapes.contains(shapes) { return noGrad { compiled(inputs) } }
+        if checkedShapes.contains(shapes) {
+            do {
+                // Values the shapes do not settle (an index read from the input) can still be refused.
+                return try catchingOperationErrors { noGrad { compiled(inputs) } }
+            } catch {
+                throw RequestError(.badRequest, "the model cannot run on these inputs: \(error)")
+            }
+        }
         let answers: [Tensor]
         do {
-            answers = try noGrad { try model.run(inputs) }
+            answers = try catchingOperationErrors { try noGrad { try model.run(inputs) } }
         } catch {
             throw RequestError(.badRequest, "the model cannot run on inputs of shapes \(shapes): \(error)")
         }
@@ -97,7 +105,8 @@ final class ONNXServable: Servable, @unchecked Sendable {
     private func outputs(of answers: [Tensor], row: Int?) -> ExampleOutput {
         Dictionary(zip(signature.outputs, answers).map { spec, answer in
             let tensor = row.map { answer[$0] } ?? answer
-            return (spec.name, OutputValue.tensor(TensorValue(datatype: spec.datatype, shape: tensor.shape, values: tensor.doubles)))
+            let integers = tensor.dtype == .int64 ? tensor.scalars(as: Int64.self) : nil
+            return (spec.name, OutputValue.tensor(TensorValue(datatype: spec.datatype, shape: tensor.shape, values: tensor.doubles, integers: integers)))
         }, uniquingKeysWith: { first, _ in first })
     }
 }

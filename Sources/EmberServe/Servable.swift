@@ -21,6 +21,15 @@ struct TensorValue: Equatable, Sendable {
     let datatype: DataType
     let shape: [Int]
     let values: [Double]
+    /// INT64 elements exactly (`values` rounds those beyond 2^53); nil for other types.
+    var integers: [Int64]? = nil
+
+    /// Element `offset` as JSON: a boolean for BOOL, an exact integer for INT64.
+    func json(at offset: Int) -> JSONValue {
+        if datatype == .bool { return .bool(values[offset] != 0) }
+        if let integers { return .integer(integers[offset]) }
+        return .number(values[offset])
+    }
 }
 
 /// An example ready for the model's forward: a tensor from the run's preprocessing, a text

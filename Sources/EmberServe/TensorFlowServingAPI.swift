@@ -96,7 +96,7 @@ extension TensorValue {
     /// Nested arrays of the tensor's shape (TF Serving's form); booleans for BOOL.
     var json: JSONValue {
         func nest(_ axis: Int, _ offset: Int) -> JSONValue {
-            guard axis < shape.count else { return datatype == .bool ? .bool(values[offset] != 0) : .number(values[offset]) }
+            guard axis < shape.count else { return json(at: offset) }
             let stride = shape[(axis + 1)...].reduce(1, *)
             return .array((0..<shape[axis]).map { nest(axis + 1, offset + $0 * stride) })
         }

@@ -224,6 +224,86 @@ final class ONNXServingTests: XCTestCase {
         XCTAssertEqual(message, "inputs[0].shape: has shape [1, 3]; the model's input 'x' is [2, 3] (-1: any size)")
     }
 
+    /// `ids` [batch, sequence] INT64 looked up in a 5-row table, times `mask` [batch, sequence, 1]:
+    /// two inputs that share an open axis besides the batch, and indices read from the request.
+    static func writeLookupModel(to folder: URL) throws {
+        manualSeed(5)
+        let table = Embedding(5, 2)
+        let proto = try ONNXExporter.exportInEvaluationMode(table) {
+            try ONNXExporter.export(inputs: [ONNXInput("ids", [1, 3], .int64, dynamicAxes: [0: "batch", 1: "sequence"]),
+                                             ONNXInput("mask", [1, 3, 1], dynamicAxes: [0: "batch", 1: "sequence"])],
+                                    outputs: ["pooled"], parameters: ONNXExporter.stateNames(table)) { v in
+                [(table(v[0]) * v[1]).sum(axis: 1)]
+            }
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try ONNXExporter.write(proto, to: folder.appendingPathComponent("model.onnx"))
+    }
+
+    /// Requests whose values or open sizes the graph's operations refuse (lengths that differ
+    /// between inputs, an id beyond the table) get a 400 naming the operation, eagerly and once
+    /// the shapes run compiled, and the server goes on answering.
+    func testWhatTheGraphsOperationsRefuseFailsTheRequestNotTheServer() async throws {
+        try Self.writeLookupModel(to: repository.appendingPathComponent("lookup/1"))
+        await server.stop()
+        server = try await RunningServer(ServeConfiguration(modelDirectory: repository))
+        func infer(_ ids: [Int64], _ mask: [Float]) async throws -> (status: Int, text: String) {
+            let answer = try await server.post("/v2/models/lookup/infer", ["inputs": [
+                ["name": "ids", "datatype": "INT64", "shape": [1, ids.count], "data": ids],
+                ["name": "mask", "datatype": "FP32", "shape": [1, mask.count, 1], "data": mask]]])
+            return (answer.status, answer.text)
+        }
+        var answer = try await infer([1, 2, 3], [1, 1, 1, 1])
+        XCTAssertEqual(answer.status, 400, answer.text)
+        XCTAssertTrue(answer.text.contains("(Mul): mul:"), answer.text)
+        answer = try await infer([1, 7, 3], [1, 1, 0])
+        XCTAssertEqual(answer.status, 400, answer.text)
+        XCTAssertTrue(answer.text.contains("index 7 is out of range for an axis of size 5"), answer.text)
+        // These shapes now run compiled: the ids are still checked on every call.
+        answer = try await infer([1, 2, 3], [1, 1, 0])
+        XCTAssertEqual(answer.status, 200, answer.text)
+        answer = try await infer([4, 9, 0], [1, 1, 1])
+        XCTAssertEqual(answer.status, 400, answer.text)
+        XCTAssertTrue(answer.text.contains("index 9 is out of range for an axis of size 5"), answer.text)
+        answer = try await infer([4, 4, 0], [1, 0, 1])
+        XCTAssertEqual(answer.status, 200, answer.text)
+    }
+
+    /// INT64 values beyond 2^53, which a Double rounds, pass through both protocols exactly:
+    /// JSON in and out, and binary tensor data in and out.
+    func testInt64ValuesBeyondTwoToThe53AreExact() async throws {
+        let folder = repository.appendingPathComponent("twice/1")
+        let proto = try ONNXExporter.export(inputs: [ONNXInput("ids", [1, 2], .int64, dynamicAxes: [0: "batch"])], outputs: ["twice"]) { v in
+            [v[0] + v[0]]
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try ONNXExporter.write(proto, to: folder.appendingPathComponent("model.onnx"))
+        await server.stop()
+        server = try await RunningServer(ServeConfiguration(modelDirectory: repository))
+
+        let big: Int64 = (1 << 53) + 1, negative: Int64 = -(1 << 60) - 3
+        var answer = try await server.post("/v2/models/twice/infer", ["inputs": [
+            ["name": "ids", "datatype": "INT64", "shape": [1, 2], "data": [NSNumber(value: big), NSNumber(value: negative)]]]])
+        XCTAssertEqual(answer.status, 200, answer.text)
+        XCTAssertTrue(answer.text.contains("[\(2 * big),\(2 * negative)]"), answer.text)
+        answer = try await server.post("/v1/models/twice:predict", ["instances": [[NSNumber(value: big), NSNumber(value: negative)]]])
+        XCTAssertEqual(answer.status, 200, answer.text)
+        XCTAssertTrue(answer.text.contains("[[\(2 * big),\(2 * negative)]]"), answer.text)
+
+        // Binary in and out (Triton's extension): the exact bytes.
+        var raw: [UInt8] = []
+        for value in [big, negative] { withUnsafeBytes(of: value.littleEndian) { raw += $0 } }
+        let header = try JSONSerialization.data(withJSONObject: [
+            "inputs": [["name": "ids", "datatype": "INT64", "shape": [1, 2], "parameters": ["binary_data_size": 16]]],
+            "outputs": [["name": "twice", "parameters": ["binary_data": true]]]])
+        let reply = try await server.raw("POST", "/v2/models/twice/infer", body: header + Data(raw),
+                                         headers: ["Inference-Header-Content-Length": "\(header.count)"])
+        XCTAssertEqual(reply.status, 200)
+        let tail = Array(reply.data.suffix(16))
+        let values = (0..<2).map { i in tail[(i * 8)..<(i * 8 + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
+        XCTAssertEqual(values.map { Int64(bitPattern: $0) }, [2 * big, 2 * negative])
+    }
+
     /// The served answers agree with onnxruntime's on the same file (skipped without EMBER_PYTHON).
     func testAnswersAgreeWithOnnxruntime() async throws {
         guard let python = ProcessInfo.processInfo.environment["EMBER_PYTHON"], !python.isEmpty else {

@@ -11,6 +11,7 @@ typedef struct {
     void *_Nullable profiler;    // the active Profiler (retained until it stops), if any
     int32_t autocastDType;       // inside autocast { }: 1 + the DType's raw value; 0 outside
     void *_Nullable autocastCache; // unretained pointer to the region's AutocastCache, if any
+    void *_Nullable operationErrors; // unretained pointer to the OperationErrorTrap of catchingOperationErrors, if any
 } EmberThreadState;
 
 EmberThreadState *_Nonnull ember_thread_state(void);

@@ -41,7 +41,8 @@ public final class CustomFunction: Hashable, @unchecked Sendable, CustomStringCo
     func graph(for inputs: [TensorSpec]) -> Graph {
         if let found = lock.withLock({ graphs[inputs] }) { return found }
         let graph = eagerly { trace(inputs) { forward($0) } }
-        lock.withLock { graphs[inputs] = graph }
+        // A trace whose shapes were refused (inside catchingOperationErrors) is not the function's.
+        if !OperationErrorTrap.hasCaught { lock.withLock { graphs[inputs] = graph } }
         return graph
     }
 

@@ -28,7 +28,7 @@ enum Dispatch {
     /// Checks the shape rule, then runs the primitive on the inputs' backend: movement
     /// operations whose result can share storage become views, everything else a kernel.
     static func evaluate(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {
-        let specs = checkedSpecs(primitive, inputs)
+        guard let specs = acceptedSpecs(primitive, inputs) else { return refusedOutputs(primitive, inputs) }
         let backend = inputs[0].storage.backend
         for input in inputs {
             if input.isAbstract {
@@ -95,12 +95,32 @@ enum Dispatch {
     }
 
     /// The shape rule's result; a violation is a programming error, reported with the
-    /// rule's message (operation, shapes given, what was expected).
+    /// rule's message (operation, shapes given, what was expected). Inside
+    /// `catchingOperationErrors` it is recorded instead, and the outputs are taken to be
+    /// shaped like the first input, so that tracing can go on to the end of the function.
     static func checkedSpecs(_ primitive: Primitive, _ inputs: [Tensor]) -> [TensorSpec] {
+        acceptedSpecs(primitive, inputs) ?? refusedSpecs(primitive, inputs)
+    }
+
+    /// The shape rule's result, or nil when it refused the inputs inside `catchingOperationErrors`.
+    private static func acceptedSpecs(_ primitive: Primitive, _ inputs: [Tensor]) -> [TensorSpec]? {
         do {
             return try primitive.outputSpecs(inputs.map(\.spec))
         } catch {
-            fatalError(error.message)
+            OperationErrorTrap.report(error.message)
+            return nil
         }
+    }
+
+    /// What a refused primitive is taken to give: zeros shaped like its first input, one per
+    /// output. No kernel runs on inputs its shape rule refused.
+    private static func refusedOutputs(_ primitive: Primitive, _ inputs: [Tensor]) -> [Tensor] {
+        let backend = inputs.first?.storage.backend ?? defaultBackend
+        return refusedSpecs(primitive, inputs).map { Tensor.zeros($0.shape, dtype: $0.dtype, on: backend) }
+    }
+
+    private static func refusedSpecs(_ primitive: Primitive, _ inputs: [Tensor]) -> [TensorSpec] {
+        let like = inputs.first?.spec ?? TensorSpec([], .float32)
+        return Array(repeating: like, count: primitive.outputCount(inputs.map(\.spec)))
     }
 }

@@ -281,6 +281,22 @@ extension Primitive {
         }
     }
 
+    /// How many outputs the primitive gives, whether or not its shape rule accepts `inputs`.
+    func outputCount(_ inputs: [TensorSpec]) -> Int {
+        switch self {
+        case .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .attentionBackward: return 3
+        case .attention: return 2
+        case .custom(let function): return Custom.outputSpecs(function, inputs).count
+        case .fused(let program):
+            switch program.tail {
+            case nil: return program.outputs.count
+            case .reduce: return 1
+            case .layerNorm: return 3
+            }
+        default: return 1
+        }
+    }
+
     /// The derivative rule: cotangents of the inputs from cotangents of the outputs, written
     /// with tensor operations so that they can themselves be differentiated. `needed[i]` says
     /// whether input i's cotangent is wanted; an entry may be nil when it is not, or when the

@@ -149,6 +149,8 @@ public final class ONNXModel: Module {
             let foldable = converter.readsShapeOnly || node.inputs.allSatisfy { $0.map { known[$0] } ?? true }
             let context = ONNXNodeContext(node: node, inputs: operands, isTraining: training)
             let results = try foldable ? eagerly { try node.converter.convert(context) } : node.converter.convert(context)
+            // Inside catchingOperationErrors, an Ember operation's refusal stops the graph at its node.
+            if let refused = pendingOperationError() { throw context.fail(refused.message) }
             for (slot, result) in zip(node.outputs, results) {
                 guard let slot else { continue }
                 values[slot] = result

@@ -206,7 +206,23 @@ enum ElementwiseKernels {
         }
     }
 
+    /// Whether no element of `b` is zero, checked on the calling thread before an integer
+    /// division's (possibly parallel) loop; a zero is reported as the division's failure.
+    private static func nonzeroDivisors<T: FixedWidthInteger>(_ b: Tensor, _: T.Type) -> Bool {
+        guard b.count > 0 else { return true }
+        var zero = false
+        let p = b.pointer(T.self)
+        let loop = StridedLoop(shape: b.shape, strides: [b.strides])
+        loop.serialRows { off, n in
+            let stride = loop.rowStride(0)
+            for i in 0..<n where p[off[0] + i * stride] == 0 { zero = true }
+        }
+        if zero { OperationErrorTrap.report("div: integer division by zero") }
+        return !zero
+    }
+
     static func binaryInteger<T: FixedWidthInteger & SignedInteger>(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ out: Tensor, _: T.Type) {
+        if op == .div && !nonzeroDivisors(b, T.self) { return }
         rows(out, [a, b]) { off, n, loop in
             let pa = UnsafePointer(a.pointer(T.self) + off[1]), pb = UnsafePointer(b.pointer(T.self) + off[2])
             let sa = loop.rowStride(1), sb = loop.rowStride(2)
@@ -217,7 +233,7 @@ enum ElementwiseKernels {
             case .mul: zip(pa, sa, pb, sb, o, n) { $0 &* $1 }
             // Floor division, as Python's // and torch.div(rounding_mode="floor").
             case .div: zip(pa, sa, pb, sb, o, n) { x, y in
-                precondition(y != 0, "div: integer division by zero")
+                precondition(y != 0, "div: integer division by zero")  // checked before the loop
                 let q = x / y
                 return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q
             }

@@ -1,6 +1,26 @@
 /// Gather and scatter along an axis. Indices are int32 or int64 and checked against the
-/// axis length; an index out of range is a programming error that names the operation.
+/// axis length before any element moves; an index out of range is a programming error that
+/// names the operation (caught by `catchingOperationErrors`, where the kernel does nothing).
 enum IndexingKernels {
+    /// Whether every index lies in 0..<size, checked on the calling thread before the
+    /// (possibly parallel) loops; the first one outside is reported.
+    static func validIndices(_ index: Tensor, _ size: Int, _ op: String) -> Bool {
+        guard index.count > 0 else { return true }
+        let loop = StridedLoop(shape: index.shape, strides: [index.strides])
+        var bad: Int?
+        loop.serialRows { off, n in
+            guard bad == nil else { return }
+            let stride = loop.rowStride(0)
+            for i in 0..<n {
+                let j = readIndex(index, off[0] + i * stride)
+                if j < 0 || j >= size { bad = j; return }
+            }
+        }
+        guard let bad else { return true }
+        OperationErrorTrap.report("\(op): index \(bad) is out of range for an axis of size \(size) (valid: 0..<\(size))")
+        return false
+    }
+
     @inline(__always)
     static func readIndex(_ index: Tensor, _ offset: Int) -> Int {
         index.dtype == .int64 ? Int(index.pointer(Int64.self)[offset]) : Int(index.pointer(Int32.self)[offset])
@@ -20,6 +40,7 @@ enum IndexingKernels {
         baseStrides[axis] = 0
         let base = x.sameLayout(shape: index.shape, strides: baseStrides)
         let axisStride = x.strides[axis], size = x.shape[axis]
+        guard validIndices(index, size, "gather") else { return }
         func run<T>(_: T.Type) {
             ElementwiseKernels.rows(out, [index, base]) { off, n, loop in
                 let o = out.pointer(T.self) + off[0], xp = base.pointer(T.self) + off[2]
@@ -46,12 +67,13 @@ enum IndexingKernels {
         targetStrides[axis] = 0
         let target = out.sameLayout(shape: index.shape, strides: targetStrides)
         let axisStride = out.strides[axis], size = out.shape[axis]
+        guard validIndices(index, size, "scatter_add") else { return }
         // Runs serially: two positions may add into the same element.
         let srcView = src.sameLayout(shape: index.shape)
         let loop = StridedLoop(shape: index.shape, strides: [target.strides, index.strides, srcView.strides])
         func run<T: Numeric>(_: T.Type) {
             let o = out.pointer(T.self), s = srcView.pointer(T.self)
-            serialRows(loop) { off, n in
+            loop.serialRows { off, n in
                 for i in 0..<n {
                     let j = checked(readIndex(index, off[1] + i * loop.rowStride(1)), size, "scatter_add")
                     o[off[0] + i * loop.rowStride(0) + j * axisStride] += s[off[2] + i * loop.rowStride(2)]
@@ -73,6 +95,7 @@ enum IndexingKernels {
         let outer = ShapeMath.count(Array(x.shape[..<axis])), n = x.shape[axis]
         let inner = ShapeMath.count(Array(x.shape[(axis + 1)...]))
         let picks = index.count
+        guard validIndices(index, n, "index_select") else { return }
         let indices = (0..<picks).map { checked(readIndex(index, $0 * (index.strides.first ?? 1)), n, "index_select") }
         let bytes = inner * x.dtype.byteSize
         let src = dense.baseAddress, dst = out.baseAddress
@@ -91,6 +114,7 @@ enum IndexingKernels {
         let outer = ShapeMath.count(Array(out.shape[..<axis])), n = out.shape[axis]
         let inner = ShapeMath.count(Array(out.shape[(axis + 1)...]))
         let picks = index.count
+        guard validIndices(index, n, "index_add") else { return }
         let indices = (0..<picks).map { checked(readIndex(index, $0 * (index.strides.first ?? 1)), n, "index_add") }
         func run<T: Numeric>(_: T.Type) {
             let s = dense.pointer(T.self), o = out.pointer(T.self)
@@ -111,24 +135,6 @@ enum IndexingKernels {
         case .int32: run(Int32.self)
         case .int64: run(Int64.self)
         case .bool, .float16, .bfloat16: preconditionFailure("\(out.dtype) accumulation is computed in another dtype")
-        }
-    }
-
-    private static func serialRows(_ loop: StridedLoop, _ body: (UnsafePointer<Int>, Int) -> Void) {
-        let operands = loop.strides.count
-        var offsets = [Int](repeating: 0, count: operands)
-        let outerRank = loop.shape.count - 1
-        for row in 0..<loop.rowCount {
-            var rest = row
-            for k in 0..<operands { offsets[k] = 0 }
-            var axis = outerRank - 1
-            while axis >= 0 {
-                let i = rest % loop.shape[axis]
-                rest /= loop.shape[axis]
-                for k in 0..<operands { offsets[k] += i * loop.strides[k][axis] }
-                axis -= 1
-            }
-            offsets.withUnsafeBufferPointer { body($0.baseAddress!, loop.rowLength) }
         }
     }
 }

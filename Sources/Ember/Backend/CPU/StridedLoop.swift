@@ -90,3 +90,24 @@ struct StridedLoop {
         }
     }
 }
+
+extension StridedLoop {
+    /// Calls body(offsets, rowLength) for every row in order on the calling thread.
+    func serialRows(_ body: (UnsafePointer<Int>, Int) -> Void) {
+        let operands = strides.count
+        var offsets = [Int](repeating: 0, count: operands)
+        let outerRank = shape.count - 1
+        for row in 0..<rowCount {
+            var rest = row
+            for k in 0..<operands { offsets[k] = 0 }
+            var axis = outerRank - 1
+            while axis >= 0 {
+                let i = rest % shape[axis]
+                rest /= shape[axis]
+                for k in 0..<operands { offsets[k] += i * strides[k][axis] }
+                axis -= 1
+            }
+            offsets.withUnsafeBufferPointer { body($0.baseAddress!, rowLength) }
+        }
+    }
+}

@@ -80,6 +80,9 @@ public final class CompiledFunction: @unchecked Sendable {
         let optimized: Graph
         let steps: [(pass: String, operations: Int)]
         let executor: Executor?
+        /// Inside `catchingOperationErrors`, an operation refused the traced shapes: the
+        /// graph is not the function's, and is neither kept nor run.
+        var refused = false
     }
 
     /// How many times the function has been traced: once per new input signature.
@@ -87,6 +90,9 @@ public final class CompiledFunction: @unchecked Sendable {
 
     public func callAsFunction(_ inputs: [Tensor]) -> [Tensor] {
         let compiled = self.compiled(for: inputs.map(\.spec))
+        if compiled.refused {
+            return compiled.original.outputs.map { Tensor.zeros(compiled.original.specs[$0].shape, dtype: compiled.original.specs[$0].dtype) }
+        }
         if let executor = compiled.executor, !Executor.mustDispatch(inputs, compiled.optimized) {
             return executor.run(inputs)
         }
@@ -115,6 +121,9 @@ public final class CompiledFunction: @unchecked Sendable {
         let signature = Signature(inputs: inputs, autocast: Autocast.dtype)
         if let found = lock.withLock({ cache[signature] }) { return found }
         let original = trace(inputs, function)
+        if OperationErrorTrap.hasCaught {
+            return Compiled(original: original, optimized: original, steps: [], executor: nil, refused: true)
+        }
         var graph = original
         var steps = [(pass: String, operations: Int)]()
         for pass in options.passes {
