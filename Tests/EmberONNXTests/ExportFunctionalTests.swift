@@ -32,4 +32,39 @@ final class ExportFunctionalTests: XCTestCase {
         }
         try check.run()
     }
+
+    /// A function with customVJP inside (one nested in another, one capturing a tensor)
+    /// exports as its forward operations, with the batch dynamic: the importer and
+    /// onnxruntime give the eager values. One drawing random numbers is still refused.
+    func testCustomVJPFunctionsExportAsTheirForwardOperations() throws {
+        manualSeed(11)
+        let scale = Tensor.randomNormal([4])
+        let straightThrough = customVJP({ (x: Tensor) in x.relu() }, backward: { _, _, g in g }, name: "straight_through")
+        let softClip = customVJP({ (v: [Tensor]) in [straightThrough((v[0] * scale).tanh() * 3), v[1] + 1] },
+                                 backward: { _, _, g in g }, name: "soft_clip")
+        let function = { (v: [Tensor]) -> [Tensor] in
+            let parts = softClip([v[0], v[1]])
+            return [parts[0] * parts[1]]
+        }
+        let proto = try ONNXExporter.export(inputs: [ONNXInput("x", [2, 4], dynamicAxes: [0: "batch"]),
+                                                     ONNXInput("y", [2, 4], dynamicAxes: [0: "batch"])],
+                                            outputs: ["z"], function)
+        XCTAssertFalse(proto.graph.node.contains { $0.opType.lowercased().contains("custom") })
+        let imported = try ONNXModel(proto, path: "custom.onnx")
+        let check = try ONNXRuntimeCheck()
+        try check.add("custom", proto)
+        for batch in [1, 3] {
+            let inputs = ["x": Tensor.randomNormal([batch, 4]), "y": Tensor.randomNormal([batch, 4])]
+            let expected = noGrad { function([inputs["x"]!, inputs["y"]!])[0] }
+            let got = try imported(inputs)["z"]!
+            XCTAssertLessThan((got - expected).abs().max().item(), 1e-6, "batch \(batch)")
+            try check.addCase("custom", inputs: inputs, expected: ["z": expected])
+        }
+
+        let noisy = customVJP({ (x: Tensor) in x + Tensor.randomNormal(x.shape) }, backward: { _, _, g in g }, name: "noisy")
+        XCTAssertThrowsError(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 4])], outputs: ["z"]) { v in [noisy(v[0])] }) { error in
+            XCTAssertTrue("\(error)".contains("custom<noisy> draws random numbers"), "\(error)")
+        }
+        try check.run()
+    }
 }

@@ -117,8 +117,9 @@ extension Primitive {
              .batchNormBackward, .layerNormBackward, .attentionBackward, .randomBits:
             throw .training(self)
         case .custom(let function):
-            throw ONNXMappingError("custom<\(function.name)> has a derivative rule of its own (customVJP); the exporter "
-                                   + "traces the function as a whole and cannot see inside it: export a function without customVJP")
+            // The exporter inlines custom functions (Graph.inliningCustomFunctions) but those with state of their own.
+            throw ONNXMappingError("custom<\(function.name)> draws random numbers or writes into captured tensors inside its "
+                                   + "forward function, which export cannot inline: make those outside the customVJP function")
         case .fused:
             throw ONNXMappingError("\(name) is made by compile's fusion: export the traced function itself, not a compiled graph")
         }

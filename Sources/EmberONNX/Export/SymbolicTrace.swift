@@ -62,7 +62,8 @@ struct SymbolicTrace {
         }
         let scope = ONNXStateScope()
         let traced = function(scope, specs)
-        let graph = noGrad { Ember.trace(specs, traced) }
+        // A customVJP function is written as its forward operations: ONNX graphs run forward only.
+        let graph = noGrad { Ember.trace(specs, traced) }.inliningCustomFunctions()
         return (graph, scope.states)
     }
 
