@@ -149,7 +149,10 @@ def gpt2(ember):
             self.model = model
 
         def forward(self, input_ids):
-            return self.model(input_ids=input_ids, use_cache=False).logits
+            # An all-ones mask, as pipelines pass one: without it transformers 5 looks for
+            # packed sequences with aten::diff, which the TorchScript exporter cannot write.
+            mask = torch.ones_like(input_ids)
+            return self.model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
 
     model = Logits(GPT2LMHeadModel(GPT2Config(attn_implementation="eager")).eval()).eval()
     ids = np.random.default_rng(0).integers(0, 50257, (2, 16), dtype=np.int64)

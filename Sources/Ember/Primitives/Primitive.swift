@@ -281,9 +281,15 @@ extension Primitive {
         }
     }
 
-    /// How many outputs the primitive gives, whether or not its shape rule accepts `inputs`.
+    /// How many outputs the primitive gives, whether or not its shape rule accepts `inputs`
+    /// (exhaustive, like the other tables, so that a new primitive states its count).
     func outputCount(_ inputs: [TensorSpec]) -> Int {
         switch self {
+        case .unary, .binary, .compare, .select, .cast, .reduce, .argReduce, .cumsum, .argsort, .reshape, .permute,
+             .expand, .slice, .pad, .concat, .flip, .copy, .gather, .scatterAdd, .indexSelect, .indexAdd, .matmul,
+             .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward, .avgPool2d,
+             .avgPool2dBackward, .stopGradient, .randomBits:
+            return 1
         case .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .attentionBackward: return 3
         case .attention: return 2
         case .custom(let function): return Custom.outputSpecs(function, inputs).count
@@ -293,7 +299,6 @@ extension Primitive {
             case .reduce: return 1
             case .layerNorm: return 3
             }
-        default: return 1
         }
     }
 
