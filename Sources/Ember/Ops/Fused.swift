@@ -21,6 +21,9 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
     public enum Head: Hashable, Sendable {
         /// conv2d(x, weight) or conv2d(x, weight, bias)
         case conv2d(ConvConfig, hasBias: Bool)
+        /// matmul(x, weight) then the epilogue, whose bias and residual are the next inputs
+        /// (the program is then the identity on register 0: the head does all the work).
+        case matmul(LinearEpilogue)
     }
 
     /// What happens to the single output register after the elementwise program.
@@ -64,6 +67,7 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         switch head {
         case nil: return 0
         case .conv2d(_, let hasBias): return hasBias ? 3 : 2
+        case .matmul(let epilogue): return 2 + (epilogue.hasBias ? 1 : 0) + (epilogue.hasResidual ? 1 : 0)
         }
     }
 
@@ -72,6 +76,7 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         switch head {
         case nil: return nil
         case .conv2d(let config, _): return .conv2d(config)
+        case .matmul: return .matmul
         }
     }
 
@@ -126,7 +131,9 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         }
         if let headPrimitive {
             let inputs = (0..<headInputCount).map { "in\($0)" }.joined(separator: ", ")
-            parts.insert("r0 = \(headPrimitive.name)(\(inputs))", at: 0)
+            var head = "\(headPrimitive.name)(\(inputs))"
+            if case .matmul(let epilogue) = self.head { head = epilogue.describe(head) }
+            parts.insert("r0 = \(head)", at: 0)
         }
         let results = outputs.map { "r\($0)" }.joined(separator: ", ")
         switch tail {
@@ -151,7 +158,7 @@ enum Fused {
         var registers = Array(inputs.prefix(program.operandCount))
         if let head = program.headPrimitive {
             guard program.operandCount >= 1 else { throw ShapeError(name, "a head needs register 0 among the operands") }
-            let headed = try head.outputSpecs(Array(inputs.prefix(program.headInputCount)))[0]
+            let headed = try headSpec(program, head, Array(inputs.prefix(program.headInputCount)))
             registers = [headed] + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
         }
         for operand in registers where ShapeMath.broadcast(operand.shape, program.domain) != program.domain {
@@ -165,6 +172,36 @@ enum Fused {
             registers.append(try primitive.outputSpecs(operands.map { registers[$0] })[0])
         }
         return registers
+    }
+
+    /// The head's result spec; a matmul's bias must broadcast along its last axis and its
+    /// residual have its spec.
+    static func headSpec(_ program: FusedProgram, _ head: Primitive, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        let product = try head.outputSpecs(Array(inputs.prefix(2)))[0]
+        guard case .matmul(let epilogue) = program.head else { return try head.outputSpecs(inputs)[0] }
+        var next = 2
+        if epilogue.hasBias {
+            let bias = inputs[next]
+            guard bias.dtype == product.dtype, let n = product.shape.last, bias.shape.last == n,
+                  bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.shape.count <= product.shape.count else {
+                throw ShapeError("fused", "a matmul's bias must be [\(product.shape.last ?? 0)] of \(product.dtype), got \(bias)")
+            }
+            next += 1
+        }
+        if epilogue.hasResidual && inputs[next] != product {
+            throw ShapeError("fused", "a matmul's residual must be \(product), got \(inputs[next])")
+        }
+        return product
+    }
+
+    /// The head run through the dispatcher, a matmul's epilogue one operation at a time.
+    static func headResult(_ program: FusedProgram, _ head: Primitive, _ inputs: [Tensor]) -> Tensor {
+        guard case .matmul(let epilogue) = program.head else { return Dispatch.run1(head, inputs) }
+        var y = Dispatch.run1(.matmul, Array(inputs.prefix(2)))
+        if epilogue.hasBias { y = y + inputs[2] }
+        if let activation = epilogue.activation { y = activation.apply(y) }
+        if epilogue.hasResidual { y = y + inputs[inputs.count - 1] }
+        return y
     }
 
     static func outputSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
@@ -191,7 +228,7 @@ enum Fused {
         var registers = Array(inputs.prefix(program.operandCount))
         if let head = program.headPrimitive {
             let headInputs = Array(inputs.prefix(program.headInputCount))
-            registers = [Dispatch.run1(head, headInputs)]
+            registers = [headResult(program, head, headInputs)]
                 + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
         }
         for instruction in program.instructions {
