@@ -1,7 +1,8 @@
 /// The fused primitive that `compile` builds: a chain of elementwise operations run as one
 /// loop over memory, optionally ending in a reduction or a layer normalization of its
 /// result (so the chain's value is never written out), or optionally starting from a
-/// convolution whose result it transforms before it is written (an activation). Its rules are those of the
+/// convolution whose result it transforms before it is written (an activation), or from a
+/// matmul that applies a `LinearEpilogue` itself. Its rules are those of the
 /// operations it stands for: the shape rule replays their shape rules, and the derivative
 /// rule re-expresses the program with tensor operations and differentiates that.
 public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
@@ -177,8 +178,8 @@ enum Fused {
     /// The head's result spec; a matmul's bias must broadcast along its last axis and its
     /// residual have its spec.
     static func headSpec(_ program: FusedProgram, _ head: Primitive, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
-        let product = try head.outputSpecs(Array(inputs.prefix(2)))[0]
         guard case .matmul(let epilogue) = program.head else { return try head.outputSpecs(inputs)[0] }
+        let product = try head.outputSpecs(Array(inputs.prefix(2)))[0]
         var next = 2
         if epilogue.hasBias {
             let bias = inputs[next]
