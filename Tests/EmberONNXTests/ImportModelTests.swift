@@ -44,8 +44,10 @@ final class ImportModelTests: XCTestCase {
             let (_, item) = try ImportFixtures.cases(name).max { $0.key < $1.key }!
             let inputs = model.inputs.map { item.inputs[$0.name]! }
             let eager = noGrad { model(inputs) }
-            let compiled = noGrad { compile({ model($0) })(inputs) }
+            let function = compile({ model($0) })
+            let compiled = noGrad { function(inputs) }
             for (a, b) in zip(eager, compiled) { XCTAssertLessThan(maxDifference(a, b), 1e-5, "\(name) compiled") }
+            checkLinearFusion(model, function.graph(for: inputs), name)
             // vmap over a new leading axis of two copies equals the model on each.
             let stacked = inputs.map { Tensor.stack([$0, $0], axis: 0) }
             let mapped = noGrad { vmap({ model($0) })(stacked) }
@@ -100,6 +102,20 @@ final class ImportModelTests: XCTestCase {
         XCTAssertEqual(model.stateDict()["fc.weight"]!.doubles, model.namedParameters().first { $0.0 == "fc.weight" }!.1.doubles)
     }
 
+    /// Compiled, every exported linear layer (MatMul or Gemm with a weight matrix) is one fused
+    /// matmul, and each erf GELU (Div, Erf, Add, Mul, Mul) its activation.
+    func checkLinearFusion(_ model: ONNXModel, _ graph: Graph, _ name: String) {
+        let counts = Dictionary(uniqueKeysWithValues: model.operatorCounts.map { ($0.op, $0.count) })
+        let epilogues = graph.operations.compactMap { operation -> LinearEpilogue? in
+            guard case .fused(let program) = operation.primitive, case .matmul(let epilogue) = program.head else { return nil }
+            return epilogue
+        }
+        XCTAssertEqual(epilogues.filter { $0.activation == .gelu }.count, counts["Erf"] ?? 0, "\(name): \(epilogues)")
+        XCTAssertGreaterThanOrEqual(epilogues.count, counts["Gemm"] ?? 0, "\(name): \(epilogues)")
+        XCTAssertEqual(epilogues.count + graph.operations.filter { $0.primitive == .matmul }.count,
+                       (counts["MatMul"] ?? 0) + (counts["Gemm"] ?? 0), "\(name): every product is fused or a plain matmul")
+    }
+
     func testMiniLMExportMatchesOnnxruntimeWhenPresent() throws {
         // The real all-MiniLM-L6-v2 export, written by scripts/onnx-import-check.py (minilm) when the
         // model folder from scripts/fetch-minilm.sh is there.
@@ -114,5 +130,16 @@ final class ImportModelTests: XCTestCase {
         for (name, value) in outputs {
             XCTAssertLessThan(maxDifference(value, arrays["output.\(name)"]!), 1e-4, name)
         }
+        // Compiled for inference: the 36 linear layers are fused matmuls (6 with GELU), same values.
+        let inputs = model.inputs.map { arrays["input.\($0.name)"]! }
+        let function = compile({ model($0) }, options: .inference)
+        let compiled = noGrad { function(inputs) }
+        for (value, output) in zip(compiled, model.outputs) {
+            XCTAssertLessThan(maxDifference(value, arrays["output.\(output.name)"]!), 1e-4, output.name)
+        }
+        let graph = function.graph(for: inputs)
+        checkLinearFusion(model, graph, "minilm")
+        let linear = graph.operations.filter { if case .fused(let p) = $0.primitive, case .matmul = p.head { true } else { false } }
+        XCTAssertEqual(linear.count, 36)
     }
 }

@@ -1,7 +1,8 @@
 /// The fused primitive that `compile` builds: a chain of elementwise operations run as one
 /// loop over memory, optionally ending in a reduction or a layer normalization of its
 /// result (so the chain's value is never written out), or optionally starting from a
-/// convolution whose result it transforms before it is written (an activation). Its rules are those of the
+/// convolution whose result it transforms before it is written (an activation), or from a
+/// matmul that applies a `LinearEpilogue` itself. Its rules are those of the
 /// operations it stands for: the shape rule replays their shape rules, and the derivative
 /// rule re-expresses the program with tensor operations and differentiates that.
 public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
@@ -21,6 +22,9 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
     public enum Head: Hashable, Sendable {
         /// conv2d(x, weight) or conv2d(x, weight, bias)
         case conv2d(ConvConfig, hasBias: Bool)
+        /// matmul(x, weight) then the epilogue, whose bias and residual are the next inputs
+        /// (the program is then the identity on register 0: the head does all the work).
+        case matmul(LinearEpilogue)
     }
 
     /// What happens to the single output register after the elementwise program.
@@ -64,6 +68,7 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         switch head {
         case nil: return 0
         case .conv2d(_, let hasBias): return hasBias ? 3 : 2
+        case .matmul(let epilogue): return 2 + (epilogue.hasBias ? 1 : 0) + (epilogue.hasResidual ? 1 : 0)
         }
     }
 
@@ -72,6 +77,7 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         switch head {
         case nil: return nil
         case .conv2d(let config, _): return .conv2d(config)
+        case .matmul: return .matmul
         }
     }
 
@@ -126,7 +132,9 @@ public struct FusedProgram: Hashable, Sendable, CustomStringConvertible {
         }
         if let headPrimitive {
             let inputs = (0..<headInputCount).map { "in\($0)" }.joined(separator: ", ")
-            parts.insert("r0 = \(headPrimitive.name)(\(inputs))", at: 0)
+            var head = "\(headPrimitive.name)(\(inputs))"
+            if case .matmul(let epilogue) = self.head { head = epilogue.describe(head) }
+            parts.insert("r0 = \(head)", at: 0)
         }
         let results = outputs.map { "r\($0)" }.joined(separator: ", ")
         switch tail {
@@ -151,7 +159,7 @@ enum Fused {
         var registers = Array(inputs.prefix(program.operandCount))
         if let head = program.headPrimitive {
             guard program.operandCount >= 1 else { throw ShapeError(name, "a head needs register 0 among the operands") }
-            let headed = try head.outputSpecs(Array(inputs.prefix(program.headInputCount)))[0]
+            let headed = try headSpec(program, head, Array(inputs.prefix(program.headInputCount)))
             registers = [headed] + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
         }
         for operand in registers where ShapeMath.broadcast(operand.shape, program.domain) != program.domain {
@@ -165,6 +173,36 @@ enum Fused {
             registers.append(try primitive.outputSpecs(operands.map { registers[$0] })[0])
         }
         return registers
+    }
+
+    /// The head's result spec; a matmul's bias must broadcast along its last axis and its
+    /// residual have its spec.
+    static func headSpec(_ program: FusedProgram, _ head: Primitive, _ inputs: [TensorSpec]) throws(ShapeError) -> TensorSpec {
+        guard case .matmul(let epilogue) = program.head else { return try head.outputSpecs(inputs)[0] }
+        let product = try head.outputSpecs(Array(inputs.prefix(2)))[0]
+        var next = 2
+        if epilogue.hasBias {
+            let bias = inputs[next]
+            guard bias.dtype == product.dtype, let n = product.shape.last, bias.shape.last == n,
+                  bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.shape.count <= product.shape.count else {
+                throw ShapeError("fused", "a matmul's bias must be [\(product.shape.last ?? 0)] of \(product.dtype), got \(bias)")
+            }
+            next += 1
+        }
+        if epilogue.hasResidual && inputs[next] != product {
+            throw ShapeError("fused", "a matmul's residual must be \(product), got \(inputs[next])")
+        }
+        return product
+    }
+
+    /// The head run through the dispatcher, a matmul's epilogue one operation at a time.
+    static func headResult(_ program: FusedProgram, _ head: Primitive, _ inputs: [Tensor]) -> Tensor {
+        guard case .matmul(let epilogue) = program.head else { return Dispatch.run1(head, inputs) }
+        var y = Dispatch.run1(.matmul, Array(inputs.prefix(2)))
+        if epilogue.hasBias { y = y + inputs[2] }
+        if let activation = epilogue.activation { y = activation.apply(y) }
+        if epilogue.hasResidual { y = y + inputs[inputs.count - 1] }
+        return y
     }
 
     static func outputSpecs(_ program: FusedProgram, _ inputs: [TensorSpec]) throws(ShapeError) -> [TensorSpec] {
@@ -191,7 +229,7 @@ enum Fused {
         var registers = Array(inputs.prefix(program.operandCount))
         if let head = program.headPrimitive {
             let headInputs = Array(inputs.prefix(program.headInputCount))
-            registers = [Dispatch.run1(head, headInputs)]
+            registers = [headResult(program, head, headInputs)]
                 + inputs[program.headInputCount..<(program.headInputCount + program.operandCount - 1)]
         }
         for instruction in program.instructions {

@@ -168,6 +168,10 @@ extension Primitive {
         func short(_ name: String) -> String { String(name.prefix { $0 != "(" }) }
         guard case .fused(let program) = self else { return short(name) }
         var parts = program.headPrimitive.map { [short($0.name)] } ?? []
+        if case .matmul(let epilogue) = program.head {
+            parts += (epilogue.hasBias ? ["add"] : []) + (epilogue.activation.map { [$0.rawValue] } ?? [])
+                + (epilogue.hasResidual ? ["add"] : [])
+        }
         parts += program.instructions.map { short(FusedProgram.primitive(of: $0).0.name) }
         switch program.tail {
         case nil: break

@@ -22,7 +22,7 @@ public final class Linear: Module, Layer {
                      "Linear(\(inFeatures), \(outFeatures)): expected an input whose last axis is \(inFeatures), got \(x.shape)")
         // Under autocast the weight is cast before the transpose (a parameter is cast once
         // per region) and the bias joins the product's type, as in PyTorch's `linear`.
-        let y = x.matmul(Autocast.lowered(weight).transposed())
-        return bias.map { y + Autocast.lowered($0) } ?? y
+        // One fused primitive in eager inference, the product and the add otherwise.
+        return Ember.linear(x, Autocast.lowered(weight).transposed(), bias: bias.map { Autocast.lowered($0) })
     }
 }

@@ -44,6 +44,9 @@ extension FusedKernels {
     /// tensor of the output's layout and runs the rest of the program on it.
     static func runWithHead(_ program: FusedProgram, _ inputs: [Tensor], _ outputs: [Tensor], fixedWeight: Bool,
                             backend: CPUBackend) {
+        if case .matmul(let epilogue) = program.head {
+            return LinearKernels.run(epilogue, inputs, outputs[0], fixedWeight: fixedWeight, backend: backend)
+        }
         guard case .conv2d(let config, _) = program.head else { preconditionFailure("fused: no head") }
         let headInputs = Array(inputs.prefix(program.headInputCount))
         let out = outputs[0]

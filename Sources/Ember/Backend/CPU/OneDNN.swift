@@ -250,12 +250,24 @@ final class OneDNN: @unchecked Sendable {
         case sum
         /// An elementwise function (alpha and beta 0: plain relu, ...).
         case eltwise(dnnl_alg_kind_t)
+        /// An elementwise function with its alpha (swish's sigmoid scale: 1 for SiLU).
+        case eltwiseWithAlpha(dnnl_alg_kind_t, alpha: Float)
+        /// Adds a dense float32 tensor of these dims, passed as `binaryArgument(index)`.
+        case binaryAdd(dims: [Int])
 
         var key: String {
             switch self {
             case .sum: return "sum"
             case .eltwise(let algorithm): return "eltwise \(algorithm.rawValue)"
+            case .eltwiseWithAlpha(let algorithm, let alpha): return "eltwise \(algorithm.rawValue) \(alpha)"
+            case .binaryAdd(let dims): return "add \(dims)"
             }
+        }
+
+        /// The execution argument of the second operand of the binary post-op at `index`
+        /// (DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, a macro Swift cannot import).
+        static func binaryArgument(_ index: Int) -> Int32 {
+            Int32(DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE) * Int32(index + 1) | Int32(DNNL_ARG_SRC_1)
         }
     }
 
@@ -282,6 +294,11 @@ final class OneDNN: @unchecked Sendable {
                 case .sum: OneDNN.check(dnnl_post_ops_append_sum(ops, 1), "post-op for \(what)")
                 case .eltwise(let algorithm):
                     OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, algorithm, 0, 0), "post-op for \(what)")
+                case .eltwiseWithAlpha(let algorithm, let alpha):
+                    OneDNN.check(dnnl_post_ops_append_eltwise(ops, 1, algorithm, alpha, 0), "post-op for \(what)")
+                case .binaryAdd(let dims):
+                    var md = OneDNN.denseDesc(dims)
+                    OneDNN.check(dnnl_post_ops_append_binary(ops, dnnl_binary_add, &md), "post-op for \(what)")
                 }
             }
             OneDNN.check(dnnl_primitive_attr_create(&attributes), "attributes for \(what)")

@@ -41,7 +41,7 @@ public struct CompileOptions: Sendable {
         passes.append(CommonSubexpressionElimination(mergeEqualConstants: foldConstants))
         if foldConstants && foldBatchNorm { passes.append(BatchNormFolding()) }
         if winograd { passes.append(WinogradConvolution()) }
-        if fuseElementwise { passes += [ElementwiseFusion(), ConvolutionFusion()] }
+        if fuseElementwise { passes += [LinearFusion(), ElementwiseFusion(), ConvolutionFusion()] }
         passes.append(DeadCodeElimination())
         return passes
     }

@@ -54,7 +54,11 @@ struct LayoutPlan: CustomStringConvertible {
         switch primitive {
         case .conv2d: return .convolution
         case .fused(let program) where program.tail == nil:
-            return program.head == nil ? .follower : .convolution
+            switch program.head {
+            case nil: return .follower
+            case .conv2d: return .convolution
+            case .matmul: return nil
+            }
         case .unary, .binary, .compare, .select, .cast, .maxPool2d, .avgPool2d: return .follower
         default: return nil
         }
@@ -73,6 +77,7 @@ struct LayoutPlan: CustomStringConvertible {
         // As the image, not as a weight or bias (those are reordered on every call).
         case .conv2d: return !operation.inputs.dropFirst().contains(id)
         case .fused(let program) where program.head != nil:
+            guard case .conv2d = program.head else { return false }
             return !operation.inputs[1..<program.headInputCount].contains(id)
         case .fused, .unary, .binary, .compare, .select, .cast, .maxPool2d, .avgPool2d, .reduce: return true
         default: return false
