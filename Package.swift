@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
                           path: "Tests/DistributedChecks"),
         // bench/sharding.sh: memory per rank of DDP, ZeRO-1/2 and FSDP, and pipeline bubbles, under mpirun.
-        .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed"],
+        .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed", "EmberModels"],
                           path: "bench/ShardingBench"),
         .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
         .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain",
