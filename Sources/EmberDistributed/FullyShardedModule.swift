@@ -95,8 +95,7 @@ public final class FullyShardedModule: Module, Layer {
         layer.replaceState(Dictionary(uniqueKeysWithValues: zip(parameterNames, self.shards)))
         gather = customVJP({ [unowned self] inputs in
                                // Traced for the output specs only: stand-ins of the full shapes.
-                               inputs[0].isAbstract ? layerShapes().map { Tensor.zeros($0.shape, dtype: $0.dtype) }
-                                                    : stopOnError { try fullParameters() } },
+                               inputs[0].isAbstract ? standIns(from: inputs) : stopOnError { try fullParameters() } },
                            backward: { [unowned self] _, _, cotangents in reduceScatter(cotangents) },
                            name: "fully_sharded_gather")
         call = customVJP({ [unowned self] inputs in forwardPass(inputs) },
@@ -109,9 +108,8 @@ public final class FullyShardedModule: Module, Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         if reshardsAfterForward { return call([x] + shards)[0] }
-        if x.isAbstract { return forwardPass([x])[0] }
+        if x.isAbstract { return forwardPass([x] + shards)[0] }
         // Recorded: the graph keeps the gathered parameters, and the inner units' calls.
-        if layer.isTraining != isTraining { layer.train(isTraining) }
         let full = shards.isEmpty ? [] : gather(shards)
         return layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer.callingOwnForward { layer(x) } }
     }
@@ -194,11 +192,9 @@ public final class FullyShardedModule: Module, Layer {
         let x = inputs[0]
         // Traced for the output's shape only: stand-ins of the full shapes will do.
         if x.isAbstract {
-            let standIns = zip(parameterNames, layerShapes()).map { ($0, Tensor.zeros($1.shape, dtype: $1.dtype)) }
+            let standIns = zip(parameterNames, standIns(from: Array(inputs.dropFirst())))
             return [layer.withState(Dictionary(uniqueKeysWithValues: standIns)) { layer.callingOwnForward { layer(x) } }]
         }
-        // The layer is outside the module tree, so train() and eval() do not reach it.
-        if layer.isTraining != isTraining { layer.train(isTraining) }
         if isTraining {
             generatorStates = generatorStates.filter { $0.value.input != nil }
             generatorStates[ObjectIdentifier(x)] = StartingState(input: x, state: Generator.global.state)
@@ -239,6 +235,17 @@ public final class FullyShardedModule: Module, Layer {
             for (position, index) in indices.enumerated() { shardGradients[index] = layout.chunk(position, of: mine) }
         }
         return shardGradients.map { $0! }
+    }
+
+    /// Tensors of the full parameters' shapes made from the chunks (abstract while the output
+    /// specs are traced) by shape operations alone. Concrete stand-ins (zeros) would stay
+    /// among the constants of the traced graph, which the custom function keeps: a full copy
+    /// of the unit's parameters on every rank for as long as the unit lives.
+    private func standIns(from chunks: [Tensor]) -> [Tensor] {
+        zip(chunks, layerShapes()).map { chunk, full in
+            let flat = Tensor.concatenate(Array(repeating: chunk.reshaped(to: [-1]), count: group.worldSize))
+            return flat.narrow(axis: 0, start: 0, count: full.shape.reduce(1, *)).reshaped(to: full.shape)
+        }
     }
 
     /// The full shapes and dtypes of the parameters, in `parameterNames` order.

@@ -25,6 +25,14 @@ func statusKilobytes(_ field: String) -> Double {
     return Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan
 }
 
+/// With EMBER_BENCH_PHASES set, each rank prints its resident memory without Ember's block
+/// cache at each phase of the run (to stderr), to see where memory stays.
+func phase(_ name: String) {
+    guard ProcessInfo.processInfo.environment["EMBER_BENCH_PHASES"] != nil else { return }
+    CPUBackend.shared.emptyCache()
+    FileHandle.standardError.write(Data("rank \(group.rank) \(name): \(Int(statusKilobytes("VmRSS") / 1024)) MiB\n".utf8))
+}
+
 func bytes(_ tensors: [Tensor]) -> Int { tensors.reduce(0) { $0 + $1.count * $1.dtype.byteSize } }
 
 /// Rank 0 prints one JSON line with every rank's figures.
@@ -59,6 +67,7 @@ func measureMemory(mode: String, tiny: Bool) throws {
     let gpt = benchGPT(tiny: tiny)
     let vocabulary = gpt.config.vocabSize, fullCount = gpt.parameterCount
     let residentWithModel = statusKilobytes("VmRSS") / 1024
+    phase("model built")
     let model: any Layer
     let backward: () -> Void, update: () -> Void
     let accounted: () -> (parameters: Int, gradients: Int, state: Int)
@@ -86,7 +95,12 @@ func measureMemory(mode: String, tiny: Bool) throws {
         let sharded = try fullyShard(gpt, group: group, policy: mode == "fsdp-block" ? .moduleTypes([GPTBlock.self]) : .wholeModel)
         model = sharded
         let optimizer = Adam(sharded.parameters(), lr: 1e-4)
-        (backward, update) = ({ optimizer.zeroGrad(); loss(model).backward() }, { optimizer.step() })
+        (backward, update) = ({
+            optimizer.zeroGrad()
+            let value = loss(model)
+            phase("after forward")
+            value.backward()
+        }, { optimizer.step() })
         accounted = { (bytes(sharded.parameters()), bytes(sharded.parameters().compactMap(\.grad)), stateBytes(optimizer)) }
     default:
         fail("unknown memory mode '\(mode)' (ddp, zero1, zero2, zero2-at-step, fsdp-block, fsdp-model)")
@@ -94,6 +108,7 @@ func measureMemory(mode: String, tiny: Bool) throws {
     // The full model is built on every rank before it is sharded (no meta-device
     // initialization): what sharding freed is in Ember's cache of large blocks until emptied.
     let residentAfterSharding = statusKilobytes("VmRSS") / 1024
+    phase("wrapped")
     var seconds = [Double]()
     // The gradients a rank holds between backward and the step (the most it holds at once).
     var gradientsAfterBackward = 0
@@ -102,8 +117,10 @@ func measureMemory(mode: String, tiny: Bool) throws {
         let start = Date()
         backward()
         gradientsAfterBackward = accounted().gradients
+        phase("after backward")
         update()
         seconds.append(Date().timeIntervalSince(start))
+        phase("after step")
     }
     let (p, g, s) = accounted()
     let resident = statusKilobytes("VmRSS") / 1024
