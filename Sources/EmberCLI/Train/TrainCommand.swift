@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
         best.ckpt, tensorboard/ (event files) and at the end report.svg and report.md. \
         --resume continues from checkpoints/last.ckpt (saved at every epoch's end and every \
         --checkpoint-every steps) with the run's saved settings; only --epochs (to train longer), \
-        --workers, --checkpoint-every and the distribution (--nproc, --zero, --fsdp: checkpoints hold \
+        --workers, --checkpoint-every and the distribution (--nproc, --zero, --fsdp, --fsdp-wrap: checkpoints hold \
         the consolidated state) may change.
         """)
 
