@@ -119,9 +119,10 @@ let package = Package(
         .executableTarget(name: "ember-distributed-checks", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberModels", "EmberTrain", "EmberDistributed"],
                           path: "Tests/DistributedChecks"),
         // bench/sharding.sh: memory per rank of DDP, ZeRO-1/2 and FSDP, and pipeline bubbles, under mpirun.
-        .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed"],
+        .executableTarget(name: "ember-sharding-bench", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberDistributed", "EmberModels"],
                           path: "bench/ShardingBench"),
-        .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "ember-distributed-checks"]),
+        .testTarget(name: "EmberDistributedTests", dependencies: ["Ember", "EmberNN", "EmberOptim", "EmberData", "EmberDistributed", "EmberModels",
+                                                                 "ember-distributed-checks"]),
         .testTarget(name: "EmberServeTests", dependencies: ["EmberServe", "EmberRuns", "Ember", "EmberData", "EmberNN", "EmberOptim", "EmberTrain",
                                                            "EmberONNX"]),
         // The fixtures and the onnxruntime script are read from the source tree (#filePath).

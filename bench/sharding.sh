@@ -19,7 +19,10 @@ for part in "${parts[@]}"; do
     case "$part" in
     memory)
         for ranks in 1 2 4; do
-            for mode in ddp zero1 zero2-at-step zero2 fsdp; do run "$ranks" memory "$mode"; done
+            for mode in ddp zero1 zero2-at-step zero2 fsdp-block fsdp-model; do
+                run "$ranks" memory "$mode"
+                run "$ranks" memory "$mode" tiny   # the fixed footprint: the same launch, a one-block GPT
+            done
         done ;;
     bubble)
         for schedule in gpipe 1f1b; do

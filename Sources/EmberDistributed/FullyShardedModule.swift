@@ -5,6 +5,9 @@ import EmberNN
 /// layer's parameters live sharded across the ranks of a group, and each rank holds only its
 /// chunk of each (flattened, padded to a multiple of the world size: `ShardLayout`).
 ///
+/// The layer is the unit's child under the empty key, so the unit's parameter and state keys
+/// are the layer's own; between calls its parameter slots hold this rank's chunks.
+///
 /// A call all-gathers the full parameters, runs the layer without recording its operations,
 /// and lets the full parameters go. Backward all-gathers them again, recomputes the layer's
 /// forward pass from its saved input (as FSDP with activation checkpointing does, so neither
@@ -23,18 +26,28 @@ import EmberNN
 /// generator is rewound to where the forward pass started), so dropout works. Buffers (batch
 /// norm statistics) stay whole on every rank. Parameters tied to a tensor outside the unit
 /// cannot be sharded: wrap the modules that share them in one unit.
+///
+/// A unit may contain units (`fullyShard(_:group:policy:)` puts them in the layer's tree
+/// with `replaceModule`); it then shards only the parameters outside them and keeps its
+/// gathered parameters from forward to backward instead of recomputing (`reshardsAfterForward`
+/// false, as PyTorch's root unit), so that the inner units' own backward passes run once.
 public final class FullyShardedModule: Module, Layer {
-    /// The layer, held outside the module tree: its parameter slots hold empty placeholders
-    /// between calls, and `parameters()` of this module are the shards.
-    private struct Wrapped { let layer: any Layer }
-    private let wrapped: Wrapped
+    /// The layer, a child under the empty key.
+    private let child: Child<Module>
+    private var module: Module { child.wrappedValue }
     public let group: any ProcessGroup
-    /// The wrapped layer's parameter names, in its `namedParameters()` order.
+    /// Whether the full parameters are let go after the forward pass and gathered again for
+    /// a recomputation in backward (true), or kept by the autograd graph until backward.
+    public let reshardsAfterForward: Bool
+    /// The names of the parameters this unit shards (not those of units inside it), in the
+    /// layer's `namedParameters()` order.
     public let parameterNames: [String]
     private let layouts: [(indices: [Int], layout: ShardLayout)]
     /// This rank's chunk of each parameter, in `parameterNames` order.
     public let shards: [Tensor]
     private var call: (([Tensor]) -> [Tensor])!
+    /// The full parameters from the shards, differentiably (backward reduce-scatters).
+    private var gather: (([Tensor]) -> [Tensor])!
     /// The units used before and after this one in a `fullyShard` model, whose all-gathers
     /// this one's backward and forward passes prefetch (in a struct, outside the module tree).
     struct Neighbours {
@@ -54,12 +67,19 @@ public final class FullyShardedModule: Module, Layer {
     }
     private var generatorStates: [ObjectIdentifier: StartingState] = [:]
 
-    /// Shards `layer`'s parameters (rank 0's values) across `group` and releases the full ones.
-    public init(_ layer: any Layer, group: any ProcessGroup) throws {
-        let named = layer.namedParameters()
-        try broadcastCoalesced(named.map(\.1) + layer.namedBuffers().map(\.1), from: 0, in: group)
-        wrapped = Wrapped(layer: layer)
+    /// Shards `layer`'s parameters (rank 0's values) across `group` and releases the full
+    /// ones; those of units already inside `layer` stay theirs.
+    public init(_ layer: any Layer, group: any ProcessGroup, reshardsAfterForward: Bool = true) throws {
+        let inner = layer.namedModules().compactMap { $0.1 as? FullyShardedModule }
+        precondition(!reshardsAfterForward || inner.isEmpty,
+                     "FullyShardedModule: a unit that contains units (here \(inner.count)) keeps its parameters from forward to backward: pass reshardsAfterForward: false")
+        let innerTensors = Set(inner.flatMap { $0.layer.namedParameters().map(\.1) + $0.layer.namedBuffers().map(\.1) }.map(ObjectIdentifier.init))
+        let named = layer.namedParameters().filter { !innerTensors.contains(ObjectIdentifier($0.1)) }
+        let buffers = layer.namedBuffers().map(\.1).filter { !innerTensors.contains(ObjectIdentifier($0)) }
+        try broadcastCoalesced(named.map(\.1) + buffers, from: 0, in: group)
+        child = Child(wrappedValue: layer, key: "")
         self.group = group
+        self.reshardsAfterForward = reshardsAfterForward
         parameterNames = named.map(\.0)
         layouts = shardLayouts(of: named.map(\.1), worldSize: group.worldSize)
         var shards = [Tensor?](repeating: nil, count: named.count)
@@ -71,21 +91,27 @@ public final class FullyShardedModule: Module, Layer {
         }
         self.shards = shards.map { $0! }
         super.init()
-        for (name, shard) in zip(parameterNames, self.shards) {
-            registerParameter(shard, as: name.replacingOccurrences(of: ".", with: "_"))
-        }
-        // Distinct empty placeholders, so that no two slots look tied.
-        layer.replaceState(Dictionary(uniqueKeysWithValues: named.map { ($0.0, Tensor.zeros([0], dtype: $0.1.dtype)) }))
+        // The chunks take the full tensors' places (tied slots included), which are released.
+        layer.replaceState(Dictionary(uniqueKeysWithValues: zip(parameterNames, self.shards)))
+        gather = customVJP({ [unowned self] inputs in
+                               // Traced for the output specs only: stand-ins of the full shapes.
+                               inputs[0].isAbstract ? standIns(from: inputs) : stopOnError { try fullParameters() } },
+                           backward: { [unowned self] _, _, cotangents in reduceScatter(cotangents) },
+                           name: "fully_sharded_gather")
         call = customVJP({ [unowned self] inputs in forwardPass(inputs) },
                          backward: { [unowned self] inputs, _, cotangents in backwardPass(inputs, cotangents[0]) },
                          name: "fully_sharded")
     }
 
-    /// The wrapped layer (its parameters are placeholders outside `withFullParameters`).
-    public var layer: any Layer { wrapped.layer }
+    /// The wrapped layer (its parameters are this rank's chunks outside `withFullParameters`).
+    public var layer: any Layer { module as! any Layer }
 
     public func forward(_ x: Tensor) -> Tensor {
-        call([x] + shards)[0]
+        if reshardsAfterForward { return call([x] + shards)[0] }
+        if x.isAbstract { return forwardPass([x] + shards)[0] }
+        // Recorded: the graph keeps the gathered parameters, and the inner units' calls.
+        let full = shards.isEmpty ? [] : gather(shards)
+        return layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer.callingOwnForward { layer(x) } }
     }
 
     /// The full parameters, gathered from every rank's chunks (a collective), or the
@@ -127,9 +153,10 @@ public final class FullyShardedModule: Module, Layer {
         return try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { try body(layer) }
     }
 
-    /// The wrapped layer's state dict with full parameters, on every rank (a collective).
+    /// The wrapped layer's state dict with full parameters (those of inner units too), on
+    /// every rank (a collective).
     public func fullStateDict() throws -> [String: Tensor] {
-        try withFullParameters { $0.stateDict().mapValues { $0.contiguous() } }
+        try withFullParameters { _ in try consolidatedStateDict(of: module).mapValues { $0.contiguous() } }
     }
 
     /// The full shape of each parameter, in `parameterNames` order.
@@ -137,8 +164,12 @@ public final class FullyShardedModule: Module, Layer {
 
     /// The shapes of `fullStateDict()`, found without communicating.
     public func fullStateShapes() -> [String: [Int]] {
-        var shapes = layer.stateDict().mapValues(\.shape)
-        for (name, full) in zip(parameterNames, layerShapes()) { shapes[name] = full.shape }
+        var shapes = consolidatedStateShapes(of: module)
+        // By tensor, so that a tied slot (another name for a chunk) gets the full shape too.
+        let fullShapes = Dictionary(uniqueKeysWithValues: zip(shards.map(ObjectIdentifier.init), layerShapes().map(\.shape)))
+        for (key, tensor) in module.stateDict() {
+            if let shape = fullShapes[ObjectIdentifier(tensor)] { shapes[key] = shape }
+        }
         return shapes
     }
 
@@ -146,7 +177,7 @@ public final class FullyShardedModule: Module, Layer {
     public func loadFullStateDict(_ state: [String: Tensor]) throws {
         let full = try fullParameters()
         try layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) {
-            _ = try layer.loadStateDict(state)
+            try loadConsolidatedStateDict(state, into: module)
         }
         for (indices, layout) in layouts {
             let section = layout.section(of: indices.map { full[$0] }, rank: group.rank)
@@ -161,18 +192,16 @@ public final class FullyShardedModule: Module, Layer {
         let x = inputs[0]
         // Traced for the output's shape only: stand-ins of the full shapes will do.
         if x.isAbstract {
-            let standIns = zip(parameterNames, layerShapes()).map { ($0, Tensor.zeros($1.shape, dtype: $1.dtype)) }
-            return [layer.withState(Dictionary(uniqueKeysWithValues: standIns)) { layer(x) }]
+            let standIns = zip(parameterNames, standIns(from: Array(inputs.dropFirst())))
+            return [layer.withState(Dictionary(uniqueKeysWithValues: standIns)) { layer.callingOwnForward { layer(x) } }]
         }
-        // The layer is outside the module tree, so train() and eval() do not reach it.
-        if layer.isTraining != isTraining { layer.train(isTraining) }
         if isTraining {
             generatorStates = generatorStates.filter { $0.value.input != nil }
             generatorStates[ObjectIdentifier(x)] = StartingState(input: x, state: Generator.global.state)
         }
         let full = stopOnError { try fullParameters() }
         neighbours.next?.prefetch()
-        return [noGrad { layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer(x) } }]
+        return [noGrad { layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, full))) { layer.callingOwnForward { layer(x) } } }]
     }
 
     /// The cotangents of [x] + shards: the layer recomputed with the full parameters,
@@ -189,18 +218,34 @@ public final class FullyShardedModule: Module, Layer {
         let (_, pullback) = vjp({ [self] variables in
             let parameters = differentiatesInput ? Array(variables.dropFirst()) : variables
             return layer.withState(Dictionary(uniqueKeysWithValues: zip(parameterNames, parameters))) {
-                layer(differentiatesInput ? variables[0] : x)
+                layer.callingOwnForward { layer(differentiatesInput ? variables[0] : x) }
             }
         }, differentiatesInput ? [x] + full : full)
         let gradients = pullback(cotangent)
         let parameterGradients = differentiatesInput ? Array(gradients.dropFirst()) : gradients
+        return [differentiatesInput ? gradients[0] : Tensor.zeros(x.shape)] + reduceScatter(parameterGradients)
+    }
+
+    /// Each rank's chunks of the full parameters' gradients, averaged over the ranks.
+    private func reduceScatter(_ parameterGradients: [Tensor]) -> [Tensor] {
         var shardGradients = [Tensor?](repeating: nil, count: shards.count)
         for (indices, layout) in layouts {
             let stacked = layout.stackedSections(indices.map { parameterGradients[$0] })
             let mine = stopOnError { try group.reduceScatter(stacked, op: .average) }.reshaped(to: [layout.sectionSize])
             for (position, index) in indices.enumerated() { shardGradients[index] = layout.chunk(position, of: mine) }
         }
-        return [differentiatesInput ? gradients[0] : Tensor.zeros(x.shape)] + shardGradients.map { $0! }
+        return shardGradients.map { $0! }
+    }
+
+    /// Tensors of the full parameters' shapes made from the chunks (abstract while the output
+    /// specs are traced) by shape operations alone. Concrete stand-ins (zeros) would stay
+    /// among the constants of the traced graph, which the custom function keeps: a full copy
+    /// of the unit's parameters on every rank for as long as the unit lives.
+    private func standIns(from chunks: [Tensor]) -> [Tensor] {
+        zip(chunks, layerShapes()).map { chunk, full in
+            let flat = Tensor.concatenate(Array(repeating: chunk.reshaped(to: [-1]), count: group.worldSize))
+            return flat.narrow(axis: 0, start: 0, count: full.shape.reduce(1, *)).reshaped(to: full.shape)
+        }
     }
 
     /// The full shapes and dtypes of the parameters, in `parameterNames` order.

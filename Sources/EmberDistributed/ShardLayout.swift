@@ -50,9 +50,10 @@ struct ShardLayout {
         }
     }
 
-    /// Rank r's section of `tensors` (a [sectionSize] tensor).
+    /// Rank r's section of `tensors` (a [sectionSize] tensor of its own: a row of the stack
+    /// is contiguous, so `contiguous()` would keep the whole stack alive behind it).
     func section(of tensors: [Tensor?], rank: Int) -> Tensor {
-        noGrad { stackedSections(tensors).narrow(axis: 0, start: rank, count: 1).reshaped(to: [sectionSize]).contiguous() }
+        noGrad { stackedSections(tensors).narrow(axis: 0, start: rank, count: 1).reshaped(to: [sectionSize]).cloned() }
     }
 
     /// Tensor i's chunk within a section (a view).

@@ -12,9 +12,17 @@ public protocol ShardedTrainingState: AnyObject {
 extension ShardedOptimizer: ShardedTrainingState {}
 extension FullyShardedModule: ShardedTrainingState {}
 
-/// The fully sharded units in `model`'s tree, with their dotted names ("" for the model itself).
-public func fullyShardedUnits(in model: Module) -> [(name: String, unit: FullyShardedModule)] {
-    model.namedModules().compactMap { name, module in (module as? FullyShardedModule).map { (name, $0) } }
+/// The fully sharded units in `model`'s tree, with their dotted names ("" for the model
+/// itself), in tree order; the units inside units only when `includingNested` (a unit's
+/// consolidated state already holds theirs).
+public func fullyShardedUnits(in model: Module, includingNested: Bool = false) -> [(name: String, unit: FullyShardedModule)] {
+    if includingNested {
+        return model.namedModules().compactMap { name, module in (module as? FullyShardedModule).map { (name, $0) } }
+    }
+    if let unit = model as? FullyShardedModule { return [("", unit)] }
+    return model.namedChildren().flatMap { key, child in
+        fullyShardedUnits(in: child).map { (joined(key, $0.name), $0.unit) }
+    }
 }
 
 /// `model`'s state dict with each fully sharded unit's chunks replaced by its wrapped layer's
@@ -64,12 +72,12 @@ public func loadConsolidatedStateDict(_ state: [String: Tensor], into model: Mod
     for ((_, unit), unitState) in zip(units, unitStates) { try unit.loadFullStateDict(unitState) }
 }
 
-private func joined(_ prefix: String, _ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+private func joined(_ prefix: String, _ key: String) -> String { prefix.isEmpty ? key : key.isEmpty ? prefix : prefix + "." + key }
 
 /// The full shape of each fully sharded unit's chunk in `model`, by the chunk tensor.
 private func fullShapesOfChunks(in model: Module) -> [ObjectIdentifier: (shape: [Int], group: any ProcessGroup)] {
     var result = [ObjectIdentifier: (shape: [Int], group: any ProcessGroup)]()
-    for (_, unit) in fullyShardedUnits(in: model) {
+    for (_, unit) in fullyShardedUnits(in: model, includingNested: true) {
         for (shard, shape) in zip(unit.shards, unit.fullParameterShapes) { result[ObjectIdentifier(shard)] = (shape, unit.group) }
     }
     return result

@@ -8,7 +8,8 @@ public protocol Layer: Module {
 
 extension Layer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        recordingCall { forward(x) }
+        if let replacement = activeReplacement as? any Layer { return replacement(x) }
+        return recordingCall { forward(x) }
     }
 }
 
@@ -16,6 +17,9 @@ extension Module {
     /// Runs a forward pass so that `summary` sees this module's output. Modules whose call
     /// takes other arguments (attention, recurrent layers) wrap their body in it.
     public func recordingCall<Output>(_ body: () -> Output) -> Output {
+        if let replacement = activeReplacement {
+            preconditionFailure("\(typeName) was replaced by \(replacement.typeName) (replaceModule) and can now only be called as a layer, with one tensor")
+        }
         if let precision { return precision.override { recordingCallInOwnPrecision(body) } }
         return recordingCallInOwnPrecision(body)
     }

@@ -21,6 +21,14 @@ open class Module {
     /// The `ModuleList` standing for each array-valued property, kept so that it has one
     /// identity (and one training flag) across traversals.
     private var listWrappers: [String: ModuleList] = [:]
+    /// The module standing in for this one since `replaceModule(at:with:)` (held by the
+    /// parent, weakly here): the tree shows it in this one's place and calls of this layer run it.
+    public internal(set) weak var replacement: Module?
+    /// The replacements of this module's direct children, which it keeps alive.
+    private var childReplacements: [Module] = []
+    /// Above zero while this layer runs its own `forward` although it has been replaced (the
+    /// replacement calling the module it stands for).
+    private var ownCallDepth = 0
 
     public init() {}
 
@@ -61,8 +69,19 @@ open class Module {
 
     // MARK: Traversal
 
-    /// Direct tensor slots and submodules, with their keys, in declaration order.
-    func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    /// Direct tensor slots and submodules, with their keys, in declaration order; a replaced
+    /// child is seen as its replacement (except by the replacement itself, whose child it may be).
+    final func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+        let (slots, children) = declaredMembers()
+        return (slots, children.map { key, child in
+            if let replacement = child.replacement, replacement !== self { return (key, replacement) }
+            return (key, child)
+        })
+    }
+
+    /// The slots and submodules the module's stored properties hold, as declared (containers
+    /// that hold their layers otherwise override this).
+    func declaredMembers() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         var slots = [(String, TensorSlot)]()
         var children = [(String, Module)]()
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -114,6 +133,50 @@ open class Module {
         }
         return result
     }
+
+    // MARK: Replacing submodules
+
+    /// Puts `replacement` in place of the layer at `path` (a dotted name from
+    /// `namedModules()`, such as "transformer.h.3"), as PyTorch's `setattr` on the parent
+    /// does: from then on the tree (`namedModules`, `parameters`, the state dict, `train`)
+    /// shows the replacement under that name, and calling the layer (`layer(x)`) runs the
+    /// replacement, which may hold the original and call its own forward pass with
+    /// `callingOwnForward`. Swift's stored properties cannot be reassigned by reflection, so
+    /// the parent keeps its reference to the original; only single-tensor calls can be
+    /// redirected, and calling a replaced module any other way stops with a message.
+    /// The parent keeps the replacement alive.
+    public func replaceModule(at path: String, with replacement: any Layer) throws {
+        let components = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !path.isEmpty else { throw ModuleReplacementError("cannot replace the module itself (path \"\"); wrap it instead") }
+        var parent: Module = self
+        for component in components.dropLast() {
+            guard let child = parent.namedChildren().first(where: { $0.0 == component })?.1 else {
+                throw ModuleReplacementError("\(typeName) has no submodule \(path): no child \(component)")
+            }
+            parent = child
+        }
+        guard let original = parent.namedChildren().first(where: { $0.0 == components.last! })?.1 else {
+            throw ModuleReplacementError("\(typeName) has no submodule \(path)")
+        }
+        guard original is any Layer else {
+            throw ModuleReplacementError("\(path) (\(original.typeName)) is not a Layer: only single-tensor calls can be redirected to a replacement")
+        }
+        guard original !== replacement else { return }
+        parent.childReplacements.removeAll { $0 === original.replacement }
+        parent.childReplacements.append(replacement)
+        original.replacement = replacement
+    }
+
+    /// Runs `body`, in which this layer's calls run its own forward pass even when it has
+    /// been replaced: for the replacement that wraps it.
+    public func callingOwnForward<R>(_ body: () throws -> R) rethrows -> R {
+        ownCallDepth += 1
+        defer { ownCallDepth -= 1 }
+        return try body()
+    }
+
+    /// The replacement that this module's calls go to now, if any.
+    var activeReplacement: Module? { ownCallDepth == 0 ? replacement : nil }
 
     /// Every tensor slot below this module, in PyTorch's order: a module's parameters, then
     /// its buffers, then its children's slots.
@@ -254,6 +317,12 @@ open class Module {
     }
 }
 
+/// A `replaceModule(at:with:)` that cannot be done.
+public struct ModuleReplacementError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Missing and unexpected keys of a non-strict state load.
 public struct StateDictReport: Equatable, Sendable {
     public var missingKeys: [String]
@@ -290,12 +359,13 @@ public final class ModuleList: Module {
         self.modules = modules
     }
 
-    override func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    override func declaredMembers() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         ([], modules.enumerated().map { (String($0.offset), $0.element) })
     }
 }
 
-func join(_ prefix: String, _ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+/// A child under the empty key (`@Child(key: "")`) lends its keys to its parent unchanged.
+func join(_ prefix: String, _ key: String) -> String { prefix.isEmpty ? key : key.isEmpty ? prefix : prefix + "." + key }
 
 /// `runningMean` → `running_mean`, `numBatchesTracked` → `num_batches_tracked`.
 func snakeCase(_ name: String) -> String {

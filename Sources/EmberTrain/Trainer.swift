@@ -134,8 +134,8 @@ public final class Trainer {
         if let processGroup, processGroup.worldSize > 1, dataParallel == nil, !sharded {
             dataParallel = try DistributedDataParallel(model, group: processGroup)
         }
-        let buffersToShare = sharded && worldSize > 1
-            ? model.namedBuffers().map(\.1) + fullyShardedUnits(in: model).flatMap { $0.unit.layer.namedBuffers().map(\.1) } : []
+        // Fully sharded units' layers are in the model's tree: their buffers are among these.
+        let buffersToShare = sharded && worldSize > 1 ? model.namedBuffers().map(\.1) : []
         for callback in callbacks { try callback.trainBegan(self) }
         while epoch < epochs && !stopTraining {
             for callback in callbacks { try callback.epochBegan(epoch, trainer: self) }

@@ -346,7 +346,9 @@ func rankZeroInitialWeights() -> [String: Tensor] {
 
 /// How `fit` shards the training state in the fit-sharded and fit-resume checks.
 enum FitSharding: String, CaseIterable {
-    case zero1, zero2, fsdp
+    /// fsdpPolicy: the Sequential cut by `fullyShard(_:group:policy:)`: its first layer a
+    /// unit inside the root unit, which holds the second.
+    case zero1, zero2, fsdp, fsdpPolicy
 }
 
 /// Data for the sharded fit checks: 24 training and 12 validation examples, so that 1, 2 and
@@ -380,6 +382,11 @@ func fitShardingTrainer(_ sharding: FitSharding?, directory: URL?) throws -> Tra
                                          stage: sharding == .zero1 ? .optimizerState : .gradients) { Adam(groups: $0) }
     case .fsdp?:
         model = try fullyShard(fitShardingLayers(), group: group)
+        optimizer = Adam(model.parameters(), options: options)
+    case .fsdpPolicy?:
+        model = try fullyShard(Sequential(fitShardingLayers()), group: group, policy: .parameterCount(minimum: 50))
+        let units = fullyShardedUnits(in: model, includingNested: true).map(\.name)
+        guard units == ["", "0"] else { fail("fit fsdpPolicy: units \(units), expected the root and 0") }
         optimizer = Adam(model.parameters(), options: options)
     }
     let schedule = LearningRateScheduler(LRScheduler(optimizer, schedule: StepLR(stepSize: 2, gamma: 0.5)), interval: .step)
@@ -654,7 +661,75 @@ func checkFullyShard(policy: ShardingPolicy, dropout: Double, sgd: Bool = false)
     guard held <= (total + worldSize * expected.count) / worldSize else { fail("\(what): rank holds \(held) of \(total) elements") }
 }
 
+/// A GPT small enough for the checks: 3 blocks, d_model 16, 20 tokens, no dropout.
+func smallGPT(seed: UInt64) -> GPT {
+    manualSeed(seed)
+    return GPT(GPTConfig(vocabSize: 20, blockSize: 8, nLayer: 3, nHead: 2, nEmbd: 16))
+}
+
+/// A GPT cut into units by `policy` (the units named `units`; the root is ""), against
+/// DistributedDataParallel and one process on the whole batch: the same losses for 3 Adam
+/// steps, the model's own state keys and parameter order, the consolidated state equal to
+/// DDP's weights, and about 1/worldSize of the elements held by each rank.
+func checkFullyShardedGPT(policy: AutoWrapPolicy, units: [String]) throws {
+    let perRank = 2, length = 6, steps = 3, what = "GPT fully sharded (\(policy))"
+    let plain = smallGPT(seed: 60)
+    let sharded = try fullyShard(smallGPT(seed: UInt64(60 + rank)), group: group, policy: policy)  // rank 0's weights win
+    let names = fullyShardedUnits(in: sharded, includingNested: true).map(\.name)
+    guard names == units else { fail("\(what): units \(names), expected \(units)") }
+    guard sharded.stateKeys() == plain.stateKeys(), sharded.namedParameters().map(\.0) == plain.namedParameters().map(\.0) else {
+        fail("\(what): keys \(sharded.namedParameters().map(\.0)), expected the model's \(plain.namedParameters().map(\.0))")
+    }
+    let ddpModel = smallGPT(seed: 60)
+    let ddp = try DistributedDataParallel(ddpModel, group: group)
+    let models: [any Layer] = [sharded, ddp, plain]
+    let optimizers = [sharded.parameters(), ddpModel.parameters(), plain.parameters()].map { Adam($0, lr: 0.01) }
+    manualSeed(13)
+    let global = perRank * worldSize
+    let tokens = Tensor.randomIntegers([steps, global, length + 1], high: 20)
+    for step in 0..<steps {
+        let batch = tokens.narrow(axis: 0, start: step, count: 1).reshaped(to: [global, length + 1])
+        var losses = [Tensor]()
+        for (index, model) in models.enumerated() {
+            let rows = index == 2 ? batch : batch.narrow(axis: 0, start: rank * perRank, count: perRank)
+            optimizers[index].zeroGrad()
+            let logits = model(rows.narrow(axis: 1, start: 0, count: length))
+            let value = crossEntropy(logits: logits.reshaped(to: [-1, 20]), labels: rows.narrow(axis: 1, start: 1, count: length).reshaped(to: [-1]))
+            value.backward()
+            optimizers[index].step()
+            losses.append(index == 2 ? value.detached() : try group.allReduce(value.detached().contiguous(), op: .average))
+        }
+        expectClose(losses[0], losses[1], tolerance: 1e-5, "\(what): loss of step \(step) against DDP")
+        expectClose(losses[0], losses[2], tolerance: 1e-5, "\(what): loss of step \(step) against one process")
+    }
+    let state = try consolidatedStateDict(of: sharded), want = ddpModel.stateDict()
+    guard Set(state.keys) == Set(want.keys) else { fail("\(what): consolidated keys \(state.keys.sorted()), expected \(want.keys.sorted())") }
+    for (key, value) in state { expectClose(value, want[key]!, tolerance: 1e-5, "\(what): consolidated \(key)") }
+    guard consolidatedStateShapes(of: sharded) == want.mapValues(\.shape) else { fail("\(what): consolidated shapes differ") }
+    // Loading another model's state gives every rank its chunks of it; the tied head follows.
+    let other = smallGPT(seed: 5).stateDict()
+    try loadConsolidatedStateDict(other, into: sharded)
+    for (key, value) in try consolidatedStateDict(of: sharded) { expectClose(value, other[key]!, tolerance: 0, "\(what): loaded \(key)") }
+    let held = sharded.parameters().reduce(0) { $0 + $1.count }, total = plain.parameterCount
+    guard held <= (total + worldSize * plain.parameters().count) / worldSize else { fail("\(what): rank holds \(held) of \(total) elements") }
+    // Each block unit but the first used a prefetched gather in forward, each but the last in backward.
+    let blockUnits = fullyShardedUnits(in: sharded, includingNested: true).dropFirst().map(\.unit)
+    for (i, unit) in blockUnits.enumerated() {
+        let expected = steps * ((i > 0 ? 1 : 0) + (i < blockUnits.count - 1 ? 1 : 0))
+        guard unit.prefetchesUsed == expected else { fail("\(what): unit \(i) used \(unit.prefetchesUsed) prefetched gathers, expected \(expected)") }
+    }
+}
+
 func checkFSDP() throws {
+    try checkFullyShardedGPT(policy: .moduleTypes([GPTBlock.self]), units: ["", "transformer.h.0", "transformer.h.1", "transformer.h.2"])
+    // Blocks of 3,280 elements: mlp.c_fc (1,088) and mlp.c_proj (1,040) reach 1,000, so
+    // neither the MLP (2,160) nor the block is a unit; at 300 attn.c_attn (816) is one too,
+    // and the token embedding (320) would be, but it is tied to the head: left to the root.
+    try checkFullyShardedGPT(policy: .parameterCount(minimum: 1000),
+                             units: [""] + (0..<3).flatMap { ["transformer.h.\($0).mlp.c_fc", "transformer.h.\($0).mlp.c_proj"] })
+    try checkFullyShardedGPT(policy: .parameterCount(minimum: 300),
+                             units: [""] + (0..<3).flatMap { ["transformer.h.\($0).attn.c_attn", "transformer.h.\($0).mlp.c_fc", "transformer.h.\($0).mlp.c_proj"] })
+    try checkFullyShardedGPT(policy: .wholeModel, units: [""])
     try checkFullyShard(policy: .eachLayer, dropout: 0)
     try checkFullyShard(policy: .parameterCount(minimum: 2000), dropout: 0, sgd: true)
     try checkFullyShard(policy: .eachLayer, dropout: 0.2)

@@ -23,6 +23,62 @@ final class TrainDistributedTests: XCTestCase {
                        "--precision fp16 cannot be combined with --fsdp: loss scaling would let each rank skip steps alone; use fp32 or bf16")
     }
 
+    func testBadFSDPWrapOptionsAreOneLineErrors() {
+        let allowed = "block (each transformer block a unit), size:N (each layer of at least N parameters, N a positive whole number) or model (the whole model one unit)"
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "layers"]), "--fsdp-wrap must be \(allowed), got 'layers'")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "size:0"]), "--fsdp-wrap must be \(allowed), got 'size:0'")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "size:"]), "--fsdp-wrap must be \(allowed), got 'size:'")
+        XCTAssertEqual(message(Train.self, ["--model", "gpt", "--fsdp-wrap", "block"]), "--fsdp-wrap block needs --fsdp (it chooses the fully sharded units)")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "block", "--model", "mlp"]),
+                       "--fsdp-wrap block: model 'mlp' has no transformer blocks that can be units (gpt has); use size:N or model")
+        // The default model (resnet8) has no blocks either.
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "block"]),
+                       "--fsdp-wrap block: model 'resnet8' has no transformer blocks that can be units (gpt has); use size:N or model")
+        XCTAssertEqual(message(Train.self, ["--fsdp", "--fsdp-wrap", "size:1000", "--model", "bert"]),
+                       "--fsdp-wrap size:1000: model 'bert' passes padding masks to its layers, which a unit cannot take; use model")
+        XCTAssertEqual(try FSDPWrap.parse("size:5000"), .size(5000))
+        XCTAssertEqual(FSDPWrap.defaultWrap(for: "gpt"), .block)
+        XCTAssertEqual(FSDPWrap.defaultWrap(for: "transformer"), .model)
+    }
+
+    /// gpt in two ranks: --fsdp (one unit per block by default) and --fsdp-wrap size:N log
+    /// the metrics of plain data parallelism; the per-block run resumes in one process with
+    /// the whole model one unit, and ember eval reads its checkpoint.
+    func testFullyShardedGPTPerBlockLogsDataParallelMetricsAndResumes() throws {
+        let ember = try emberProgram()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ember-fsdp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let common = ["--nproc", "2", "--model", "gpt", "--max-length", "16", "--train-size", "32", "--val-size", "8",
+                      "--batch-size", "8", "--optimizer", "adam", "--schedule", "none", "--workers", "0", "--epochs", "2"]
+        let plain = root.appendingPathComponent("ddp").path
+        try run(ember, ["train", "--out", plain] + common)
+        let expected = Self.csvValues(plain)
+        XCTAssertEqual(expected.count, 2)
+        for (flags, banner) in [(["--fsdp"], "one unit per transformer block (5 units)"),
+                                (["--fsdp", "--fsdp-wrap", "size:60000"], "one unit per layer of at least 60000 parameters (9 units)")] {
+            let out = root.appendingPathComponent(flags.joined()).path
+            let output = try run(ember, ["train", "--out", out] + common + flags)
+            XCTAssert(output.contains(banner), output)
+            let got = Self.csvValues(out)
+            XCTAssertEqual(got.count, expected.count, "\(flags)")
+            for (row, want) in zip(got, expected) {
+                XCTAssertEqual(row.count, want.count)
+                for (a, b) in zip(row, want) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(flags): \(row) against DDP's \(want)") }
+            }
+        }
+        let resumed = root.appendingPathComponent("resumed").path
+        try run(ember, ["train", "--out", resumed, "--fsdp"] + common.dropLast(2) + ["--epochs", "1"])
+        let output = try run(ember, ["train", "--resume", "--out", resumed, "--epochs", "2", "--nproc", "1", "--fsdp", "--fsdp-wrap", "model",
+                                     "--workers", "0"])
+        XCTAssert(output.contains("Resuming \(resumed) after epoch 1 of 2"), output)
+        let got = Self.csvValues(resumed)
+        XCTAssertEqual(got.count, 2)
+        // Epoch 2 trains on the global batch of one rank (8, not 16): only its first epoch equals DDP's.
+        for (a, b) in zip(got[0], expected[0]) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+        let evaluated = try run(ember, ["eval", resumed])
+        XCTAssert(evaluated.contains("loss"), evaluated)
+    }
+
     func testTheRelaunchDropsOnlyTheLaunchOptions() {
         XCTAssertEqual(Train.removingOptions(["--nproc", "--hosts"], from: ["--nproc", "2", "--epochs", "3", "--hosts=a:2", "--out", "x"]),
                        ["--epochs", "3", "--out", "x"])

@@ -1,5 +1,6 @@
 import Ember
 import EmberDistributed
+import EmberModels
 import EmberNN
 import EmberOptim
 import XCTest
@@ -14,6 +15,7 @@ final class ReadmeShardingTourTests: XCTestCase {
         let layers: [any Layer] = [Linear(6, 8), ReLU(), Linear(8, 3)]
         let (x, y) = (Tensor.randomNormal([8, 6]), Tensor.randomIntegers([8], high: 3))
         let perRank = Tensor.randomNormal([group.worldSize, 5])
+        let gpt = GPT(GPTConfig(vocabSize: 11, blockSize: 4, nLayer: 2, nHead: 2, nEmbd: 8))
 
         // ZeRO stage 1 (optimizer state) or 2 (and gradients): any EmberOptim optimizer, over this rank's chunks.
         let optimizer = try ShardedOptimizer(model.parameters(), options: Adam.Options(lr: 1e-3), group: group,
@@ -28,6 +30,9 @@ final class ReadmeShardingTourTests: XCTestCase {
         // each unit starts its neighbour's all-gather (the next in forward, the previous in backward).
         let sharded = try fullyShard(blocks, group: group, policy: .eachLayer)  // or .parameterCount(minimum:)
         let fsdpOptimizer = Adam(sharded.parameters(), lr: 1e-3)               // the chunks: a plain optimizer
+        // Or a whole model cut in place (replaceModule): each block a unit, the root unit holding the
+        // rest (embeddings, head); the state keys stay the model's own.
+        let root = try fullyShard(gpt, group: group, policy: .moduleTypes([GPTBlock.self]))  // or .parameterCount(minimum:), .wholeModel
 
         // Pipeline: stage r on rank r, micro-batches, GPipe or 1F1B.
         let stage = pipelineStage(layers, stages: group.worldSize, stage: group.rank)
@@ -45,6 +50,8 @@ final class ReadmeShardingTourTests: XCTestCase {
         crossEntropy(logits: sharded(x), labels: y).backward()
         fsdpOptimizer.step()
         XCTAssertEqual(sharded.parameters().count, 4)
+        XCTAssertEqual(fullyShardedUnits(in: root, includingNested: true).map(\.name), ["", "transformer.h.0", "transformer.h.1"])
+        XCTAssertEqual(root(Tensor.randomIntegers([1, 4], high: 11)).shape, [1, 4, 11])
         XCTAssertEqual(loss!.shape, [])
         XCTAssertEqual(centered[0].abs().max().item(), 0, accuracy: 1e-6)   // one rank: its own mean
         XCTAssertEqual(sameInOneProcess[0].shape, [1, 5])

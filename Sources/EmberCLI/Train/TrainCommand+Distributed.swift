@@ -24,14 +24,21 @@ extension Train {
         return true
     }
 
-    /// How the training state is sharded across the ranks (--zero, --fsdp); nil: replicated.
-    var sharding: TrainingSharding? {
-        if fsdp { return .fullyShard }
+    /// How the training state of `model` is sharded across the ranks (--zero, --fsdp,
+    /// --fsdp-wrap); nil: replicated.
+    func sharding(for model: String) throws -> TrainingSharding? {
+        if fsdp { return .fullyShard(try fsdpWrap.map(FSDPWrap.parse) ?? FSDPWrap.defaultWrap(for: model)) }
         return zero.flatMap(ZeroStage.init(rawValue:)).map { .zero($0) }
     }
 
-    /// Checks --zero and --fsdp, and that the run's `precision` does not scale the loss.
-    func validateSharding(precision: String?) throws {
+    /// Checks --zero, --fsdp and --fsdp-wrap (against `model` when known), and that the
+    /// run's `precision` does not scale the loss.
+    func validateSharding(precision: String?, model: String?) throws {
+        if let fsdpWrap {
+            let wrap = try FSDPWrap.parse(fsdpWrap)
+            guard fsdp else { throw CommandError("--fsdp-wrap \(fsdpWrap) needs --fsdp (it chooses the fully sharded units)") }
+            if let model { try wrap.check(model: model) }
+        }
         if let zero, ZeroStage(rawValue: zero) == nil {
             throw CommandError("--zero must be 1 (shard the optimizer state) or 2 (also the gradients), got \(zero)")
         }

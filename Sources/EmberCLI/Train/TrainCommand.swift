@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
         best.ckpt, tensorboard/ (event files) and at the end report.svg and report.md. \
         --resume continues from checkpoints/last.ckpt (saved at every epoch's end and every \
         --checkpoint-every steps) with the run's saved settings; only --epochs (to train longer), \
-        --workers, --checkpoint-every and the distribution (--nproc, --zero, --fsdp: checkpoints hold \
+        --workers, --checkpoint-every and the distribution (--nproc, --zero, --fsdp, --fsdp-wrap: checkpoints hold \
         the consolidated state) may change.
         """)
 
@@ -49,8 +49,10 @@ struct Train: ParsableCommand {
     var nproc: Int?
     @Option(parsing: .unconditional, help: "ZeRO stage with --nproc: 1 shards the optimizer state across the ranks, 2 the gradients too (reduce-scattered); the training equals plain data parallelism.")
     var zero: Int?
-    @Flag(help: "Fully sharded data parallel with --nproc: the model's parameters, gradients and optimizer state sharded across the ranks (the model one unit, gathered for each forward and backward pass). Validation shares are padded to equal size (some examples counted twice).")
+    @Flag(help: "Fully sharded data parallel with --nproc: the model's parameters, gradients and optimizer state sharded across the ranks, each unit's gathered only for its forward and backward passes (see --fsdp-wrap). Validation shares are padded to equal size (some examples counted twice).")
     var fsdp = false
+    @Option(help: "With --fsdp, the units: block (each transformer block one, the rest in the root unit), size:N (each layer of at least N parameters) or model (the whole model one). [default: block for gpt, model otherwise]")
+    var fsdpWrap: String?
     @Option(help: "With --nproc: the machines for the ranks, comma-separated (name or name:slots), reachable by ssh with ember at the same path.")
     var hosts: String?
     @Option(help: "Profile optimizer steps A to B (numbered from 1 across epochs; or one step N): writes trace.json (Perfetto, chrome://tracing) and profile.txt (time and FLOP/s per op and module) into the run directory.")
@@ -59,19 +61,19 @@ struct Train: ParsableCommand {
     func run() throws {
         guard workers >= 0 else { throw CommandError("--workers must not be negative, got \(workers)") }
         guard checkpointEvery >= 0 else { throw CommandError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
-        try validateSharding(precision: precision)
+        try validateSharding(precision: precision, model: resume ? nil : model ?? TrainConfig().model)
         if try launchRanks() { return }
         let group = try defaultProcessGroup()
         do {
             let directory = URL(fileURLWithPath: try agreedOutput(group))
             let config = try resolveConfig(directory: directory)
             try config.validate()
-            try validateSharding(precision: config.precision)
+            try validateSharding(precision: config.precision, model: config.model)
             // Everything the checkpoint holds is checked before any data is read.
             let checkpoint = try resume ? TrainingRun.lastCheckpoint(of: directory, epochs: config.epochs) : nil
             let run = try TrainingRun(config: config, directory: directory, workers: workers,
                                       checkpointEvery: checkpointEvery > 0 ? checkpointEvery : nil, processGroup: group,
-                                      sharding: sharding)
+                                      sharding: try sharding(for: config.model))
             if let profileSteps {
                 try run.profile(steps: Self.parseSteps(profileSteps), after: checkpoint?.progress.globalStep ?? 0)
             }

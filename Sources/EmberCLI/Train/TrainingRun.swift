@@ -12,8 +12,13 @@ import Foundation
 enum TrainingSharding: Equatable {
     /// ZeRO: the optimizer state (stage 1) and the gradients (stage 2), by a ShardedOptimizer.
     case zero(ZeroStage)
-    /// FSDP: the model one fully sharded unit.
-    case fullyShard
+    /// FSDP: the model cut into fully sharded units as the policy says.
+    case fullyShard(FSDPWrap)
+
+    var isFullyShard: Bool {
+        if case .fullyShard = self { return true }
+        return false
+    }
 }
 
 /// One `ember train` run: the data, model, optimizer and callbacks built from a
@@ -50,7 +55,7 @@ final class TrainingRun {
         data = try TrainingData.load(config, workers: workers)
         if processGroup.worldSize > 1 {
             // Fully sharded units need every rank in every forward pass: equal validation shares.
-            try Self.shard(data, config: config, group: processGroup, validationMode: sharding == .fullyShard ? .pad : .exact)
+            try Self.shard(data, config: config, group: processGroup, validationMode: sharding?.isFullyShard == true ? .pad : .exact)
         }
         let outputs = ModelCard(model: config.model, input: data.input, classNames: data.classNames).outputs
         if let problem = ModelRegistry.memoryProblem(config.model, input: data.input, classes: outputs, examples: config.batchSize) {
@@ -61,7 +66,7 @@ final class TrainingRun {
         manualSeed(config.seed)
         var model = try ModelRegistry.make(config.model, input: data.input, classes: outputs)
         parameterCount = model.parameterCount
-        if sharding == .fullyShard { model = try FullyShardedModule(model, group: processGroup) }
+        if case .fullyShard(let wrap)? = sharding { model = try fullyShard(model, group: processGroup, policy: wrap.policy(for: config.model)) }
         var stage: ZeroStage?
         if case .zero(let zeroStage)? = sharding { stage = zeroStage }
         let optimizer = try OptimizerFactory.optimizer(for: model, config, zero: stage.map { ($0, processGroup) })
@@ -148,8 +153,9 @@ final class TrainingRun {
         switch sharding {
         case .zero(let stage)?:
             print("ZeRO stage \(stage.rawValue): \(stage == .gradients ? "optimizer state and gradients" : "optimizer state") sharded across \(processGroup.worldSize) rank(s)")
-        case .fullyShard?:
-            print("Fully sharded: parameters, gradients and optimizer state sharded across \(processGroup.worldSize) rank(s)")
+        case .fullyShard(let wrap)?:
+            let units = fullyShardedUnits(in: trainer.model, includingNested: true).count
+            print("Fully sharded: parameters, gradients and optimizer state sharded across \(processGroup.worldSize) rank(s), \(wrap.description) (\(units) units)")
         case nil:
             break
         }

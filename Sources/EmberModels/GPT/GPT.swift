@@ -123,7 +123,8 @@ final class GPTTransformer: Module {
             let positions = cache?.positions(count: tokens.shape[1]) ?? Tensor.arange(tokens.shape[1])
             var x = drop(wte(tokens) + wpe(positions))
             for (layer, block) in h.enumerated() {
-                x = block(x, cache: cache, layer: layer)
+                // Without a cache a block is called as a layer, so that it can be replaced (an FSDP unit).
+                x = cache == nil ? block(x) : block(x, cache: cache, layer: layer)
             }
             return lnF(x)
         }
@@ -142,7 +143,7 @@ final class LanguageModelHead: Module, Layer {
 }
 
 /// One pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
-final class GPTBlock: Module {
+public final class GPTBlock: Module, Layer {
     // Keyed ln_1 and ln_2 (nanoGPT's names) by the initializer.
     @Child var ln1: LayerNorm
     let attn: CausalSelfAttention
@@ -157,10 +158,14 @@ final class GPTBlock: Module {
     }
 
     func callAsFunction(_ x: Tensor, cache: KVCache?, layer: Int) -> Tensor {
-        recordingCall {
-            let attended = x + attn(ln1(x), cache: cache, layer: layer)
-            return attended + mlp(ln2(attended))
-        }
+        recordingCall { run(x, cache: cache, layer: layer) }
+    }
+
+    public func forward(_ x: Tensor) -> Tensor { run(x, cache: nil, layer: 0) }
+
+    private func run(_ x: Tensor, cache: KVCache?, layer: Int) -> Tensor {
+        let attended = x + attn(ln1(x), cache: cache, layer: layer)
+        return attended + mlp(ln2(attended))
     }
 }
 

@@ -86,7 +86,7 @@ public final class FunctionalModel: Module, Layer {
         return name
     }
 
-    override func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    override func declaredMembers() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         ([], layers.map { ($0.name, $0.module) })
     }
 

@@ -16,7 +16,7 @@ public final class Sequential: Module, Layer {
         layers.reduce(x) { $1($0) }
     }
 
-    override func members() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
+    override func declaredMembers() -> (slots: [(String, TensorSlot)], children: [(String, Module)]) {
         ([], layers.enumerated().map { (String($0.offset), $0.element) })
     }
 }

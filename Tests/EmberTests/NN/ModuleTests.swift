@@ -24,7 +24,42 @@ private final class Net: Module, Layer {
     func forward(_ x: Tensor) -> Tensor { fc(layer1(x) * scale) }
 }
 
+/// Stands in for a layer: doubles what the layer it holds gives (by its own forward pass).
+private final class Doubling: Module, Layer {
+    let child: Child<Linear>
+    var inner: Linear { child.wrappedValue }
+    init(_ inner: Linear) { child = Child(wrappedValue: inner, key: "") }
+    func forward(_ x: Tensor) -> Tensor { inner.callingOwnForward { inner(x) } * 2 }
+}
+
 final class ModuleTests: XCTestCase {
+    func testReplaceModulePutsTheReplacementInTheTreeAndInTheCalls() throws {
+        let net = Net()
+        let x = Tensor.randomNormal([2, 4])
+        let before = net(x)
+        let keys = net.stateKeys(), parameters = net.parameters()
+        let original = net.layer1.stages[1]
+        // An array element, a Sequential's layer: the keys stay (the replacement's child is under "").
+        try net.replaceModule(at: "layer1.stages.1", with: Doubling(original))
+        XCTAssert(net.namedModules().contains { $0.0 == "layer1.stages.1" && $0.1 is Doubling })
+        XCTAssertEqual(net.stateKeys(), keys)
+        XCTAssert(zip(net.parameters(), parameters).allSatisfy { $0 === $1 })
+        // The parent still calls its stored layer: the call goes to the replacement.
+        let stages = net.layer1.stages
+        let expected = net.fc(stages[1].callingOwnForward { stages[1](stages[0](net.layer1.layerNorm(net.layer1.conv(x)))) } * 2 * net.scale)
+        XCTAssertEqual(net(x).doubles, expected.doubles)
+        XCTAssertNotEqual(net(x).doubles, before.doubles)
+        try net.replaceModule(at: "fc.0", with: Doubling(net.fc.layers[0] as! Linear))
+        XCTAssert(net.namedModules().contains { $0.0 == "fc.0" && $0.1 is Doubling }, "Sequential's layers can be replaced")
+
+        XCTAssertThrowsError(try net.replaceModule(at: "layer1.nothing", with: ReLU())) {
+            XCTAssertEqual("\($0)", "Net has no submodule layer1.nothing")
+        }
+        XCTAssertThrowsError(try net.replaceModule(at: "", with: ReLU())) {
+            XCTAssertEqual("\($0)", "cannot replace the module itself (path \"\"); wrap it instead")
+        }
+    }
+
     func testStateKeysFollowPyTorchNaming() {
         let net = Net()
         // PyTorch's order: a module's parameters, its buffers, then its children.
