@@ -241,7 +241,8 @@ enum Recurrence {
 
     /// A first-order pass runs the backward primitive, then W_hh's and b_hh's gradients as one
     /// matmul and one sum over every step; while recording (higher derivatives), or when the
-    /// gates output has a cotangent, the formula's.
+    /// gates output has a cotangent, the formula's. Outputs without a cotangent come as nil
+    /// (`takesMissingCotangents`).
     static func vjp(_ c: RecurrenceConfig, _ inputs: [Tensor], _ saved: [Tensor], _ g: [Tensor?], _ needed: [Bool]) -> [Tensor?] {
         if isGradEnabled || g[g.count - 1] != nil {
             return FunctionalAD.formulaVJP({ unfused(c, $0) }, inputs, g, needed)

@@ -343,6 +343,14 @@ extension Primitive {
         }
     }
 
+    /// Derivative rules that take nil for the outputs that received no cotangent instead of
+    /// zeros: the recurrence's gates output, read by nothing outside, would otherwise send
+    /// every pass through the formula.
+    var takesMissingCotangents: Bool {
+        if case .recurrence = self { return true }
+        return false
+    }
+
     /// Outputs the derivative rule reads, kept on the tape (as values without history).
     var savesOutputs: Bool {
         switch self {
