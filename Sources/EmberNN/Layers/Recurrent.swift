@@ -3,7 +3,8 @@ import Ember
 /// What `LSTM` and `GRU` share, PyTorch's `RNNBase`: the configuration, the weights of each
 /// layer and direction under PyTorch's names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
 /// `bias_hh_l0`, ..., `_reverse` for the backward direction) initialized uniformly in
-/// ±1/√hiddenSize, and the loop over layers, directions and time steps.
+/// ±1/√hiddenSize, and the loop over layers and directions (each one input projection and one
+/// fused recurrence over the time steps).
 public class RecurrentLayer: Module {
     public let inputSize: Int
     public let hiddenSize: Int
