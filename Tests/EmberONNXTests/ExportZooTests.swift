@@ -37,7 +37,7 @@ final class ExportZooTests: XCTestCase {
         let check = try ONNXRuntimeCheck()
         let transformer = TransformerClassifier(vocabularySize: 40, classes: 3, dModel: 16, numHeads: 2, numLayers: 2, maxLength: 32)
         try check.add("transformer", ZooExport(batch: 2, length: 6, dynamicAxes: ["batch", "sequence"]).export(transformer), atol: 1e-5)
-        // The LSTM is unrolled over time (Ember's LSTM is a loop of cell steps), so its length is fixed.
+        // The LSTM's recurrence is unrolled over time in ONNX, so its length is fixed.
         let lstm = LSTMClassifier(vocabularySize: 40, classes: 3, embeddingSize: 8, hiddenSize: 12, numLayers: 2, bidirectional: true)
         try check.add("lstm", ZooExport(batch: 2, length: 7, dynamicAxes: ["batch"]).export(lstm), atol: 1e-5)
         for (batch, length) in [(1, 6), (3, 11), (2, 1)] {
@@ -56,7 +56,8 @@ final class ExportZooTests: XCTestCase {
     func testLSTMCannotHaveADynamicLength() {
         let lstm = LSTMClassifier(vocabularySize: 10, classes: 2, embeddingSize: 4, hiddenSize: 4)
         XCTAssertThrowsError(try ZooExport(length: 4, dynamicAxes: ["batch", "sequence"]).export(lstm)) { error in
-            XCTAssertTrue("\(error)".contains("changes with the size of dynamic axis sequence"), "\(error)")
+            // The final states are the last step's: a slice whose start grows with the length.
+            XCTAssertTrue("\(error)".contains("depends on a dynamic axis; export with that axis fixed"), "\(error)")
         }
     }
 

@@ -86,7 +86,7 @@ enum Backward {
                     }
                     guard wanted.contains(true) else { continue }
                     // Outputs that received no cotangent contribute zero.
-                    if cotangents.contains(where: { $0 == nil }) {
+                    if !primitive.takesMissingCotangents, cotangents.contains(where: { $0 == nil }) {
                         let specs = Dispatch.checkedSpecs(primitive, node.inputs)
                         for i in 0..<cotangents.count where cotangents[i] == nil {
                             cotangents[i] = Tensor.zeros(specs[i].shape, dtype: specs[i].dtype)

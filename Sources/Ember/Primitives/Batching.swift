@@ -35,6 +35,7 @@ extension Primitive {
         case .layerNorm(let axes, _): return Normalization.layerNormBatch(self, axes, x)
         case .layerNormBackward(let axes, let epsilon): return Normalization.layerNormBackwardBatch(axes, epsilon, x)
         case .attention, .attentionBackward: return Attention.batch(self, x)
+        case .recurrence, .recurrenceBackward: return Recurrence.batch(self, x)
         // A batch of keys [B, ..., 2] gives each example its own bits.
         case .randomBits: return [Dispatch.run1(self, x.values)]
         case .custom(let function): return Custom.batch(function, x)

@@ -45,6 +45,8 @@ public final class FLOPCounter {
             let (q, k, v) = (inputs[0], inputs[1], inputs[2])
             let batch = count(Array(outputs[0].dropLast(2))), l = q[q.count - 2], s = k[k.count - 2]
             return 2 * batch * l * s * (2 * q.last! + 2 * v.last!)
+        case .recurrence, .recurrenceBackward:
+            return Recurrence.flops(primitive, inputs: inputs, outputs: outputs)
         case .fused(let program):
             // A convolution heading a fused program (compiled code) costs what it costs alone.
             guard let head = program.headPrimitive else { return 0 }

@@ -38,6 +38,8 @@ extension Primitive {
         case .layerNormBackward(let axes, let epsilon): return Normalization.layerNormBackwardJVP(axes, epsilon, x, t)
         case .attention(let c): return Attention.jvp(c, x, t)
         case .attentionBackward(let c): return Attention.backwardJVP(c, x, t)
+        case .recurrence(let c): return Recurrence.jvp(c, x, t)
+        case .recurrenceBackward(let c): return Recurrence.backwardJVP(c, x, t)
         case .custom(let function): return Custom.jvp(function, x, y, t)
         case .fused(let program): return Fused.jvp(program, x, t)
         }

@@ -113,8 +113,9 @@ extension Primitive {
         case .batchNorm(let e): return Normalization.batchNormONNX(e, b, x)
         case .layerNorm(let axes, let e): return Normalization.layerNormONNX(axes, e, b, x)
         case .attention(let c): return Attention.onnx(c, b, x)
+        case .recurrence(let c): return try Recurrence.onnx(c, b, x)
         case .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2dBackward, .avgPool2dBackward,
-             .batchNormBackward, .layerNormBackward, .attentionBackward, .randomBits:
+             .batchNormBackward, .layerNormBackward, .attentionBackward, .recurrenceBackward, .randomBits:
             throw .training(self)
         case .custom(let function):
             // The exporter inlines custom functions (Graph.inliningCustomFunctions) but those with state of their own.

@@ -77,6 +77,14 @@ public enum Primitive: Hashable, Sendable {
     /// (q, k, v, logsumexp, delta, gradOutput[, mask]) -> (gradQ, gradK, gradV), recomputing the scores.
     case attentionBackward(AttentionConfig)
 
+    // Recurrence (Ops/Recurrence.swift)
+    /// An LSTM's or GRU's steps over a sequence from its input projection: (projected, W_hh,
+    /// b_hh, h0[, c0][, mask]) -> (hs[, cs], activated gates).
+    case recurrence(RecurrenceConfig)
+    /// (W_hh, initial state, states, gates, state gradients[, mask]) -> the gradients of the
+    /// gates' inputs and of the initial states.
+    case recurrenceBackward(RecurrenceConfig)
+
     // Random numbers (Ops/RandomBits.swift)
     /// Philox words (int64 in 0..<2^32) of `shape` for each key of a key tensor [..., 2].
     case randomBits(shape: [Int], stream: RandomStream)
@@ -226,6 +234,8 @@ extension Primitive {
         case .layerNormBackward(let a, let e): return "layer_norm_backward(axes: \(a), epsilon: \(e))"
         case .attention(let c): return "attention(\(c.description))"
         case .attentionBackward(let c): return "attention_backward(\(c.description))"
+        case .recurrence(let c): return "recurrence(\(c.description))"
+        case .recurrenceBackward(let c): return "recurrence_backward(\(c.description))"
         case .cumsum(let axis, let reverse): return "cumsum(axis: \(axis)\(reverse ? ", reverse" : ""))"
         case .argsort(let axis, let descending): return "argsort(axis: \(axis)\(descending ? ", descending" : ""))"
         case .custom(let function): return "custom<\(function.name)>"
@@ -272,6 +282,8 @@ extension Primitive {
         case .layerNormBackward(let axes, _): return try Normalization.layerNormBackwardSpecs(axes, inputs)
         case .attention(let c): return try Attention.attentionSpecs(c, inputs)
         case .attentionBackward(let c): return try Attention.backwardSpecs(c, inputs)
+        case .recurrence(let c): return try Recurrence.specs(c, inputs)
+        case .recurrenceBackward(let c): return try Recurrence.backwardSpecs(c, inputs)
         case .cumsum(let axis, _): return [try Reduction.cumsumSpec(axis, inputs)]
         case .argsort(let axis, _): return [try Sorting.argsortSpec(axis, inputs)]
         case .custom(let function): return Custom.outputSpecs(function, inputs)
@@ -292,6 +304,8 @@ extension Primitive {
             return 1
         case .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .attentionBackward: return 3
         case .attention: return 2
+        case .recurrence(let c): return c.cell == .lstm ? 3 : 2
+        case .recurrenceBackward: return 3
         case .custom(let function): return Custom.outputSpecs(function, inputs).count
         case .fused(let program):
             switch program.tail {
@@ -341,6 +355,8 @@ extension Primitive {
         case .layerNormBackward: return Normalization.backwardOfBackward(name)
         case .attention(let c): return Attention.vjp(c, inputs, saved, cotangents, needed)
         case .attentionBackward: return Attention.backwardOfBackward()
+        case .recurrence(let c): return Recurrence.vjp(c, inputs, saved, cotangents, needed)
+        case .recurrenceBackward: return Recurrence.backwardOfBackward()
         // Integer outputs: never recorded on the tape, and keys have no cotangent.
         case .randomBits: return [nil]
         case .cumsum(let axis, let reverse): return [Reduction.cumsumVJP(axis, reverse, cotangents[0]!)]
@@ -350,10 +366,18 @@ extension Primitive {
         }
     }
 
+    /// Derivative rules that take nil for the outputs that received no cotangent instead of
+    /// zeros: the recurrence's gates output, read by nothing outside, would otherwise send
+    /// every pass through the formula.
+    var takesMissingCotangents: Bool {
+        if case .recurrence = self { return true }
+        return false
+    }
+
     /// Outputs the derivative rule reads, kept on the tape (as values without history).
     var savesOutputs: Bool {
         switch self {
-        case .batchNorm, .layerNorm, .attention, .custom: return true
+        case .batchNorm, .layerNorm, .attention, .recurrence, .custom: return true
         default: return false
         }
     }

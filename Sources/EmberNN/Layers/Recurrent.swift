@@ -3,7 +3,8 @@ import Ember
 /// What `LSTM` and `GRU` share, PyTorch's `RNNBase`: the configuration, the weights of each
 /// layer and direction under PyTorch's names (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
 /// `bias_hh_l0`, ..., `_reverse` for the backward direction) initialized uniformly in
-/// ±1/√hiddenSize, and the loop over layers, directions and time steps.
+/// ±1/√hiddenSize, and the loop over layers and directions (each one input projection and one
+/// fused recurrence over the time steps).
 public class RecurrentLayer: Module {
     public let inputSize: Int
     public let hiddenSize: Int
@@ -16,6 +17,8 @@ public class RecurrentLayer: Module {
     public let dropout: Double
     public let bidirectional: Bool
     private var weights: [[DirectionWeights]] = []
+    /// 4 for an LSTM, 3 for a GRU.
+    private let gateCount: Int
 
     /// The parameter slots of one direction of one layer (slots, so that `withState` swaps them).
     struct DirectionWeights {
@@ -37,6 +40,7 @@ public class RecurrentLayer: Module {
         self.batchFirst = batchFirst
         self.dropout = dropout
         self.bidirectional = bidirectional
+        gateCount = gates
         super.init()
         let bound = 1 / Double(hiddenSize).squareRoot()
         let initializer = Initializer.uniform(low: -bound, high: bound)
@@ -58,21 +62,23 @@ public class RecurrentLayer: Module {
     var directions: Int { bidirectional ? 2 : 1 }
 
     /// Runs every layer and direction over `input` ([time, in] unbatched) from the `initial`
-    /// states (each [numLayers·directions, batch, hidden], zeros where nil). `step` advances one
-    /// direction by one time step, from that step's input projection x·W_ihᵀ + b_ih
-    /// [batch, gates·hidden] and the states; its first state is the layer's output.
+    /// states (each [numLayers·directions, batch, hidden], zeros where nil: h, and c for an
+    /// LSTM). Each direction is one input projection x·W_ihᵀ + b_ih of the whole sequence (one
+    /// matmul) and one fused recurrence primitive (Ember's `lstmRecurrence`/`gruRecurrence`).
     ///
     /// With `lengths`, sequence b has only its first lengths[b] steps, as a PyTorch
     /// `PackedSequence`: its states stand still outside them (so the forward direction ends at
     /// its last step and the backward one starts there) and its outputs there are zeros.
-    func run(_ input: Tensor, initial: [Tensor?], lengths: Lengths?, step: (Tensor, [Tensor], DirectionWeights) -> [Tensor])
-        -> (output: Tensor, states: [Tensor]) {
+    func run(_ input: Tensor, initial: [Tensor?], lengths: Lengths?) -> (output: Tensor, states: [Tensor]) {
         let unbatched = input.rank == 2
         precondition((input.rank == 3 || unbatched) && input.shape.last == inputSize,
                      "\(typeName): expected input \(batchFirst ? "[batch, time, \(inputSize)]" : "[time, batch, \(inputSize)]") or [time, \(inputSize)], found \(input.shape)")
-        let batchAxis = batchFirst ? 0 : 1, timeAxis = batchFirst ? 1 : 0
-        var x = unbatched ? input.unsqueezed(axis: batchAxis) : input
-        let batch = x.shape[batchAxis], time = x.shape[timeAxis]
+        let batchAxis = batchFirst ? 0 : 1
+        let batched = unbatched ? input.unsqueezed(axis: batchAxis) : input
+        // Time-major inside: each step's rows are contiguous for the recurrence.
+        var x = batchFirst ? batched.transposed(0, 1) : batched
+        let time = x.shape[0], batch = x.shape[1]
+        precondition(time > 0, "\(typeName): expected at least one time step, found \(input.shape)")
         let stateShape = [numLayers * directions, batch, hiddenSize]
         let states = initial.map { state in
             state.map { s -> Tensor in
@@ -83,34 +89,34 @@ public class RecurrentLayer: Module {
             }
         }
         let zeros = Tensor.zeros([batch, hiddenSize], dtype: x.dtype)
-        let active = lengths.map { activeSteps($0, batch: batch, time: time) } ?? []
+        let mask = lengths.flatMap { activeSteps($0, batch: batch, time: time) }
         var finals = [[Tensor]]()
         for (layer, layerWeights) in weights.enumerated() {
             var outputs = [Tensor]()
             for (direction, w) in layerWeights.enumerated() {
-                let index = layer * directions + direction
-                var state = states.map { $0?[index] ?? zeros }
-                // The input projection of every time step in one matmul.
+                let index = layer * directions + direction, reverse = direction == 1
                 let projected = x.matmul(w.inputHidden.wrappedValue.transposed())
                 let gates = w.inputBias.map { projected + $0.wrappedValue } ?? projected
-                var hidden = [Tensor](repeating: zeros, count: time)
-                for t in direction == 0 ? Array(0..<time) : Array((0..<time).reversed()) {
-                    let next = step(gates.narrow(axis: timeAxis, start: t, count: 1).squeezed(axis: timeAxis), state, w)
-                    if let mask = active.isEmpty ? nil : active[t] {
-                        state = zip(next, state).map { Tensor.where(mask, $0, $1) }
-                        hidden[t] = Tensor.where(mask, state[0], zeros)
-                    } else {
-                        state = next
-                        hidden[t] = state[0]
-                    }
+                let h0 = states[0]?[index] ?? zeros
+                let sequences: [Tensor]
+                if gateCount == 4 {
+                    let (hs, cs) = lstmRecurrence(gates, weightHH: w.hiddenHidden.wrappedValue, biasHH: w.hiddenBias?.wrappedValue,
+                                                  h0: h0, c0: states[1]?[index] ?? zeros, mask: mask, reverse: reverse)
+                    sequences = [hs, cs]
+                } else {
+                    sequences = [gruRecurrence(gates, weightHH: w.hiddenHidden.wrappedValue, biasHH: w.hiddenBias?.wrappedValue,
+                                               h0: h0, mask: mask, reverse: reverse)]
                 }
-                outputs.append(Tensor.stack(hidden, axis: timeAxis))
-                finals.append(state)
+                // States stand still outside a sequence, so the last step run holds every final state.
+                finals.append(sequences.map { $0[reverse ? 0 : time - 1] })
+                let hs = sequences[0]
+                outputs.append(mask.map { Tensor.where($0.unsqueezed(axis: -1), hs, Tensor.scalar(0, dtype: hs.dtype)) } ?? hs)
             }
-            x = Tensor.concatenate(outputs, axis: -1)
+            x = outputs.count == 1 ? outputs[0] : Tensor.concatenate(outputs, axis: -1)
             // A fresh Dropout is in training mode.
             if isTraining && dropout > 0 && layer < numLayers - 1 { x = Dropout(probability: dropout).forward(x) }
         }
+        if batchFirst { x = x.transposed(0, 1) }
         let finalStates = initial.indices.map { k in Tensor.stack(finals.map { $0[k] }, axis: 0) }
         guard unbatched else { return (x, finalStates) }
         return (x.squeezed(axis: batchAxis), finalStates.map { $0.squeezed(axis: 1) })
@@ -123,19 +129,19 @@ public class RecurrentLayer: Module {
         case tensor(Tensor)
     }
 
-    /// For each time step, a [batch, 1] mask of the sequences that have it, or nil where all do.
-    private func activeSteps(_ lengths: Lengths, batch: Int, time: Int) -> [Tensor?] {
+    /// A [time, batch] mask of the steps each sequence has, or nil where every sequence has all.
+    private func activeSteps(_ lengths: Lengths, batch: Int, time: Int) -> Tensor? {
+        let steps = Tensor.arange(time).reshaped(to: [time, 1])
         switch lengths {
         case .values(let lengths):
             precondition(lengths.count == batch && lengths.allSatisfy { (1...time).contains($0) },
                          "\(typeName): expected \(batch) lengths (one per sequence) in 1...\(time), found \(lengths)")
-            let column = Tensor(lengths.map(Int64.init), shape: [batch, 1])
-            return (0..<time).map { t in lengths.allSatisfy { $0 > t } ? nil : column .> Double(t) }
+            if lengths.allSatisfy({ $0 == time }) { return nil }
+            return Tensor(lengths.map(Int64.init), shape: [1, batch]) .> steps
         case .tensor(let lengths):
             precondition(lengths.shape == [batch] && !lengths.dtype.isFloatingPoint,
                          "\(typeName): expected integer lengths [\(batch)] (one per sequence), found \(lengths.dtype) \(lengths.shape)")
-            let column = lengths.reshaped(to: [batch, 1])
-            return (0..<time).map { t in column .> Double(t) }
+            return lengths.cast(to: steps.dtype).reshaped(to: [1, batch]) .> steps
         }
     }
 }
@@ -166,11 +172,7 @@ public final class LSTM: RecurrentLayer {
 
     private func run(_ input: Tensor, state: (h: Tensor, c: Tensor)?, lengths: Lengths?) -> (output: Tensor, state: (h: Tensor, c: Tensor)) {
         recordingCall {
-            let (output, states) = run(input, initial: [state?.h, state?.c], lengths: lengths) { gates, state, w in
-                let next = LSTMCell.step(gates, h: state[0], c: state[1], weightHH: w.hiddenHidden.wrappedValue,
-                                         biasHH: w.hiddenBias?.wrappedValue)
-                return [next.h, next.c]
-            }
+            let (output, states) = run(input, initial: [state?.h, state?.c], lengths: lengths)
             return (output, (states[0], states[1]))
         }
     }
@@ -189,9 +191,7 @@ public final class GRU: RecurrentLayer {
     /// `lengths` as for `LSTM`.
     public func callAsFunction(_ input: Tensor, hidden: Tensor? = nil, lengths: [Int]? = nil) -> (output: Tensor, hidden: Tensor) {
         recordingCall {
-            let (output, states) = run(input, initial: [hidden], lengths: lengths.map { .values($0) }) { gates, state, w in
-                [GRUCell.step(gates, h: state[0], weightHH: w.hiddenHidden.wrappedValue, biasHH: w.hiddenBias?.wrappedValue)]
-            }
+            let (output, states) = run(input, initial: [hidden], lengths: lengths.map { .values($0) })
             return (output, states[0])
         }
     }

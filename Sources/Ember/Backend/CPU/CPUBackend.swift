@@ -145,6 +145,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .layerNormBackward(let axes, let e): NormalizationKernels.layerNormBackward(axes, e, inputs, outputs, backend: self)
         case .attention(let c): AttentionKernels.forward(c, inputs, outputs, backend: self)
         case .attentionBackward(let c): AttentionKernels.backward(c, inputs, outputs, backend: self)
+        case .recurrence(let c): RecurrenceKernels.forward(c, inputs, outputs, backend: self)
+        case .recurrenceBackward(let c): RecurrenceKernels.backward(c, inputs, outputs, backend: self)
         case .randomBits(_, let stream): RandomKernels.bits(contiguous(inputs[0]), stream, out)
         case .cumsum(let axis, let reverse): ReduceKernels.cumsum(contiguous(inputs[0]), axis: axis, reverse: reverse, out)
         case .argsort(let axis, let descending): SortKernels.argsort(contiguous(inputs[0]), axis: axis, descending: descending, out)
@@ -170,7 +172,7 @@ extension Primitive {
         case .unary, .binary, .compare, .reduce, .argReduce, .scatterAdd, .indexAdd, .matmul,
              .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .maxPool2dBackward,
              .avgPool2d, .avgPool2dBackward, .batchNorm, .batchNormBackward, .layerNorm, .layerNormBackward, .fused,
-             .cumsum, .argsort, .attention, .attentionBackward:
+             .cumsum, .argsort, .attention, .attentionBackward, .recurrence, .recurrenceBackward:
             return true
         case .select, .cast, .reshape, .permute, .expand, .slice, .pad, .concat, .flip, .copy, .gather, .indexSelect,
              .randomBits, .stopGradient, .custom:
