@@ -97,12 +97,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         run(primitive, inputs, outputs, fixed: fixed)
     }
 
-    /// Matrix products and convolutions whose operands are all bfloat16 run on oneDNN's bf16
+    /// Matrix products and convolutions whose operands are bfloat16 run on oneDNN's bf16
     /// kernels (f32 accumulation) where the CPU has bf16 instructions; elsewhere oneDNN would
     /// emulate them, slower than float32, so they are computed in float32 (said once).
     private func runsInBFloat16(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
-        guard primitive.hasBFloat16Kernel, inputs.allSatisfy({ $0.dtype == .bfloat16 }),
-              outputs.allSatisfy({ $0.dtype == .bfloat16 }) else { return false }
+        guard primitive.hasBFloat16Kernel(inputs, outputs) else { return false }
         if OneDNN.hasNativeBFloat16 { return true }
         OneDNN.warnNoNativeBFloat16Once()
         return false
@@ -156,11 +155,22 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 }
 
 extension Primitive {
-    /// Primitives with oneDNN bf16 kernels (bf16 operands, f32 accumulation).
-    var hasBFloat16Kernel: Bool {
+    /// Whether oneDNN has bf16 kernels (f32 accumulation) for these operands: all bfloat16,
+    /// except that a convolution may write float32 (compile's `HalfConvolutionOutput`), and
+    /// so may one heading a fused program, whose other operands are float32 then (its
+    /// activations and residual add are oneDNN post-ops, computed in float32).
+    func hasBFloat16Kernel(_ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
+        let half = { (t: Tensor) in t.dtype == .bfloat16 }
         switch self {
-        case .matmul, .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight: return true
-        default: return false
+        case .matmul, .conv2dBackwardInput, .conv2dBackwardWeight:
+            return inputs.allSatisfy(half) && outputs.allSatisfy(half)
+        case .conv2d:
+            return inputs.allSatisfy(half) && outputs.allSatisfy { half($0) || $0.dtype == .float32 }
+        case .fused(let program) where program.head != nil:
+            return inputs.prefix(program.headInputCount).allSatisfy(half)
+                && (inputs.dropFirst(program.headInputCount) + outputs).allSatisfy { $0.dtype == .float32 }
+        default:
+            return false
         }
     }
 
