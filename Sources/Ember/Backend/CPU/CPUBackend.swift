@@ -160,14 +160,16 @@ extension Primitive {
     /// so may one heading a fused program, whose other operands are float32 then (its
     /// activations and residual add are oneDNN post-ops, computed in float32).
     func hasBFloat16Kernel(_ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
-        let half = { (t: Tensor) in t.dtype == .bfloat16 }
+        // A convolution's bias may be float32 (a folded batch norm's); the kernel converts it.
+        let half = { (t: Tensor) in t.dtype == .bfloat16 }, halfOrFloat = { (t: Tensor) in half(t) || t.dtype == .float32 }
         switch self {
         case .matmul, .conv2dBackwardInput, .conv2dBackwardWeight:
             return inputs.allSatisfy(half) && outputs.allSatisfy(half)
         case .conv2d:
-            return inputs.allSatisfy(half) && outputs.allSatisfy { half($0) || $0.dtype == .float32 }
+            return inputs.prefix(2).allSatisfy(half) && (inputs.dropFirst(2) + outputs).allSatisfy(halfOrFloat)
         case .fused(let program) where program.head != nil:
-            return inputs.prefix(program.headInputCount).allSatisfy(half)
+            let head = inputs.prefix(program.headInputCount)
+            return head.prefix(2).allSatisfy(half) && head.dropFirst(2).allSatisfy(halfOrFloat)
                 && (inputs.dropFirst(program.headInputCount) + outputs).allSatisfy { $0.dtype == .float32 }
         default:
             return false
