@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """bf16 autocast against fp32, Ember and PyTorch, interleaved, as a Markdown table.
 
-    python bench/compare_precision.py [W4 W5 W6 W7] [--reps N] [--rounds R] [--ember PATH] [--cpu-time]
+    python bench/compare_precision.py [W4 W5 W6 W7] [--reps N] [--rounds R] [--ember PATH]
+                                      [--baseline PATH] [--no-torch] [--cpu-time]
 
 Each round runs every workload as `ember bench` in fp32 and with `--precision bf16`, and
 as bench/peers.py's torch in fp32 and under torch.autocast(bfloat16), each in its own
 process, so machine noise hits all four alike. A figure is the median over rounds of each
 run's median; the table shows each side's bf16/fp32 speed-up and Ember bf16 against
-PyTorch bf16 (above 1.0: Ember is faster).
+PyTorch bf16 (above 1.0: Ember is faster). `--baseline PATH` runs a second ember binary
+(another build, say) in the same rounds; its rows are marked "(baseline)". Each run's
+1-minute load average is recorded, and the table gives its range per row.
 """
 
 import argparse
@@ -42,6 +45,8 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ember", default=str(REPO / ".build/release/ember"))
+    parser.add_argument("--baseline", help="a second ember binary, run alongside")
+    parser.add_argument("--no-torch", action="store_true", help="Ember only")
     parser.add_argument("--python", default="/work/venv/peers/bin/python")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--cpu-time", action="store_true",
@@ -54,26 +59,32 @@ def main() -> int:
         parser.error(f"--precision bf16 runs W4-W7, not {bad}")
 
     figures = defaultdict(list)   # (workload, impl, precision) -> medians
+    loads = defaultdict(list)     # the same keys -> 1-minute load averages after each run
     units = {}
     for round_index in range(args.rounds):
         for workload in args.workloads:
             for precision in ("fp32", "bf16"):
-                sides = [
-                    [args.ember, "bench", workload, "--json", "--reps", str(args.reps), "--precision", precision],
-                    [args.python, str(BENCH / "peers.py"), "--impl", "torch", workload, "--json",
-                     "--reps", str(args.reps), "--precision", precision],
-                ]
-                if args.cpu_time:
-                    sides = [side + ["--cpu-time"] for side in sides]
-                for command in sides:
+                ember = lambda binary: [binary, "bench", workload, "--json", "--reps", str(args.reps), "--precision", precision]
+                sides = [("", ember(args.ember))]
+                if args.baseline:
+                    sides.append((" (baseline)", ember(args.baseline)))
+                if not args.no_torch:
+                    sides.append(("", [args.python, str(BENCH / "peers.py"), "--impl", "torch", workload, "--json",
+                                       "--reps", str(args.reps), "--precision", precision]))
+                for suffix, command in sides:
+                    if args.cpu_time:
+                        command = command + ["--cpu-time"]
                     for row in run(command, args.timeout):
                         if "error" in row:
                             print(f"round {round_index + 1} {workload} {precision}: {row}", file=sys.stderr)
                             continue
-                        figures[(workload, row["impl"], precision)].append(row["median"])
+                        key = (workload, row["impl"] + suffix, precision)
+                        load = os.getloadavg()[0]
+                        figures[key].append(row["median"])
+                        loads[key].append(load)
                         units[workload] = row["unit"]
-                        print(f"round {round_index + 1}: {workload} {row['impl']} {precision} {row['median']:.3f} {row['unit']}",
-                              file=sys.stderr, flush=True)
+                        print(f"round {round_index + 1}: {workload} {key[1]} {precision} {row['median']:.3f} {row['unit']} "
+                              f"(load {load:.1f})", file=sys.stderr, flush=True)
 
     def median(key):
         return statistics.median(figures[key]) if figures.get(key) else None
@@ -83,8 +94,12 @@ def main() -> int:
             return ""
         return f"{(faster / slower) if unit in HIGHER_IS_BETTER else (slower / faster):.2f}x"
 
-    print("| workload | unit | impl | fp32 | bf16 | bf16 / fp32 | vs torch bf16 |")
-    print("|---|---|---|---|---|---|---|")
+    def load_range(workload, impl):
+        values = loads[(workload, impl, "fp32")] + loads[(workload, impl, "bf16")]
+        return f"{min(values):.1f}-{max(values):.1f}" if values else ""
+
+    print("| workload | unit | impl | fp32 | bf16 | bf16 / fp32 | vs torch bf16 | load |")
+    print("|---|---|---|---|---|---|---|---|")
     for workload in args.workloads:
         unit = units.get(workload, "")
         impls = sorted({impl for (w, impl, _) in figures if w == workload})
@@ -93,7 +108,8 @@ def main() -> int:
             fp32, bf16 = median((workload, impl, "fp32")), median((workload, impl, "bf16"))
             cells = [f"{v:.4g}" if v is not None else "" for v in (fp32, bf16)]
             versus = speedup(unit, bf16, torch_bf16) if impl.startswith("ember") else ""
-            print(f"| {workload} | {unit} | {impl} | {cells[0]} | {cells[1]} | {speedup(unit, bf16, fp32)} | {versus} |")
+            print(f"| {workload} | {unit} | {impl} | {cells[0]} | {cells[1]} | {speedup(unit, bf16, fp32)} | {versus} "
+                  f"| {load_range(workload, impl)} |")
     return 0
 
 

@@ -16,7 +16,7 @@ N timed ones. `--peak` measures the machine's fp32 peak (best GFLOP/s on a
 4096^3 matmul) and prints it as workload "peak".
 
 onnxruntime runs models exported from PyTorch to ONNX on first use and cached in
-bench/.cache (torchvision's ResNet-50; the MiniLM encoder with its pooling).
+bench/.cache (the ResNet-50 of resnet50_torch.py; the MiniLM encoder with its pooling).
 
 peak_rss_mb is the process's maximum resident set so far, so it is only that
 workload's own figure when the workload runs alone in its process (compare.py
@@ -155,6 +155,7 @@ def torch_peer():
         return step
 
     from cifar_resnet_torch import CifarResNet18
+    from resnet50_torch import ResNet50
 
     class PreLNBlock(nn.Module):
         def __init__(self, d_model=512, heads=8, ffn=2048):
@@ -192,9 +193,7 @@ def torch_peer():
         return [Case("torch", train_step(model, opt, x, y), "images/s", 64)]
 
     def w4():
-        import torchvision  # only the ResNet-50 workloads need it
-
-        model = torchvision.models.resnet50().eval()
+        model = ResNet50().eval()
         x = randn(8, 3, 224, 224)
 
         def step():
@@ -204,9 +203,7 @@ def torch_peer():
         return [Case("torch", step, "images/s", 8)]
 
     def w5():
-        import torchvision
-
-        model = torchvision.models.resnet50().train()
+        model = ResNet50().train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         x, y = randn(8, 3, 224, 224), torch.randint(0, 1000, (8,))
         return [Case("torch", train_step(model, opt, x, y), "images/s", 8)]
@@ -502,10 +499,10 @@ def onnxruntime_peer():
 
     def w4():
         def export(path):
-            import torchvision
+            from resnet50_torch import ResNet50
 
             torch.manual_seed(SEED)
-            model = torchvision.models.resnet50().eval()
+            model = ResNet50().eval()
             torch.onnx.export(model, (torch.randn(8, 3, 224, 224),), str(path),
                               input_names=["images"], output_names=["logits"],
                               external_data=False)

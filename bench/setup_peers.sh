@@ -5,10 +5,11 @@ set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$bench_dir/.venv"
-# PyPI name:import name. torchvision gives W4/W5 their ResNet-50; onnx and onnxscript let
+# PyPI name:import name. W4/W5 build their ResNet-50 in resnet50_torch.py (no torchvision:
+# its wheels match one torch version each); onnx and onnxscript let
 # torch.onnx.export write the models onnxruntime runs; sentence-transformers (with
 # transformers) runs W7.
-packages=(torch:torch torchvision:torchvision jax:jax numpy:numpy onnxruntime:onnxruntime
+packages=(torch:torch jax:jax numpy:numpy onnxruntime:onnxruntime
           onnx:onnx onnxscript:onnxscript transformers:transformers
           sentence-transformers:sentence_transformers)
 
@@ -28,8 +29,8 @@ if (( ${#missing[@]} )); then
 else
     echo "peers already installed in $venv"
 fi
-"$venv/bin/python" -c "import torch, torchvision, jax, numpy, onnxruntime as ort, onnx
+"$venv/bin/python" -c "import torch, jax, numpy, onnxruntime as ort, onnx
 import transformers, sentence_transformers as st
-print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| jax', jax.__version__,
+print('torch', torch.__version__, '| jax', jax.__version__,
       '| numpy', numpy.__version__, '| onnxruntime', ort.__version__, '| onnx', onnx.__version__,
       '| transformers', transformers.__version__, '| sentence-transformers', st.__version__)"

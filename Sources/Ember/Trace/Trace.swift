@@ -71,12 +71,16 @@ public struct Graph: CustomStringConvertible {
     }
 
     /// Runs the recorded primitives on new inputs of the traced shapes and dtypes. Runs go
-    /// through the dispatcher, so a replay can itself be differentiated or traced.
+    /// through the dispatcher, so a replay can itself be differentiated or traced. A value a
+    /// compile pass gave a wider type than its primitive's rule (a bfloat16 convolution
+    /// writing float32, `HalfConvolutionOutput`) is cast to it, as the executor writes it.
     public func callAsFunction(_ arguments: [Tensor]) -> [Tensor] {
         var values = boundValues(arguments, caller: "graph replay")
         for operation in operations {
             let results = Dispatch.run(operation.primitive, operation.inputs.map { values[$0]! })
-            for (id, result) in zip(operation.outputs, results) { values[id] = result }
+            for (id, result) in zip(operation.outputs, results) {
+                values[id] = result.dtype == specs[id].dtype ? result : result.cast(to: specs[id].dtype)
+            }
         }
         applyUpdates(values)
         return outputs.map { values[$0]! }

@@ -97,12 +97,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         run(primitive, inputs, outputs, fixed: fixed)
     }
 
-    /// Matrix products and convolutions whose operands are all bfloat16 run on oneDNN's bf16
+    /// Matrix products and convolutions whose operands are bfloat16 run on oneDNN's bf16
     /// kernels (f32 accumulation) where the CPU has bf16 instructions; elsewhere oneDNN would
     /// emulate them, slower than float32, so they are computed in float32 (said once).
     private func runsInBFloat16(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
-        guard primitive.hasBFloat16Kernel, inputs.allSatisfy({ $0.dtype == .bfloat16 }),
-              outputs.allSatisfy({ $0.dtype == .bfloat16 }) else { return false }
+        guard primitive.hasBFloat16Kernel(inputs, outputs) else { return false }
         if OneDNN.hasNativeBFloat16 { return true }
         OneDNN.warnNoNativeBFloat16Once()
         return false
@@ -158,11 +157,24 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 }
 
 extension Primitive {
-    /// Primitives with oneDNN bf16 kernels (bf16 operands, f32 accumulation).
-    var hasBFloat16Kernel: Bool {
+    /// Whether oneDNN has bf16 kernels (f32 accumulation) for these operands: all bfloat16,
+    /// except that a convolution may write float32 (compile's `HalfConvolutionOutput`), and
+    /// so may one heading a fused program, whose other operands are float32 then (its
+    /// activations and residual add are oneDNN post-ops, computed in float32).
+    func hasBFloat16Kernel(_ inputs: [Tensor], _ outputs: [Tensor]) -> Bool {
+        // A convolution's bias may be float32 (a folded batch norm's); the kernel converts it.
+        let half = { (t: Tensor) in t.dtype == .bfloat16 }, halfOrFloat = { (t: Tensor) in half(t) || t.dtype == .float32 }
         switch self {
-        case .matmul, .conv2d, .conv2dBackwardInput, .conv2dBackwardWeight: return true
-        default: return false
+        case .matmul, .conv2dBackwardInput, .conv2dBackwardWeight:
+            return inputs.allSatisfy(half) && outputs.allSatisfy(half)
+        case .conv2d:
+            return inputs.prefix(2).allSatisfy(half) && (inputs.dropFirst(2) + outputs).allSatisfy(halfOrFloat)
+        case .fused(let program) where program.head != nil:
+            let head = inputs.prefix(program.headInputCount)
+            return head.prefix(2).allSatisfy(half) && head.dropFirst(2).allSatisfy(halfOrFloat)
+                && (inputs.dropFirst(program.headInputCount) + outputs).allSatisfy { $0.dtype == .float32 }
+        default:
+            return false
         }
     }
 

@@ -15,24 +15,33 @@ enum ConvolutionKernels {
         let weight: [Int]
         let output: [Int]
         let config: ConvConfig
-        /// The element type of every operand (float32 or bfloat16 for oneDNN).
+        /// The element type of the operands (float32 or bfloat16 for oneDNN).
         let dtype: DType
+        /// The result's: `dtype`, or float32 for a bfloat16 convolution that writes its
+        /// result widened (oneDNN rounds nothing then; see `HalfConvolutionOutput`).
+        let outputDtype: DType
 
-        init(_ c: ConvConfig, input: [Int], weight: [Int], dtype: DType = .float32) {
+        init(_ c: ConvConfig, input: [Int], weight: [Int], dtype: DType = .float32, outputDtype: DType? = nil) {
             self.input = input
             self.weight = weight
             self.config = c
             self.dtype = dtype
+            self.outputDtype = outputDtype ?? dtype
             output = [input[0], weight[0]] + (0..<2).map {
                 Convolution.outputSize(input[2 + $0], kernel: weight[2 + $0], stride: c.stride[$0],
                                        padding: c.padding[$0], dilation: c.dilation[$0])
             }
         }
 
-        var key: String { "\(input) \(weight) \(config)" + (dtype == .float32 ? "" : " \(dtype)") }
+        var key: String {
+            "\(input) \(weight) \(config)" + (dtype == .float32 ? "" : " \(dtype)") + (outputDtype == dtype ? "" : " -> \(outputDtype)")
+        }
+        /// A bias in the result's type when that is float32 (no rounding of a folded batch
+        /// norm's shift), else in the operands'.
+        var biasDtype: DType { outputDtype == .float32 ? .float32 : dtype }
 
         var srcDesc: dnnl_memory_desc_t { OneDNN.denseDesc(input, dtype) }
-        var dstDesc: dnnl_memory_desc_t { OneDNN.denseDesc(output, dtype) }
+        var dstDesc: dnnl_memory_desc_t { OneDNN.denseDesc(output, outputDtype) }
         /// OIHW; grouped weights are the same memory read as [groups, O/groups, C/groups, kh, kw].
         var weightDims: [Int] { config.groups == 1 ? weight : [config.groups, weight[0] / config.groups] + weight[1...] }
         var weightsDesc: dnnl_memory_desc_t { OneDNN.denseDesc(weightDims, dtype) }
@@ -40,8 +49,8 @@ enum ConvolutionKernels {
         /// The descriptors to create a primitive with: the dense ones, or ones that let oneDNN
         /// choose the blocked layouts its fast kernels want (`execute` then reorders).
         func layouts(dense: Bool) -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t) {
-            let desc = { (dims: [Int]) in dense ? OneDNN.denseDesc(dims, dtype) : OneDNN.anyDesc(dims, dtype) }
-            return (desc(input), desc(weightDims), desc(output))
+            let desc = { (dims: [Int], type: DType) in dense ? OneDNN.denseDesc(dims, type) : OneDNN.anyDesc(dims, type) }
+            return (desc(input, dtype), desc(weightDims, dtype), desc(output, outputDtype))
         }
 
         /// A pointwise convolution over a plane of 256 or more positions is one large matrix
@@ -106,7 +115,7 @@ enum ConvolutionKernels {
         let dnn = OneDNN.shared
         let key = "conv2d forward \(g.key) bias: \(hasBias) \(source) -> \(destination) post-ops: \(postOps.map(\.key))"
         let srcDense = OneDNN.memoryDesc(g.input, source.strides(g.input), g.dtype)
-        let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output), g.dtype)
+        let dstDense = OneDNN.memoryDesc(g.output, destination.strides(g.output), g.outputDtype)
         return dnn.entry(key, arguments: [src, weights, dst] + (hasBias ? [bias] : []),
                          dense: [src: srcDense, weights: g.weightsDesc, dst: dstDense]) {
             if g.config.winograd, let pd = winogradPrimitiveDesc(g, hasBias: hasBias, postOps: postOps, key) { return pd }
@@ -114,7 +123,7 @@ enum ConvolutionKernels {
             var (srcDesc, weightsDesc, dstDesc) = g.layouts(dense: gemm)
             if source == .nhwc && destination == .nhwc { (srcDesc, dstDesc) = (srcDense, dstDense) }
             // A zero descriptor disables the bias term.
-            var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]], g.dtype) : dnnl_memory_desc_t()
+            var biasDesc = hasBias ? OneDNN.denseDesc([g.weight[0]], g.biasDtype) : dnnl_memory_desc_t()
             var desc = dnnl_convolution_desc_t()
             OneDNN.check(dnnl_dilated_convolution_forward_desc_init(
                 &desc, dnnl_forward_training, dnnl_convolution_direct, &srcDesc, &weightsDesc, &biasDesc, &dstDesc,
@@ -136,7 +145,8 @@ enum ConvolutionKernels {
         return OneDNN.shared.primitiveDescIfImplemented(&desc, postOps: postOps, key + " winograd")
     }
 
-    /// `out` = conv2d(x, weight[, bias]) with `postOps` applied (float32 only). The input and
+    /// `out` = conv2d(x, weight[, bias]) with `postOps` applied (float32 only; a bfloat16
+    /// convolution may write a float32 `out`, post-ops included). The input and
     /// output may be row-major or channels-last, each kept as it is. A `fixedWeight` is
     /// converted to oneDNN's layout once, not on every call. Returns false, computing
     /// nothing, when a `.sum` post-op is asked for an output that oneDNN would write
@@ -146,8 +156,8 @@ enum ConvolutionKernels {
                         fixedWeight: Bool = false, backend: CPUBackend) -> Bool {
         let (x, source) = backend.imageOperand(inputs[0])
         let w = backend.contiguous(inputs[1])
-        let b = inputs.count == 3 ? backend.contiguous(inputs[2]) : nil
-        let g = Geometry(c, input: x.shape, weight: w.shape, dtype: x.dtype)
+        let g = Geometry(c, input: x.shape, weight: w.shape, dtype: x.dtype, outputDtype: out.dtype)
+        let b = inputs.count == 3 ? backend.converted(backend.contiguous(inputs[2]), to: g.biasDtype) : nil
         if x.dtype == .float64 {
             precondition(postOps.isEmpty, "conv2d: post-ops run in float32 only")
             referenceForward(g, backend.contiguous(x), w, b, out, Double.self)

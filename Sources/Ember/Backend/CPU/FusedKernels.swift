@@ -36,7 +36,8 @@ extension FusedKernels {
         return algorithms.count == chain.count ? algorithms.map { .eltwise($0) } : nil
     }
 
-    /// The head's result, then the program over it. A float32 convolution followed by a
+    /// The head's result, then the program over it. A float32 convolution (or a bfloat16
+    /// one writing float32) followed by a
     /// chain of unary operations oneDNN knows runs as one primitive with post-ops, the
     /// chain applied while the result is in registers; so does one whose result is added
     /// to a residual first (a sum post-op, in place when the output is the residual's
@@ -68,7 +69,8 @@ extension FusedKernels {
             }
         }
         let shape = ConvolutionKernels.Geometry(config, input: headInputs[0].shape, weight: headInputs[1].shape).output
-        let dtype = headInputs[0].dtype
+        // A bfloat16 convolution writes float32 here, the type the rest of the program computes in.
+        let dtype = headInputs[0].dtype == .bfloat16 ? DType.float32 : headInputs[0].dtype
         // The head's result in the layout of the output, so the pass over it runs in memory order.
         let layout = outputs.count == 1 && shape == outputs[0].shape ? ImageLayout(outputs[0]) ?? .nchw : .nchw
         let headResult = Tensor(storage: backend.allocate(byteCount: ShapeMath.count(shape) * dtype.byteSize), shape: shape,

@@ -2,11 +2,14 @@
 /// normalization: subtract the running mean, scale, add the bias; any sequence of adds,
 /// subtracts, multiplies and divides by constant per-channel or scalar tensors) into the
 /// convolution's weight and bias, for inference. Needs constant weights and a constant
-/// chain (run after constant folding); the new weight and bias are computed once.
+/// chain (run after constant folding); the new weight and bias are computed once. A
+/// bfloat16 convolution writing float32 (`HalfConvolutionOutput`, autocast's widening before
+/// batch norm) folds too: the chain is applied to its weight in float32, rounded to
+/// bfloat16 once, and the bias stays float32.
 struct BatchNormFolding: GraphPass {
     var name: String { "batch-norm folding" }
 
-    /// y' = scale * y + shift, per output channel ([C] tensors of the convolution's dtype).
+    /// y' = scale * y + shift, per output channel ([C] tensors of the convolution's result type).
     struct Affine {
         var scale: Tensor
         var shift: Tensor
@@ -40,8 +43,9 @@ struct BatchNormFolding: GraphPass {
                 guard !chain.isEmpty else { continue }
                 let weight = graph.constants[conv.inputs[1]]!
                 let bias = conv.inputs.count == 3 ? graph.constants[conv.inputs[2]]! : Tensor.zeros([channels], dtype: spec.dtype)
-                let foldedWeight = weight * affine.scale.reshaped(to: [channels] + Array(repeating: 1, count: weight.rank - 1))
-                let foldedBias = bias * affine.scale + affine.shift
+                let scale = affine.scale.reshaped(to: [channels] + Array(repeating: 1, count: weight.rank - 1))
+                let foldedWeight = (weight.cast(to: spec.dtype) * scale).cast(to: weight.dtype)
+                let foldedBias = bias.cast(to: spec.dtype) * affine.scale + affine.shift
                 let operands = [conv.inputs[0], result.addConstant(foldedWeight), result.addConstant(foldedBias)]
                 replacements[index] = Graph.Operation(primitive: conv.primitive, inputs: operands, outputs: [current])
                 removed.formUnion(chain)

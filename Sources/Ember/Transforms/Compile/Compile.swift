@@ -39,6 +39,7 @@ public struct CompileOptions: Sendable {
         var passes: [any GraphPass] = [DeadCodeElimination()]
         if foldConstants { passes.append(ConstantFolding()) }
         passes.append(CommonSubexpressionElimination(mergeEqualConstants: foldConstants))
+        passes.append(HalfConvolutionOutput())
         if foldConstants && foldBatchNorm { passes.append(BatchNormFolding()) }
         if winograd { passes.append(WinogradConvolution()) }
         if fuseElementwise { passes += [LinearFusion(), ElementwiseFusion(), ConvolutionFusion()] }

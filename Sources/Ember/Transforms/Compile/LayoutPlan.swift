@@ -1,4 +1,5 @@
-/// The values the executor lays out channels-last (NHWC in memory): float32 image batches
+/// The values the executor lays out channels-last (NHWC in memory): float32 and bfloat16
+/// (autocast's convolution inputs) image batches
 /// [N, C, H, W] that flow from convolutions through activations, residual adds and pooling
 /// into other convolutions. oneDNN's convolutions read and write that layout as it is,
 /// while a row-major tensor is reordered into a blocked layout and back on every call;
@@ -21,7 +22,7 @@ struct LayoutPlan: CustomStringConvertible {
         for operation in graph.operations {
             let produced = operation.outputs.filter { id in
                 let spec = graph.specs[id]
-                return spec.dtype == .float32 && spec.shape.count == 4 && !returned.contains(id)
+                return (spec.dtype == .float32 || spec.dtype == .bfloat16) && spec.shape.count == 4 && !returned.contains(id)
                     && (readers[id] ?? []).allSatisfy { LayoutPlan.readsAnyLayout($0, id) }
             }
             guard !produced.isEmpty, produced.count == operation.outputs.count else { continue }
