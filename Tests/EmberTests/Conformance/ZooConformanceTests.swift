@@ -71,10 +71,10 @@ final class ZooConformanceTests: XCTestCase {
     func testJVPMatchesFiniteDifferences() { ConformanceCase.run(.jvp, Self.cases) }
 
     /// Every public module class declared in Sources/EmberModels is a case, or a part of one
-    /// (BERT's embeddings, layers and pooler).
+    /// (BERT's embeddings, layers and pooler; GPT's blocks).
     func testEveryModelHasACase() throws {
         var covered = Set(Self.cases.flatMap(\.typeNames))
-        for c in Self.cases where c.typeNames[0].hasPrefix("BERT") || c.typeNames[0].hasPrefix("Sentence") {
+        for c in Self.cases where ["BERT", "Sentence", "GPT"].contains(where: { c.typeNames[0].hasPrefix($0) }) {
             covered.formUnion(c.build().namedModules().map { String(describing: type(of: $0.1)) })
         }
         let declared = try declaredPublicModules(in: "Sources/EmberModels")

@@ -71,22 +71,28 @@ struct StridedLoop {
             }
             return
         }
-        let outerRank = shape.count - 1
         Parallel.forRange(rows, cost: cost * length) { range in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: operands) { offsets in
                 for row in range {
-                    var rest = row
-                    for k in 0..<operands { offsets[k] = 0 }
-                    var axis = outerRank - 1
-                    while axis >= 0 {
-                        let index = rest % shape[axis]
-                        rest /= shape[axis]
-                        for k in 0..<operands { offsets[k] += index * strides[k][axis] }
-                        axis -= 1
-                    }
+                    rowOffsets(row, into: offsets.baseAddress!)
                     body(UnsafePointer(offsets.baseAddress!), length)
                 }
             }
+        }
+    }
+
+    /// Each operand's element offset at the first element of row `row`.
+    @inline(__always)
+    func rowOffsets(_ row: Int, into offsets: UnsafeMutablePointer<Int>) {
+        let operands = strides.count
+        var rest = row
+        for k in 0..<operands { offsets[k] = 0 }
+        var axis = shape.count - 2
+        while axis >= 0 {
+            let index = rest % shape[axis]
+            rest /= shape[axis]
+            for k in 0..<operands { offsets[k] += index * strides[k][axis] }
+            axis -= 1
         }
     }
 }
@@ -94,20 +100,11 @@ struct StridedLoop {
 extension StridedLoop {
     /// Calls body(offsets, rowLength) for every row in order on the calling thread.
     func serialRows(_ body: (UnsafePointer<Int>, Int) -> Void) {
-        let operands = strides.count
-        var offsets = [Int](repeating: 0, count: operands)
-        let outerRank = shape.count - 1
-        for row in 0..<rowCount {
-            var rest = row
-            for k in 0..<operands { offsets[k] = 0 }
-            var axis = outerRank - 1
-            while axis >= 0 {
-                let i = rest % shape[axis]
-                rest /= shape[axis]
-                for k in 0..<operands { offsets[k] += i * strides[k][axis] }
-                axis -= 1
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: strides.count) { offsets in
+            for row in 0..<rowCount {
+                rowOffsets(row, into: offsets.baseAddress!)
+                body(UnsafePointer(offsets.baseAddress!), rowLength)
             }
-            offsets.withUnsafeBufferPointer { body($0.baseAddress!, rowLength) }
         }
     }
 }
