@@ -220,10 +220,15 @@ def main():
                 server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report(lines, args.write)
+
+
+def report(lines, path):
+    """Prints the tables, and writes them to `path` when one is given (--write)."""
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.write:
-        with open(args.write, "w") as f:
+    if path:
+        with open(path, "w") as f:
             f.write(text)
 
 

@@ -185,11 +185,7 @@ def main():
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(text)
+    serve_load.report(lines, args.write)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ extension InferenceServer {
             case .string(let text): strings.append(text)
             case .tensor(let tensor):
                 numbers += tensor.values
-                integers? += tensor.integers ?? tensor.values.map { $0 >= 0x1p63 ? .max : Int64($0) }
+                integers? += tensor.int64s
                 inner = tensor.shape
             }
         }

@@ -346,7 +346,7 @@ struct InputDecoding {
         // Whole numbers were checked above; those written as integers keep every digit.
         let integers = zip(leaves, values).map { leaf, value -> Int64 in
             if case .integer(let exact) = leaf { return exact }
-            return value >= 0x1p63 ? .max : Int64(value)
+            return TensorValue.int64(value)
         }
         return TensorValue(datatype: spec.datatype, shape: shape, values: values, integers: integers)
     }

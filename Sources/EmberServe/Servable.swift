@@ -24,6 +24,14 @@ struct TensorValue: Equatable, Sendable {
     /// INT64 elements exactly (`values` rounds those beyond 2^53); nil for other types.
     var integers: [Int64]? = nil
 
+    /// The elements as Int64: exact where known, otherwise the values truncated, clamped to
+    /// Int64's range (NaN as 0).
+    var int64s: [Int64] { integers ?? values.map(Self.int64) }
+
+    static func int64(_ value: Double) -> Int64 {
+        value.isNaN ? 0 : value >= 0x1p63 ? .max : value <= -0x1p63 ? .min : Int64(value)
+    }
+
     /// Element `offset` as JSON: a boolean for BOOL, an exact integer for INT64.
     func json(at offset: Int) -> JSONValue {
         if datatype == .bool { return .bool(values[offset] != 0) }
