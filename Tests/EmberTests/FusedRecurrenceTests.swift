@@ -107,29 +107,10 @@ final class FusedRecurrenceTests: XCTestCase {
 
     func testGradientsMatchThePerStepFormulaAndFiniteDifferences() {
         for c in Self.cases() {
-            let w = Self.normal(c.fused(c.inputs).shape, 20)
-            let wrt = c.differentiable
-            func substituted(_ vars: [Tensor]) -> [Tensor] {
-                var all = c.inputs
-                for (k, i) in wrt.enumerated() { all[i] = vars[k] }
-                return all
-            }
-            let fusedGrads = vjp({ c.fused(substituted($0)) }, wrt.map { c.inputs[$0] }).pullback(w)
-            let referenceGrads = vjp({ c.unfused(substituted($0)) }, wrt.map { c.inputs[$0] }).pullback(w)
-            for (k, i) in wrt.enumerated() {
-                assertClose(fusedGrads[k], referenceGrads[k], atol: 1e-12, rtol: 1e-12, "\(c.name): gradient of input \(i)")
-                // Central differences along a random direction.
-                let direction = Self.normal(c.inputs[i].shape, 30 + UInt64(i))
-                func loss(_ h: Double) -> Double {
-                    var shifted = c.inputs
-                    shifted[i] = shifted[i] + direction * h
-                    return (c.fused(shifted) * w).sum().item()
-                }
-                let eps = 1e-6
-                let numeric = (loss(eps) - loss(-eps)) / (2 * eps)
-                let analytic = (fusedGrads[k] * direction).sum().item()
-                XCTAssertEqual(analytic, numeric, accuracy: 1e-7 * max(1, abs(numeric)), "\(c.name): finite differences of input \(i)")
-            }
+            assertGradientsMatchFormulaAndFiniteDifferences(
+                c.fused, reference: c.unfused, inputs: c.inputs, wrt: c.differentiable,
+                weight: Self.normal(c.fused(c.inputs).shape, 20), direction: { Self.normal(c.inputs[$0].shape, 30 + UInt64($0)) },
+                atol: 1e-12, rtol: 1e-12, finiteDifferences: 1e-7, c.name)
         }
     }
 

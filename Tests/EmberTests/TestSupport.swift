@@ -101,3 +101,34 @@ struct Fixtures {
 
     func has(_ name: String) -> Bool { cases[name] != nil }
 }
+
+/// The gradients of `(fused(inputs) * weight).sum()` with respect to the inputs in `wrt`
+/// equal those through `reference` (the unfused formula), and float64 central differences
+/// along `direction(i)` for each of them.
+func assertGradientsMatchFormulaAndFiniteDifferences(
+    _ fused: @escaping ([Tensor]) -> Tensor, reference: @escaping ([Tensor]) -> Tensor, inputs: [Tensor], wrt: [Int],
+    weight: Tensor, direction: (Int) -> Tensor, atol: Double, rtol: Double, finiteDifferences tolerance: Double,
+    _ name: String, file: StaticString = #filePath, line: UInt = #line
+) {
+    func substituted(_ vars: [Tensor]) -> [Tensor] {
+        var all = inputs
+        for (k, i) in wrt.enumerated() { all[i] = vars[k] }
+        return all
+    }
+    let fusedGrads = vjp({ fused(substituted($0)) }, wrt.map { inputs[$0] }).pullback(weight)
+    let referenceGrads = vjp({ reference(substituted($0)) }, wrt.map { inputs[$0] }).pullback(weight)
+    for (k, i) in wrt.enumerated() {
+        assertClose(fusedGrads[k], referenceGrads[k], atol: atol, rtol: rtol, "\(name): gradient of input \(i)", file: file, line: line)
+        let step = direction(i)
+        func loss(_ h: Double) -> Double {
+            var shifted = inputs
+            shifted[i] = shifted[i] + step * h
+            return (fused(shifted) * weight).sum().item()
+        }
+        let eps = 1e-6
+        let numeric = (loss(eps) - loss(-eps)) / (2 * eps)
+        let analytic = (fusedGrads[k] * step).sum().item()
+        XCTAssertEqual(analytic, numeric, accuracy: tolerance * max(1, abs(numeric)), "\(name): finite differences of input \(i)",
+                       file: file, line: line)
+    }
+}
