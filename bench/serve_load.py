@@ -119,7 +119,7 @@ def seconds(text):
 
 def percentile(output, which):
     """A line of wrk's latency distribution in seconds (NaN when wrk printed none)."""
-    match = re.search(r"^\s*%s%%\s+(\S+)$" % which, output, re.M)
+    match = re.search(r"^\s*%s%%\s+(\S+)\s*$" % which, output, re.M)
     return seconds(match.group(1)) if match else float("nan")
 
 
