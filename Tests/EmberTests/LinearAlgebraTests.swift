@@ -97,6 +97,34 @@ final class LinearAlgebraTests: XCTestCase {
         assertClose(matmul(permuted, w), matmul(permuted.contiguous(), w), atol: atol32, rtol: 0, "a permuted batch")
     }
 
+    /// Attention's heads: [batch, length, heads, width] read as [batch, heads, length, width]
+    /// has two batch axes that no single stride walks. oneDNN reads them in place (where its
+    /// optimized matmul takes such strides); the products match a float64 loop over dense copies.
+    func testHeadsSplitFromTheLastAxisAreReadInPlace() {
+        let (batch, length, heads, width) = (2, 24, 3, 16)
+        func splitHeads(seed: Int) -> Tensor {
+            Tensor(doubles: values(batch * length * heads * width, seed: seed), shape: [batch, length, heads, width], dtype: .float32)
+                .permuted(0, 2, 1, 3)
+        }
+        let q = splitHeads(seed: 10), k = splitHeads(seed: 11), v = splitHeads(seed: 12)
+        let keysT = k.transposed(-1, -2)
+        if MatmulKernel.readsStridedBatches {
+            XCTAssertNotNil(MatmulKernel.stridedOperands(q, keysT, batchShape: [batch, heads]), "the heads are read uncopied")
+        }
+        let dense = { (x: Tensor) in x.cast(to: .float64).contiguous() }
+        let scores = matmul(q, keysT)
+        assertClose(scores, matmul(dense(q), dense(keysT)), atol: atol32, rtol: 0, "q kᵀ")
+        let output = matmul(scores, v)
+        assertClose(output, matmul(dense(scores), dense(v)), atol: 1e-4, rtol: 0, "scores v")
+        // A size-1 batch axis among them, and the gradients (products of the transposed views).
+        let one = q[0..<1], oneKeys = keysT[0..<1]
+        assertClose(matmul(one, oneKeys), matmul(dense(one), dense(oneKeys)), atol: atol32, rtol: 0, "a size-1 batch axis")
+        let squares = grad { (x: [Tensor]) in (matmul(x[0], x[1]) * matmul(x[0], x[1])).sum() }
+        let got = squares([q, keysT]), expected = squares([dense(q), dense(keysT)])
+        assertClose(got[0], expected[0], atol: 1e-3, rtol: 1e-5, "gradient of q")
+        assertClose(got[1], expected[1], atol: 1e-3, rtol: 1e-5, "gradient of kᵀ")
+    }
+
     /// Half types are multiplied in float32 and rounded once.
     func testHalfPrecisionOperands() {
         let a = Tensor(doubles: values(8 * 16, seed: 8), shape: [8, 16], dtype: .float32)

@@ -20,6 +20,14 @@ enum MatmulKernel {
         let bHasBatch = ShapeMath.count(Array(b.shape.dropLast(2))) > 1
 
         let left: Operand, right: Operand
+        let batchCount = ShapeMath.count(batchShape)
+        let large = a.dtype != .float64 && (a.dtype != .float32 || batchCount * m * k * n > smallProductLimit)
+        if large, bHasBatch, let strided = stridedOperands(a, b, batchShape: batchShape) {
+            // Views such as attention's heads ([batch, length, heads, width] read as
+            // [batch, heads, length, width]) go to oneDNN with all their axes, uncopied.
+            execute(strided.left, strided.right, out: out, outDims: strided.outDims, a: a, b: b)
+            return
+        }
         if !bHasBatch, let folded = foldRows(a, m: m, k: k) {
             // [batch..., m, k] @ [k, n] is one [batch*m, k] @ [k, n] product.
             left = folded
@@ -36,8 +44,11 @@ enum MatmulKernel {
             reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Float.self)
             return
         }
-        let rows = left.dims[1]
-        let outDims = [left.dims[0], rows, n]
+        execute(left, right, out: out, outDims: [left.dims[0], left.dims[1], n], a: a, b: b)
+    }
+
+    /// One oneDNN matmul of two operands of equal rank into the dense `out` seen as `outDims`.
+    private static func execute(_ left: Operand, _ right: Operand, out: Tensor, outDims: [Int], a: Tensor, b: Tensor) {
         let key = "matmul \(a.dtype) \(left.dims) \(left.strides) \(right.dims) \(right.strides) -> \(out.dtype)"
         let args = [Int32(DNNL_ARG_SRC), Int32(DNNL_ARG_WEIGHTS), Int32(DNNL_ARG_DST)]
         let dnn = OneDNN.shared
@@ -51,6 +62,58 @@ enum MatmulKernel {
         }
         dnn.execute(entry, [args[0]: left.tensor, args[1]: right.tensor, args[2]: out])
     }
+
+    /// `a` and `b` with their batch axes kept apart (size-1 axes dropped), when neither is
+    /// broadcast, the batch axes of one of them do not merge into one stride (where both
+    /// merge, the [batch, rows, columns] path reads them as they are) and oneDNN's optimized
+    /// matmul reads such strides on this CPU.
+    static func stridedOperands(_ a: Tensor, _ b: Tensor, batchShape: [Int]) -> (left: Operand, right: Operand, outDims: [Int])? {
+        guard batchShape.filter({ $0 > 1 }).count >= 2, readsStridedBatches,
+              let left = fullBatchOperand(a, batchShape: batchShape), let right = fullBatchOperand(b, batchShape: batchShape),
+              !mergesBatch(a, batchShape) || !mergesBatch(b, batchShape) else { return nil }
+        let kept = batchShape.filter { $0 > 1 }
+        return (left, right, kept + [a.shape[a.rank - 2], b.shape[b.rank - 1]])
+    }
+
+    /// `x` as [batch axes of size > 1..., rows, columns] with its own strides, when it spans
+    /// the whole batch and its matrices are plain or transposed.
+    private static func fullBatchOperand(_ x: Tensor, batchShape: [Int]) -> Operand? {
+        guard Array(x.shape.dropLast(2)) == batchShape else { return nil }
+        let r = x.shape[x.rank - 2], c = x.shape[x.rank - 1]
+        let rs = x.strides[x.rank - 2], cs = x.strides[x.rank - 1]
+        let matrixStrides: [Int]
+        if (cs == 1 || c == 1) && (rs >= c || r == 1) {
+            matrixStrides = [r == 1 ? c : rs, 1]
+        } else if (rs == 1 || r == 1) && (cs >= r || c == 1) {
+            matrixStrides = [1, c == 1 ? r : cs]
+        } else {
+            return nil
+        }
+        let batchAxes = batchShape.indices.filter { batchShape[$0] > 1 }
+        guard batchAxes.allSatisfy({ x.strides[$0] > 0 }) else { return nil }
+        return Operand(tensor: x, dims: batchAxes.map { batchShape[$0] } + [r, c],
+                       strides: batchAxes.map { x.strides[$0] } + matrixStrides)
+    }
+
+    private static func mergesBatch(_ x: Tensor, _ batchShape: [Int]) -> Bool {
+        StridedLoop(shape: batchShape, strides: [Array(x.strides.dropLast(2))]).shape.count <= 1
+    }
+
+    /// Whether oneDNN's optimized matmul (not its reference loop) takes a batch of two
+    /// strided axes on this CPU; probed once with a transposed-heads layout.
+    static let readsStridedBatches: Bool = {
+        let dims = [2, 3, 16, 16]
+        var src = OneDNN.memoryDesc(dims, [3 * 16 * 16, 16, 3 * 16, 1])
+        var weights = OneDNN.memoryDesc(dims, [3 * 16 * 16, 16, 1, 3 * 16])
+        var dst = OneDNN.denseDesc(dims)
+        var desc = dnnl_matmul_desc_t()
+        OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul descriptor (probe)")
+        guard let pd = OneDNN.shared.primitiveDescIfImplemented(&desc, "matmul probe") else { return false }
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return false }
+        return !String(cString: info).hasPrefix("ref")
+    }()
 
     /// `a` as one [1, batch*m, k] matrix, when its batch and row axes merge into one stride.
     static func foldRows(_ a: Tensor, m: Int, k: Int) -> Operand? {
