@@ -207,5 +207,11 @@ final class ImportRecurrentTests: XCTestCase {
         values["sequence_lens"] = Tensor([Int32(5), 6, 1, 1], shape: [4])
         XCTAssertTrue(loadingProblem { try gru.run(gru.inputs.map { values[$0.name]! }) }
             .contains("sequence_lens holds 6, outside 0...5"))
+        // Layout 1 takes the initial states batch first.
+        let batchFirst = try node("GRU", ["X", "W", "R", "", "", "initial_h"], direction: "forward", layout: 1)
+        values = operands(batchFirst, gates: 3, directions: 1, layout: 1, seed: 3)
+        values["initial_h"] = Tensor.zeros([1, 4, 4], dtype: .float64)
+        XCTAssertTrue(loadingProblem { try batchFirst.run(batchFirst.inputs.map { values[$0.name]! }) }
+            .contains("initial_h [1, 4, 4] must be [4, 1, 4]"))
     }
 }

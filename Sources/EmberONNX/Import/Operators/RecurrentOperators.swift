@@ -52,6 +52,7 @@ enum ONNXRecurrentOperators {
         guard x.rank == 3, w.rank == 3, r.rank == 3, w.shape[0] == directions.count, r.shape[0] == directions.count else {
             throw context.fail("X \(x.shape), W \(w.shape) and R \(r.shape) do not fit \(directions.count) direction(s)")
         }
+        guard x.shape[0] > 0 else { throw context.fail("X \(x.shape) has no time steps") }
         let hidden = r.shape[2]
         guard w.shape[1] == gates * hidden, r.shape[1] == gates * hidden, w.shape[2] == x.shape[2] else {
             throw context.fail("W \(w.shape) and R \(r.shape) must have \(gates) gates of \(hidden) units for inputs of \(x.shape[2])")
@@ -70,13 +71,10 @@ enum ONNXRecurrentOperators {
         }
         // Initial states are [batch, directions, hidden] in layout 1.
         func state(_ index: Int, _ name: String) throws -> Tensor? {
-            guard var s = context.optionalInput(index) else { return nil }
-            if batchFirst && s.rank == 3 { s = s.transposed(0, 1) }
-            guard s.shape == [d, batch, hidden] else {
-                throw context.fail("\(name) \(batchFirst ? [s.shape[1], s.shape[0], s.shape[2]] : s.shape) must be "
-                                   + "\(batchFirst ? [batch, d, hidden] : [d, batch, hidden])")
-            }
-            return s
+            guard let given = context.optionalInput(index) else { return nil }
+            let expected = batchFirst ? [batch, d, hidden] : [d, batch, hidden]
+            guard given.shape == expected else { throw context.fail("\(name) \(given.shape) must be \(expected)") }
+            return batchFirst ? given.transposed(0, 1) : given
         }
         let peepholes = gates == 4 ? context.optionalInput(7) : nil
         if let peepholes, peepholes.shape != [d, 3 * hidden] { throw context.fail("P \(peepholes.shape) must be [\(d), \(3 * hidden)]") }
@@ -107,7 +105,7 @@ enum ONNXRecurrentOperators {
         Tensor.concatenate(emberGateOrder(o.gates).map { t.narrow(axis: axis, start: $0 * o.hidden, count: o.hidden) }, axis: axis)
     }
 
-    private static func fused(_ o: Operands) throws -> (Tensor, Tensor, Tensor) {
+    private static func fused(_ o: Operands) -> (Tensor, Tensor, Tensor) {
         let width = o.gates * o.hidden
         let w = reordered(o.w, axis: 1, o), r = reordered(o.r, axis: 1, o)
         // B is W's bias then R's, each in ONNX's gate order.
