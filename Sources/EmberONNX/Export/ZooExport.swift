@@ -83,15 +83,20 @@ public struct ZooExport {
     /// `past_key_values.N.key`/`.value` and `past_length` in, `present.N.key`/`.value` and
     /// `present_length` out): one step of `length` new tokens (1 for decoding) after the
     /// cached ones. The cache is static, [batch, heads, blockSize, headSize] per layer, as
-    /// Ember's `KVCache`; the count of cached tokens says which slots hold tokens. Only batch
-    /// can be dynamic: the step's length is fixed.
+    /// Ember's `KVCache`; the count of cached tokens says which slots hold tokens. With
+    /// `sequence` dynamic one model takes steps of any length (a prompt, then single tokens):
+    /// the merge into the cache and the positions are computed from the step's length.
     public func exportWithCache(_ model: GPT) throws -> Onnx_ModelProto {
-        guard !dynamicAxes.contains("sequence") else {
-            throw ONNXExportError("GPT with its cache takes a fixed number of new tokens per step (length); only batch can be dynamic")
+        if let unknown = dynamicAxes.subtracting(Self.axisNames).sorted().first {
+            throw ONNXExportError("unknown dynamic axis \(unknown): GPT with its cache has batch and sequence")
         }
         var options = options
         options.graphName = "GPT"
-        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: dynamicAxes.contains("batch") ? [0: "batch"] : [:])
+        options.axisMaxima["sequence"] = model.config.blockSize
+        var axes = [Int: String]()
+        if dynamicAxes.contains("batch") { axes[0] = "batch" }
+        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
+        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: axes)
         let cacheNames = model.makeCache().namedTensors(batch: 1).map(\.name)
         let outputs = ["logits"] + cacheNames.map { $0.replacingOccurrences(of: "past_key_values", with: "present")
                                                       .replacingOccurrences(of: "past_length", with: "present_length") }
