@@ -109,6 +109,7 @@ struct ExportCommand: ParsableCommand {
             return length
         }
         if keyValueCache { return 1 }
-        return dynamic.contains("sequence") ? min(8, maximum) : maximum
+        // A dynamic length is traced at two more tokens too.
+        return dynamic.contains("sequence") ? max(1, min(8, maximum - 2)) : maximum
     }
 }

@@ -132,14 +132,14 @@ final class ExportSizeDependentValueTests: XCTestCase {
         XCTAssertThrowsError(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 5], dynamicAxes: [1: "sequence"])], outputs: ["y"]) { x in
             [x[0] * Double(x[0].shape[1] * x[0].shape[1])]
         }) { error in
-            XCTAssertEqual("\(error)", "a float32 constant of shape [], computed from the size of sequence while tracing, changes with "
+            XCTAssertEqual("\(error)", "a constant of shape [] (float32), computed from the size of sequence while tracing, changes with "
                            + "sequence in a way export cannot compute (not offset + coefficient · sizes): export with sequence fixed")
         }
         // length / 2 is the same at 6 and 7: the trace at 8 tells.
         XCTAssertThrowsError(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 6], dynamicAxes: [1: "sequence"])], outputs: ["y"]) { x in
             [x[0] * Double(x[0].shape[1] / 2)]
         }) { error in
-            XCTAssertTrue("\(error)".hasPrefix("a float32 constant of shape [], computed from the size of sequence while tracing"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix("a constant of shape [] (float32), computed from the size of sequence while tracing"), "\(error)")
         }
         // A slice from a start that moves other than with the end of its axis (the same at 6 and 7).
         XCTAssertThrowsError(try ONNXExporter.export(inputs: [ONNXInput("x", [2, 6], dynamicAxes: [1: "sequence"])], outputs: ["y"]) { x in

@@ -61,6 +61,17 @@ final class ExportZooTests: XCTestCase {
         }
     }
 
+    /// A dynamic length is traced at two more tokens too, which must fit the context.
+    func testATracedLengthLeavesRoomForTwoMoreTokens() {
+        let gpt = GPT(GPTConfig(vocabSize: 10, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4))
+        for export in [{ try ZooExport(length: 7, dynamicAxes: ["sequence"]).export(gpt) },
+                       { try ZooExport(length: 7, dynamicAxes: ["sequence"]).exportWithCache(gpt) }] {
+            XCTAssertThrowsError(try export()) { error in
+                XCTAssertEqual("\(error)", "a dynamic sequence is traced at 7, 8 and 9 tokens, more than the model's 8: trace at 6 or fewer")
+            }
+        }
+    }
+
     private func mask(_ batch: Int, _ length: Int) -> Tensor {
         // Row b keeps its first length - b tokens (at least one): padding of several lengths.
         let values = (0..<batch).flatMap { b in (0..<length).map { Int64($0 < max(1, length - b) ? 1 : 0) } }

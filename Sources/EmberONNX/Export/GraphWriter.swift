@@ -106,7 +106,7 @@ struct GraphWriter {
             if fixedShape {
                 let changing = variants.keys.sorted().filter { !sameValues(variants[$0]!, tensor) }
                 let axis = (changing.isEmpty ? traced.sizes.keys.sorted() : changing).joined(separator: ", ")
-                throw ONNXExportError("a \(tensor.dtype) constant of shape \(tensor.shape), computed from the size of \(axis) while tracing, "
+                throw ONNXExportError("a constant of shape \(tensor.shape) (\(tensor.dtype)), computed from the size of \(axis) while tracing, "
                                       + "changes with \(axis) in a way export cannot compute (not offset + coefficient · sizes): export with \(axis) fixed")
             }
             if grown == nil { grown = try traceAtMaxima(constant: id) }
@@ -115,7 +115,7 @@ struct GraphWriter {
             var prefix = largest
             for axis in axes { prefix = noGrad { prefix.narrow(axis: axis, start: 0, count: tensor.shape[axis]) } }
             guard prefix.shape == tensor.shape && sameValues(prefix, tensor) else {
-                throw ONNXExportError("a \(tensor.dtype) constant of shape \(tensor.shape) grows with a dynamic axis but is not the leading part of "
+                throw ONNXExportError("a constant of shape \(tensor.shape) (\(tensor.dtype)) grows with a dynamic axis but is not the leading part of "
                                       + "its largest form: export with that axis fixed")
             }
             let table = assembly.initializer(largest, name: "const_table")

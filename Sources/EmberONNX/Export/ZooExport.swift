@@ -93,10 +93,8 @@ public struct ZooExport {
         var options = options
         options.graphName = "GPT"
         options.axisMaxima["sequence"] = model.config.blockSize
-        var axes = [Int: String]()
-        if dynamicAxes.contains("batch") { axes[0] = "batch" }
-        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
-        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: axes)
+        try checkTracedLength(options)
+        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: tokenAxes)
         let cacheNames = model.makeCache().namedTensors(batch: 1).map(\.name)
         let outputs = ["logits"] + cacheNames.map { $0.replacingOccurrences(of: "past_key_values", with: "present")
                                                       .replacingOccurrences(of: "past_length", with: "present_length") }
@@ -121,13 +119,28 @@ public struct ZooExport {
 
     private func text(_ model: Module, masked: Bool = false, typed: Bool = false, outputs: [String], _ options: ONNXExportOptions,
                       _ forward: @escaping ([Tensor]) -> [Tensor]) throws -> Onnx_ModelProto {
-        var axes = [Int: String]()
-        if dynamicAxes.contains("batch") { axes[0] = "batch" }
-        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
+        try checkTracedLength(options)
+        let axes = tokenAxes
         var inputs = [ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: axes)]
         if masked { inputs.append(ONNXInput("attention_mask", [batch, length], .int64, dynamicAxes: axes)) }
         if typed { inputs.append(ONNXInput("token_type_ids", [batch, length], .int64, dynamicAxes: axes)) }
         return try ONNXExporter.export(inputs: inputs, outputs: outputs, parameters: ONNXExporter.stateNames(model), options: options, forward)
+    }
+
+    /// The dynamic axes of token inputs [batch, length].
+    private var tokenAxes: [Int: String] {
+        var axes = [Int: String]()
+        if dynamicAxes.contains("batch") { axes[0] = "batch" }
+        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
+        return axes
+    }
+
+    /// A dynamic length is traced at `length`, one and two more tokens (`SymbolicTrace`), which
+    /// must fit the model's context.
+    private func checkTracedLength(_ options: ONNXExportOptions) throws {
+        guard dynamicAxes.contains("sequence"), let maximum = options.axisMaxima["sequence"], length + 2 > maximum else { return }
+        throw ONNXExportError("a dynamic sequence is traced at \(length), \(length + 1) and \(length + 2) tokens, more than the model's "
+                              + "\(maximum): trace at \(maximum - 2) or fewer")
     }
 
     /// One example's shape for the zoo's image and feature models.
