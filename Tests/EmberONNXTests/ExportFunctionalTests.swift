@@ -81,6 +81,11 @@ final class ExportSizeDependentValueTests: XCTestCase {
         ("last_token", { x in [x[0].narrow(axis: 1, start: x[0].shape[1] - 1, count: 1).squeezed(axis: 1)] }),
         ("last_two_tokens", { x in [x[0].narrow(axis: 1, start: x[0].shape[1] - 2, count: 2)] }),
         ("scaled_by_length", { x in [x[0] * Double(x[0].shape[1]) - Double(x[0].shape[0])] }),
+        ("nan_fill", { x in
+            // A fill of NaN over the dynamic shape, found NaN again.
+            let y = x[0].sum(axis: 2) * 0 + Tensor.full([x[0].shape[0], x[0].shape[1]], .nan)
+            return [(y .!= y).cast(to: .float32)]
+        }),
         ("positions_clamped", { x in
             let positions = Tensor.arange(x[0].shape[1]).clamp(max: Double(x[0].shape[1] - 2))
             return [x[0].indexSelect(axis: 1, index: positions)]

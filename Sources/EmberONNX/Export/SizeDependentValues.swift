@@ -15,7 +15,7 @@ struct SizeFunction: Equatable {
     /// The function through `base` (at `sizes`) and `grown` (each axis one larger), if one fits.
     static func fit(base: [Double], grown: [String: [Double]], sizes: [String: Int]) -> SizeFunction? {
         guard grown.values.allSatisfy({ $0.count == base.count }) else { return nil }
-        let axes = grown.keys.sorted().filter { grown[$0]! != base }
+        let axes = grown.keys.sorted().filter { !same(grown[$0]!, base) }
         let product = Double(axes.reduce(1) { $0 * sizes[$1]! })
         var coefficients = [Double](repeating: 0, count: base.count)
         for axis in axes {
@@ -46,9 +46,14 @@ struct SizeFunction: Equatable {
     }
 }
 
-/// Equal up to float32 rounding of a number computed another way.
+/// Equal up to float32 rounding of a number computed another way (NaN equal to NaN).
 private func close(_ a: Double, _ b: Double) -> Bool {
-    a == b || abs(a - b) <= 1e-6 * max(1, abs(a), abs(b))
+    a.bitPattern == b.bitPattern || a == b || abs(a - b) <= 1e-6 * max(1, abs(a), abs(b))
+}
+
+/// The same numbers, NaN equal to NaN.
+private func same(_ a: [Double], _ b: [Double]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || $0 == $1 }
 }
 
 /// How a captured constant whose values depend on dynamic sizes is computed at run time.
@@ -77,7 +82,7 @@ enum SizeDependentConstant {
             return .elementwise(function)
         }
         // A fill: one number per trace.
-        if values.allSatisfy({ v in v.allSatisfy { $0 == v.first } }) && values.allSatisfy({ !$0.isEmpty }) {
+        if values.allSatisfy({ v in !v.isEmpty && same(v, Array(repeating: v[0], count: v.count)) }) {
             guard let function = SizeFunction.fit(base: [values[0][0]], grown: grownValues.mapValues { [$0[0]] }, sizes: sizes),
                   function.matches([checked.doubles[0]], at: checkedSizes, dtype: dtype) else { return nil }
             return .fill(function)
@@ -127,7 +132,8 @@ extension GraphAssembly {
 
     /// offsets + coefficients · Π sizes, of `shape`.
     private func write(_ function: SizeFunction, shape: [Int], dtype: DType) -> String {
-        let offsets = initializer(noGrad { Tensor(doubles: function.offsets, shape: shape, dtype: dtype) }, name: "const_offset")
+        let offsets = shape.isEmpty ? scalar(function.offsets[0], dtype)
+            : initializer(noGrad { Tensor(doubles: function.offsets, shape: shape, dtype: dtype) }, name: "const_offset")
         guard !function.axes.isEmpty else { return offsets }
         let product = ONNXDimension.dynamic(coefficient: 1, exponents: Dictionary(uniqueKeysWithValues: function.axes.map { ($0, 1) }))
         var size = node("Squeeze", [shapeTensor([product]), int64s([0])], [], outputs: 1)[0]
