@@ -27,7 +27,7 @@ struct ExportCommand: ParsableCommand {
     var opset: Int = ONNXExportOptions.defaultOpset
     @Option(name: .long, help: ArgumentHelp("Dynamic axes, comma-separated: batch, sequence (text models), or none.", valueName: "axes"))
     var dynamic: String = "batch"
-    @Flag(name: .customLong("kv-cache"), help: "GPT only: one decoding step with the key-value cache as inputs and outputs (past_key_values.N.key/value, past_length → present.*); --length new tokens per step.")
+    @Flag(name: .customLong("kv-cache"), help: "GPT only: one decoding step with the key-value cache as inputs and outputs (past_key_values.N.key/value, past_length → present.*); --length new tokens per step, or steps of any length with --dynamic sequence.")
     var keyValueCache = false
     @OptionGroup var options: ModelOptions
 
@@ -109,6 +109,7 @@ struct ExportCommand: ParsableCommand {
             return length
         }
         if keyValueCache { return 1 }
-        return dynamic.contains("sequence") ? min(8, maximum) : maximum
+        // A dynamic length is traced at two more tokens too.
+        return dynamic.contains("sequence") ? max(1, min(8, maximum - 2)) : maximum
     }
 }

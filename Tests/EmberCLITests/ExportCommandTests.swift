@@ -20,7 +20,7 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(message(ExportCommand.self, ["lenet5", "--out", out, "--dynamic", "batch,sequence"]),
                        "--dynamic sequence is for text models; lenet5 reads [1, 28, 28]")
         XCTAssertEqual(message(ExportCommand.self, ["lstm", "--out", out, "--dynamic", "sequence", "--length", "4"])?
-            .contains("depends on a dynamic axis; export with that axis fixed"), true)
+            .contains("the number of steps changes with the size of dynamic axis sequence"), true)
         XCTAssertNotNil(message(ExportCommand.self, ["nonsense", "--out", out]))
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
@@ -52,5 +52,12 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(proto.graph.output.map(\.name), ["last_hidden_state", "pooler_output"])
         XCTAssertEqual(proto.graph.input[0].type.tensorType.shape.dim.map(\.dimParam), ["batch", "sequence"])
         XCTAssertTrue(proto.graph.initializer.contains { $0.name == "embeddings.word_embeddings.weight" })
+
+        // GPT's cached step with its length dynamic: one model for the prompt and the steps after it.
+        let step = directory.appendingPathComponent("gpt-step.onnx")
+        XCTAssertNil(message(ExportCommand.self, ["gpt", "--out", step.path, "--kv-cache", "--dynamic", "batch,sequence"]))
+        let gpt = try ONNXModelFile.read(step)
+        XCTAssertEqual(gpt.graph.input[0].type.tensorType.shape.dim.map(\.dimParam), ["batch", "sequence"])
+        XCTAssertEqual(gpt.graph.output[0].type.tensorType.shape.dim.map(\.dimParam), ["batch", "sequence", ""])
     }
 }

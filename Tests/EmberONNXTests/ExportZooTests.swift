@@ -56,8 +56,19 @@ final class ExportZooTests: XCTestCase {
     func testLSTMCannotHaveADynamicLength() {
         let lstm = LSTMClassifier(vocabularySize: 10, classes: 2, embeddingSize: 4, hiddenSize: 4)
         XCTAssertThrowsError(try ZooExport(length: 4, dynamicAxes: ["batch", "sequence"]).export(lstm)) { error in
-            // The final states are the last step's: a slice whose start grows with the length.
-            XCTAssertTrue("\(error)".contains("depends on a dynamic axis; export with that axis fixed"), "\(error)")
+            // The recurrence is unrolled over the steps.
+            XCTAssertTrue("\(error)".contains("the number of steps changes with the size of dynamic axis sequence"), "\(error)")
+        }
+    }
+
+    /// A dynamic length is traced at two more tokens too, which must fit the context.
+    func testATracedLengthLeavesRoomForTwoMoreTokens() {
+        let gpt = GPT(GPTConfig(vocabSize: 10, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4))
+        for export in [{ try ZooExport(length: 7, dynamicAxes: ["sequence"]).export(gpt) },
+                       { try ZooExport(length: 7, dynamicAxes: ["sequence"]).exportWithCache(gpt) }] {
+            XCTAssertThrowsError(try export()) { error in
+                XCTAssertEqual("\(error)", "a dynamic sequence is traced at 7, 8 and 9 tokens, more than the model's 8: trace at 6 or fewer")
+            }
         }
     }
 
@@ -95,6 +106,41 @@ final class ExportZooTests: XCTestCase {
         try check.run()
     }
 
+    /// Every pooling mode, the ones that pick a token by position (CLS, last token) and weight
+    /// by position included, with the batch and the length dynamic, and with the batch alone:
+    /// the row strides and positions come from the run's sizes. Left padding in one row moves
+    /// its first token.
+    func testSentencePoolingModesMatchOnnxruntimeAtDynamicSizes() throws {
+        let check = try ONNXRuntimeCheck()
+        let config = BERTConfig(vocabSize: 60, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 24,
+                                maxPositionEmbeddings: 40)
+        let embedder = SentenceEmbeddingModel(transformer: BERTModel(config: config, addPoolingLayer: false),
+                                              pooling: SentencePooling(SentencePooling.Mode.allCases), normalizes: true)
+        let exports = ["pooling": try ZooExport(batch: 2, length: 5, dynamicAxes: ["batch", "sequence"]).export(embedder),
+                       "pooling_batch": try ZooExport(batch: 2, length: 6, dynamicAxes: ["batch"]).export(embedder)]
+        var imported = [String: ONNXModel]()
+        for (name, model) in exports {
+            try check.add(name, model, atol: 1e-5)
+            imported[name] = try ONNXModel(model, path: "\(name).onnx")
+        }
+        func leftPadded(_ mask: Tensor) -> Tensor {
+            // The last row's padding moved to its start.
+            let rows = mask.shape[0]
+            return Tensor.concatenate([mask.narrow(axis: 0, start: 0, count: rows - 1), mask.narrow(axis: 0, start: rows - 1, count: 1).flipped(axes: [1])], axis: 0)
+        }
+        for (name, sizes) in [("pooling", [(1, 3), (3, 9), (4, 40)]), ("pooling_batch", [(1, 6), (3, 6)])] {
+            for (batch, length) in sizes {
+                let ids = Tensor.randomIntegers([batch, length], low: 0, high: 60)
+                let attention = leftPadded(mask(batch, length))
+                let expected = outputs(embedder) { ["sentence_embedding": embedder(inputIDs: ids, attentionMask: attention)] }
+                let got = try imported[name]!(["input_ids": ids, "attention_mask": attention])["sentence_embedding"]!
+                XCTAssertLessThan((got - expected["sentence_embedding"]!).abs().max().item(), 1e-5, "importer: \(name) at \(batch)x\(length)")
+                try check.addCase(name, inputs: ["input_ids": ids, "attention_mask": attention], expected: expected)
+            }
+        }
+        try check.run()
+    }
+
     func testGPTMatchesOnnxruntimeAtDynamicLengths() throws {
         let check = try ONNXRuntimeCheck()
         let gpt = GPT(GPTConfig(vocabSize: 50, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 16))
@@ -102,6 +148,39 @@ final class ExportZooTests: XCTestCase {
         for (batch, length) in [(1, 1), (3, 7), (2, 24)] {
             let tokens = Tensor.randomIntegers([batch, length], low: 0, high: 50)
             try check.addCase("gpt", inputs: ["input_ids": tokens], expected: outputs(gpt) { ["logits": gpt(tokens)] })
+        }
+        try check.run()
+    }
+
+    /// One export with the cache whose step length is dynamic serves a prompt and the steps
+    /// after it, of any lengths: the cache's merge and the positions come from the run's
+    /// length. Prompts of 4 and 2 tokens, then steps of 3, 1 and 2 tokens, at batches 1 and 3.
+    func testGPTWithItsCacheTakesStepsOfAnyLength() throws {
+        let check = try ONNXRuntimeCheck()
+        let gpt = GPT(GPTConfig(vocabSize: 50, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16))
+        _ = gpt.eval()
+        let model = try ZooExport(batch: 2, length: 3, dynamicAxes: ["batch", "sequence"]).exportWithCache(gpt)
+        XCTAssertEqual(model.graph.input[0].type.tensorType.shape.dim.map(\.dimParam), ["batch", "sequence"])
+        let imported = try ONNXModel(model, path: "gpt_cache.onnx")
+        try check.add("gpt_cache", model, atol: 1e-5)
+        for (batch, steps) in [(1, [4, 3, 1, 2]), (3, [2, 1, 3])] {
+            let cache = gpt.makeCache(batchSize: batch)
+            for length in steps {
+                var inputs = ["input_ids": Tensor.randomIntegers([batch, length], low: 0, high: 50)]
+                for (name, tensor) in cache.namedTensors(batch: batch) { inputs[name] = noGrad { tensor.cloned() } }
+                var expected = ["logits": try noGrad { try gpt.logits(inputs["input_ids"]!, cache: cache) }]
+                for (name, tensor) in cache.namedTensors(batch: batch) {
+                    expected[name.replacingOccurrences(of: "past_key_values", with: "present").replacingOccurrences(of: "past_length", with: "present_length")] = noGrad { tensor.cloned() }
+                }
+                let got = try imported(inputs)
+                for (name, want) in expected {
+                    XCTAssertEqual(got[name]?.shape, want.shape, "\(name), batch \(batch), step of \(length)")
+                    guard let value = got[name], value.shape == want.shape else { continue }
+                    XCTAssertLessThan((value.cast(to: .float64) - want.cast(to: .float64)).abs().max().item(), 1e-5,
+                                      "importer: \(name), batch \(batch), step of \(length)")
+                }
+                try check.addCase("gpt_cache", inputs: inputs, expected: expected)
+            }
         }
         try check.run()
     }

@@ -335,11 +335,19 @@ extension Movement {
     }
 
     /// Axes taken whole are left out; a slice of a dynamic axis from a fixed start ends where
-    /// its output's length says.
+    /// its output's length says; one that keeps to the axis's end starts from it (negative).
     static func sliceONNX(_ ranges: [SliceRange], _ b: ONNXBuilder, _ x: ONNXOperands) throws(ONNXMappingError) -> String {
         var starts = [String](), ends = [String](), axes = [Int](), steps = [Int]()
         for (axis, range) in ranges.enumerated() {
             let input = b.inputDimension(0, axis: axis), output = b.outputDimension(0, axis: axis)
+            if b.sliceCountsFromEnd(axis: axis) {
+                let length = x.inputs[0].shape[axis]
+                starts.append(b.int64s([range.start - length]))
+                ends.append(b.int64s([range.end == length ? Int(Int64.max) : range.end - length]))
+                steps.append(range.step)
+                axes.append(axis)
+                continue
+            }
             if input == output && range.start == 0 && range.step == 1 { continue }
             starts.append(b.int64s([range.start]))
             steps.append(range.step)

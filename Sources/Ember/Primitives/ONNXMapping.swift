@@ -20,6 +20,9 @@ public protocol ONNXBuilder: AnyObject {
     func outputDimension(_ output: Int, axis: Int) -> ONNXDimension
     /// A 1-D int64 tensor holding these dimensions (a constant when all are fixed).
     func shapeTensor(_ dimensions: [ONNXDimension]) -> String
+    /// Whether the current slice's start and end along `axis` keep their distance to the end of
+    /// a dynamic axis (x[..., length − 1]), so are written counted from the end.
+    func sliceCountsFromEnd(axis: Int) -> Bool
 }
 
 /// A dimension as the exporter knows it: fixed, or computed from the model's dynamic axes at

@@ -16,12 +16,15 @@ final class GraphAssembly: ONNXBuilder {
     /// Where each dynamic axis can be read: an input's name and axis.
     private let axisSources: [String: (input: String, axis: Int)]
     private let dimensions: [[ONNXDimension]]
+    private let slicesFromEnd: [Int: Set<Int>]
     /// The operation being written: its inputs' and outputs' value numbers.
     private var current: (inputs: [Int], outputs: [Int]) = ([], [])
 
-    init(opset: Int, dimensions: [[ONNXDimension]], axisSources: [String: (input: String, axis: Int)], reservedNames: [String]) {
+    init(opset: Int, dimensions: [[ONNXDimension]], slicesFromEnd: [Int: Set<Int>], axisSources: [String: (input: String, axis: Int)],
+         reservedNames: [String]) {
         self.opset = opset
         self.dimensions = dimensions
+        self.slicesFromEnd = slicesFromEnd
         self.axisSources = axisSources
         usedNames = Set(reservedNames)
     }
@@ -89,6 +92,7 @@ final class GraphAssembly: ONNXBuilder {
 
     func inputDimension(_ input: Int, axis: Int) -> ONNXDimension { dimensions[current.inputs[input]][axis] }
     func outputDimension(_ output: Int, axis: Int) -> ONNXDimension { dimensions[current.outputs[output]][axis] }
+    func sliceCountsFromEnd(axis: Int) -> Bool { slicesFromEnd[current.outputs[0]]?.contains(axis) ?? false }
 
     func shapeTensor(_ dimensions: [ONNXDimension]) -> String {
         if dimensions.allSatisfy({ $0.fixedValue != nil }) { return int64s(dimensions.map { $0.fixedValue! }) }

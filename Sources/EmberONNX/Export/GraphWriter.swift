@@ -30,7 +30,7 @@ struct GraphWriter {
                 axisSources[name] = (input.name, axis)
             }
         }
-        assembly = GraphAssembly(opset: options.opset, dimensions: traced.dimensions, axisSources: axisSources,
+        assembly = GraphAssembly(opset: options.opset, dimensions: traced.dimensions, slicesFromEnd: traced.slicesFromEnd, axisSources: axisSources,
                                  reservedNames: traced.inputs.map(\.name) + traced.states.map(\.name) + outputs + traced.states.map(\.outputName))
     }
 
@@ -75,8 +75,9 @@ struct GraphWriter {
     }
 
     /// Captured tensors: states become inputs; the rest initializers, named by state-dict key.
-    /// A constant that changes with a dynamic axis is written as a fill of the run's shape when
-    /// all its elements are equal, else as the slice of its largest form (`axisMaxima`).
+    /// A constant whose values tracing computed from dynamic sizes (a length, a fill of one, an
+    /// `arange` over one) is computed from the run's sizes (`SizeDependentConstant`); one that
+    /// only grows with an axis (a causal mask) is the slice of its largest form (`axisMaxima`).
     private mutating func writeConstants() throws {
         let graph = traced.graph
         let states = Dictionary(traced.states.map { (ObjectIdentifier($0.tensor), $0) }, uniquingKeysWith: { a, _ in a })
@@ -88,32 +89,37 @@ struct GraphWriter {
                 inputInfos.append(Onnx_ValueInfoProto(name: state.name, dtype: tensor.dtype, dimensions: traced.dimensions[id]))
                 continue
             }
-            let variants = traced.variants.map { ($0.key, $0.value.constants[id]!) }
-            if variants.allSatisfy({ $0.1 === tensor }) || traced.dimensions[id].allSatisfy({ $0.fixedValue != nil }) {
-                if let (axis, _) = variants.first(where: { $0.1 !== tensor && !sameValues($0.1, tensor) }) {
-                    throw ONNXExportError("a constant of shape \(tensor.shape) (a value computed from the size of \(axis)) changes with "
-                                          + "\(axis): export with \(axis) fixed")
-                }
+            let dimensions = traced.dimensions[id]
+            let fixedShape = dimensions.allSatisfy { $0.fixedValue != nil }
+            let variants = traced.variants.mapValues { $0.constants[id]! }
+            let traces = Array(variants.values) + (traced.checked.map { [$0.graph.constants[id]!] } ?? [])
+            if fixedShape && traces.allSatisfy({ $0 === tensor || sameValues($0, tensor) }) {
                 names[id] = assembly.initializer(tensor, name: parameterNames[ObjectIdentifier(tensor)] ?? "const")
                 continue
             }
-            let shape = assembly.shapeTensor(traced.dimensions[id])
-            let values = tensor.doubles
-            if let first = values.first, values.allSatisfy({ $0.bitPattern == first.bitPattern }) {
-                names[id] = assembly.node("Expand", [assembly.scalar(first, tensor.dtype), shape], [], outputs: 1)[0]
+            if let checked = traced.checked,
+               let form = SizeDependentConstant.fit(base: tensor, grown: variants, checked: checked.graph.constants[id]!,
+                                                    sizes: traced.sizes, checkedSizes: checked.sizes, fixedShape: fixedShape) {
+                names[id] = assembly.write(form, dimensions: dimensions, dtype: tensor.dtype)
                 continue
+            }
+            if fixedShape {
+                let changing = variants.keys.sorted().filter { !sameValues(variants[$0]!, tensor) }
+                let axis = (changing.isEmpty ? traced.sizes.keys.sorted() : changing).joined(separator: ", ")
+                throw ONNXExportError("a constant of shape \(tensor.shape) (\(tensor.dtype)), computed from the size of \(axis) while tracing, "
+                                      + "changes with \(axis) in a way export cannot compute (not offset + coefficient · sizes): export with \(axis) fixed")
             }
             if grown == nil { grown = try traceAtMaxima(constant: id) }
             let largest = grown!.constants[id]!
-            let axes = traced.dimensions[id].indices.filter { traced.dimensions[id][$0].fixedValue == nil }
+            let axes = dimensions.indices.filter { dimensions[$0].fixedValue == nil }
             var prefix = largest
             for axis in axes { prefix = noGrad { prefix.narrow(axis: axis, start: 0, count: tensor.shape[axis]) } }
             guard prefix.shape == tensor.shape && sameValues(prefix, tensor) else {
-                throw ONNXExportError("a constant of shape \(tensor.shape) grows with a dynamic axis but is not the leading part of "
+                throw ONNXExportError("a constant of shape \(tensor.shape) (\(tensor.dtype)) grows with a dynamic axis but is not the leading part of "
                                       + "its largest form: export with that axis fixed")
             }
             let table = assembly.initializer(largest, name: "const_table")
-            let ends = assembly.shapeTensor(axes.map { traced.dimensions[id][$0] })
+            let ends = assembly.shapeTensor(axes.map { dimensions[$0] })
             names[id] = assembly.node("Slice", [table, assembly.int64s(axes.map { _ in 0 }), ends, assembly.int64s(axes)], [], outputs: 1)[0]
         }
     }

@@ -5,7 +5,9 @@ import Ember
 /// tells, for every dimension of every value, which product of dynamic axes it is
 /// (`batch·12`, `sequence`) so that reshapes and slices can be written for any size. A
 /// function whose graph changes with a size (a loop over the sequence) cannot be dynamic
-/// along it, and says so.
+/// along it, and says so. One more trace, with every axis two larger, checks the values that
+/// tracing computed from the sizes (constants, slice starts) against the forms fitted at one
+/// larger, so that a length halved or squared is refused rather than written wrong.
 struct SymbolicTrace {
     /// Makes the function to trace for inputs of these specs, declaring its states first
     /// (made before the trace, so that the trace captures them).
@@ -20,6 +22,10 @@ struct SymbolicTrace {
     let dimensions: [[ONNXDimension]]
     /// The graphs traced with one axis one larger, by axis.
     let variants: [String: Graph]
+    /// The graph traced with every axis two larger, and those sizes (nil without dynamic axes).
+    let checked: (graph: Graph, sizes: [String: Int])?
+    /// The slices written from the end of an axis (x[..., length − 1]): their axes, by output value.
+    let slicesFromEnd: [Int: Set<Int>]
     private let function: Function
 
     init(inputs: [ONNXInput], function: @escaping Function) throws {
@@ -49,8 +55,17 @@ struct SymbolicTrace {
             variants[name] = variant
         }
         self.variants = variants
+        if sizes.isEmpty {
+            checked = nil
+        } else {
+            let grown = sizes.mapValues { $0 + 2 }
+            let graph = Self.trace(inputs, grown, function).graph
+            try Self.checkSameStructure(self.graph, graph, axis: sizes.keys.sorted().joined(separator: ", "))
+            checked = (graph, grown)
+        }
         dimensions = try Self.dimensions(graph, variants, sizes)
-        try checkSlices()
+        if let checked { try Self.checkDimensions(dimensions, against: checked.graph, at: checked.sizes) }
+        slicesFromEnd = try Self.slicesFromEnd(graph, Array(variants.values) + (checked.map { [$0.graph] } ?? []), dimensions)
     }
 
     /// Traces the function with the dynamic axes at `sizes`.
@@ -126,20 +141,60 @@ struct SymbolicTrace {
         }
     }
 
-    /// A slice is written from its starts and steps and from its output's length: starts and
-    /// steps must not depend on a size (x[..., length - 1] cannot be written this way).
-    private func checkSlices() throws {
-        for variant in variants.values {
-            for (a, b) in zip(graph.operations, variant.operations) {
-                guard case .slice(let x) = a.primitive, case .slice(let y) = b.primitive else { continue }
-                for (axis, (r, s)) in zip(x, y).enumerated() where r.start != s.start || r.step != s.step
-                    || (dimensions[a.outputs[0]][axis].fixedValue != nil && r.end != s.end
-                        && dimensions[a.inputs[0]][axis] != dimensions[a.outputs[0]][axis]) {
-                    throw ONNXExportError("\(a.primitive.name): its start or step along axis \(axis) depends on a dynamic axis; "
-                                          + "export with that axis fixed")
+    /// Every dimension is the product it was inferred to be at the sizes two larger too (a
+    /// length halved with rounding looks fixed between two neighbouring sizes).
+    private static func checkDimensions(_ dimensions: [[ONNXDimension]], against checked: Graph, at sizes: [String: Int]) throws {
+        for (id, values) in dimensions.enumerated() {
+            for (axis, dimension) in values.enumerated() {
+                let expected: Int
+                switch dimension {
+                case .fixed(let value): expected = value
+                case .dynamic(let coefficient, let exponents):
+                    expected = exponents.reduce(coefficient) { $0 * power(sizes[$1.key]!, $1.value) }
+                }
+                let found = checked.specs[id].shape[axis]
+                guard found == expected else {
+                    throw ONNXExportError("value %\(id) has a dimension that is \(dimension.symbol) at the traced sizes but \(found), not \(expected), "
+                                          + "at \(sizes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")): "
+                                          + "not a product of dynamic axes, which export can write")
                 }
             }
         }
+    }
+
+    /// A slice is written from its starts and steps and from its output's length. A start that
+    /// keeps its distance to the end of a growing axis (x[..., length − 1], with a fixed count)
+    /// is written from the end; any other start or step that depends on a size is refused.
+    /// Returns the axes written from the end, by the slice's output value.
+    private static func slicesFromEnd(_ graph: Graph, _ others: [Graph], _ dimensions: [[ONNXDimension]]) throws -> [Int: Set<Int>] {
+        var fromEnd = [Int: Set<Int>]()
+        for (index, a) in graph.operations.enumerated() {
+            guard case .slice(let x) = a.primitive else { continue }
+            for (axis, r) in x.enumerated() {
+                let outputFixed = dimensions[a.outputs[0]][axis].fixedValue != nil
+                var moves = false, keepsToTheEnd = outputFixed && r.step > 0
+                for variant in others {
+                    let b = variant.operations[index]
+                    guard case .slice(let y) = b.primitive else { continue }
+                    let s = y[axis]
+                    let growth = variant.specs[b.inputs[0]].shape[axis] - graph.specs[a.inputs[0]].shape[axis]
+                    if r.start != s.start || r.step != s.step
+                        || (outputFixed && r.end != s.end && dimensions[a.inputs[0]][axis] != dimensions[a.outputs[0]][axis]) {
+                        moves = true
+                    }
+                    if growth == 0 ? (r != s) : (s.start - r.start != growth || s.end - r.end != growth || s.step != r.step) {
+                        keepsToTheEnd = false
+                    }
+                }
+                guard moves else { continue }
+                guard keepsToTheEnd else {
+                    throw ONNXExportError("\(a.primitive.name): its start or step along axis \(axis) depends on a dynamic axis other than "
+                                          + "as a distance from its end; export with that axis fixed")
+                }
+                fromEnd[a.outputs[0], default: []].insert(axis)
+            }
+        }
+        return fromEnd
     }
 }
 

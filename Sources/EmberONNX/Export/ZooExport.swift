@@ -83,15 +83,18 @@ public struct ZooExport {
     /// `past_key_values.N.key`/`.value` and `past_length` in, `present.N.key`/`.value` and
     /// `present_length` out): one step of `length` new tokens (1 for decoding) after the
     /// cached ones. The cache is static, [batch, heads, blockSize, headSize] per layer, as
-    /// Ember's `KVCache`; the count of cached tokens says which slots hold tokens. Only batch
-    /// can be dynamic: the step's length is fixed.
+    /// Ember's `KVCache`; the count of cached tokens says which slots hold tokens. With
+    /// `sequence` dynamic one model takes steps of any length (a prompt, then single tokens):
+    /// the merge into the cache and the positions are computed from the step's length.
     public func exportWithCache(_ model: GPT) throws -> Onnx_ModelProto {
-        guard !dynamicAxes.contains("sequence") else {
-            throw ONNXExportError("GPT with its cache takes a fixed number of new tokens per step (length); only batch can be dynamic")
+        if let unknown = dynamicAxes.subtracting(Self.axisNames).sorted().first {
+            throw ONNXExportError("unknown dynamic axis \(unknown): GPT with its cache has batch and sequence")
         }
         var options = options
         options.graphName = "GPT"
-        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: dynamicAxes.contains("batch") ? [0: "batch"] : [:])
+        options.axisMaxima["sequence"] = model.config.blockSize
+        try checkTracedLength(options)
+        let input = ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: tokenAxes)
         let cacheNames = model.makeCache().namedTensors(batch: 1).map(\.name)
         let outputs = ["logits"] + cacheNames.map { $0.replacingOccurrences(of: "past_key_values", with: "present")
                                                       .replacingOccurrences(of: "past_length", with: "present_length") }
@@ -116,13 +119,28 @@ public struct ZooExport {
 
     private func text(_ model: Module, masked: Bool = false, typed: Bool = false, outputs: [String], _ options: ONNXExportOptions,
                       _ forward: @escaping ([Tensor]) -> [Tensor]) throws -> Onnx_ModelProto {
-        var axes = [Int: String]()
-        if dynamicAxes.contains("batch") { axes[0] = "batch" }
-        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
+        try checkTracedLength(options)
+        let axes = tokenAxes
         var inputs = [ONNXInput("input_ids", [batch, length], .int64, dynamicAxes: axes)]
         if masked { inputs.append(ONNXInput("attention_mask", [batch, length], .int64, dynamicAxes: axes)) }
         if typed { inputs.append(ONNXInput("token_type_ids", [batch, length], .int64, dynamicAxes: axes)) }
         return try ONNXExporter.export(inputs: inputs, outputs: outputs, parameters: ONNXExporter.stateNames(model), options: options, forward)
+    }
+
+    /// The dynamic axes of token inputs [batch, length].
+    private var tokenAxes: [Int: String] {
+        var axes = [Int: String]()
+        if dynamicAxes.contains("batch") { axes[0] = "batch" }
+        if dynamicAxes.contains("sequence") { axes[1] = "sequence" }
+        return axes
+    }
+
+    /// A dynamic length is traced at `length`, one and two more tokens (`SymbolicTrace`), which
+    /// must fit the model's context.
+    private func checkTracedLength(_ options: ONNXExportOptions) throws {
+        guard dynamicAxes.contains("sequence"), let maximum = options.axisMaxima["sequence"], length + 2 > maximum else { return }
+        throw ONNXExportError("a dynamic sequence is traced at \(length), \(length + 1) and \(length + 2) tokens, more than the model's "
+                              + "\(maximum): trace at \(maximum - 2) or fewer")
     }
 
     /// One example's shape for the zoo's image and feature models.
