@@ -107,6 +107,29 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// The two gradients of a convolution share the output gradient's reorder into oneDNN's
+    /// layout; inside such a region a kept reorder serves only the same tensor: another one of
+    /// the same shape, or another view into the same storage, is reordered anew.
+    func testSharedInputReordersServeOnlyTheSameTensor() {
+        let c = ConvConfig(padding: [1, 1])
+        let x = randomDoubles([2, 20, 9, 10], seed: 40).cast(to: .float32)
+        let w = randomDoubles([24, 20, 3, 3], seed: 41).cast(to: .float32)
+        let gys = randomDoubles([3, 2, 24, 9, 10], seed: 42).cast(to: .float32)
+        let (a, b, other) = (gys[0], gys[1], randomDoubles([2, 24, 9, 10], seed: 43).cast(to: .float32))
+        XCTAssertTrue(a.storage === b.storage, "two views at different offsets of one storage")
+        let gradients = { (gy: Tensor) in
+            [Convolution.backwardInput(c, gy, w, inputShape: x.shape), Convolution.backwardWeight(c, x, gy, weightShape: w.shape)]
+        }
+        let separate = [a, b, other, a].map(gradients)
+        let shared = x.storage.backend.sharingInputWork { [a, b, other, a].map(gradients) }
+        for (one, kept) in zip(separate.joined(), shared.joined()) {
+            XCTAssertEqual(kept.floats, one.floats)
+        }
+        for (index, gradient) in separate.joined().enumerated() where index >= 2 && index < 6 {
+            XCTAssertNotEqual(gradient.floats, separate[0][index % 2].floats, "the test's gradients differ")
+        }
+    }
+
     func testHalfPrecisionComputesInFloat32() {
         let x = randomDoubles([1, 3, 6, 6], seed: 17), w = randomDoubles([2, 3, 3, 3], seed: 18)
         let y = conv2d(x.cast(to: .bfloat16), weight: w.cast(to: .bfloat16), padding: 1)

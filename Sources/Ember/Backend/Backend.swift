@@ -32,6 +32,11 @@ public protocol Backend: AnyObject, Sendable {
     /// its shape and dtype, in one pass; returns false where the backend has no fused loop
     /// (the caller then composes it from primitives).
     func update(_ target: Tensor, _ update: InPlaceUpdate, _ operands: [Tensor]) -> Bool
+
+    /// Runs `body`, whose primitives do not write the tensors they read (a convolution's two
+    /// gradients from one output gradient): the backend may keep work derived from an input
+    /// of one of them, such as its conversion to a kernel's layout, for the others.
+    func sharingInputWork<T>(_ body: () -> T) -> T
 }
 
 extension Backend {
@@ -39,4 +44,7 @@ extension Backend {
     public func execute(_ primitive: Primitive, inputs: [Tensor], outputs: [Tensor], fixed: Set<Int>) {
         execute(primitive, inputs: inputs, outputs: outputs)
     }
+
+    /// A backend that keeps nothing just runs the body.
+    public func sharingInputWork<T>(_ body: () -> T) -> T { body() }
 }

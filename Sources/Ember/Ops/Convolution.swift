@@ -101,8 +101,11 @@ enum Convolution {
     /// Inputs (x, w, bias?).
     static func conv2dVJP(_ c: ConvConfig, _ inputs: [Tensor], _ g: Tensor, _ needed: [Bool]) -> [Tensor?] {
         let x = inputs[0], w = inputs[1]
-        var result: [Tensor?] = [needed[0] ? backwardInput(c, g, w, inputShape: x.shape) : nil,
-                                 needed[1] ? backwardWeight(c, x, g, weightShape: w.shape) : nil]
+        // Both gradients read g: the backend may convert it to its kernels' layout once.
+        var result: [Tensor?] = g.storage.backend.sharingInputWork {
+            [needed[0] ? backwardInput(c, g, w, inputShape: x.shape) : nil,
+             needed[1] ? backwardWeight(c, x, g, weightShape: w.shape) : nil]
+        }
         if inputs.count == 3 { result.append(needed[2] ? g.sum(axes: [0, 2, 3]) : nil) }
         return result
     }

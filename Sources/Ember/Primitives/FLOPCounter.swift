@@ -30,11 +30,14 @@ public final class FLOPCounter {
         case .conv2d:
             // Output element: a dot product over the weight's (in / groups) x kh x kw window.
             return 2 * count(outputs[0]) * count(Array(inputs[1].dropFirst()))
-        case .conv2dBackwardInput, .conv2dBackwardWeight:
-            // Both gradients cost what the forward convolution costs: gradY (inputs[0]) has the
-            // forward output's shape; the window is the weight's, the other input or output.
-            let weight = primitive.isConvBackwardInput ? inputs[1] : outputs[0]
-            return 2 * count(inputs[0]) * count(Array(weight.dropFirst()))
+        case .conv2dBackwardInput:
+            // Each gradient costs what the forward convolution costs: a dot product over the
+            // weight's window per element of gradY, which has the forward output's shape.
+            // Inputs (gradY, weight).
+            return 2 * count(inputs[0]) * count(Array(inputs[1].dropFirst()))
+        case .conv2dBackwardWeight:
+            // Inputs (x, gradY); the output is the weight's gradient.
+            return 2 * count(inputs[1]) * count(Array(outputs[0].dropFirst()))
         case .attention:
             // The two products, q kᵀ and p v, as PyTorch counts scaled_dot_product_attention.
             let (q, k, v) = (inputs[0], inputs[1], inputs[2])
@@ -54,13 +57,6 @@ public final class FLOPCounter {
         default:
             return 0
         }
-    }
-}
-
-extension Primitive {
-    fileprivate var isConvBackwardInput: Bool {
-        if case .conv2dBackwardInput = self { return true }
-        return false
     }
 }
 

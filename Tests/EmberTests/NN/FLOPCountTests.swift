@@ -46,6 +46,21 @@ final class FLOPCountTests: XCTestCase {
         XCTAssertEqual(countingFLOPs { noGrad { compiled(x) } }.flops, eager)
     }
 
+    /// A convolution's backward pass costs twice its forward, the input's and the weight's
+    /// gradient each what the forward costs (FlopCounterMode's rule), also where the input
+    /// and the output differ in channels and size (an RGB stem, a strided widening layer).
+    func testConvolutionGradientsEachCostTheForward() {
+        let cases: [(x: [Int], w: [Int], stride: Size2D)] = [([2, 3, 9, 9], [16, 3, 3, 3], 1), ([2, 8, 10, 10], [16, 8, 3, 3], 2)]
+        for c in cases {
+            let f = { (t: [Tensor]) in conv2d(t[0], weight: t[1], stride: c.stride, padding: 1) }
+            let inputs = [Tensor.ones(c.x), Tensor.ones(c.w)]
+            let forward = countingFLOPs { _ = f(inputs) }.flops
+            let (y, pullback) = vjp(f, inputs)
+            XCTAssertEqual(forward, 2 * y.shape.reduce(1, *) * c.w.dropFirst().reduce(1, *))
+            XCTAssertEqual(countingFLOPs { _ = pullback(Tensor.ones(y.shape)) }.flops, 2 * forward, "\(c)")
+        }
+    }
+
     func testCountsNestAndStopOutside() {
         let a = Tensor.ones([4, 3]), b = Tensor.ones([3, 5])
         let (inner, outer) = countingFLOPs { () -> Int in

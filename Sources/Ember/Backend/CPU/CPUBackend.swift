@@ -60,6 +60,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return true
     }
 
+    /// oneDNN reorders an input into a primitive's layout once for all the primitives of `body`.
+    public func sharingInputWork<T>(_ body: () -> T) -> T {
+        OneDNN.shared.reusingInputConversions(body)
+    }
+
     /// A dense copy of `x`, or `x` itself when already dense. Kernel-internal: not recorded.
     func contiguous(_ x: Tensor) -> Tensor {
         if x.isContiguous { return x }

@@ -1,3 +1,4 @@
+import CEmberSupport
 import COneDNN
 import Foundation
 
@@ -55,8 +56,20 @@ final class OneDNN: @unchecked Sendable {
         let isOutput: Bool
     }
 
+    /// An input reordered into a primitive's layout inside `reusingInputConversions`.
+    private struct ReusedConversion {
+        /// Held, so that its address cannot be reused while the copy is kept.
+        let source: Storage
+        let offset: Int
+        var sourceDesc: dnnl_memory_desc_t
+        var targetDesc: dnnl_memory_desc_t
+        let buffer: Storage
+    }
+
     private var cache: [String: Entry] = [:]
     private let lock = NSLock()
+    /// While `reusingInputConversions` runs: the thread running it and the inputs reordered so far.
+    private var reuse: (thread: Int, conversions: [ReusedConversion])?
 
     private init() {
         var engine: dnnl_engine_t?
@@ -209,9 +222,14 @@ final class OneDNN: @unchecked Sendable {
                 buffers[arg] = convertedOnce(entry, arg, tensor, conversion)
                 continue
             }
+            if !conversion.isOutput, let kept = reusedConversion(entry, arg, data[arg]!, conversion) {
+                buffers[arg] = kept
+                continue
+            }
             let scratch = CPUBackend.shared.allocate(byteCount: conversion.byteCount)
             if !conversion.isOutput {
                 run(conversion.reorder, [(OneDNN.from, conversion.dense, data[arg]!), (OneDNN.to, entry.memories[arg]!, scratch)])
+                keepForReuse(entry, arg, data[arg]!, conversion, scratch)
             }
             buffers[arg] = scratch
         }
@@ -221,6 +239,53 @@ final class OneDNN: @unchecked Sendable {
         }
         OneDNN.check(dnnl_stream_wait(stream), "wait")
         withExtendedLifetime((data, buffers)) {}
+    }
+
+    /// Runs `body` with each input that oneDNN reorders into a primitive's layout on this
+    /// thread kept, so that the next primitive wanting the same tensor in the same layout
+    /// reads the copy instead of reordering again. Only for a body whose primitives do not
+    /// write the tensors they read; the copies go when it returns. A nested call, or one on
+    /// another thread while a body runs, runs its body without keeping anything.
+    func reusingInputConversions<T>(_ body: () -> T) -> T {
+        lock.lock()
+        let owns = reuse == nil
+        if owns { reuse = (Int(ember_thread_id()), []) }
+        lock.unlock()
+        defer {
+            if owns {
+                lock.lock()
+                reuse = nil
+                lock.unlock()
+            }
+        }
+        return body()
+    }
+
+    /// The kept copy of the tensor in `buffer` in the layout `conversion` makes, if any (under the lock).
+    private func reusedConversion(_ entry: Entry, _ arg: Int32, _ buffer: any OneDNNBuffer, _ conversion: Conversion) -> Storage? {
+        guard let reuse, let tensor = buffer as? Tensor, reuse.thread == Int(ember_thread_id()) else { return nil }
+        var (sourceDesc, targetDesc) = descs(entry, arg, conversion)
+        return reuse.conversions.first { kept in
+            var kept = kept
+            return kept.source === tensor.storage && kept.offset == tensor.offset
+                && dnnl_memory_desc_equal(&kept.sourceDesc, &sourceDesc) != 0 && dnnl_memory_desc_equal(&kept.targetDesc, &targetDesc) != 0
+        }?.buffer
+    }
+
+    /// Keeps `scratch`, the tensor in `buffer` reordered by `conversion`, while a
+    /// `reusingInputConversions` body runs on this thread (under the lock).
+    private func keepForReuse(_ entry: Entry, _ arg: Int32, _ buffer: any OneDNNBuffer, _ conversion: Conversion, _ scratch: Storage) {
+        guard reuse != nil, let tensor = buffer as? Tensor, reuse!.thread == Int(ember_thread_id()) else { return }
+        let (sourceDesc, targetDesc) = descs(entry, arg, conversion)
+        reuse!.conversions.append(ReusedConversion(source: tensor.storage, offset: tensor.offset, sourceDesc: sourceDesc,
+                                                   targetDesc: targetDesc, buffer: scratch))
+    }
+
+    /// The caller's layout and the primitive's of a converted argument.
+    private func descs(_ entry: Entry, _ arg: Int32, _ conversion: Conversion) -> (dnnl_memory_desc_t, dnnl_memory_desc_t) {
+        var source: UnsafePointer<dnnl_memory_desc_t>?
+        OneDNN.check(dnnl_memory_get_memory_desc(conversion.dense, &source), "memory descriptor")
+        return (source!.pointee, dnnl_primitive_desc_query_md(entry.primitiveDesc, dnnl_query_exec_arg_md, arg)!.pointee)
     }
 
     /// A fixed input in the primitive's layout: reordered on its first use, then kept for as
