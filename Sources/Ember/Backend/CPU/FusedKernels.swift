@@ -190,6 +190,15 @@ struct FusedEvaluation<T: FusedFloat> {
         case .bool:
             let source = input.pointer(Bool.self) + offset
             for i in 0..<n { target[i] = source[i &* step] ? 1 : 0 }
+        case .bfloat16 where T.self == Float.self:
+            // Widened in registers: the upper 16 bits of a float32.
+            let source = input.pointer(UInt16.self) + offset
+            let floats = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self)
+            if step == 1 {
+                for i in 0..<n { floats[i] = Float(bitPattern: UInt32(source[i]) << 16) }
+            } else {
+                for i in 0..<n { floats[i] = Float(bitPattern: UInt32(source[i &* step]) << 16) }
+            }
         default:
             let source = input.pointer(T.self) + offset
             if step == 0 {
@@ -206,6 +215,11 @@ struct FusedEvaluation<T: FusedFloat> {
         if output.dtype == .bool {
             let target = output.pointer(Bool.self) + offset
             for i in 0..<n { target[i] = source[i] != 0 }
+        } else if output.dtype == .bfloat16 && T.self == Float.self {
+            // Rounded once, from the float32 register.
+            let target = output.pointer(UInt16.self) + offset
+            let floats = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
+            for i in 0..<n { target[i] = BFloat16(floats[i]).bitPattern }
         } else {
             let target = output.pointer(T.self) + offset
             if target != source { target.update(from: source, count: n) }
@@ -267,9 +281,14 @@ struct FusedEvaluation<T: FusedFloat> {
                 UnsafeMutableRawPointer(o + v &* 16).storeBytes(of: y.replacing(with: x, where: condition .!= 0), as: V.self)
             }
         case .cast(let dtype, let a):
-            // Only casts between the compute type and bool are fused; bool is already 0 and 1.
+            // Casts between the compute type and bool (already 0 and 1), and float32 <->
+            // bfloat16 (registers hold bfloat16 values as float32: a cast to it rounds).
             if dtype == .bool {
                 map(r[a], o, vectors) { Self.flag($0 .!= 0) }
+            } else if dtype == .bfloat16 && T.self == Float.self {
+                let source = UnsafeRawPointer(r[a]).assumingMemoryBound(to: Float.self)
+                let target = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+                for i in 0..<(vectors &* 16) { target[i] = BFloat16(source[i]).floatValue }
             } else {
                 map(r[a], o, vectors) { $0 }
             }
