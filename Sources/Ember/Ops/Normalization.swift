@@ -250,11 +250,23 @@ extension Normalization {
         let shift = b - mean.cast(to: .float32) * scale
         var shape = [Int](repeating: 1, count: x.rank)
         shape[1] = channels
-        // r3 = float32(x), r4 = r3 · scale, r5 = r4 + shift, r6 = bfloat16(r5)
-        let program = FusedProgram(domain: x.shape, operandCount: 3,
-                                   instructions: [.cast(.float32, 0), .binary(.mul, 3, 1), .binary(.add, 4, 2), .cast(.bfloat16, 5)],
-                                   outputs: [6])
-        return Dispatch.run1(.fused(program), [x, scale.reshaped(to: shape), shift.reshaped(to: shape)])
+        return Dispatch.run1(.fused(.bfloat16ChannelAffine(domain: x.shape)), [x, scale.reshaped(to: shape), shift.reshaped(to: shape)])
+    }
+}
+
+extension FusedProgram {
+    /// r3 = float32(r0), r4 = r3 · r1, r5 = r4 + r2, r6 = bfloat16(r5).
+    static let channelAffineInstructions: [Instruction] = [.cast(.float32, 0), .binary(.mul, 3, 1), .binary(.add, 4, 2), .cast(.bfloat16, 5)]
+
+    /// A bfloat16 input scaled and shifted by float32 operands (inference batch norm's
+    /// per-channel constants), rounded once.
+    static func bfloat16ChannelAffine(domain: [Int]) -> FusedProgram {
+        FusedProgram(domain: domain, operandCount: 3, instructions: channelAffineInstructions, outputs: [6])
+    }
+
+    /// Whether this is `bfloat16ChannelAffine`'s program, which the CPU backend runs plane by plane.
+    var isBFloat16ChannelAffine: Bool {
+        operandCount == 3 && head == nil && tail == nil && outputs == [6] && instructions == Self.channelAffineInstructions
     }
 }
 

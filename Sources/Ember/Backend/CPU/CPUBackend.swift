@@ -86,6 +86,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
            inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }),
            !runsInBFloat16(primitive, inputs, outputs) {
             if let program = primitive.bfloat16ElementwiseProgram(inputs, outputs) {
+                if program.isBFloat16ChannelAffine && FusedKernels.bfloat16ChannelAffine(inputs, outputs[0]) { return }
                 return FusedEvaluation<Float>(program, inputs, outputs).run(self)
             }
             // Half types are stored natively and computed in float32, as PyTorch's CPU kernels do.

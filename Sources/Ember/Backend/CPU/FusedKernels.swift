@@ -23,6 +23,31 @@ enum FusedKernels {
 }
 
 extension FusedKernels {
+    /// `FusedProgram.bfloat16ChannelAffine` (inference batch norm of a bfloat16 input) when
+    /// x and y are dense row-major and the scale and shift hold one value per channel: each
+    /// [H·W] plane scaled and shifted by its channel's constants. The interpreter pays a
+    /// fixed cost per row of the domain, and batch norm's rows are short (49 elements at 7×7).
+    /// false (nothing done) for other layouts.
+    static func bfloat16ChannelAffine(_ inputs: [Tensor], _ out: Tensor) -> Bool {
+        let x = inputs[0], scale = inputs[1], shift = inputs[2]
+        guard x.rank >= 2, x.dtype == .bfloat16, out.dtype == .bfloat16, out.shape == x.shape, x.isContiguous, out.isContiguous
+        else { return false }
+        let channels = x.shape[1]
+        var perChannel = [Int](repeating: 1, count: x.rank)
+        perChannel[1] = channels
+        guard [scale, shift].allSatisfy({ $0.dtype == .float32 && $0.shape == perChannel && $0.isContiguous }) else { return false }
+        let plane = x.shape.dropFirst(2).reduce(1, *)
+        let px = x.pointer(UInt16.self), py = out.pointer(UInt16.self), pa = scale.pointer(Float.self), pb = shift.pointer(Float.self)
+        Parallel.forRange(x.shape[0] * channels, cost: plane) { planes in
+            for p in planes {
+                let a = pa[p % channels], b = pb[p % channels]
+                let source = px + p * plane, target = py + p * plane
+                for i in 0..<plane { target[i] = BFloat16(Float(bitPattern: UInt32(source[i]) << 16) * a + b).bitPattern }
+            }
+        }
+        return true
+    }
+
     /// oneDNN's eltwise algorithm for each unary operation a convolution can apply to its
     /// result as a post-op (exact forms: erf GELU, logistic sigmoid).
     static let postOpAlgorithms: [UnaryOp: dnnl_alg_kind_t] = [
