@@ -232,6 +232,44 @@ extension Normalization {
 }
 
 
+extension Normalization {
+    /// Inference batch normalization of a bfloat16 input: y = x · scale + shift per channel,
+    /// with scale and shift computed in float32 from float32 statistics and parameters, run
+    /// as one fused pass that widens x in registers and rounds y once (bfloat16 in and out,
+    /// four bytes per element instead of float32 copies of x and of each step). Eager only:
+    /// while `compile` traces, batch norm keeps its float32 form, which compile folds into
+    /// the convolution before it. Its gradients, tangents and batching are the fused
+    /// program's (its operations one by one).
+    static func bfloat16Inference(_ x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor?, bias: Tensor?,
+                                  epsilon: Double) -> Tensor {
+        precondition(x.rank >= 2, "batchNorm: expected an input [N, C, ...] of rank 2 or more, got \(x.shape)")
+        let channels = x.shape[1]
+        let w = weight?.cast(to: .float32) ?? Tensor.ones([channels], dtype: .float32, on: x.backend)
+        let b = bias?.cast(to: .float32) ?? Tensor.zeros([channels], dtype: .float32, on: x.backend)
+        let scale = w * (variance.cast(to: .float32) + epsilon).rsqrt()
+        let shift = b - mean.cast(to: .float32) * scale
+        var shape = [Int](repeating: 1, count: x.rank)
+        shape[1] = channels
+        return Dispatch.run1(.fused(.bfloat16ChannelAffine(domain: x.shape)), [x, scale.reshaped(to: shape), shift.reshaped(to: shape)])
+    }
+}
+
+extension FusedProgram {
+    /// r3 = float32(r0), r4 = r3 · r1, r5 = r4 + r2, r6 = bfloat16(r5).
+    static let channelAffineInstructions: [Instruction] = [.cast(.float32, 0), .binary(.mul, 3, 1), .binary(.add, 4, 2), .cast(.bfloat16, 5)]
+
+    /// A bfloat16 input scaled and shifted by float32 operands (inference batch norm's
+    /// per-channel constants), rounded once.
+    static func bfloat16ChannelAffine(domain: [Int]) -> FusedProgram {
+        FusedProgram(domain: domain, operandCount: 3, instructions: channelAffineInstructions, outputs: [6])
+    }
+
+    /// Whether this is `bfloat16ChannelAffine`'s program, which the CPU backend runs plane by plane.
+    var isBFloat16ChannelAffine: Bool {
+        operandCount == 3 && head == nil && tail == nil && outputs == [6] && instructions == Self.channelAffineInstructions
+    }
+}
+
 // MARK: - Public API
 
 /// Batch normalization's output with the running statistics to keep.
@@ -250,9 +288,15 @@ public struct BatchNormResult {
 /// and update the running ones (returned rather than changed in place; they may be nil);
 /// in inference the running statistics normalize it. Weight and bias default to ones and
 /// zeros and are cast to the input's dtype (under `autocast`, half inputs are normalized in
-/// float32).
+/// float32). A bfloat16 input in inference stays bfloat16, as under PyTorch's CPU autocast:
+/// one pass with float32 scale and shift (see `Normalization.bfloat16Inference`).
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor? = nil, bias: Tensor? = nil,
                       training: Bool, momentum: Double = 0.1, epsilon: Double = 1e-5) -> BatchNormResult {
+    if !training, x.dtype == .bfloat16, Tracer.current == nil, let runningMean, let runningVariance {
+        let output = Normalization.bfloat16Inference(x, mean: runningMean, variance: runningVariance, weight: weight,
+                                                     bias: bias, epsilon: epsilon)
+        return BatchNormResult(output: output, runningMean: runningMean, runningVariance: runningVariance)
+    }
     let x = Autocast.widened(x)
     precondition(x.rank >= 2, "batchNorm: expected an input [N, C, ...] of rank 2 or more, got \(x.shape)")
     let channels = x.shape[1]

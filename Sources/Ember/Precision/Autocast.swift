@@ -3,8 +3,9 @@ import CEmberSupport
 /// Runs `body` with automatic mixed precision, PyTorch's `torch.autocast("cpu", dtype:)`:
 /// matrix products and convolutions (`matmul`, `Linear`, `conv1d`/`conv2d`/`convTranspose2d`,
 /// attention's two products, `einsum`) cast their float32 operands to `dtype` and return
-/// `dtype`; softmax, log-softmax, layer and batch normalization and the losses cast
-/// half-precision inputs to float32 and return float32; everything else runs in the type
+/// `dtype`; softmax, log-softmax, layer normalization, batch normalization in training and
+/// the losses cast half-precision inputs to float32 and return float32 (batch norm in
+/// inference keeps a bfloat16 input's type, as PyTorch); everything else runs in the type
 /// of its inputs (with the usual promotion, so half meets float32 in float32). Reductions
 /// of half tensors accumulate in float32 and round once. The float32 parameters stay the
 /// master copies: their casts are recorded on the tape, so gradients arrive in float32.

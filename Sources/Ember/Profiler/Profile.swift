@@ -101,7 +101,7 @@ public struct Profile: Sendable {
     }
 
     /// The Chrome trace event format: complete ("X") events in microseconds with the kernel's
-    /// shapes, dtypes, FLOPs, bytes and module in `args`.
+    /// shapes, dtypes, FLOPs, bytes, module and whether it ran on float32 copies in `args`.
     public func chromeTrace() -> Data {
         var trace: [[String: Any]] = [["name": "process_name", "ph": "M", "pid": Int(getpid()), "args": ["name": "ember"]]]
         for event in events {
@@ -113,6 +113,7 @@ public struct Profile: Sendable {
                 args["input_dtypes"] = event.inputDTypes.map { "\($0)" }
                 args["flops"] = event.flops
                 args["bytes"] = event.bytes
+                if event.float32Copies { args["float32_copies"] = true }
             }
             trace.append(["name": event.name, "cat": event.category.rawValue, "ph": "X", "pid": Int(getpid()), "tid": event.thread,
                           "ts": Double(event.start) / 1000, "dur": Double(event.duration) / 1000, "args": args])

@@ -58,13 +58,22 @@ public final class Profiler {
         open.last.map { events[$0].scope } ?? ""
     }
 
+    /// Set by the backend while a kernel runs: it computed on float32 copies of half-precision operands.
+    private var pendingFloat32Copies = false
+
+    /// Called by the backend when the kernel running now has no half-precision form for its
+    /// operands and computes on float32 copies of them instead.
+    func noteFloat32Copies() { pendingFloat32Copies = true }
+
     func kernel(_ primitive: Primitive, _ inputs: [Tensor], _ outputs: [Tensor], start: UInt64, end: UInt64) {
         let bytes = (inputs + outputs).reduce(0) { $0 + $1.count * $1.dtype.byteSize }
+        defer { pendingFloat32Copies = false }
         events.append(ProfileEvent(
             name: primitive.kind, category: .kernel, thread: thread, start: start - origin, duration: end - start,
             parent: open.last, scope: currentScope, detail: primitive.name, inputShapes: inputs.map(\.shape),
             inputDTypes: inputs.map(\.dtype),
-            flops: FLOPCounter.flops(of: primitive, inputs: inputs.map(\.shape), outputs: outputs.map(\.shape)), bytes: bytes))
+            flops: FLOPCounter.flops(of: primitive, inputs: inputs.map(\.shape), outputs: outputs.map(\.shape)), bytes: bytes,
+            float32Copies: pendingFloat32Copies))
     }
 
     /// What was recorded, as a value to query and save.
@@ -95,6 +104,9 @@ public struct ProfileEvent: Sendable {
     public var flops = 0
     /// Bytes of the inputs and outputs.
     public var bytes = 0
+    /// A kernel on half-precision tensors that computed on float32 copies of them (no
+    /// bfloat16 kernel for these operands, or none on this CPU): each copy is a pass over memory.
+    public var float32Copies = false
 }
 
 /// Runs `body` with a profiler recording on this thread and returns its result with the

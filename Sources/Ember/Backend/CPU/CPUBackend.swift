@@ -90,7 +90,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         if primitive.computesInFloat32ForHalfTypes,
            inputs.contains(where: { $0.dtype.isHalf }) || outputs.contains(where: { $0.dtype.isHalf }),
            !runsInBFloat16(primitive, inputs, outputs) {
+            if let program = primitive.bfloat16ElementwiseProgram(inputs, outputs) {
+                if program.isBFloat16ChannelAffine && FusedKernels.bfloat16ChannelAffine(inputs, outputs[0]) { return }
+                return FusedEvaluation<Float>(program, inputs, outputs).run(self)
+            }
             // Half types are stored natively and computed in float32, as PyTorch's CPU kernels do.
+            Profiler.current?.noteFloat32Copies()
             let wideInputs = inputs.map { $0.dtype.isHalf ? converted($0, to: .float32) : $0 }
             let wideOutputs = outputs.map { $0.dtype.isHalf ? Tensor(uninitializedShape: $0.shape, dtype: .float32, on: self) : $0 }
             run(primitive, wideInputs, wideOutputs, fixed: [])
@@ -162,7 +167,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 }
 
 extension Primitive {
-    /// Whether oneDNN has bf16 kernels (f32 accumulation) for these operands: all bfloat16,
+    /// Whether oneDNN has bf16 kernels (f32 accumulation) for these operands (pooling forward too): all bfloat16,
     /// except that a convolution may write float32 (compile's `HalfConvolutionOutput`), and
     /// so may one heading a fused program, whose other operands are float32 then (its
     /// activations and residual add are oneDNN post-ops, computed in float32).
@@ -170,7 +175,7 @@ extension Primitive {
         // A convolution's bias may be float32 (a folded batch norm's); the kernel converts it.
         let half = { (t: Tensor) in t.dtype == .bfloat16 }, halfOrFloat = { (t: Tensor) in half(t) || t.dtype == .float32 }
         switch self {
-        case .matmul, .conv2dBackwardInput, .conv2dBackwardWeight:
+        case .matmul, .conv2dBackwardInput, .conv2dBackwardWeight, .maxPool2d, .avgPool2d:
             return inputs.allSatisfy(half) && outputs.allSatisfy(half)
         case .conv2d:
             return inputs.prefix(2).allSatisfy(half) && (inputs.dropFirst(2) + outputs).allSatisfy(halfOrFloat)
@@ -180,6 +185,24 @@ extension Primitive {
                 && (inputs.dropFirst(program.headInputCount) + outputs).allSatisfy { $0.dtype == .float32 }
         default:
             return false
+        }
+    }
+
+    /// Elementwise work on bfloat16 (alone or with float32 and bool) as a register program
+    /// that the fused interpreter runs in one pass: bfloat16 widened in registers, computed
+    /// in float32 and rounded once when stored, instead of float32 copies of every operand
+    /// and of the result. nil for anything else (float16, reductions, heads and tails).
+    func bfloat16ElementwiseProgram(_ inputs: [Tensor], _ outputs: [Tensor]) -> FusedProgram? {
+        guard outputs.count == 1, (inputs + outputs).allSatisfy({ [.bfloat16, .float32, .bool].contains($0.dtype) }) else {
+            return nil
+        }
+        let domain = outputs[0].shape
+        switch self {
+        case .unary(let op): return FusedProgram(domain: domain, operandCount: 1, instructions: [.unary(op, 0)], outputs: [1])
+        case .binary(let op): return FusedProgram(domain: domain, operandCount: 2, instructions: [.binary(op, 0, 1)], outputs: [2])
+        case .compare(let op): return FusedProgram(domain: domain, operandCount: 2, instructions: [.compare(op, 0, 1)], outputs: [2])
+        case .fused(let program) where program.head == nil && program.tail == nil: return program
+        default: return nil
         }
     }
 

@@ -23,6 +23,31 @@ enum FusedKernels {
 }
 
 extension FusedKernels {
+    /// `FusedProgram.bfloat16ChannelAffine` (inference batch norm of a bfloat16 input) when
+    /// x and y are dense row-major and the scale and shift hold one value per channel: each
+    /// [H·W] plane scaled and shifted by its channel's constants. The interpreter pays a
+    /// fixed cost per row of the domain, and batch norm's rows are short (49 elements at 7×7).
+    /// false (nothing done) for other layouts.
+    static func bfloat16ChannelAffine(_ inputs: [Tensor], _ out: Tensor) -> Bool {
+        let x = inputs[0], scale = inputs[1], shift = inputs[2]
+        guard x.rank >= 2, x.dtype == .bfloat16, out.dtype == .bfloat16, out.shape == x.shape, x.isContiguous, out.isContiguous
+        else { return false }
+        let channels = x.shape[1]
+        var perChannel = [Int](repeating: 1, count: x.rank)
+        perChannel[1] = channels
+        guard [scale, shift].allSatisfy({ $0.dtype == .float32 && $0.shape == perChannel && $0.isContiguous }) else { return false }
+        let plane = x.shape.dropFirst(2).reduce(1, *)
+        let px = x.pointer(UInt16.self), py = out.pointer(UInt16.self), pa = scale.pointer(Float.self), pb = shift.pointer(Float.self)
+        Parallel.forRange(x.shape[0] * channels, cost: plane) { planes in
+            for p in planes {
+                let a = pa[p % channels], b = pb[p % channels]
+                let source = px + p * plane, target = py + p * plane
+                for i in 0..<plane { target[i] = BFloat16(Float(bitPattern: UInt32(source[i]) << 16) * a + b).bitPattern }
+            }
+        }
+        return true
+    }
+
     /// oneDNN's eltwise algorithm for each unary operation a convolution can apply to its
     /// result as a post-op (exact forms: erf GELU, logistic sigmoid).
     static let postOpAlgorithms: [UnaryOp: dnnl_alg_kind_t] = [
@@ -190,6 +215,15 @@ struct FusedEvaluation<T: FusedFloat> {
         case .bool:
             let source = input.pointer(Bool.self) + offset
             for i in 0..<n { target[i] = source[i &* step] ? 1 : 0 }
+        case .bfloat16 where T.self == Float.self:
+            // Widened in registers: the upper 16 bits of a float32.
+            let source = input.pointer(UInt16.self) + offset
+            let floats = UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self)
+            if step == 1 {
+                for i in 0..<n { floats[i] = Float(bitPattern: UInt32(source[i]) << 16) }
+            } else {
+                for i in 0..<n { floats[i] = Float(bitPattern: UInt32(source[i &* step]) << 16) }
+            }
         default:
             let source = input.pointer(T.self) + offset
             if step == 0 {
@@ -206,6 +240,11 @@ struct FusedEvaluation<T: FusedFloat> {
         if output.dtype == .bool {
             let target = output.pointer(Bool.self) + offset
             for i in 0..<n { target[i] = source[i] != 0 }
+        } else if output.dtype == .bfloat16 && T.self == Float.self {
+            // Rounded once, from the float32 register.
+            let target = output.pointer(UInt16.self) + offset
+            let floats = UnsafeRawPointer(source).assumingMemoryBound(to: Float.self)
+            for i in 0..<n { target[i] = BFloat16(floats[i]).bitPattern }
         } else {
             let target = output.pointer(T.self) + offset
             if target != source { target.update(from: source, count: n) }
@@ -267,9 +306,14 @@ struct FusedEvaluation<T: FusedFloat> {
                 UnsafeMutableRawPointer(o + v &* 16).storeBytes(of: y.replacing(with: x, where: condition .!= 0), as: V.self)
             }
         case .cast(let dtype, let a):
-            // Only casts between the compute type and bool are fused; bool is already 0 and 1.
+            // Casts between the compute type and bool (already 0 and 1), and float32 <->
+            // bfloat16 (registers hold bfloat16 values as float32: a cast to it rounds).
             if dtype == .bool {
                 map(r[a], o, vectors) { Self.flag($0 .!= 0) }
+            } else if dtype == .bfloat16 && T.self == Float.self {
+                let source = UnsafeRawPointer(r[a]).assumingMemoryBound(to: Float.self)
+                let target = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+                for i in 0..<(vectors &* 16) { target[i] = BFloat16(source[i]).floatValue }
             } else {
                 map(r[a], o, vectors) { $0 }
             }

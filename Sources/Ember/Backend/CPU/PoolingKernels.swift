@@ -1,6 +1,6 @@
 import COneDNN
 
-/// Pooling kernels: oneDNN in float32, direct loops in float64 (which oneDNN lacks). Max
+/// Pooling kernels: oneDNN in float32 (forward in bfloat16 too), direct loops in float64 (which oneDNN lacks). Max
 /// pooling picks the first maximum of each window in row-major order, NaN counting as the
 /// maximum, as PyTorch does. The forward kernels read and write row-major or channels-last
 /// images as they are.
@@ -45,14 +45,15 @@ enum PoolingKernels {
 
     /// The cached forward primitive. In training mode it is also the hint oneDNN's backward
     /// descriptor needs, and max pooling then writes a workspace of where each maximum is.
+    /// `dtype`: float32, or bfloat16 in and out (oneDNN averages in float32 and rounds once).
     static func forwardEntry(_ g: Geometry, _ algorithm: dnnl_alg_kind_t, training: Bool, source: ImageLayout = .nchw,
-                             destination: ImageLayout = .nchw) -> OneDNN.Entry {
+                             destination: ImageLayout = .nchw, dtype: DType = .float32) -> OneDNN.Entry {
         let dnn = OneDNN.shared
-        let key = "pool2d forward \(algorithm.rawValue) training: \(training) \(g.key) \(source) -> \(destination)"
+        let key = "pool2d forward \(algorithm.rawValue) training: \(training) \(g.key) \(source) -> \(destination) \(dtype)"
         let savesWorkspace = training && algorithm == dnnl_pooling_max
         return dnn.entry(key, arguments: [src, dst] + (savesWorkspace ? [workspace] : [])) {
-            var srcDesc = OneDNN.memoryDesc(g.input, source.strides(g.input))
-            var dstDesc = OneDNN.memoryDesc(g.output, destination.strides(g.output))
+            var srcDesc = OneDNN.memoryDesc(g.input, source.strides(g.input), dtype)
+            var dstDesc = OneDNN.memoryDesc(g.output, destination.strides(g.output), dtype)
             var desc = dnnl_pooling_desc_t()
             OneDNN.check(dnnl_pooling_forward_desc_init(
                 &desc, training ? dnnl_forward_training : dnnl_forward_inference, algorithm, &srcDesc, &dstDesc,
@@ -86,8 +87,8 @@ enum PoolingKernels {
             referenceMaxForward(g, backend.contiguous(x), out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false, source: source, destination: layout(out)),
-                              [src: x, dst: out])
+        OneDNN.shared.execute(forwardEntry(g, dnnl_pooling_max, training: false, source: source, destination: layout(out),
+                                           dtype: x.dtype), [src: x, dst: out])
     }
 
     /// The layout of an output: row-major, or channels-last where `compile`'s executor chose it.
@@ -122,8 +123,8 @@ enum PoolingKernels {
             referenceAvgForward(g, backend.contiguous(x), out, Double.self)
             return
         }
-        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true, source: source, destination: layout(out)),
-                              [src: x, dst: out])
+        OneDNN.shared.execute(forwardEntry(g, g.algorithm, training: true, source: source, destination: layout(out),
+                                           dtype: x.dtype), [src: x, dst: out])
     }
 
     static func avgBackward(_ c: PoolConfig, _ gradY: Tensor, _ out: Tensor, backend: CPUBackend) {
