@@ -20,9 +20,8 @@ enum MatmulKernel {
         let bHasBatch = ShapeMath.count(Array(b.shape.dropLast(2))) > 1
 
         let left: Operand, right: Operand
-        let batchCount = ShapeMath.count(batchShape)
-        let large = a.dtype != .float64 && (a.dtype != .float32 || batchCount * m * k * n > smallProductLimit)
-        if large, bHasBatch, let strided = stridedOperands(a, b, batchShape: batchShape) {
+        let onOneDNN = !runsInSwift(a.dtype, multiplyAdds: ShapeMath.count(batchShape) * m * k * n)
+        if onOneDNN, bHasBatch, let strided = stridedOperands(a, b, batchShape: batchShape) {
             // Views such as attention's heads ([batch, length, heads, width] read as
             // [batch, heads, length, width]) go to oneDNN with all their axes, uncopied.
             execute(strided.left, strided.right, out: out, outDims: strided.outDims, a: a, b: b)
@@ -36,12 +35,12 @@ enum MatmulKernel {
             left = matrixOperand(a, batchShape: batchShape, backend: backend)
             right = matrixOperand(b, batchShape: batchShape, backend: backend)
         }
-        if a.dtype == .float64 {
-            reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Double.self)
-            return
-        }
-        if a.dtype == .float32 && left.dims[0] * left.dims[1] * k * n <= smallProductLimit {
-            reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Float.self)
+        if !onOneDNN {
+            if a.dtype == .float64 {
+                reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Double.self)
+            } else {
+                reference(left, right, out, batch: left.dims[0], m: left.dims[1], k: k, n: n, Float.self)
+            }
             return
         }
         execute(left, right, out: out, outDims: [left.dims[0], left.dims[1], n], a: a, b: b)
@@ -154,6 +153,11 @@ enum MatmulKernel {
 
     /// Multiply-adds below which the Swift loop beats a oneDNN call (measured on AVX-512).
     static let smallProductLimit = 32_768
+
+    /// float64 (oneDNN has none) and small float32 products run in the Swift loop.
+    static func runsInSwift(_ dtype: DType, multiplyAdds: Int) -> Bool {
+        dtype == .float64 || (dtype == .float32 && multiplyAdds <= smallProductLimit)
+    }
 
     static func reference<T: KernelFloat>(_ a: Operand, _ b: Operand, _ out: Tensor, batch: Int, m: Int, k: Int, n: Int, _: T.Type) {
         let pa = a.tensor.pointer(T.self), pb = b.tensor.pointer(T.self), po = out.pointer(T.self)

@@ -56,14 +56,22 @@ final class OneDNN: @unchecked Sendable {
         let isOutput: Bool
     }
 
-    /// An input reordered into a primitive's layout inside `reusingInputConversions`.
+    /// An input reordered into a primitive's layout inside `reusingInputConversions`: the
+    /// tensor, both layouts and (once reordered) the copy.
     private struct ReusedConversion {
         /// Held, so that its address cannot be reused while the copy is kept.
         let source: Storage
         let offset: Int
         var sourceDesc: dnnl_memory_desc_t
         var targetDesc: dnnl_memory_desc_t
-        let buffer: Storage
+        var buffer: Storage?
+
+        /// Whether `other` reads the same elements into the same layout.
+        func matches(_ other: ReusedConversion) -> Bool {
+            var (a, b, c, d) = (sourceDesc, other.sourceDesc, targetDesc, other.targetDesc)
+            return source === other.source && offset == other.offset
+                && dnnl_memory_desc_equal(&a, &b) != 0 && dnnl_memory_desc_equal(&c, &d) != 0
+        }
     }
 
     private var cache: [String: Entry] = [:]
@@ -222,14 +230,18 @@ final class OneDNN: @unchecked Sendable {
                 buffers[arg] = convertedOnce(entry, arg, tensor, conversion)
                 continue
             }
-            if !conversion.isOutput, let kept = reusedConversion(entry, arg, data[arg]!, conversion) {
+            var reusable = conversion.isOutput ? nil : reusableConversion(entry, arg, data[arg]!, conversion)
+            if let reusable, let kept = reuse?.conversions.first(where: { $0.matches(reusable) })?.buffer {
                 buffers[arg] = kept
                 continue
             }
             let scratch = CPUBackend.shared.allocate(byteCount: conversion.byteCount)
             if !conversion.isOutput {
                 run(conversion.reorder, [(OneDNN.from, conversion.dense, data[arg]!), (OneDNN.to, entry.memories[arg]!, scratch)])
-                keepForReuse(entry, arg, data[arg]!, conversion, scratch)
+                if reusable != nil {
+                    reusable!.buffer = scratch
+                    reuse?.conversions.append(reusable!)
+                }
             }
             buffers[arg] = scratch
         }
@@ -261,24 +273,14 @@ final class OneDNN: @unchecked Sendable {
         return body()
     }
 
-    /// The kept copy of the tensor in `buffer` in the layout `conversion` makes, if any (under the lock).
-    private func reusedConversion(_ entry: Entry, _ arg: Int32, _ buffer: any OneDNNBuffer, _ conversion: Conversion) -> Storage? {
+    /// The input in `buffer` with the layouts `conversion` reorders between, while a
+    /// `reusingInputConversions` body runs on this thread; nil otherwise (under the lock).
+    private func reusableConversion(_ entry: Entry, _ arg: Int32, _ buffer: any OneDNNBuffer,
+                                    _ conversion: Conversion) -> ReusedConversion? {
         guard let reuse, let tensor = buffer as? Tensor, reuse.thread == Int(ember_thread_id()) else { return nil }
-        var (sourceDesc, targetDesc) = descs(entry, arg, conversion)
-        return reuse.conversions.first { kept in
-            var kept = kept
-            return kept.source === tensor.storage && kept.offset == tensor.offset
-                && dnnl_memory_desc_equal(&kept.sourceDesc, &sourceDesc) != 0 && dnnl_memory_desc_equal(&kept.targetDesc, &targetDesc) != 0
-        }?.buffer
-    }
-
-    /// Keeps `scratch`, the tensor in `buffer` reordered by `conversion`, while a
-    /// `reusingInputConversions` body runs on this thread (under the lock).
-    private func keepForReuse(_ entry: Entry, _ arg: Int32, _ buffer: any OneDNNBuffer, _ conversion: Conversion, _ scratch: Storage) {
-        guard reuse != nil, let tensor = buffer as? Tensor, reuse!.thread == Int(ember_thread_id()) else { return }
         let (sourceDesc, targetDesc) = descs(entry, arg, conversion)
-        reuse!.conversions.append(ReusedConversion(source: tensor.storage, offset: tensor.offset, sourceDesc: sourceDesc,
-                                                   targetDesc: targetDesc, buffer: scratch))
+        return ReusedConversion(source: tensor.storage, offset: tensor.offset, sourceDesc: sourceDesc, targetDesc: targetDesc,
+                                buffer: nil)
     }
 
     /// The caller's layout and the primitive's of a converted argument.
